@@ -1,0 +1,23 @@
+export interface PhaseWindow {
+  name: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface CollectInput {
+  campaignId: string;
+  dataDir: string;
+  prometheusUrl: string;
+  phases: PhaseWindow[];
+  /** Resolved feature definitions (name → PromQL); see schemas/features.ts */
+  features: import('../../schemas/features').FeatureConfig;
+  stepMs: number;
+}
+
+export interface CollectResult {
+  /** phase name → Arrow IPC file path */
+  tables: Record<string, string>;
+  rows: number;
+  features: string[];
+  gaps: number;
+}

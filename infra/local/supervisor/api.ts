@@ -1,0 +1,39 @@
+/**
+ * The local supervisor's HTTP API (JSON), the contract between the supervisor (infra/local/supervisor),
+ * the local Target (activities/deploy) and the local fault injectors (activities/chaos).
+ * The supervisor is a long-lived process that owns the pod processes: it survives worker crashes.
+ *
+ *   GET    /healthz                          → 200 "ok"
+ *   GET    /pods?selector=app%3Dcartservice   → PodInfo[]   (selector: comma-separated k=v, all must match)
+ *   GET    /pods/:name                       → PodInfo | 404
+ *   POST   /pods/:name/kill    {signal?: 'SIGKILL'|'SIGTERM'}      → { killed: PodInfo }   (pod-kill)
+ *   POST   /pods/:name/hold    {faultId, untilMs}                  → 200   kill and keep the pod down until untilMs
+ *                                                                         (pod-failure; released early by DELETE)
+ *   DELETE /pods/:name/hold/:faultId                              → 200   release (restart allowed again)
+ *   POST   /pods/:name/signal  {signal: 'SIGSTOP'|'SIGCONT'}       → 200
+ *   GET    /pods/:name/pid                                        → { pid }  (for stress attribution / cgroups)
+ *   PUT    /proxy/:app/faults/:faultId   ProxyFault               → 200   idempotent by faultId
+ *   DELETE /proxy/:app/faults/:faultId                            → 200   idempotent (200 also when absent)
+ *   GET    /proxy/faults                                          → (ProxyFault & {app, faultId})[]
+ *   GET    /metrics                                              → kube-state-like Prometheus metrics:
+ *          kube_pod_container_status_restarts_total{namespace,pod,app}, kube_pod_status_ready{pod,app},
+ *          kube_deployment_status_replicas_available{deployment}, kube_deployment_spec_replicas{deployment},
+ *          faultline_proxy_active_faults{app,kind}
+ *
+ * Every service sits behind a fault proxy on its public (Service) port; the pods listen on internal ports.
+ * Proxy faults apply to connections to `app` (like a NetworkChaos/HTTPChaos on that app's pods).
+ */
+export interface ProxyFault {
+  kind: 'delay' | 'loss' | 'http-abort' | 'http-delay';
+  /** delay / http-delay: added latency */
+  latencyMs?: number;
+  jitterMs?: number;
+  /** loss: share of data chunks dropped-and-retransmitted (0..100); http-*: share of requests affected */
+  percent?: number;
+  /** http-abort: the status code returned (default 503) */
+  statusCode?: number;
+  /** The proxy drops the fault by itself after this time (a worker crash cannot leave it forever). */
+  expiresAtMs: number;
+}
+
+export type { PodInfo } from '../../../activities/deploy/types';
