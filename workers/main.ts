@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { TASK_QUEUE } from '../workflows/messages';
+import { WORKFLOW_BUNDLE_PATH } from './bundle';
+import { shutdownOnSignals, workerEnv } from './env';
+
+/** The main worker: every workflow plus the CPU activities, on task queue `faultline`. */
+export async function runMainWorker(): Promise<void> {
+  const env = workerEnv();
+  const connection = await NativeConnection.connect({ address: env.address, tls: env.tls, apiKey: env.apiKey });
+  const worker = await Worker.create({
+    connection,
+    namespace: env.namespace,
+    taskQueue: TASK_QUEUE,
+    // The pre-built bundle starts in ~1 s; bundling here would cost ~10 s of webpack per (re)start.
+    ...(existsSync(WORKFLOW_BUNDLE_PATH)
+      ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ home: env.home }),
+    // Traffic, probes and the chaos loop run side by side for hours; leave room for several campaigns.
+    maxConcurrentActivityTaskExecutions: Number(process.env.FAULTLINE_MAX_ACTIVITIES ?? 20),
+    shutdownGraceTime: '10s',
+  });
+  shutdownOnSignals(() => worker.shutdown());
+  console.error(`[worker] main worker polling ${TASK_QUEUE} on ${env.address} (${env.namespace})`);
+  await worker.run();
+  await connection.close();
+}
+
+if (require.main === module) {
+  runMainWorker().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
