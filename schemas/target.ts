@@ -22,7 +22,7 @@ export const localTargetSchema = z
     type: z.literal('local'),
     /** Public (Service) ports are basePort + a fixed offset per service; see infra/local/ports.ts. */
     basePort: z.number().int().min(1024).max(60000).default(18000),
-    replicas: z.record(z.enum(BOUTIQUE_SERVICES), z.number().int().min(1).max(5)).default({}),
+    replicas: z.partialRecord(z.enum(BOUTIQUE_SERVICES), z.number().int().min(1).max(5)).default({}),
     readinessTimeout: duration().default('60s'),
     prometheus: z
       .object({

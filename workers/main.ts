@@ -12,7 +12,8 @@ export async function runMainWorker(): Promise<void> {
   const worker = await Worker.create({
     connection,
     namespace: env.namespace,
-    taskQueue: TASK_QUEUE,
+    // FAULTLINE_TASK_QUEUE isolates test runs sharing one server; production uses the default.
+    taskQueue: process.env.FAULTLINE_TASK_QUEUE ?? TASK_QUEUE,
     // The pre-built bundle starts in ~1 s; bundling here would cost ~10 s of webpack per (re)start.
     ...(existsSync(WORKFLOW_BUNDLE_PATH)
       ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }

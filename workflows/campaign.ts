@@ -37,7 +37,6 @@ import { ms } from '../schemas/duration';
 import {
   CAMPAIGN_PHASE,
   CAMPAIGN_TARGET,
-  TASK_QUEUE,
   TRAINING_TASK_QUEUE,
   chaosCountersSignal,
   chaosWorkflowId,
@@ -324,7 +323,7 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
       work.push(
         executeChild(chaosLoop, {
           workflowId: chaosId,
-          taskQueue: TASK_QUEUE,
+          // (same task queue as the campaign: whoever runs campaigns runs their chaos loops)
           // The child removes its own faults when the campaign is cancelled or terminated.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           args: [{ campaignId, dataDir, target: config.target, endpoints: ep, chaos: config.chaos, startMs, endMs: startMs + durationMs }],
@@ -371,8 +370,9 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
     });
     await phase('train', async () => {
       if (!dataset) throw ApplicationFailure.nonRetryable('no dataset: the dataset phase must run first', 'InvalidConfig');
-      trained = await trainer.trainModel({ campaignId, dataDir, dataset, model: config.model });
-      epochs = trained.epochs;
+      const t = await trainer.trainModel({ campaignId, dataDir, dataset, model: config.model });
+      trained = t;
+      epochs = t.epochs;
     });
     await phase('evaluate', async () => {
       if (!dataset || !trained) throw ApplicationFailure.nonRetryable('evaluate needs the dataset and train phases', 'InvalidConfig');
@@ -388,7 +388,10 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
     await CancellationScope.nonCancellable(async () => {
       setPhase('cleanup');
       cleanupRuns += 1;
-      if (chaosStarted) {
+      // Whenever the chaos phase began (even if a stop cut it short), every fault of this campaign is
+      // removed here, idempotently, besides the chaos loop's own cleanup: belt and braces.
+      const chaosPhase = phaseState.get('chaos')?.state;
+      if (chaosStarted || chaosPhase === 'running' || chaosPhase === 'done' || chaosPhase === 'failed') {
         await cleaner.removeAllFaults({ campaignId, dataDir, target: config.target, endpoints });
       }
       status = failure ? 'failed' : stopRequested ? 'stopped' : 'completed';

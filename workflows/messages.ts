@@ -1,4 +1,5 @@
-import { defineQuery, defineSignal, defineSearchAttributeKey } from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { Phase } from '../schemas/phases';
 
 /** Task queues: CPU workers run workflows + CPU activities; the GPU pool runs training only. */

@@ -4,6 +4,7 @@ import { faultlineHome } from '../../infra/home';
 import { startDevServer, stopDevServer, type DevServerHandle } from '../../infra/temporal/dev-server';
 import { startWorker, stopWorker, workerStatus, type WorkerKind } from '../../infra/workers';
 import { CliError, EXIT } from '../errors';
+import { ensureLocalStackForCli, stopLocalStackForCli } from './local-stack';
 
 export interface UpOptions {
   home?: string;
@@ -37,7 +38,6 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
       : (['main', 'training'] as const).map((kind) => startWorker(kind, { home, address: temporal.address }));
   let stack: Record<string, unknown> | undefined;
   if (opts.stack !== false) {
-    const { ensureLocalStackForCli } = await import('./local-stack');
     stack = await ensureLocalStackForCli(home);
   }
   return { home, temporal, workers, stack };
@@ -47,7 +47,6 @@ export async function down(opts: { home?: string; keepTemporal?: boolean } = {})
   const home = opts.home ?? faultlineHome();
   const stopped: string[] = [];
   for (const kind of ['main', 'training'] as const) if (await stopWorker(kind, home)) stopped.push(`${kind} worker`);
-  const { stopLocalStackForCli } = await import('./local-stack');
   stopped.push(...(await stopLocalStackForCli(home)));
   if (!opts.keepTemporal && (await stopDevServer(join(home, 'temporal')))) stopped.push('temporal dev server');
   return stopped;
