@@ -20,4 +20,8 @@ export interface CollectResult {
   rows: number;
   features: string[];
   gaps: number;
+  /** Grid step of every table (epoch-ms timestamps are multiples of it). */
+  stepMs?: number;
+  /** phase name → JSON file of the gaps (runs of missing points) per feature. */
+  gapFiles?: Record<string, string>;
 }

@@ -1,0 +1,316 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatasetConfig } from '../../schemas/dataset';
+import type { FaultRecord } from '../../schemas/fault-log';
+import { parseDuration } from '../../schemas/duration';
+import type { DatasetRef } from './types';
+import { readArrowTable, writeArrowTable } from '../metrics/arrow-table';
+import { DATASET_ERRORS, DatasetError } from './errors';
+import { labelPoints, maskName } from './label';
+import { cleanColumns, type CleanReport, type Segment } from './clean';
+import { fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
+import { concatWindows, makeWindows, type WindowSet } from './windows';
+import { NpyWriter, writeNpy } from './npy';
+import { writeReferenceCsv } from './csv';
+import { renderCardMarkdown, type DatasetCard } from './card';
+
+/** Phases that make a dataset: training and validation come from the baseline, the test set from chaos. */
+export const BASELINE_PHASE = 'baseline';
+export const CHAOS_PHASE = 'chaos';
+export const SPLITS = ['train', 'val', 'test'] as const;
+export type Split = (typeof SPLITS)[number];
+
+export interface BuildArgs {
+  campaignId: string;
+  configHash: string;
+  outDir: string;
+  /** phase name → Arrow table from collectMetrics */
+  tables: Record<string, string>;
+  faults: FaultRecord[];
+  faultLogPath?: string;
+  config: DatasetConfig;
+  stepMs?: number;
+  /** Skip dataset.csv (e.g. when only the trainer's files are needed). */
+  csv?: boolean;
+  /** Called between stages (heartbeat hook). */
+  onStage?: (stage: string) => void;
+}
+
+export interface BuildResult extends DatasetRef {
+  card: DatasetCard;
+  /** Wall time per stage, ms. */
+  timings: Record<string, number>;
+}
+
+interface Loaded {
+  ts: Float64Array;
+  names: string[];
+  cols: Map<string, Float64Array>;
+  segments: Segment[];
+  featureMeta: Array<{ name: string; query: string; unit?: string }>;
+  stepMs: number;
+  ignoredPhases: string[];
+}
+
+async function loadPhases(tables: Record<string, string>, stepHint: number | undefined): Promise<Loaded> {
+  const wanted = [BASELINE_PHASE, CHAOS_PHASE].filter((p) => tables[p] !== undefined);
+  const ignoredPhases = Object.keys(tables).filter((p) => !wanted.includes(p));
+  if (!wanted.includes(BASELINE_PHASE)) {
+    throw new DatasetError(
+      `no "${BASELINE_PHASE}" table among the collected phases (${Object.keys(tables).join(', ') || 'none'}): the scaler and the training split need the normal baseline`,
+      DATASET_ERRORS.invalidInput,
+    );
+  }
+  const parts = [];
+  for (const p of wanted) parts.push({ phase: p, table: await readArrowTable(tables[p] as string) });
+  const first = parts[0]!.table;
+  const names = first.names.filter((n) => n !== 'timestamp');
+  for (const { phase, table } of parts) {
+    if (!table.columns.has('timestamp')) throw new DatasetError(`${tables[phase]}: no timestamp column`, DATASET_ERRORS.invalidInput);
+    const other = table.names.filter((n) => n !== 'timestamp');
+    if (other.join(',') !== names.join(',')) {
+      throw new DatasetError(`phase ${phase} has features [${other.join(', ')}], ${wanted[0]} has [${names.join(', ')}]`, DATASET_ERRORS.invalidInput);
+    }
+  }
+  const n = parts.reduce((a, p) => a + p.table.rows, 0);
+  const ts = new Float64Array(n);
+  const cols = new Map<string, Float64Array>(names.map((name) => [name, new Float64Array(n)]));
+  const segments: Segment[] = [];
+  let at = 0;
+  for (const { phase, table } of parts) {
+    ts.set(table.columns.get('timestamp') as Float64Array, at);
+    for (const name of names) (cols.get(name) as Float64Array).set(table.columns.get(name) as Float64Array, at);
+    segments.push({ name: phase, from: at, to: at + table.rows });
+    at += table.rows;
+  }
+  for (let i = 1; i < n; i++) {
+    if (!((ts[i] as number) > (ts[i - 1] as number))) {
+      throw new DatasetError(`timestamps are not increasing at row ${i} (${ts[i - 1]} then ${ts[i]}): phases overlap?`, DATASET_ERRORS.invalidInput);
+    }
+  }
+  let featureMeta: Loaded['featureMeta'] = names.map((name) => ({ name, query: '' }));
+  const metaText = first.metadata.get('features');
+  if (metaText) {
+    try {
+      featureMeta = JSON.parse(metaText) as Loaded['featureMeta'];
+    } catch {
+      /* keep names only */
+    }
+  }
+  const stepMeta = Number(first.metadata.get('stepMs'));
+  const stepMs = stepHint ?? (stepMeta > 0 ? stepMeta : n > 1 ? (ts[1] as number) - (ts[0] as number) : 1000);
+  return { ts, names, cols, segments, featureMeta, stepMs, ignoredPhases };
+}
+
+/** Ranges [from, to) of the splits: train = baseline head, val = baseline tail + chaos head, test = chaos rest. */
+export function splitRanges(segments: Segment[], cfg: Pick<DatasetConfig, 'valFraction' | 'valChaosFraction'>) {
+  const base = segments.find((s) => s.name === BASELINE_PHASE) as Segment;
+  const chaos = segments.find((s) => s.name === CHAOS_PHASE);
+  const trainEnd = base.from + Math.round((base.to - base.from) * (1 - cfg.valFraction));
+  const chaosValEnd = chaos ? chaos.from + Math.round((chaos.to - chaos.from) * cfg.valChaosFraction) : 0;
+  return {
+    train: [{ from: base.from, to: trainEnd }],
+    val: [{ from: trainEnd, to: base.to }, ...(chaos ? [{ from: chaos.from, to: chaosValEnd }] : [])],
+    test: chaos ? [{ from: chaosValEnd, to: chaos.to }] : [],
+  } satisfies Record<Split, Array<{ from: number; to: number }>>;
+}
+
+/**
+ * The whole pipeline on collected tables: load → label → clean → scale → window → write.
+ * Columnar typed arrays throughout; windows are slices of one row-major float32 matrix.
+ */
+export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResult> {
+  const cfg = args.config;
+  const timings: Record<string, number> = {};
+  let t0 = performance.now();
+  const lap = (stage: string) => {
+    const now = performance.now();
+    timings[stage] = Math.round(now - t0);
+    t0 = now;
+    args.onStage?.(stage);
+  };
+  const W = cfg.window.size;
+  const stride = cfg.window.stride;
+
+  const data = await loadPhases(args.tables, args.stepMs);
+  const { ts, cols, segments, stepMs } = data;
+  lap('read');
+
+  const chaosSeg = segments.find((s) => s.name === CHAOS_PHASE);
+  const labelMarginMs = parseDuration(cfg.labelMargin);
+  const labels = labelPoints(ts, args.faults, labelMarginMs, chaosSeg ? { from: chaosSeg.from, to: chaosSeg.to } : { from: 0, to: 0 });
+  lap('label');
+
+  const maxGapPoints = Math.floor(parseDuration(cfg.maxGapFill) / stepMs);
+  const cleaned = cleanColumns(ts, data.names, cols, segments, maxGapPoints, cfg.onLongGap);
+  const names = cleaned.names;
+  if (names.length === 0) throw new DatasetError('every series was dropped by cleaning; no feature is left', DATASET_ERRORS.invalidInput);
+  lap('clean');
+
+  const ranges = splitRanges(segments, cfg);
+  const trainRange = ranges.train[0]!;
+  if (trainRange.to - trainRange.from < W) {
+    throw new DatasetError(
+      `the training part of the baseline has ${trainRange.to - trainRange.from} points, fewer than one window (${W})`,
+      DATASET_ERRORS.invalidInput,
+    );
+  }
+  const scaler = fitScaler(cfg.scaler, names, cols, ts, labels.isAnomaly, trainRange.from, trainRange.to);
+  const scaled = scaleRowMajor(scaler, cols, ts.length);
+  lap('scale');
+
+  const windows = {} as Record<Split, WindowSet>;
+  for (const split of SPLITS) {
+    let set: WindowSet = { starts: new Int32Array(0), labels: new Uint8Array(0), typeMask: new Uint32Array(0) };
+    for (const r of ranges[split]) set = concatWindows(set, makeWindows(r.from, r.to, W, stride, labels.isAnomaly, labels.typeMask, cfg.windowLabel));
+    windows[split] = set;
+  }
+  lap('window');
+
+  await mkdir(args.outDir, { recursive: true });
+  const F = names.length;
+  const rowBytes = W * F;
+  for (const split of SPLITS) {
+    const set = windows[split];
+    const n = set.starts.length;
+    const w = new NpyWriter(join(args.outDir, `${split}.npy`), '<f4', [n, W, F]);
+    for (let k = 0; k < n; k++) {
+      const s = (set.starts[k] as number) * F;
+      w.write(scaled.subarray(s, s + rowBytes));
+    }
+    w.close();
+    writeNpy(join(args.outDir, `${split}_labels.npy`), '|u1', [n], set.labels);
+    const times = new Float64Array(n * 2);
+    for (let k = 0; k < n; k++) {
+      const s = set.starts[k] as number;
+      times[2 * k] = ts[s] as number;
+      times[2 * k + 1] = ts[s + W - 1] as number;
+    }
+    writeNpy(join(args.outDir, `${split}_times.npy`), '<f8', [n, 2], times);
+    const typeNames: Array<string | null> = new Array<string | null>(n);
+    for (let k = 0; k < n; k++) typeNames[k] = maskName(set.typeMask[k] as number, labels.types);
+    await writeFile(join(args.outDir, `${split}_fault_types.json`), JSON.stringify(typeNames));
+  }
+  await writeFile(join(args.outDir, 'features.json'), JSON.stringify(names));
+  await writeFile(join(args.outDir, 'scaler.json'), JSON.stringify(scaler, null, 1));
+  lap('write-npy');
+
+  // Point table: cleaned values in their units, label, fault type and split per point.
+  const splitCodes = new Int32Array(ts.length).fill(-1);
+  SPLITS.forEach((split, code) => ranges[split].forEach((r) => splitCodes.fill(code, r.from, r.to)));
+  const maskCodes = new Map<number, number>();
+  const dict: string[] = [];
+  const typeCodes = new Int32Array(ts.length);
+  for (let i = 0; i < ts.length; i++) {
+    const m = labels.typeMask[i] as number;
+    if (m === 0) {
+      typeCodes[i] = -1;
+      continue;
+    }
+    let c = maskCodes.get(m);
+    if (c === undefined) {
+      c = dict.length;
+      maskCodes.set(m, c);
+      dict.push(maskName(m, labels.types) as string);
+    }
+    typeCodes[i] = c;
+  }
+  await writeArrowTable(
+    join(args.outDir, 'points.arrow'),
+    [
+      { name: 'timestamp', kind: 'f64', values: ts, nullable: false },
+      ...names.map((n) => ({ name: n, kind: 'f64' as const, values: cols.get(n) as Float64Array, nullable: false })),
+      { name: 'is_anomaly', kind: 'u8', values: labels.isAnomaly },
+      { name: 'fault_type', kind: 'dict', codes: typeCodes, dictionary: dict },
+      { name: 'split', kind: 'dict', codes: splitCodes, dictionary: [...SPLITS] },
+    ],
+    { campaignId: args.campaignId, configHash: args.configHash, stepMs: String(stepMs) },
+  );
+  lap('write-arrow');
+
+  if (args.csv !== false) {
+    writeReferenceCsv(
+      join(args.outDir, 'dataset.csv'),
+      ts,
+      stepMs,
+      labels.isAnomaly,
+      names,
+      cfg.csvValues === 'scaled' ? { rowMajor: scaled } : { cols },
+    );
+    lap('write-csv');
+  }
+
+  const card = makeCard(args, data, names, labels, cleaned.report, scaler, ranges, windows, stepMs, labelMarginMs);
+  const cardPath = join(args.outDir, 'card.json');
+  await writeFile(cardPath, JSON.stringify(card, null, 1));
+  await writeFile(join(args.outDir, 'card.md'), renderCardMarkdown(card));
+  lap('card');
+
+  return {
+    dir: args.outDir,
+    cardPath,
+    windows: { train: windows.train.starts.length, val: windows.val.starts.length, test: windows.test.starts.length },
+    features: names,
+    windowSize: W,
+    card,
+    timings,
+  };
+}
+
+function makeCard(
+  args: BuildArgs,
+  data: Loaded,
+  names: string[],
+  labels: ReturnType<typeof labelPoints>,
+  clean: CleanReport,
+  scaler: ScalerParams,
+  ranges: ReturnType<typeof splitRanges>,
+  windows: Record<Split, WindowSet>,
+  stepMs: number,
+  labelMarginMs: number,
+): DatasetCard {
+  const { ts } = data;
+  const span = (r: { from: number; to: number }) =>
+    r.to > r.from ? { startMs: ts[r.from] as number, endMs: ts[r.to - 1] as number, points: r.to - r.from } : { startMs: null, endMs: null, points: 0 };
+  const splits = {} as DatasetCard['splits'];
+  for (const split of SPLITS) {
+    const set = windows[split];
+    const byType: Record<string, number> = {};
+    let anomalous = 0;
+    for (let k = 0; k < set.labels.length; k++) {
+      if (set.labels[k]) anomalous++;
+      const name = maskName(set.typeMask[k] as number, labels.types) ?? 'normal';
+      byType[name] = (byType[name] ?? 0) + 1;
+    }
+    let anomalousPoints = 0;
+    for (const r of ranges[split]) for (let i = r.from; i < r.to; i++) anomalousPoints += labels.isAnomaly[i] as number;
+    splits[split] = {
+      ranges: ranges[split].map(span),
+      windows: { total: set.labels.length, normal: set.labels.length - anomalous, anomalous },
+      windowsByFaultType: byType,
+      points: { total: ranges[split].reduce((a, r) => a + r.to - r.from, 0), anomalous: anomalousPoints },
+    };
+  }
+  const meta = new Map(data.featureMeta.map((f) => [f.name, f]));
+  return {
+    campaignId: args.campaignId,
+    configHash: args.configHash,
+    createdAt: new Date().toISOString(),
+    stepMs,
+    phases: data.segments.map((s) => ({ name: s.name, ...span(s) })),
+    ignoredPhases: data.ignoredPhases,
+    features: names.map((n) => ({ name: n, query: meta.get(n)?.query ?? '', unit: meta.get(n)?.unit ?? '' })),
+    labelling: {
+      rule: 'anomalous iff appliedMs <= t < (recoveredMs ?? removedMs) + margin; never-ended faults run to the end of the data; baseline normal by construction',
+      marginMs: labelMarginMs,
+      faultLog: args.faultLogPath ?? null,
+      faults: { applied: labels.applied, ignored: labels.ignored, reachingOutsideChaos: labels.outsideRange },
+      windowLabel: args.config.windowLabel,
+    },
+    window: { size: args.config.window.size, stride: args.config.window.stride },
+    splits,
+    cleaning: clean,
+    scaler,
+    config: args.config,
+  };
+}

@@ -1,0 +1,130 @@
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import {
+  Data,
+  Dictionary,
+  Field,
+  Float32,
+  Float64,
+  Int32,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  Uint8,
+  Utf8,
+  makeData,
+  tableFromIPC,
+  tableToIPC,
+  vectorFromArray,
+  type DataType,
+} from 'apache-arrow';
+
+/** A column to write: numeric arrays are written as they are (NaN → null for floats), strings as a dictionary. */
+export type ColumnSpec =
+  | { name: string; kind: 'f64'; values: Float64Array; nullable?: boolean }
+  | { name: string; kind: 'f32'; values: Float32Array }
+  | { name: string; kind: 'u8'; values: Uint8Array }
+  /** code −1 = null */
+  | { name: string; kind: 'dict'; codes: Int32Array; dictionary: string[] };
+
+function validityOf(isNull: (i: number) => boolean, n: number): { bitmap: Uint8Array; nulls: number } {
+  const bitmap = new Uint8Array((n + 7) >> 3);
+  let nulls = 0;
+  for (let i = 0; i < n; i++) {
+    if (isNull(i)) nulls++;
+    else bitmap[i >> 3]! |= 1 << (i & 7);
+  }
+  return { bitmap, nulls };
+}
+
+function columnData(c: ColumnSpec): { field: Field; data: Data } {
+  switch (c.kind) {
+    case 'f64': {
+      const v = c.values;
+      const { bitmap, nulls } = c.nullable === false ? { bitmap: new Uint8Array(0), nulls: 0 } : validityOf((i) => Number.isNaN(v[i]), v.length);
+      const type = new Float64();
+      const data = makeData({ type, length: v.length, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: v });
+      return { field: new Field(c.name, type, nulls > 0), data };
+    }
+    case 'f32': {
+      const type = new Float32();
+      return { field: new Field(c.name, type, false), data: makeData({ type, length: c.values.length, data: c.values }) };
+    }
+    case 'u8': {
+      const type = new Uint8();
+      return { field: new Field(c.name, type, false), data: makeData({ type, length: c.values.length, data: c.values }) };
+    }
+    case 'dict': {
+      const codes = c.codes;
+      const { bitmap, nulls } = validityOf((i) => (codes[i] ?? -1) < 0, codes.length);
+      const safe = nulls ? codes.map((x) => (x < 0 ? 0 : x)) : codes;
+      const type = new Dictionary(new Utf8(), new Int32());
+      const dictionary = vectorFromArray(c.dictionary.length ? c.dictionary : [''], new Utf8());
+      const data = makeData({ type, length: codes.length, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: safe, dictionary });
+      return { field: new Field(c.name, type, nulls > 0), data };
+    }
+  }
+}
+
+/** Writes one Arrow IPC file (one record batch), atomically (tmp + rename), with string metadata. */
+export async function writeArrowTable(path: string, columns: ColumnSpec[], metadata: Record<string, string> = {}): Promise<void> {
+  const length = columns.length ? (columns[0]!.kind === 'dict' ? columns[0]!.codes.length : columns[0]!.values.length) : 0;
+  const built = columns.map(columnData);
+  for (const b of built) {
+    if (b.data.length !== length) throw new Error(`column ${b.field.name} has ${b.data.length} rows, expected ${length}`);
+  }
+  const schema = new Schema(
+    built.map((b) => b.field),
+    new Map(Object.entries(metadata)),
+  );
+  const struct = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children: built.map((b) => b.data) });
+  const table = new Table([new RecordBatch(schema, struct)]);
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, tableToIPC(table, 'file'));
+  await rename(tmp, path);
+}
+
+export interface NumericTable {
+  /** Column names in file order (numeric columns only). */
+  names: string[];
+  columns: Map<string, Float64Array>;
+  /** String (dictionary) columns; null where the value is null. */
+  strings: Map<string, Array<string | null>>;
+  metadata: Map<string, string>;
+  rows: number;
+}
+
+/** Reads an Arrow IPC file into Float64 columns (nulls → NaN) and string columns. */
+export async function readArrowTable(path: string): Promise<NumericTable> {
+  const table = tableFromIPC(await readFile(path));
+  const names: string[] = [];
+  const columns = new Map<string, Float64Array>();
+  const strings = new Map<string, Array<string | null>>();
+  for (const field of table.schema.fields) {
+    const vec = table.getChild(field.name);
+    if (!vec) continue;
+    const type: DataType = field.type;
+    if (Dictionary.isDictionary(type) || type instanceof Utf8) {
+      strings.set(field.name, vec.toArray() as unknown as Array<string | null>);
+      continue;
+    }
+    const out = new Float64Array(table.numRows);
+    let at = 0;
+    for (const d of vec.data) {
+      const vals = d.values as ArrayLike<number>;
+      const bitmap = d.nullCount > 0 ? d.nullBitmap : undefined;
+      if (d.offset !== 0) {
+        // Sliced data (never produced by our writer): take the slow, always-correct path.
+        for (let i = 0; i < d.length; i++) out[at + i] = Number(vec.get(at + i) ?? NaN);
+      } else if (!bitmap) {
+        for (let i = 0; i < d.length; i++) out[at + i] = Number(vals[i]);
+      } else {
+        for (let i = 0; i < d.length; i++) out[at + i] = ((bitmap[i >> 3]! >> (i & 7)) & 1) === 0 ? NaN : Number(vals[i]);
+      }
+      at += d.length;
+    }
+    names.push(field.name);
+    columns.set(field.name, out);
+  }
+  return { names, columns, strings, metadata: table.schema.metadata, rows: table.numRows };
+}

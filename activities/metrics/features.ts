@@ -1,0 +1,164 @@
+import type { FeatureConfig } from '../../schemas/features';
+import { formatDuration, parseDuration } from '../../schemas/duration';
+
+/** A resolved feature: its column name, PromQL, the set it came from and what it means. */
+export interface ResolvedFeature {
+  name: string;
+  query: string;
+  set: 'reference' | 'service' | 'extra';
+  unit: string;
+  description: string;
+}
+
+const MIB = 1048576;
+
+/** Feature names allow [a-z0-9_]; service names carry dashes (redis-cart). */
+export function serviceColumn(service: string, what: string): string {
+  return `svc_${service.replace(/-/g, '_')}_${what}`;
+}
+
+/**
+ * The reference experiment's ten node columns as PromQL. Each reproduces the formula of the
+ * reference preprocessing (data_clean_3.py) with rate() over `rateWindow` in place of the
+ * reference's Δ within a tumbling 2 s window (which dropped the deltas across window edges).
+ * Aggregation is over every node-exporter Prometheus scrapes (the reference had one node).
+ */
+export function referenceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
+  const r = formatDuration(parseDuration(cfg.rateWindow));
+  const disk = JSON.stringify(`^(?:${cfg.diskDevices})$`).slice(1, -1);
+  const netEx = JSON.stringify(cfg.netDeviceExclude).slice(1, -1);
+  const load = (n: 1 | 5 | 15): ResolvedFeature => ({
+    name: `node_load${n}`,
+    query: `avg(node_load${n})`,
+    set: 'reference',
+    unit: 'load',
+    description: `${n}-minute load average (mean over nodes)`,
+  });
+  return [
+    load(1),
+    load(5),
+    load(15),
+    {
+      name: 'cpu_util',
+      query: `1 - sum(rate(node_cpu_seconds_total{mode="idle"}[${r}])) / sum(rate(node_cpu_seconds_total[${r}]))`,
+      set: 'reference',
+      unit: 'ratio',
+      description: '1 − idle CPU seconds / all CPU seconds, summed over CPUs and modes',
+    },
+    {
+      name: 'mem_util',
+      query: '1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes)',
+      set: 'reference',
+      unit: 'ratio',
+      description: '1 − MemAvailable / MemTotal',
+    },
+    {
+      name: 'disk_read_mbps',
+      query: `sum(rate(node_disk_read_bytes_total{device=~"${disk}"}[${r}])) / ${MIB}`,
+      set: 'reference',
+      unit: 'MiB/s',
+      description: `bytes read per second / 1024², summed over whole disks matching ${cfg.diskDevices}`,
+    },
+    {
+      name: 'disk_write_mbps',
+      query: `sum(rate(node_disk_written_bytes_total{device=~"${disk}"}[${r}])) / ${MIB}`,
+      set: 'reference',
+      unit: 'MiB/s',
+      description: `bytes written per second / 1024², summed over whole disks matching ${cfg.diskDevices}`,
+    },
+    {
+      name: 'net_rx_mbps',
+      query: `sum(rate(node_network_receive_bytes_total{device!~"${netEx}"}[${r}])) / ${MIB}`,
+      set: 'reference',
+      unit: 'MiB/s',
+      description: `bytes received per second / 1024², summed over interfaces except ${cfg.netDeviceExclude}`,
+    },
+    {
+      name: 'net_tx_mbps',
+      query: `sum(rate(node_network_transmit_bytes_total{device!~"${netEx}"}[${r}])) / ${MIB}`,
+      set: 'reference',
+      unit: 'MiB/s',
+      description: `bytes sent per second / 1024², summed over interfaces except ${cfg.netDeviceExclude}`,
+    },
+    {
+      name: 'fs_util',
+      query: '1 - sum(node_filesystem_avail_bytes) / sum(node_filesystem_size_bytes)',
+      set: 'reference',
+      unit: 'ratio',
+      description: '1 − Σ avail / Σ size over all mounted filesystems',
+    },
+  ];
+}
+
+/**
+ * Per-service features. The frontend speaks HTTP, the other services gRPC, so the request-side
+ * queries add both families (a service exports only one of them). Counts over a service with
+ * no live pod are 0 (`or vector(0)`): an empty sum over pods is an observation, not a gap.
+ * Latency has no such value; with no completed request in the window it is a gap.
+ */
+export function serviceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
+  const r = formatDuration(parseDuration(cfg.rateWindow));
+  const out: ResolvedFeature[] = [];
+  for (const s of cfg.services) {
+    const app = `app="${s}"`;
+    out.push(
+      {
+        name: serviceColumn(s, 'request_rate'),
+        query:
+          `(sum(rate(grpc_server_handled_total{${app}}[${r}])) or sum(rate(http_requests_total{${app}}[${r}])))` +
+          ' or vector(0)',
+        set: 'service',
+        unit: 'req/s',
+        description: `${s}: requests completed per second (gRPC handled or HTTP requests)`,
+      },
+      {
+        name: serviceColumn(s, 'error_rate'),
+        query:
+          `(sum(rate(grpc_server_handled_total{${app},grpc_code!="OK"}[${r}]))` +
+          ` or sum(rate(http_requests_total{${app},code=~"5.."}[${r}])))` +
+          ' or vector(0)',
+        set: 'service',
+        unit: 'err/s',
+        description: `${s}: failed requests per second (gRPC code ≠ OK, HTTP 5xx)`,
+      },
+      {
+        name: serviceColumn(s, 'latency_p95'),
+        query:
+          `histogram_quantile(0.95, sum by (le) (rate(grpc_server_handling_seconds_bucket{${app}}[${r}])))` +
+          ` or histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{${app}}[${r}])))`,
+        set: 'service',
+        unit: 's',
+        description: `${s}: 95th percentile of request duration`,
+      },
+      {
+        name: serviceColumn(s, 'restarts'),
+        query: `sum(increase(kube_pod_container_status_restarts_total{${app}}[${r}])) or vector(0)`,
+        set: 'service',
+        unit: 'restarts',
+        description: `${s}: container restarts within the last ${r}`,
+      },
+      {
+        name: serviceColumn(s, 'ready_replicas'),
+        query: `sum(kube_deployment_status_replicas_available{deployment="${s}"}) or vector(0)`,
+        set: 'service',
+        unit: 'pods',
+        description: `${s}: available replicas of the deployment`,
+      },
+    );
+  }
+  return out;
+}
+
+/** Every feature the config asks for, in a stable order; fails on duplicate names. */
+export function resolveFeatures(cfg: FeatureConfig): ResolvedFeature[] {
+  const out: ResolvedFeature[] = [];
+  if (cfg.sets.includes('reference')) out.push(...referenceFeatures(cfg));
+  if (cfg.sets.includes('service')) out.push(...serviceFeatures(cfg));
+  for (const f of cfg.extra) out.push({ ...f, set: 'extra', unit: '', description: 'configured extra feature' });
+  const seen = new Set<string>();
+  for (const f of out) {
+    if (seen.has(f.name)) throw new Error(`feature "${f.name}" is defined twice (check features.extra)`);
+    seen.add(f.name);
+  }
+  return out;
+}
