@@ -1,0 +1,165 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
+import { ListenError, listenHint } from './listen';
+import type { Logger } from './log';
+import { createGrpcServerMetrics, type GrpcServerMetrics } from './metrics';
+import { loadProtos, type HipstershopServiceName } from './proto';
+import type { Methods } from './types';
+
+/** An error with the gRPC status a handler wants to answer with. */
+export class GrpcError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GrpcError';
+  }
+}
+
+/** Go's codes.Code.String(), the grpc_code label values go-grpc-prometheus writes. */
+const CODE_NAMES: Record<number, string> = {
+  0: 'OK',
+  1: 'Canceled',
+  2: 'Unknown',
+  3: 'InvalidArgument',
+  4: 'DeadlineExceeded',
+  5: 'NotFound',
+  6: 'AlreadyExists',
+  7: 'PermissionDenied',
+  8: 'ResourceExhausted',
+  9: 'FailedPrecondition',
+  10: 'Aborted',
+  11: 'OutOfRange',
+  12: 'Unimplemented',
+  13: 'Internal',
+  14: 'Unavailable',
+  15: 'DataLoss',
+  16: 'Unauthenticated',
+};
+
+export function codeName(code: number): string {
+  return CODE_NAMES[code] ?? String(code);
+}
+
+type Handler<Req, Res> = (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res;
+
+export type ServiceImpl<S extends HipstershopServiceName> = {
+  [M in keyof Methods[S]]: Methods[S][M] extends [infer Req, infer Res] ? Handler<Req, Res> : never;
+};
+
+export interface GrpcServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  logger: Logger;
+  /** Health Check answers NOT_SERVING while this is false (e.g. cartservice without Redis). */
+  isServing?: () => boolean;
+}
+
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+
+/**
+ * A grpc-js server whose unary handlers are async functions. It records go-grpc-prometheus
+ * metrics for every call, maps thrown errors to statuses, and serves grpc.health.v1.
+ */
+export class BoutiqueGrpcServer {
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  private readonly metrics: GrpcServerMetrics;
+  private readonly services = new Set<string>(['']);
+  private shuttingDown = false;
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    this.metrics = createGrpcServerMetrics(opts.registry);
+    this.addHealth();
+  }
+
+  addService<S extends HipstershopServiceName>(name: S, impl: ServiceImpl<S>): void {
+    const ctor = loadProtos().hipstershop[name];
+    const wrapped: grpc.UntypedServiceImplementation = {};
+    for (const [method, def] of Object.entries(ctor.service)) {
+      const handler = (impl as Record<string, Handler<unknown, unknown> | undefined>)[method];
+      if (!handler) throw new Error(`${name}.${method} has no implementation`);
+      wrapped[method] = this.wrapUnary(def.path, handler);
+    }
+    this.server.addService(ctor.service, wrapped);
+    this.services.add(`hipstershop.${name}`);
+  }
+
+  private wrapUnary(path: string, handler: Handler<unknown, unknown>): grpc.handleUnaryCall<unknown, unknown> {
+    const [, grpcService = '', grpcMethod = ''] = /^\/([^/]+)\/([^/]+)$/.exec(path) ?? [];
+    const labels = { grpc_type: 'unary', grpc_service: grpcService, grpc_method: grpcMethod };
+    const started = this.metrics.started.labels(labels);
+    const timer = this.metrics.handling.labels(labels);
+    return (call, callback) => {
+      started.inc();
+      const t0 = process.hrtime.bigint();
+      const finish = (code: grpc.status): void => {
+        timer.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        this.metrics.handled.inc({ ...labels, grpc_code: codeName(code) });
+      };
+      let result: Promise<unknown>;
+      try {
+        result = Promise.resolve(handler(call.request, call));
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result.then(
+        (res) => {
+          finish(grpc.status.OK);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const code = err instanceof GrpcError ? err.code : grpc.status.INTERNAL;
+          const details = err instanceof Error ? err.message : String(err);
+          if (!(err instanceof GrpcError)) this.opts.logger.error('unexpected handler error', { path, details });
+          finish(code);
+          callback({ code, details });
+        },
+      );
+    };
+  }
+
+  private addHealth(): void {
+    const health = loadProtos().health;
+    const checkPath = `/${HEALTH_SERVICE}/Check`;
+    this.server.addService(health.service, {
+      Check: this.wrapUnary(checkPath, (req) => {
+        const service = (req as { service?: string }).service ?? '';
+        if (!this.services.has(service)) throw new GrpcError(grpc.status.NOT_FOUND, `unknown service ${service}`);
+        const serving = !this.shuttingDown && (this.opts.isServing?.() ?? true);
+        return { status: serving ? 'SERVING' : 'NOT_SERVING' };
+      }),
+      // Streaming health watches are not needed by any probe here; answer like an old server would.
+      Watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Watch is not implemented; use Check' });
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = this.opts;
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    await new Promise<void>((resolve, reject) => {
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => {
+        if (err) reject(new ListenError(listenHint(err, host, port, 'PORT')));
+        else resolve();
+      });
+    });
+  }
+
+  /** Stops taking calls, lets running ones finish for up to graceMs, then cuts the rest. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.shuttingDown = true;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
