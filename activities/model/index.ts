@@ -1,0 +1,31 @@
+import { heartbeat } from '@temporalio/activity';
+import type { EvaluateInput, EvaluationHeadline } from './types';
+import { evaluate, type EvaluateOptions } from './evaluate';
+
+export interface ModelActivityDeps {
+  home?: string;
+  /** onnxruntime intra-op threads and scoring batch; defaults suit the 2-core machine */
+  scoring?: EvaluateOptions;
+}
+
+/** CPU model activities (scoring and evaluation); training lives in training-index.ts on its own queue. */
+export function createModelActivities(deps: ModelActivityDeps = {}) {
+  return {
+    async evaluateModel(input: EvaluateInput): Promise<EvaluationHeadline> {
+      // Scoring is one call per split; a heartbeat before it tells the server the activity started.
+      safeHeartbeat({ stage: 'scoring' });
+      return evaluate(input, deps.scoring ?? {});
+    },
+  };
+}
+
+function safeHeartbeat(details: unknown): void {
+  try {
+    heartbeat(details);
+  } catch {
+    // outside an activity context (direct calls from tests or the CLI): nothing to report to
+  }
+}
+
+export { UsadScorer, combineTerms } from './score';
+export type { ScoreTerms, ScorerOptions } from './score';
