@@ -13,6 +13,8 @@ export interface FaultRecord {
   target: { namespace: string; app: string; pods: string[] };
   params: Record<string, unknown>;
   plannedMs: number;
+  /** When the fault was planned to end (plannedMs + duration; pod-kill: end of the recovery watch). */
+  plannedEndMs?: number;
   /** When the fault took effect; absent when it was never applied. */
   appliedMs?: number;
   /** When it was removed (or expired). */
@@ -22,4 +24,48 @@ export interface FaultRecord {
   status: 'planned' | 'applied' | 'removed' | 'rejected' | 'failed';
   /** Why it was rejected or failed. */
   error?: string;
+  /** Free-form notes (e.g. "removed by purge", "applied before a worker crash"). */
+  notes?: string[];
 }
+
+/**
+ * One line of the append-only log. Fault events carry `id`; campaign events (`campaign`, `aborted`, `halted`,
+ * `stopped`) do not. Records are the fold of these events by id.
+ */
+export type FaultLogEvent =
+  | {
+      ev: 'campaign';
+      ts: number;
+      campaignId: string;
+      targetKind: 'local' | 'kubernetes';
+      supervisorUrl?: string;
+      namespace?: string;
+    }
+  | {
+      ev: 'planned';
+      ts: number;
+      id: string;
+      campaignId: string;
+      type: FaultType;
+      target: FaultRecord['target'];
+      params: Record<string, unknown>;
+      plannedMs: number;
+      plannedEndMs: number;
+      /** What the injector needs to undo or observe it (pod uids/restarts before, pid file, object name). */
+      detail?: Record<string, unknown>;
+    }
+  | { ev: 'applied'; ts: number; id: string; note?: string }
+  | { ev: 'removed'; ts: number; id: string; note?: string }
+  | { ev: 'recovered'; ts: number; id: string }
+  | {
+      ev: 'rejected' | 'failed';
+      ts: number;
+      id: string;
+      campaignId: string;
+      type: FaultType;
+      target?: FaultRecord['target'];
+      params?: Record<string, unknown>;
+      plannedMs: number;
+      error: string;
+    }
+  | { ev: 'aborted' | 'halted' | 'stopped'; ts: number; reason: string };

@@ -14,10 +14,263 @@ export const FAULT_TYPES = [
 ] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
 
+/** Chaos Mesh's selection modes (pkg/selector/generic/mode.go). */
+export const FAULT_MODES = ['one', 'all', 'fixed', 'fixed-percent', 'random-max-percent'] as const;
+export type FaultMode = (typeof FAULT_MODES)[number];
+
+/** Services that are the platform itself: the guard never lets a fault touch them (redis only when allowed). */
+export const PLATFORM_SERVICES = [
+  'temporal',
+  'temporal-ui',
+  'prometheus',
+  'node-exporter',
+  'grafana',
+  'worker',
+  'workers',
+  'faultline-worker',
+  'training-worker',
+  'supervisor',
+  'redis',
+  'redis-cart',
+] as const;
+
+const percent = z.number().min(0).max(100);
+/** Chaos Mesh's latency pattern, so a spec converts to a NetworkChaos without surprises. */
+const latency = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(ms|s|m)$/, 'must be a latency such as "200ms", "1.5s" (units ms, s, m)');
+
+/**
+ * Which pods a fault may hit. Empty = every pod the guard allows (the reference kills a random pod of the
+ * namespace). `app` is shorthand for `labels: { app }`.
+ */
+export const faultSelectorSchema = z
+  .object({
+    namespace: z.string().optional(),
+    app: z.string().optional(),
+    labels: z.record(z.string(), z.string()).default({}),
+    /** Explicit pod names (Chaos Mesh `selector.pods`). */
+    pods: z.array(z.string()).optional(),
+  })
+  .strict();
+export type FaultSelector = z.infer<typeof faultSelectorSchema>;
+
+const base = {
+  selector: faultSelectorSchema.prefault({}),
+  mode: z.enum(FAULT_MODES).default('one'),
+  /** fixed: a pod count; fixed-percent / random-max-percent: 1..100. */
+  value: z.number().positive().optional(),
+  /** How long the fault stays applied (pod-kill is one-shot: this is how long recovery is watched). */
+  duration: duration().default('10s'),
+  /** Relative weight in the mix. */
+  weight: z.number().positive().default(1),
+};
+
+export const podKillSchema = z
+  .object({
+    type: z.literal('pod-kill'),
+    ...base,
+    params: z
+      .object({ gracePeriodSeconds: z.number().int().min(0).default(0) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export const podFailureSchema = z
+  .object({ type: z.literal('pod-failure'), ...base, params: z.object({}).strict().prefault({}) })
+  .strict();
+export const networkDelaySchema = z
+  .object({
+    type: z.literal('network-delay'),
+    ...base,
+    params: z
+      .object({ latency: latency.default('200ms'), jitter: latency.default('0ms'), correlation: percent.default(0) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export const networkLossSchema = z
+  .object({
+    type: z.literal('network-loss'),
+    ...base,
+    params: z
+      .object({ loss: percent.default(30), correlation: percent.default(0) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export const cpuStressSchema = z
+  .object({
+    type: z.literal('cpu-stress'),
+    ...base,
+    params: z
+      .object({ workers: z.number().int().min(1).max(64).default(1), load: percent.default(80) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export const memoryStressSchema = z
+  .object({
+    type: z.literal('memory-stress'),
+    ...base,
+    params: z
+      .object({
+        workers: z.number().int().min(1).max(64).default(1),
+        size: z
+          .string()
+          .regex(/^[0-9]+(B|KB|MB|GB|%)$/, 'must be a size such as "128MB", "1GB" or "10%"')
+          .default('128MB'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export const httpAbortSchema = z
+  .object({
+    type: z.literal('http-abort'),
+    ...base,
+    params: z
+      .object({
+        code: z.number().int().min(400).max(599).default(503),
+        percent: percent.default(100),
+        port: z.number().int().min(1).max(65535).optional(),
+        path: z.string().optional(),
+        method: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export const httpDelaySchema = z
+  .object({
+    type: z.literal('http-delay'),
+    ...base,
+    params: z
+      .object({
+        delay: latency.default('500ms'),
+        percent: percent.default(100),
+        port: z.number().int().min(1).max(65535).optional(),
+        path: z.string().optional(),
+        method: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** One fault kind with its selector, mode, duration and parameters: a discriminated union on `type`. */
+export const faultSpecSchema = z
+  .discriminatedUnion('type', [
+    podKillSchema,
+    podFailureSchema,
+    networkDelaySchema,
+    networkLossSchema,
+    cpuStressSchema,
+    memoryStressSchema,
+    httpAbortSchema,
+    httpDelaySchema,
+  ])
+  .superRefine((f, ctx) => {
+    if (f.mode === 'fixed' && (f.value === undefined || !Number.isInteger(f.value))) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'mode "fixed" needs an integer `value` (pod count)' });
+    }
+    if ((f.mode === 'fixed-percent' || f.mode === 'random-max-percent') && (f.value === undefined || f.value > 100)) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: `mode "${f.mode}" needs \`value\` in (0, 100]` });
+    }
+  });
+export type FaultSpec = z.infer<typeof faultSpecSchema>;
+export type FaultSpecOf<T extends FaultType> = Extract<FaultSpec, { type: T }>;
+
+/** When faults start: fixed interval, uniform random interval (the reference: 1–2 s) or a Poisson process. */
+export const scheduleSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('fixed'), interval: duration() }).strict(),
+  z.object({ type: z.literal('uniform'), min: duration().default('1s'), max: duration().default('2s') }).strict(),
+  /** mean inter-arrival time; intervals are exponential */
+  z.object({ type: z.literal('poisson'), mean: duration() }).strict(),
+]);
+export type ChaosSchedule = z.infer<typeof scheduleSchema>;
+
+/**
+ * Alternating fault bursts and quiet gaps inside the chaos phase, so the chaos phase itself holds both
+ * anomalous and normal periods. Faults are planned only inside bursts.
+ */
+export const episodesSchema = z
+  .object({
+    burst: duration().default('30s'),
+    quiet: duration().default('20s'),
+    startWith: z.enum(['burst', 'quiet']).default('burst'),
+  })
+  .strict();
+export type Episodes = z.infer<typeof episodesSchema>;
+
+/** The blast-radius guard: what faults may touch. */
+export const guardSchema = z
+  .object({
+    /** Namespaces faults may target; locally the stand-in's namespace is "default". */
+    allowedNamespaces: z.array(z.string()).min(1).default(['default', 'boutique']),
+    /** Services faults may target; absent = every non-platform service. */
+    allowedServices: z.array(z.string()).optional(),
+    /** Most faults active at once; an extra one is rejected (and logged), not queued. */
+    maxConcurrent: z.number().int().min(1).default(4),
+    /** `mode: all` takes a whole service down: only with this flag. */
+    allowModeAll: z.boolean().default(false),
+    /** The cart's Redis is platform by default; allow it explicitly to fault it. */
+    allowRedis: z.boolean().default(false),
+  })
+  .strict();
+export type GuardConfig = z.infer<typeof guardSchema>;
+
+/** Abort conditions: any one holding ends the chaos phase early; every fault is removed and the reason logged. */
+export const abortSchema = z
+  .object({
+    slos: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            /** PromQL returning one number (the first sample of the vector is used). */
+            query: z.string().min(1),
+            op: z.enum(['>', '<', '>=', '<=']).default('>'),
+            threshold: z.number(),
+            /** How long the breach must hold before aborting; "0s" = on first breach. */
+            for: duration().default('10s'),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** Browser-probe failures in a row (read from the probe's runs JSONL); absent = not checked. */
+    browserFailuresInARow: z.number().int().min(1).optional(),
+    checkInterval: duration().default('2s'),
+  })
+  .strict();
+export type AbortConfig = z.infer<typeof abortSchema>;
+
 export const chaosSchema = z
   .object({
     enabled: z.boolean().default(true),
     seed: z.number().int().default(1),
+    schedule: scheduleSchema.default({ type: 'uniform', min: '1s', max: '2s' }),
+    /** The weighted mix of fault kinds; each planned fault draws one by weight. */
+    faults: z
+      .array(faultSpecSchema)
+      .min(1)
+      .prefault([
+        { type: 'pod-kill', weight: 6, duration: '10s' },
+        { type: 'cpu-stress', weight: 1, duration: '8s' },
+        { type: 'network-delay', weight: 1, duration: '8s' },
+        { type: 'http-abort', weight: 1, duration: '5s', params: { percent: 50 } },
+      ]),
+    /** null = faults all through the chaos phase. */
+    episodes: episodesSchema.nullable().default({ burst: '30s', quiet: '20s', startWith: 'burst' }),
+    guard: guardSchema.prefault({}),
+    abort: abortSchema.prefault({}),
+    /** Faults per heartbeating injection activity. */
+    batchSize: z.number().int().min(1).max(200).default(30),
+    /** History events per run before continue-as-new. */
+    maxHistoryEvents: z.number().int().min(50).max(40000).default(400),
+    /** A fault planned more than this long ago (e.g. after a worker crash) is logged as missed, not injected late. */
+    maxLateness: duration().default('15s'),
   })
   .strict();
 export type ChaosConfig = z.infer<typeof chaosSchema>;
+export type ChaosConfigInput = z.input<typeof chaosSchema>;

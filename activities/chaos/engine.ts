@@ -1,0 +1,510 @@
+import { parseDuration } from '../../schemas/duration';
+import type { ChaosConfig, FaultSpec } from '../../schemas/faults';
+import type { FaultRecord } from '../../schemas/fault-log';
+import type { PodInfo } from '../deploy/types';
+import { checkAbort, type AbortState } from './abort';
+import { FaultLog, activeFaults, foldFaultLog, readFaultLogEvents, type FoldedRecord } from './fault-log';
+import type { ResolvedFault } from './faults';
+import { killStress } from './faults/stress';
+import { checkConcurrency, checkSpec, checkTarget, isPlatformService } from './guard';
+import { readFence, readHalt } from './halt';
+import { faultKey, type Injector } from './injector';
+import { hash32, pickOne, selectPods } from './select';
+import type { InjectBatchInput, InjectBatchResult, BatchHeartbeat, PlannedFault } from './types';
+
+/** Time before the planned instant at which the target is resolved and the `planned` line written. */
+const LEAD_MS = 40;
+/** How often removed faults are checked for recovery. */
+const RECOVERY_POLL_MS = 300;
+/** How long recovery is watched after removal before giving up (recoveredMs stays absent). */
+const RECOVERY_WATCH_MS = 60_000;
+
+export interface EngineContext {
+  heartbeat(details: BatchHeartbeat): void;
+  /** Cancellation-aware sleep (the activity's). */
+  sleep(ms: number): Promise<void>;
+  now(): number;
+  /** Resumed from a previous attempt's heartbeat. */
+  resume?: BatchHeartbeat;
+}
+
+interface Active {
+  fault: ResolvedFault;
+}
+interface Watching {
+  fault: ResolvedFault;
+  removedMs: number;
+  nextPollMs: number;
+}
+
+class Stop extends Error {
+  constructor(
+    readonly kind: 'halted' | 'aborted' | 'fenced',
+    readonly reason: string,
+    readonly atMs: number,
+  ) {
+    super(reason);
+  }
+}
+
+/** Rebuilds the ResolvedFault from its `planned` line (after a restart or in cleanup). */
+export function resolvedFromRecord(r: FoldedRecord): ResolvedFault {
+  const d = r.detail ?? {};
+  return {
+    id: r.id,
+    campaignId: r.campaignId,
+    key: (d.key as string | undefined) ?? faultKey(r.campaignId, r.id),
+    type: r.type,
+    namespace: r.target.namespace,
+    app: r.target.app,
+    pods: (d.pods as PodInfo[] | undefined) ?? [],
+    params: r.params,
+    plannedMs: r.plannedMs,
+    endMs: r.plannedEndMs ?? r.plannedMs,
+    detail: d,
+  };
+}
+
+/**
+ * Runs one batch of planned faults: sleeps until each planned instant, applies it, removes faults at their end
+ * time, watches recovery, checks the halt marker before every injection and the abort conditions on a timer.
+ * Idempotent across retries: the log is read first, and a fault already logged is never applied again.
+ */
+export class BatchEngine {
+  private readonly records: Map<string, FoldedRecord>;
+  private readonly active = new Map<string, Active>();
+  private readonly watching = new Map<string, Watching>();
+  private readonly abortState: AbortState;
+  private nextAbortCheckMs = 0;
+  private readonly adherence: number[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly injector: Injector,
+    private readonly log: FaultLog,
+    private readonly input: InjectBatchInput,
+    private readonly ctx: EngineContext,
+  ) {
+    this.records = foldFaultLog(readFaultLogEvents(log.path));
+    const now = ctx.now();
+    for (const r of activeFaults(this.records.values())) {
+      if (r.status === 'applied') this.active.set(r.id, { fault: resolvedFromRecord(r) });
+    }
+    for (const r of this.records.values()) {
+      if (
+        r.removedMs !== undefined &&
+        r.recoveredMs === undefined &&
+        r.appliedMs !== undefined &&
+        now - r.removedMs < RECOVERY_WATCH_MS
+      ) {
+        this.watching.set(r.id, { fault: resolvedFromRecord(r), removedMs: r.removedMs, nextPollMs: now });
+      }
+    }
+    this.abortState = { breachSince: { ...(ctx.resume?.sloBreachSince ?? input.sloBreachSince ?? {}) } };
+  }
+
+  private append(ev: Parameters<FaultLog['append']>[0]): void {
+    this.log.append(ev);
+    // keep the in-memory fold current (only the fields the engine reads)
+    if ('id' in ev) {
+      const folded = foldFaultLog([ev]).get(ev.id);
+      const prev = this.records.get(ev.id);
+      if (ev.ev === 'planned' || ev.ev === 'rejected' || ev.ev === 'failed') {
+        if (folded) this.records.set(ev.id, { ...prev, ...folded });
+      } else if (prev) {
+        if (ev.ev === 'applied') {
+          prev.appliedMs ??= ev.ts;
+          if (prev.status === 'planned') prev.status = 'applied';
+        } else if (ev.ev === 'removed') {
+          prev.removedMs ??= ev.ts;
+          prev.status = 'removed';
+        } else if (ev.ev === 'recovered') {
+          prev.recoveredMs ??= ev.ts;
+        }
+      }
+    }
+  }
+
+  async run(): Promise<InjectBatchResult> {
+    const { faults } = this.input;
+    this.next = this.ctx.resume?.next ?? 0;
+    let stop: Stop | undefined;
+    try {
+      for (; this.next < faults.length; this.next++) {
+        const pf = faults[this.next] as PlannedFault;
+        await this.injectOne(pf);
+        this.ctx.heartbeat({ next: this.next + 1, sloBreachSince: this.abortState.breachSince });
+      }
+      // service removals that fall due before the batch hands over (keeps the removal times exact)
+      await this.serviceUntil(Math.min(this.input.serviceUntilMs ?? 0, this.ctx.now() + 60_000));
+    } catch (err) {
+      if (!(err instanceof Stop)) throw err;
+      stop = err;
+      if (err.kind !== 'fenced') this.append({ ev: err.kind, ts: err.atMs, reason: err.reason });
+    }
+    return this.result(this.next, stop);
+  }
+
+  private result(next: number, stop: Stop | undefined): InjectBatchResult {
+    const ids = new Set(this.input.faults.map((f) => f.id));
+    const counts = { injected: 0, rejected: 0, failed: 0 };
+    for (const r of this.records.values()) {
+      if (!ids.has(r.id)) continue;
+      if (r.appliedMs !== undefined) counts.injected++;
+      else if (r.status === 'rejected') counts.rejected++;
+      else if (r.status === 'failed') counts.failed++;
+    }
+    return {
+      ...counts,
+      done: next,
+      active: this.active.size,
+      sloBreachSince: this.abortState.breachSince,
+      adherenceMs: this.adherence,
+      ...(stop && stop.kind !== 'fenced' ? { [stop.kind]: { reason: stop.reason, atMs: stop.atMs } } : {}),
+      ...(stop?.kind === 'fenced' ? { fenced: true } : {}),
+    };
+  }
+
+  private async injectOne(pf: PlannedFault): Promise<void> {
+    const existing = this.records.get(pf.id);
+    if (existing && existing.status !== 'planned') return; // logged already: a retry never re-applies
+    if (existing) {
+      // the previous attempt wrote `planned` and then crashed: finish it without a second effect
+      const fault = resolvedFromRecord(existing);
+      if (await this.injector.isApplied(fault)) {
+        this.markApplied(fault, this.ctx.now(), 'found in place after a worker restart');
+        return;
+      }
+      if (this.ctx.now() - pf.plannedMs > this.maxLatenessMs) {
+        this.append({
+          ev: 'failed',
+          ts: this.ctx.now(),
+          id: pf.id,
+          campaignId: this.input.campaignId,
+          type: pf.type,
+          plannedMs: pf.plannedMs,
+          error: `missed: planned ${this.ctx.now() - pf.plannedMs} ms ago, the worker was unavailable`,
+        });
+        return;
+      }
+      await this.applyResolved(fault, pf);
+      return;
+    }
+    await this.serviceUntil(pf.plannedMs - LEAD_MS);
+    this.checkHalt();
+    const now = this.ctx.now();
+    if (now - pf.plannedMs > this.maxLatenessMs) {
+      this.append({
+        ev: 'failed',
+        ts: now,
+        id: pf.id,
+        campaignId: this.input.campaignId,
+        type: pf.type,
+        plannedMs: pf.plannedMs,
+        error: `missed: planned ${now - pf.plannedMs} ms ago, the worker was unavailable`,
+      });
+      return;
+    }
+    const spec = this.input.chaos.faults[pf.specIndex];
+    if (!spec || spec.type !== pf.type) {
+      this.reject(pf, `fault spec ${pf.specIndex} (${pf.type}) is not in the chaos config`, 'failed');
+      return;
+    }
+    const resolved = await this.resolve(pf, spec);
+    if (typeof resolved === 'string') return;
+    await this.serviceUntil(pf.plannedMs);
+    this.checkHalt();
+    await this.applyResolved(resolved, pf);
+  }
+
+  private get maxLatenessMs(): number {
+    return parseDuration(this.input.chaos.maxLateness);
+  }
+
+  private reject(
+    pf: PlannedFault,
+    error: string,
+    ev: 'rejected' | 'failed' = 'rejected',
+    target?: FaultRecord['target'],
+  ) {
+    this.append({
+      ev,
+      ts: this.ctx.now(),
+      id: pf.id,
+      campaignId: this.input.campaignId,
+      type: pf.type,
+      plannedMs: pf.plannedMs,
+      error,
+      target,
+      params: this.input.chaos.faults[pf.specIndex]?.params,
+    });
+    return error;
+  }
+
+  /** Guard + selection; writes `planned` (or `rejected`/`failed`) and returns the fault or the refusal. */
+  private async resolve(pf: PlannedFault, spec: FaultSpec): Promise<ResolvedFault | string> {
+    const guard = this.input.chaos.guard;
+    const specRefusal = checkSpec(guard, spec);
+    if (specRefusal) return this.reject(pf, specRefusal);
+    const concurrency = checkConcurrency(guard, this.active.size);
+    if (concurrency) return this.reject(pf, concurrency);
+
+    const labels: Record<string, string> = { ...spec.selector.labels };
+    if (spec.selector.app) labels.app = spec.selector.app;
+    let pods: PodInfo[];
+    try {
+      pods = await this.injector.listPods(labels);
+    } catch (err) {
+      return this.reject(pf, `could not list pods: ${(err as Error).message}`, 'failed');
+    }
+    if (spec.selector.namespace) pods = pods.filter((p) => p.namespace === spec.selector.namespace);
+    if (spec.selector.pods) pods = pods.filter((p) => spec.selector.pods?.includes(p.name));
+    let app = labels.app;
+    if (!app) {
+      // no app named: pick one in-scope service at random (the reference kills any pod of the namespace)
+      const apps = [...new Set(pods.map((p) => p.labels.app ?? ''))]
+        .filter(
+          (a) => a && !isPlatformService(a, guard) && (!guard.allowedServices || guard.allowedServices.includes(a)),
+        )
+        .sort();
+      const inScope = apps.filter((a) =>
+        pods.some((p) => p.labels.app === a && guard.allowedNamespaces.includes(p.namespace)),
+      );
+      app = pickOne(inScope, hash32(`${this.input.chaos.seed}:${pf.id}:app`));
+      if (!app)
+        return this.reject(
+          pf,
+          `no target selected: no in-scope service has pods (selector ${JSON.stringify(labels)})`,
+          'failed',
+        );
+    }
+    const candidates = pods.filter((p) => p.labels.app === app);
+    const namespace = candidates[0]?.namespace ?? spec.selector.namespace ?? '';
+    const targetRefusal = checkTarget(guard, { namespace, app });
+    if (targetRefusal) return this.reject(pf, targetRefusal, 'rejected', { namespace, app, pods: [] });
+    const selectable = candidates.filter((p) => guard.allowedNamespaces.includes(p.namespace) && p.phase !== 'Failed');
+    const chosen = selectPods(selectable, spec.mode, spec.value, pf.seed);
+    if (chosen.length === 0) {
+      return this.reject(pf, `no target selected: service "${app}" has no running pods`, 'failed', {
+        namespace,
+        app,
+        pods: [],
+      });
+    }
+    const fault: ResolvedFault = {
+      id: pf.id,
+      campaignId: this.input.campaignId,
+      key: faultKey(this.input.campaignId, pf.id),
+      type: pf.type,
+      namespace,
+      app,
+      pods: chosen,
+      params: { ...spec.params },
+      plannedMs: pf.plannedMs,
+      endMs: pf.plannedMs + pf.durationMs,
+      detail: {},
+    };
+    fault.detail = {
+      key: fault.key,
+      pods: chosen,
+      readyBefore: candidates.filter((p) => p.ready).length,
+      mode: spec.mode,
+    };
+    if (this.injector.prepare) await this.injector.prepare(fault);
+    this.append({
+      ev: 'planned',
+      ts: this.ctx.now(),
+      id: pf.id,
+      campaignId: this.input.campaignId,
+      type: pf.type,
+      target: { namespace, app, pods: chosen.map((p) => p.name) },
+      params: fault.params,
+      plannedMs: pf.plannedMs,
+      plannedEndMs: fault.endMs,
+      detail: fault.detail,
+    });
+    return fault;
+  }
+
+  private async applyResolved(fault: ResolvedFault, pf: PlannedFault): Promise<void> {
+    try {
+      await this.injector.apply(fault);
+    } catch (err) {
+      // half-applied is possible (one of two pods): undo what may be there, then record the failure
+      await this.injector.recover(fault).catch(() => undefined);
+      const now = this.ctx.now();
+      this.append({ ev: 'removed', ts: now, id: fault.id, note: 'apply failed; undone' });
+      this.append({
+        ev: 'failed',
+        ts: now,
+        id: pf.id,
+        campaignId: this.input.campaignId,
+        type: pf.type,
+        plannedMs: pf.plannedMs,
+        error: `apply failed: ${(err as Error).message}`,
+        target: { namespace: fault.namespace, app: fault.app, pods: fault.pods.map((p) => p.name) },
+        params: fault.params,
+      });
+      return;
+    }
+    const applied = this.ctx.now();
+    this.adherence.push(applied - pf.plannedMs);
+    this.markApplied(fault, applied);
+    const stop = this.stopReason();
+    if (stop && !this.injector.oneShot(fault.type)) {
+      // cleanup may have run while this apply was in flight: undo it here so nothing outlives the fence
+      await this.injector.recover(fault).catch(() => undefined);
+      this.append({ ev: 'removed', ts: this.ctx.now(), id: fault.id, note: `undone: ${stop.reason}` });
+      this.active.delete(fault.id);
+    }
+  }
+
+  private markApplied(fault: ResolvedFault, ts: number, note?: string): void {
+    this.append({ ev: 'applied', ts, id: fault.id, ...(note ? { note } : {}) });
+    if (this.injector.oneShot(fault.type)) {
+      this.append({ ev: 'removed', ts, id: fault.id, note: 'one-shot' });
+      this.watching.set(fault.id, { fault, removedMs: ts, nextPollMs: ts + RECOVERY_POLL_MS });
+    } else {
+      this.active.set(fault.id, { fault });
+    }
+  }
+
+  /** Why injection must not happen now (global halt or this campaign's cleanup fence), if it must not. */
+  private stopReason(): Stop | undefined {
+    const halt = readHalt();
+    if (halt) return new Stop('halted', `halted: ${halt.reason}`, this.ctx.now());
+    const fence = readFence(this.input.dataDir);
+    if (fence && fence.epoch >= (this.input.epoch ?? 0))
+      return new Stop('fenced', `fenced: ${fence.reason}`, this.ctx.now());
+    return undefined;
+  }
+
+  private checkHalt(): void {
+    const stop = this.stopReason();
+    if (stop) throw stop;
+  }
+
+  /** Removes due faults, polls recoveries and checks abort conditions until `untilMs`. */
+  private async serviceUntil(untilMs: number): Promise<void> {
+    for (;;) {
+      const now = this.ctx.now();
+      const slack = untilMs - now;
+      // work that could overrun the next injection waits until after it
+      if (slack > 25 || slack <= 0) await this.serviceOnce(now);
+      const after = this.ctx.now();
+      if (after >= untilMs) return;
+      let wake = untilMs;
+      for (const a of this.active.values()) wake = Math.min(wake, Math.max(a.fault.endMs, after + 1));
+      for (const w of this.watching.values()) wake = Math.min(wake, Math.max(w.nextPollMs, after + 1));
+      if (this.hasAbortChecks) wake = Math.min(wake, Math.max(this.nextAbortCheckMs, after + 1));
+      // land ~25 ms early when the wake is for service work, so the service cannot delay the injection
+      if (wake < untilMs && untilMs - wake < 25) wake = untilMs;
+      this.ctx.heartbeat({ next: this.next, sloBreachSince: this.abortState.breachSince });
+      await this.ctx.sleep(Math.max(1, Math.min(1000, wake - after)));
+    }
+  }
+
+  private get hasAbortChecks(): boolean {
+    const a = this.input.chaos.abort;
+    return a.slos.length > 0 || a.browserFailuresInARow !== undefined;
+  }
+
+  private async serviceOnce(now: number): Promise<void> {
+    for (const [id, a] of [...this.active]) {
+      if (a.fault.endMs > now) continue;
+      try {
+        await this.injector.recover(a.fault);
+      } catch {
+        continue; // the target is unreachable: retried on the next tick (local faults also expire by themselves)
+      }
+      const ts = this.ctx.now();
+      this.append({ ev: 'removed', ts, id });
+      this.active.delete(id);
+      this.watching.set(id, { fault: a.fault, removedMs: ts, nextPollMs: ts });
+    }
+    for (const [id, w] of [...this.watching]) {
+      if (w.nextPollMs > now) continue;
+      if (now - w.removedMs > RECOVERY_WATCH_MS) {
+        this.watching.delete(id);
+        continue;
+      }
+      let ok = false;
+      try {
+        ok = await this.injector.recovered(w.fault, w.removedMs);
+      } catch {
+        ok = false;
+      }
+      if (ok) {
+        this.append({ ev: 'recovered', ts: this.ctx.now(), id });
+        this.watching.delete(id);
+      } else {
+        w.nextPollMs = this.ctx.now() + RECOVERY_POLL_MS;
+      }
+    }
+    if (this.hasAbortChecks && now >= this.nextAbortCheckMs) {
+      this.nextAbortCheckMs = now + parseDuration(this.input.chaos.abort.checkInterval);
+      const reason = await checkAbort(this.input, this.abortState, now);
+      if (reason) throw new Stop('aborted', reason, this.ctx.now());
+    }
+    this.checkHalt();
+  }
+}
+
+/**
+ * Removes every fault of a campaign still active in its log (and whatever the target itself lists under the
+ * campaign), logs each removal, then watches recovery for up to `watchMs`.
+ */
+export async function removeAll(
+  injector: Injector | undefined,
+  log: FaultLog,
+  campaignId: string,
+  opts: { watchMs?: number; note?: string; now?: () => number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<{ removed: number; unreachable: string[] }> {
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const records = foldFaultLog(readFaultLogEvents(log.path));
+  const removed: { fault: ResolvedFault; at: number }[] = [];
+  const unreachable: string[] = [];
+  for (const r of activeFaults(records.values())) {
+    if (r.campaignId !== campaignId) continue;
+    const fault = resolvedFromRecord(r);
+    try {
+      if (injector) await injector.recover(fault);
+      else if (fault.type === 'cpu-stress' || fault.type === 'memory-stress') killStress(fault.key);
+      else throw new Error('no target to remove it from');
+    } catch (err) {
+      unreachable.push(`${r.id} (${r.type} on ${r.target.app}): ${(err as Error).message}`);
+      continue;
+    }
+    const at = now();
+    log.append({ ev: 'removed', ts: at, id: r.id, ...(opts.note ? { note: opts.note } : {}) });
+    removed.push({ fault, at });
+  }
+  if (injector?.sweep)
+    await injector.sweep(campaignId).catch((err: Error) => unreachable.push(`sweep: ${err.message}`));
+  // watch recovery of what was just removed (and of earlier removals still unobserved)
+  const pending = new Map<string, { fault: ResolvedFault; at: number }>(removed.map((x) => [x.fault.id, x]));
+  for (const r of records.values()) {
+    if (
+      r.campaignId === campaignId &&
+      r.removedMs !== undefined &&
+      r.appliedMs !== undefined &&
+      r.recoveredMs === undefined &&
+      now() - r.removedMs < RECOVERY_WATCH_MS
+    ) {
+      pending.set(r.id, { fault: resolvedFromRecord(r), at: r.removedMs });
+    }
+  }
+  const deadline = now() + (opts.watchMs ?? 0);
+  while (injector && pending.size > 0 && now() < deadline) {
+    for (const [id, p] of [...pending]) {
+      const ok = await injector.recovered(p.fault, p.at).catch(() => false);
+      if (ok) {
+        log.append({ ev: 'recovered', ts: now(), id });
+        pending.delete(id);
+      }
+    }
+    if (pending.size > 0) await sleep(RECOVERY_POLL_MS);
+  }
+  return { removed: removed.length, unreachable };
+}

@@ -1,0 +1,155 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stressDir } from '../paths';
+import type { Fault, ResolvedFault } from './fault';
+
+export const STRESS_NG = process.env.FAULTLINE_STRESS_NG ?? '/usr/bin/stress-ng';
+
+/** What purge needs to find and kill a stress-ng run: written before the process starts doing harm. */
+export interface StressPidFile {
+  key: string;
+  campaignId: string;
+  faultId: string;
+  pid: number;
+  /** the pod the load is attributed to (and its pid, when the supervisor told us) */
+  pod: string;
+  app: string;
+  podPid?: number;
+  startedMs: number;
+  endMs: number;
+  args: string[];
+}
+
+const fileFor = (key: string) => join(stressDir(), `${key.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+
+export function readStressPidFile(key: string): StressPidFile | undefined {
+  try {
+    return JSON.parse(readFileSync(fileFor(key), 'utf8')) as StressPidFile;
+  } catch {
+    return undefined;
+  }
+}
+
+export function listStressPidFiles(): StressPidFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(stressDir());
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith('.json'))
+    .flatMap((n) => {
+      try {
+        return [JSON.parse(readFileSync(join(stressDir(), n), 'utf8')) as StressPidFile];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Alive and still stress-ng (a recycled pid is not ours); zombies count as dead. */
+export function stressAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/^\d+ \([^)]*\) Z/.test(stat)) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('stress-ng');
+  } catch {
+    return false;
+  }
+}
+
+/** Kills the stress-ng process group and removes its pid file. Idempotent. */
+export function killStress(key: string): boolean {
+  const pf = readStressPidFile(key);
+  if (!pf) return false;
+  if (stressAlive(pf.pid)) {
+    try {
+      process.kill(-pf.pid, 'SIGKILL'); // the whole group: stress-ng forks its workers
+    } catch {
+      try {
+        process.kill(pf.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  rmSync(fileFor(key), { force: true });
+  return true;
+}
+
+function toStressSize(size: string): string {
+  // schema: 128MB / 1GB / 512KB / 100B / 10% → stress-ng's 128M / 1G / 512K / 100 / 10%
+  return size.replace(/([KMG])B$/, '$1').replace(/(\d)B$/, '$1');
+}
+
+function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: ResolvedFault) => string[]): Fault {
+  return {
+    type,
+    oneShot: false,
+    async apply(ctx, fault) {
+      const existing = readStressPidFile(fault.key);
+      if (existing && stressAlive(existing.pid)) return; // a retry finds its fault
+      const pod = fault.pods[0];
+      if (!pod) throw new Error(`${type} ${fault.id}: no pod selected`);
+      let podPid: number | undefined;
+      try {
+        podPid = (await ctx.supervisor.podPid(pod.name)).pid;
+      } catch {
+        podPid = undefined; // attribution is best effort; the pid file names the pod either way
+      }
+      // the timeout makes stress-ng end by itself even if every worker dies with it running
+      const seconds = Math.max(1, Math.ceil((fault.endMs - Date.now()) / 1000));
+      const args = [...argsFor(fault), '--timeout', `${seconds}s`, '--quiet'];
+      mkdirSync(stressDir(), { recursive: true });
+      const child = spawn(STRESS_NG, args, { detached: true, stdio: 'ignore' });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('spawn', () => resolve(child.pid as number));
+      });
+      child.unref();
+      const pf: StressPidFile = {
+        key: fault.key,
+        campaignId: fault.campaignId,
+        faultId: fault.id,
+        pid,
+        pod: pod.name,
+        app: fault.app,
+        podPid,
+        startedMs: Date.now(),
+        endMs: fault.endMs,
+        args,
+      };
+      writeFileSync(fileFor(fault.key), JSON.stringify(pf));
+      fault.detail.pid = pid;
+    },
+    async recover(_ctx, fault) {
+      killStress(fault.key);
+    },
+    async recovered(_ctx, fault) {
+      const pid = fault.detail.pid as number | undefined;
+      const pf = readStressPidFile(fault.key);
+      return !(pf && stressAlive(pf.pid)) && !(pid !== undefined && stressAlive(pid));
+    },
+    async isApplied(_ctx, fault) {
+      const pf = readStressPidFile(fault.key);
+      return !!pf && stressAlive(pf.pid);
+    },
+  };
+}
+
+export const cpuStress = stressFault('cpu-stress', (f) => [
+  '--cpu',
+  String(f.params.workers ?? 1),
+  '--cpu-load',
+  String(f.params.load ?? 80),
+]);
+
+export const memoryStress = stressFault('memory-stress', (f) => [
+  '--vm',
+  String(f.params.workers ?? 1),
+  '--vm-bytes',
+  toStressSize(String(f.params.size ?? '128MB')),
+  '--vm-keep',
+]);

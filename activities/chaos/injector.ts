@@ -1,0 +1,65 @@
+import type { FaultType } from '../../schemas/faults';
+import type { PodInfo } from '../deploy/types';
+import { LOCAL_FAULTS, type LocalFaultContext, type ResolvedFault } from './faults';
+import { SupervisorHttp } from './supervisor-http';
+
+/** Applies faults on one target kind; the engine (engine.ts) does timing, guard, logging and recovery watch. */
+export interface Injector {
+  readonly kind: 'local' | 'kubernetes';
+  listPods(selector: Record<string, string>): Promise<PodInfo[]>;
+  oneShot(type: FaultType): boolean;
+  prepare?(fault: ResolvedFault): Promise<void>;
+  apply(fault: ResolvedFault): Promise<void>;
+  recover(fault: ResolvedFault): Promise<void>;
+  recovered(fault: ResolvedFault, removedMs: number): Promise<boolean>;
+  /** After a crash between the `planned` line and the `applied` line: is it in place already? */
+  isApplied(fault: ResolvedFault): Promise<boolean>;
+  /** Removes faults of a campaign that the target itself can list (not only those in the log). */
+  sweep?(campaignId: string): Promise<number>;
+}
+
+/** The local target: the supervisor (kill, hold, proxy faults) and stress-ng processes. */
+export class LocalInjector implements Injector {
+  readonly kind = 'local' as const;
+  readonly supervisor: SupervisorHttp;
+
+  constructor(supervisorUrl: string) {
+    this.supervisor = new SupervisorHttp(supervisorUrl);
+  }
+
+  private get ctx(): LocalFaultContext {
+    return { supervisor: this.supervisor };
+  }
+  listPods(selector: Record<string, string>) {
+    return this.supervisor.listPods(selector);
+  }
+  oneShot(type: FaultType) {
+    return LOCAL_FAULTS[type].oneShot;
+  }
+  apply(f: ResolvedFault) {
+    return LOCAL_FAULTS[f.type].apply(this.ctx, f);
+  }
+  recover(f: ResolvedFault) {
+    return LOCAL_FAULTS[f.type].recover(this.ctx, f);
+  }
+  recovered(f: ResolvedFault, removedMs: number) {
+    return LOCAL_FAULTS[f.type].recovered(this.ctx, f, removedMs);
+  }
+  async isApplied(f: ResolvedFault) {
+    const fault = LOCAL_FAULTS[f.type];
+    return fault.isApplied ? fault.isApplied(this.ctx, f) : false;
+  }
+  async sweep(campaignId: string): Promise<number> {
+    const prefix = `${campaignId}:`;
+    let n = 0;
+    for (const pf of await this.supervisor.listProxyFaults()) {
+      if (!pf.faultId.startsWith(prefix)) continue;
+      await this.supervisor.deleteProxyFault(pf.app, pf.faultId);
+      n++;
+    }
+    return n;
+  }
+}
+
+/** Idempotency key of a fault: campaign id + fault id. */
+export const faultKey = (campaignId: string, faultId: string) => `${campaignId}:${faultId}`;

@@ -1,0 +1,360 @@
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { createChaosActivities } from '../activities/chaos';
+import type { ChaosLoopInput, ChaosLoopResult, InjectBatchResult, PlannedFault } from '../activities/chaos/types';
+import { parseDuration } from '../schemas/duration';
+import type { ChaosConfig, ChaosSchedule } from '../schemas/faults';
+import {
+  chaosCountersSignal,
+  chaosProgressQuery,
+  haltSignal,
+  pauseSignal,
+  resumeSignal,
+  stopSignal,
+  unhaltSignal,
+} from './messages';
+
+type ChaosActivities = ReturnType<typeof createChaosActivities>;
+
+const NON_RETRYABLE = ['InvalidConfig', 'BlastRadius', 'NotAvailable'];
+
+/** The injection batches: long, heartbeating (a dead worker is noticed within 5 s), resumed from heartbeats. */
+const injector = proxyActivities<ChaosActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '5s',
+  // the cleanup fences a cancelled batch itself, so the loop need not wait for the cancel to land
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  retry: {
+    initialInterval: '200ms',
+    maximumInterval: '2s',
+    maximumAttempts: 50,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+/** Bookkeeping and cleanup. */
+const book = proxyActivities<ChaosActivities>({
+  startToCloseTimeout: '2m',
+  retry: {
+    initialInterval: '200ms',
+    maximumInterval: '5s',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/** Carried across continue-as-new. */
+export interface ChaosLoopState {
+  /** Next fault's sequence number and planned time. */
+  seq: number;
+  cursorMs: number;
+  /** mulberry32 state of the plan's random stream. */
+  rng: number;
+  epoch: number;
+  injected: number;
+  rejected: number;
+  failed: number;
+  paused: boolean;
+  halted?: string;
+  stopRequested: boolean;
+  aborted?: { reason: string; atMs: number };
+  sloBreachSince: Record<string, number>;
+  runs: number;
+  preflightDone: boolean;
+}
+
+/** mulberry32 step: pure, so the plan is the same on every replay and after continue-as-new. */
+function nextRandom(state: ChaosLoopState): number {
+  state.rng = (state.rng + 0x6d2b79f5) >>> 0;
+  let t = state.rng;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+function interval(schedule: ChaosSchedule, state: ChaosLoopState): number {
+  switch (schedule.type) {
+    case 'fixed':
+      return parseDuration(schedule.interval);
+    case 'uniform': {
+      const lo = parseDuration(schedule.min);
+      const hi = parseDuration(schedule.max);
+      return Math.round(lo + nextRandom(state) * (hi - lo));
+    }
+    case 'poisson': {
+      const mean = parseDuration(schedule.mean);
+      return Math.max(1, Math.round(-Math.log(1 - nextRandom(state)) * mean));
+    }
+    default: {
+      const never: never = schedule;
+      throw new Error(`unknown schedule ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The burst that contains t, or the next one; faults are planned only inside bursts. */
+function burstAt(chaos: ChaosConfig, startMs: number, t: number): { from: number; to: number } {
+  if (!chaos.episodes) return { from: t, to: Number.MAX_SAFE_INTEGER };
+  const burst = parseDuration(chaos.episodes.burst);
+  const quiet = parseDuration(chaos.episodes.quiet);
+  const period = burst + quiet;
+  const offset = chaos.episodes.startWith === 'quiet' ? quiet : 0;
+  const k = Math.floor((t - startMs - offset) / period);
+  const from = startMs + offset + Math.max(0, k) * period;
+  if (t < from) return { from, to: from + burst };
+  if (t < from + burst) return { from, to: from + burst };
+  return { from: from + period, to: from + period + burst };
+}
+
+/** Plans up to `n` faults from the cursor: seeded schedule, weighted mix, bursts and quiet gaps. */
+export function planFaults(
+  chaos: ChaosConfig,
+  state: ChaosLoopState,
+  startMs: number,
+  endMs: number,
+  n: number,
+): PlannedFault[] {
+  const out: PlannedFault[] = [];
+  const totalWeight = chaos.faults.reduce((s, f) => s + f.weight, 0);
+  while (out.length < n) {
+    const b = burstAt(chaos, startMs, state.cursorMs);
+    const planned = Math.max(state.cursorMs, b.from);
+    if (planned >= endMs) break;
+    let pick = nextRandom(state) * totalWeight;
+    let specIndex = 0;
+    for (; specIndex < chaos.faults.length - 1; specIndex++) {
+      pick -= (chaos.faults[specIndex] as ChaosConfig['faults'][number]).weight;
+      if (pick < 0) break;
+    }
+    const spec = chaos.faults[specIndex] as ChaosConfig['faults'][number];
+    const seed = Math.floor(nextRandom(state) * 4294967296);
+    // a fault ends by the end of its burst and of the phase, so quiet gaps are really quiet
+    const durationMs = Math.max(500, Math.min(parseDuration(spec.duration), b.to - planned, endMs - planned));
+    out.push({
+      id: `f${String(state.seq).padStart(6, '0')}`,
+      seq: state.seq,
+      specIndex,
+      type: spec.type,
+      plannedMs: planned,
+      durationMs,
+      seed,
+    });
+    state.seq += 1;
+    state.cursorMs = planned + interval(chaos.schedule, state);
+  }
+  return out;
+}
+
+function initialState(input: ChaosLoopInput): ChaosLoopState {
+  const state: ChaosLoopState = {
+    seq: 0,
+    cursorMs: input.startMs,
+    rng: input.chaos.seed >>> 0,
+    epoch: 0,
+    injected: 0,
+    rejected: 0,
+    failed: 0,
+    paused: false,
+    stopRequested: false,
+    sloBreachSince: {},
+    runs: 0,
+    preflightDone: false,
+  };
+  // the first fault comes one interval into the phase, as in the reference loop (sleep, then kill)
+  state.cursorMs = input.startMs + interval(input.chaos.schedule, state);
+  return state;
+}
+
+/**
+ * The chaos phase: plans faults from the seeded schedule, injects them in heartbeating batch activities,
+ * honours pause/resume/stop/halt, aborts on SLO breach, continues-as-new to keep history bounded, and always
+ * removes every active fault in a non-cancellable cleanup (stop, cancel, failure, end).
+ */
+export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult> {
+  const state: ChaosLoopState = (input.state as ChaosLoopState | undefined) ?? initialState(input);
+  state.runs += 1;
+  const { chaos } = input;
+  const faultLogPath = `${input.dataDir.replace(/\/$/, '')}/chaos/faults.jsonl`;
+
+  setHandler(pauseSignal, () => {
+    state.paused = true;
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = false;
+  });
+  setHandler(stopSignal, () => {
+    state.stopRequested = true;
+  });
+  setHandler(haltSignal, (h) => {
+    state.halted = h.reason;
+  });
+  setHandler(unhaltSignal, () => {
+    state.halted = undefined;
+  });
+  let active = 0;
+  let nextPlannedMs: number | undefined;
+  setHandler(chaosProgressQuery, () => ({
+    injected: state.injected,
+    rejected: state.rejected,
+    active,
+    paused: state.paused,
+    halted: state.halted !== undefined,
+    nextPlannedMs,
+  }));
+
+  const result = (stopped: boolean): ChaosLoopResult => ({
+    faultLogPath,
+    injected: state.injected,
+    rejected: state.rejected,
+    stopped,
+    ...(state.aborted ? { aborted: state.aborted } : {}),
+  });
+  if (!chaos.enabled) return result(false);
+
+  const parent = workflowInfo().parent;
+  let lastSent = '';
+  const sendCounters = async () => {
+    if (!parent) return;
+    const c = { injected: state.injected, rejected: state.rejected };
+    const key = `${c.injected}/${c.rejected}`;
+    if (key === lastSent) return;
+    lastSent = key;
+    try {
+      await getExternalWorkflowHandle(parent.workflowId).signal(chaosCountersSignal, c);
+    } catch (err) {
+      log.info('chaos counters not delivered to the parent', { error: String(err) });
+    }
+  };
+
+  const interrupted = () => state.paused || state.halted !== undefined || state.stopRequested;
+  const cleanup = async (reason: string) => {
+    const res = await book.removeAllFaults({
+      campaignId: input.campaignId,
+      dataDir: input.dataDir,
+      target: input.target,
+      endpoints: input.endpoints,
+      fenceEpoch: state.epoch,
+      reason,
+      watchMs: reason === 'end of chaos phase' ? 10_000 : 0,
+    });
+    active = 0;
+    // faults of a cancelled batch may have been logged: continue numbering after them, never reuse an id
+    if (res.lastSeq !== undefined && res.lastSeq + 1 > state.seq) state.seq = res.lastSeq + 1;
+    state.epoch += 1;
+  };
+
+  let continuing = false;
+  let cleanedUp = false;
+  try {
+    if (!state.preflightDone) {
+      const pre = await book.chaosPreflight({
+        campaignId: input.campaignId,
+        dataDir: input.dataDir,
+        target: input.target,
+        endpoints: input.endpoints,
+        chaos,
+      });
+      for (const r of pre.refusals) log.warn(r);
+      if (pre.halted) state.halted = pre.halted.reason;
+      state.preflightDone = true;
+    }
+
+    for (;;) {
+      if (state.stopRequested || state.aborted) break;
+      if (Date.now() >= input.endMs) break;
+
+      if (state.paused || state.halted !== undefined) {
+        await cleanup(state.halted !== undefined ? `halt: ${state.halted}` : 'pause');
+        await condition(() => state.stopRequested || (!state.paused && state.halted === undefined));
+        // faults planned during the pause are skipped, not injected in a burst on resume
+        const now = Date.now();
+        if (state.cursorMs < now) state.cursorMs = now + interval(chaos.schedule, state);
+        continue;
+      }
+
+      const info = workflowInfo();
+      if (info.continueAsNewSuggested || info.historyLength >= chaos.maxHistoryEvents) {
+        await condition(allHandlersFinished);
+        continuing = true;
+        await continueAsNew<typeof chaosLoop>({ ...input, state });
+      }
+
+      const batch = planFaults(chaos, state, input.startMs, input.endMs, chaos.batchSize);
+      nextPlannedMs = batch[0]?.plannedMs;
+      if (batch.length === 0) {
+        // nothing left to plan: wait out the phase (or a signal)
+        await condition(interrupted, Math.max(1, input.endMs - Date.now()));
+        continue;
+      }
+      const last = batch[batch.length - 1] as PlannedFault;
+      const batchEndsPhase = last.plannedMs + 1 >= input.endMs || planPeek(chaos, state, input.startMs, input.endMs);
+      const scope = new CancellationScope();
+      const run = scope.run(() =>
+        injector.injectFaultBatch({
+          campaignId: input.campaignId,
+          dataDir: input.dataDir,
+          target: input.target,
+          endpoints: input.endpoints,
+          chaos,
+          faults: batch,
+          epoch: state.epoch,
+          chaosStartMs: input.startMs,
+          ...(batchEndsPhase ? { serviceUntilMs: input.endMs } : {}),
+          sloBreachSince: state.sloBreachSince,
+        }),
+      );
+      let res: InjectBatchResult | undefined;
+      let failure: unknown;
+      void run.then(
+        (r) => {
+          res = r;
+        },
+        (err: unknown) => {
+          failure = err ?? new Error('batch failed');
+        },
+      );
+      await condition(() => res !== undefined || failure !== undefined || interrupted());
+      if (res === undefined && failure === undefined) {
+        // pause / halt / stop: cancel the batch; the cleanup at the top of the loop fences it (no wait needed)
+        scope.cancel();
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      const r = res as InjectBatchResult;
+      state.injected += r.injected;
+      state.rejected += r.rejected;
+      state.failed += r.failed;
+      state.sloBreachSince = r.sloBreachSince;
+      active = r.active;
+      if (r.aborted) state.aborted = r.aborted;
+      if (r.halted) state.halted = r.halted.reason;
+      await sendCounters();
+    }
+    await CancellationScope.nonCancellable(() =>
+      cleanup(state.stopRequested ? 'stop' : state.aborted ? `abort: ${state.aborted.reason}` : 'end of chaos phase'),
+    );
+    cleanedUp = true;
+    await sendCounters();
+    return result(state.stopRequested);
+  } finally {
+    if (!continuing && !cleanedUp) {
+      // cancel or failure: remove every fault no matter what
+      await CancellationScope.nonCancellable(() => cleanup('cancelled or failed'));
+    }
+  }
+}
+
+/** True when no fault would follow this batch in the phase (so the batch services removals until the end). */
+function planPeek(chaos: ChaosConfig, state: ChaosLoopState, startMs: number, endMs: number): boolean {
+  const b = burstAt(chaos, startMs, state.cursorMs);
+  return Math.max(state.cursorMs, b.from) >= endMs;
+}
