@@ -1,0 +1,79 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDatasetActivities, readNpy, type DatasetCard } from '../activities/dataset';
+import { syntheticCampaign, writeSyntheticCampaign } from '../activities/dataset/synthetic';
+import { datasetSchema } from '../schemas/dataset';
+
+const REFERENCE_COLUMNS = ['window_start', 'window_end', 'Normal/Attack'];
+
+describe('dataset export', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fl-dataset-export-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('writes npy, Arrow, a pandas-readable reference CSV and a card; no window straddles a split', async () => {
+    const c = syntheticCampaign({ baselineRows: 600, chaosRows: 400, features: 4, gapEvery: 97, faultEvery: 60, seed: 3 });
+    const { tables, faultLogPath } = await writeSyntheticCampaign(dir, c);
+    const cfg = datasetSchema.parse({ window: { size: 12, stride: 3 } });
+    const ref = await createDatasetActivities().buildDataset({
+      campaignId: 'c-export',
+      dataDir: dir,
+      collected: { tables, rows: 1000, features: c.names, gaps: 0, stepMs: c.stepMs },
+      faultLogPath,
+      dataset: cfg,
+      configHash: 'abc123',
+    });
+    assert.deepEqual(JSON.parse(await readFile(join(ref.dir, 'features.json'), 'utf8')), c.names);
+    const card = JSON.parse(await readFile(ref.cardPath, 'utf8')) as DatasetCard;
+    assert.equal(card.campaignId, 'c-export');
+    assert.equal(card.configHash, 'abc123');
+    assert.ok(card.splits.test.windows.anomalous > 0 && card.splits.test.windows.normal > 0);
+    assert.equal(card.splits.train.windows.anomalous, 0);
+    assert.ok(card.cleaning.filled.length === 4);
+    assert.match(await readFile(join(ref.dir, 'card.md'), 'utf8'), /# Dataset card — campaign c-export/);
+
+    for (const split of ['train', 'val', 'test'] as const) {
+      const x = readNpy(join(ref.dir, `${split}.npy`));
+      assert.deepEqual(x.shape, [ref.windows[split], 12, 4]);
+      assert.equal(x.dtype, '<f4');
+      assert.ok(x.data.every((v) => Number.isFinite(v)), `${split} has no NaN`);
+      const times = readNpy(join(ref.dir, `${split}_times.npy`)).data;
+      const ranges = card.splits[split].ranges;
+      for (let k = 0; k < ref.windows[split]; k++) {
+        const inside = ranges.some((r) => times[2 * k]! >= r.startMs! && times[2 * k + 1]! <= r.endMs!);
+        assert.ok(inside, `${split} window ${k} lies inside one split range`);
+        assert.equal(times[2 * k + 1]! - times[2 * k]!, 11 * c.stepMs);
+      }
+      const types = JSON.parse(await readFile(join(ref.dir, `${split}_fault_types.json`), 'utf8')) as Array<string | null>;
+      const labels = readNpy(join(ref.dir, `${split}_labels.npy`)).data;
+      assert.equal(types.length, labels.length);
+      types.forEach((t, k) => assert.equal(t !== null, labels[k] === 1));
+    }
+
+    // numpy and pandas read what the trainer and a researcher read
+    const py = [
+      'import sys, json, numpy as np, pandas as pd',
+      'd = sys.argv[1]',
+      'x = np.load(d + "/test.npy"); l = np.load(d + "/test_labels.npy")',
+      'df = pd.read_csv(d + "/dataset.csv")',
+      'print(json.dumps({"shape": list(x.shape), "dtype": str(x.dtype), "labels": int(l.sum()), "columns": list(df.columns),',
+      '  "rows": len(df), "attack": int((df["Normal/Attack"] == "Attack").sum()), "nan": int(df.isna().sum().sum()),',
+      '  "first": int(df["window_start"].iloc[0]), "step": int(df["window_end"].iloc[0] - df["window_start"].iloc[0])}))',
+    ].join('\n');
+    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, ref.dir], { encoding: 'utf8' })) as Record<string, unknown>;
+    assert.deepEqual(out.shape, [ref.windows.test, 12, 4]);
+    assert.equal(out.dtype, 'float32');
+    assert.deepEqual(out.columns, [...REFERENCE_COLUMNS, ...c.names]);
+    assert.equal(out.rows, 1000);
+    assert.equal(out.nan, 0);
+    assert.equal(out.first, c.phases.baseline.ts[0]! - c.stepMs);
+    assert.equal(out.step, c.stepMs);
+    const pointAttacks = card.splits.train.points.anomalous + card.splits.val.points.anomalous + card.splits.test.points.anomalous;
+    assert.equal(out.attack, pointAttacks);
+  });
+});
