@@ -1,0 +1,30 @@
+/** What a proxy needs from the supervisor: the ready pods of its app, in a stable order. */
+export interface EndpointSource {
+  readyPorts(app: string): number[];
+}
+
+export interface ProxyMetrics {
+  connection(app: string): void;
+  noEndpoint(app: string): void;
+  httpResponse(app: string, code: number): void;
+}
+
+/** Round-robin over the ready endpoints, waiting up to `waitMs` for one to appear (a pod restarting). */
+export async function pickEndpoint(
+  source: EndpointSource,
+  app: string,
+  rr: { next: number },
+  waitMs: number,
+): Promise<number | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const ports = source.readyPorts(app);
+    if (ports.length > 0) {
+      const port = ports[rr.next % ports.length];
+      rr.next = (rr.next + 1) % 1_000_000;
+      return port;
+    }
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

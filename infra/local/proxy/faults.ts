@@ -1,0 +1,110 @@
+import type { ProxyFault } from '../supervisor/api';
+
+export type ActiveFault = ProxyFault & { app: string; faultId: string };
+
+/** Retransmit-like stall for a "lost" chunk: TCP's minimum RTO is 200 ms, a second try lands within ~400 ms. */
+export const LOSS_STALL_MIN_MS = 200;
+export const LOSS_STALL_MAX_MS = 400;
+
+/**
+ * The proxy faults of every app, keyed by faultId (PUT is idempotent by id). Expired faults are ignored on read
+ * and dropped by `sweep()`, so a worker that dies mid-campaign cannot leave a fault behind forever.
+ */
+export class FaultTable {
+  private readonly byApp = new Map<string, Map<string, ProxyFault>>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  put(app: string, faultId: string, fault: ProxyFault): void {
+    let m = this.byApp.get(app);
+    if (!m) this.byApp.set(app, (m = new Map()));
+    m.set(faultId, fault);
+  }
+
+  /** True when an unexpired fault was removed. */
+  delete(app: string, faultId: string): boolean {
+    const m = this.byApp.get(app);
+    const f = m?.get(faultId);
+    if (!m || !f) return false;
+    m.delete(faultId);
+    return f.expiresAtMs > this.now();
+  }
+
+  active(app: string): ProxyFault[] {
+    const m = this.byApp.get(app);
+    if (!m) return [];
+    const t = this.now();
+    return [...m.values()].filter((f) => f.expiresAtMs > t);
+  }
+
+  list(): ActiveFault[] {
+    const t = this.now();
+    const out: ActiveFault[] = [];
+    for (const [app, m] of this.byApp) {
+      for (const [faultId, f] of m) if (f.expiresAtMs > t) out.push({ ...f, app, faultId });
+    }
+    return out;
+  }
+
+  sweep(): void {
+    const t = this.now();
+    for (const m of this.byApp.values()) for (const [id, f] of m) if (f.expiresAtMs <= t) m.delete(id);
+  }
+}
+
+function jittered(latencyMs: number, jitterMs: number): number {
+  return Math.max(0, latencyMs + (Math.random() * 2 - 1) * jitterMs);
+}
+
+/**
+ * Network model for one data chunk leaving a pod (like netem on the pod's egress): every `delay` fault adds
+ * latency ± jitter (uniform); every `loss` fault stalls the chunk, with probability percent/100, for a
+ * retransmission time drawn from [200, 400] ms. The proxy never drops bytes (the client's TCP would retransmit
+ * them): a lost segment shows up as that stall plus head-of-line blocking of the chunks behind it.
+ */
+export function chunkDelayMs(faults: ProxyFault[]): number {
+  let d = 0;
+  for (const f of faults) {
+    if (f.kind === 'delay') d += jittered(f.latencyMs ?? 0, f.jitterMs ?? 0);
+    else if (f.kind === 'loss' && Math.random() * 100 < (f.percent ?? 0)) {
+      d += LOSS_STALL_MIN_MS + Math.random() * (LOSS_STALL_MAX_MS - LOSS_STALL_MIN_MS);
+    }
+  }
+  return d;
+}
+
+/** HTTP faults for one request: an abort status (first matching abort fault) and an added delay. */
+export function httpDecision(faults: ProxyFault[]): { abortStatus?: number; delayMs: number } {
+  let delayMs = 0;
+  let abortStatus: number | undefined;
+  for (const f of faults) {
+    const hit = Math.random() * 100 < (f.percent ?? 100);
+    if (f.kind === 'http-abort' && hit && abortStatus === undefined) abortStatus = f.statusCode ?? 503;
+    else if (f.kind === 'http-delay' && hit) delayMs += jittered(f.latencyMs ?? 0, f.jitterMs ?? 0);
+  }
+  return { abortStatus, delayMs };
+}
+
+export function validateFault(app: string, protocol: 'grpc' | 'http', f: unknown): ProxyFault {
+  if (typeof f !== 'object' || f === null) throw new Error('fault must be a JSON object');
+  const o = f as Record<string, unknown>;
+  const kinds = ['delay', 'loss', 'http-abort', 'http-delay'];
+  if (typeof o.kind !== 'string' || !kinds.includes(o.kind)) throw new Error(`kind must be one of ${kinds.join(', ')}`);
+  if (typeof o.expiresAtMs !== 'number' || !Number.isFinite(o.expiresAtMs)) {
+    throw new Error('expiresAtMs (UTC epoch ms) is required');
+  }
+  for (const k of ['latencyMs', 'jitterMs', 'percent', 'statusCode'] as const) {
+    if (o[k] !== undefined && (typeof o[k] !== 'number' || (o[k] as number) < 0)) {
+      throw new Error(`${k} must be a non-negative number`);
+    }
+  }
+  if (o.percent !== undefined && (o.percent as number) > 100) throw new Error('percent must be within 0..100');
+  if ((o.kind === 'http-abort' || o.kind === 'http-delay') && protocol !== 'http') {
+    throw new Error(`${o.kind} applies to HTTP services only; ${app} speaks gRPC (use delay or loss)`);
+  }
+  if (o.kind === 'http-abort' && o.statusCode !== undefined) {
+    const s = o.statusCode as number;
+    if (!Number.isInteger(s) || s < 100 || s > 599) throw new Error('statusCode must be an HTTP status (100..599)');
+  }
+  return o as unknown as ProxyFault;
+}

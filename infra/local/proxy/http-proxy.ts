@@ -1,0 +1,110 @@
+import http from 'node:http';
+import { chunkDelayMs, httpDecision, type FaultTable } from './faults';
+import { pickEndpoint, type EndpointSource, type ProxyMetrics } from './endpoints';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The Service of an HTTP app (the frontend): a reverse proxy that balances per request over ready pods and
+ * applies HTTPChaos-like faults (`http-abort`: answer `statusCode` without reaching the pod; `http-delay`:
+ * hold the request before forwarding) and the network faults (`delay`/`loss`: hold the response before it
+ * leaves, using the same per-chunk model as the TCP proxy, applied once per response).
+ */
+export class HttpProxy {
+  private server?: http.Server;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly rr = { next: 0 };
+
+  constructor(
+    private readonly app: string,
+    private readonly host: string,
+    private readonly port: number,
+    private readonly endpoints: EndpointSource,
+    private readonly faults: FaultTable,
+    private readonly metrics: ProxyMetrics,
+    private readonly noEndpointWaitMs: number,
+  ) {}
+
+  listen(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => this.fail(res, 502, `proxy error: ${String(err)}`));
+    });
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  private fail(res: http.ServerResponse, code: number, text: string): void {
+    this.metrics.httpResponse(this.app, code);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'x-faultline-proxy': this.app });
+    res.end(text + '\n');
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const faults = this.faults.active(this.app);
+    const decision = httpDecision(faults);
+    if (decision.delayMs > 0) await sleep(decision.delayMs);
+    if (decision.abortStatus !== undefined) {
+      req.resume();
+      this.fail(res, decision.abortStatus, `fault injected: http-abort ${decision.abortStatus}`);
+      return;
+    }
+    const port = await pickEndpoint(this.endpoints, this.app, this.rr, this.noEndpointWaitMs);
+    if (port === undefined) {
+      req.resume();
+      this.fail(res, 503, `no endpoints available for service "${this.app}"`);
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+    const upstream = http.request(
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent },
+      (up) => {
+        const netDelay = chunkDelayMs(this.faults.active(this.app));
+        const send = () => {
+          const out: http.OutgoingHttpHeaders = {};
+          for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+          this.metrics.httpResponse(this.app, up.statusCode ?? 502);
+          res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+          up.pipe(res);
+        };
+        if (netDelay > 0) setTimeout(send, netDelay);
+        else send();
+      },
+    );
+    upstream.on('error', (err) => this.fail(res, 502, `upstream pod of "${this.app}" failed: ${err.message}`));
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    const server = this.server;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }
+}

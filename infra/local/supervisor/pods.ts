@@ -1,0 +1,363 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { openSync, closeSync, writeSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { PodInfo } from '../../../activities/deploy/types';
+import type { AppSpec, SupervisorConfig } from './config';
+import { GrpcHealthProbe, checkHttp } from './health';
+
+/** Kubernetes' name-suffix alphabet (no vowels, no ambiguous characters). */
+const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+function randomSuffix(n: number): string {
+  const bytes = randomBytes(n);
+  let s = '';
+  for (let i = 0; i < n; i++) s += ALPHABET[(bytes[i] ?? 0) % ALPHABET.length];
+  return s;
+}
+
+/** The pod-template-hash: stable for an app's spec, like a ReplicaSet's. */
+function templateHash(spec: AppSpec): string {
+  const h = createHash('sha256')
+    .update(JSON.stringify([spec.app, spec.command, spec.args, spec.env]))
+    .digest();
+  let s = '';
+  for (let i = 0; i < 10; i++) s += ALPHABET[(h[i] ?? 0) % ALPHABET.length];
+  return s;
+}
+
+interface Pod {
+  name: string;
+  uid: string;
+  app: string;
+  slot: number;
+  port: number;
+  metricsPort: number;
+  phase: PodInfo['phase'];
+  ready: boolean;
+  restarts: number;
+  reason?: string;
+  createdAtMs: number;
+  startedAtMs?: number;
+  child?: ChildProcess;
+  startTimer?: NodeJS.Timeout;
+  /** When the pending pod's process is due to start (end of its back-off). */
+  startAtMs: number;
+  /** pod-failure holds: faultId → untilMs. While any is active the pod's process stays down. */
+  holds: Map<string, { untilMs: number; timer: NodeJS.Timeout }>;
+  failures: number;
+  probe?: GrpcHealthProbe;
+  probing: boolean;
+}
+
+interface Slot {
+  spec: AppSpec;
+  index: number;
+  hash: string;
+  pod: Pod;
+  /** Deaths in a row without a stable run: the back-off exponent. */
+  crashes: number;
+  restarts: number;
+}
+
+export interface PodEvents {
+  restart(app: string): void;
+  changed(): void;
+}
+
+/**
+ * ReplicaSet + kubelet for local processes. Every replica slot always has one pod object. When the pod's process
+ * dies (SIGKILL from a chaos injector, a crash, an API kill) the slot gets a *new* pod (new name and uid, like a
+ * pod-kill), which starts after an exponential back-off (base·2^n up to max, n = deaths in a row; reset after a
+ * run of resetAfterMs) and shows `reason: 'CrashLoopBackOff'` while it waits. The slot's restart count carries over
+ * to the new pod, so kube_pod_container_status_restarts_total summed per app never goes down.
+ */
+export class PodManager {
+  private readonly slots: Slot[] = [];
+  private readinessTimer?: NodeJS.Timeout;
+  private stopping = false;
+  private readonly logFds = new Map<string, number>();
+
+  constructor(
+    private readonly config: SupervisorConfig,
+    private readonly events: PodEvents,
+  ) {}
+
+  start(): void {
+    mkdirSync(path.join(this.config.dataDir, 'logs'), { recursive: true });
+    for (const spec of this.config.apps) {
+      const hash = templateHash(spec);
+      for (let i = 0; i < spec.replicas; i++) {
+        const slot: Slot = { spec, index: i, hash, crashes: 0, restarts: 0, pod: undefined as unknown as Pod };
+        slot.pod = this.newPod(slot, 0, undefined);
+        this.slots.push(slot);
+      }
+    }
+    this.readinessTimer = setInterval(() => this.probeAll(), this.config.readiness.periodMs);
+    this.events.changed();
+  }
+
+  private newPod(slot: Slot, delayMs: number, reason: string | undefined): Pod {
+    const ports = slot.spec.podPorts[slot.index];
+    if (!ports) throw new Error(`no ports for ${slot.spec.app} slot ${slot.index}`);
+    const pod: Pod = {
+      name: `${slot.spec.app}-${slot.hash}-${randomSuffix(5)}`,
+      uid: randomUUID(),
+      app: slot.spec.app,
+      slot: slot.index,
+      port: ports.port,
+      metricsPort: ports.metricsPort,
+      phase: 'Pending',
+      ready: false,
+      restarts: slot.restarts,
+      reason: reason ?? 'ContainerCreating',
+      createdAtMs: Date.now(),
+      holds: new Map(),
+      failures: 0,
+      probing: false,
+      startAtMs: Date.now() + delayMs,
+    };
+    pod.startTimer = setTimeout(() => this.spawnPod(slot, pod), delayMs);
+    return pod;
+  }
+
+  private logFd(app: string): number {
+    let fd = this.logFds.get(app);
+    if (fd === undefined) {
+      fd = openSync(path.join(this.config.dataDir, 'logs', `${app}.log`), 'a');
+      this.logFds.set(app, fd);
+    }
+    return fd;
+  }
+
+  private spawnPod(slot: Slot, pod: Pod): void {
+    pod.startTimer = undefined;
+    if (this.stopping || slot.pod !== pod || pod.holds.size > 0 || pod.child) return;
+    const spec = slot.spec;
+    const fd = this.logFd(spec.app);
+    writeSync(fd, `--- ${new Date().toISOString()} pod ${pod.name} starting (restarts ${pod.restarts})\n`);
+    const child = spawn(spec.command, spec.args, {
+      env: {
+        ...process.env,
+        ...spec.env,
+        PORT: String(pod.port),
+        METRICS_PORT: String(pod.metricsPort),
+        POD_NAME: pod.name,
+        POD_UID: pod.uid,
+        POD_NAMESPACE: this.config.namespace,
+        APP_NAME: spec.app,
+      },
+      stdio: ['ignore', fd, fd],
+    });
+    pod.child = child;
+    pod.phase = 'Running';
+    pod.reason = undefined;
+    pod.ready = false;
+    pod.failures = 0;
+    pod.startedAtMs = Date.now();
+    child.on('error', (err) => {
+      writeSync(fd, `--- pod ${pod.name} failed to start: ${err.message}\n`);
+    });
+    child.on('exit', (code, signal) => this.onExit(slot, pod, child, code, signal));
+    this.events.changed();
+  }
+
+  private onExit(slot: Slot, pod: Pod, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (pod.child !== child) return;
+    pod.child = undefined;
+    pod.ready = false;
+    pod.probe?.close();
+    pod.probe = undefined;
+    if (this.stopping) return;
+    try {
+      writeSync(this.logFd(slot.spec.app), `--- pod ${pod.name} exited (code ${code}, signal ${signal})\n`);
+    } catch {
+      // the log is best-effort
+    }
+    if (pod.holds.size > 0) {
+      // pod-failure: the pod stays (same name), its container down until the hold ends.
+      pod.phase = 'Running';
+      pod.reason = 'PodFailure';
+      this.events.changed();
+      return;
+    }
+    const ranMs = Date.now() - (pod.startedAtMs ?? Date.now());
+    if (ranMs >= this.config.backoff.resetAfterMs) slot.crashes = 0;
+    const delay = Math.min(this.config.backoff.maxMs, this.config.backoff.baseMs * 2 ** slot.crashes);
+    slot.crashes++;
+    slot.restarts++;
+    pod.phase = 'Failed';
+    this.events.restart(slot.spec.app);
+    slot.pod = this.newPod(slot, delay, 'CrashLoopBackOff');
+    this.events.changed();
+  }
+
+  private probeAll(): void {
+    const { timeoutMs, failureThreshold } = this.config.readiness;
+    for (const slot of this.slots) {
+      const pod = slot.pod;
+      if (!pod.child || pod.probing) continue;
+      pod.probing = true;
+      let check: Promise<boolean>;
+      if (slot.spec.protocol === 'grpc') {
+        pod.probe ??= new GrpcHealthProbe(`127.0.0.1:${pod.port}`);
+        check = pod.probe.check(timeoutMs);
+      } else {
+        check = checkHttp(`http://127.0.0.1:${pod.port}${slot.spec.healthPath ?? '/_healthz'}`, timeoutMs);
+      }
+      check
+        .then((ok) => {
+          pod.probing = false;
+          if (!pod.child) return;
+          const was = pod.ready;
+          if (ok) {
+            pod.failures = 0;
+            pod.ready = true;
+          } else if (++pod.failures >= failureThreshold || !pod.ready) {
+            pod.ready = false;
+          }
+          if (was !== pod.ready) this.events.changed();
+        })
+        .catch(() => {
+          pod.probing = false;
+        });
+    }
+  }
+
+  info(pod: Pod): PodInfo {
+    const info: PodInfo = {
+      name: pod.name,
+      uid: pod.uid,
+      namespace: this.config.namespace,
+      labels: { app: pod.app, 'pod-template-hash': this.slots.find((s) => s.pod === pod)?.hash ?? '' },
+      phase: pod.phase,
+      ready: pod.ready,
+      restarts: pod.restarts,
+    };
+    if (pod.reason !== undefined) info.reason = pod.reason;
+    if (pod.startedAtMs !== undefined && pod.child) info.startedAtMs = pod.startedAtMs;
+    return info;
+  }
+
+  pods(): PodInfo[] {
+    return this.slots.map((s) => this.info(s.pod));
+  }
+
+  /** Internal view for the SD endpoint, state file and metrics. */
+  podDetails(): { info: PodInfo; pid?: number; port: number; metricsPort: number; spec: AppSpec }[] {
+    return this.slots.map((s) => ({
+      info: this.info(s.pod),
+      pid: s.pod.child?.pid,
+      port: s.pod.port,
+      metricsPort: s.pod.metricsPort,
+      spec: s.spec,
+    }));
+  }
+
+  private find(name: string): Slot | undefined {
+    return this.slots.find((s) => s.pod.name === name);
+  }
+
+  get(name: string): PodInfo | undefined {
+    const s = this.find(name);
+    return s ? this.info(s.pod) : undefined;
+  }
+
+  pid(name: string): number | undefined {
+    return this.find(name)?.pod.child?.pid;
+  }
+
+  readyPorts(app: string): number[] {
+    return this.slots.filter((s) => s.spec.app === app && s.pod.ready && s.pod.child).map((s) => s.pod.port);
+  }
+
+  /** pod-kill. A pod still waiting to start is deleted and replaced (its back-off keeps running). */
+  kill(name: string, signal: 'SIGKILL' | 'SIGTERM'): PodInfo | undefined {
+    const slot = this.find(name);
+    if (!slot) return undefined;
+    const pod = slot.pod;
+    const before = this.info(pod);
+    if (pod.child) {
+      if (signal === 'SIGTERM') pod.child.kill('SIGCONT');
+      pod.child.kill(signal);
+    } else if (pod.startTimer && pod.holds.size === 0) {
+      clearTimeout(pod.startTimer);
+      const remaining = Math.max(0, pod.startAtMs - Date.now());
+      slot.pod = this.newPod(slot, remaining, pod.reason);
+      this.events.changed();
+    }
+    return before;
+  }
+
+  /** pod-failure: kill and keep the pod's process down until untilMs or release. Idempotent by faultId. */
+  hold(name: string, faultId: string, untilMs: number): PodInfo | undefined {
+    const slot = this.find(name);
+    if (!slot) return undefined;
+    const pod = slot.pod;
+    if (untilMs <= Date.now() || pod.holds.has(faultId)) return this.info(pod);
+    const timer = setTimeout(() => this.release(name, faultId), untilMs - Date.now());
+    pod.holds.set(faultId, { untilMs, timer });
+    pod.ready = false;
+    pod.reason = 'PodFailure';
+    if (pod.startTimer) {
+      clearTimeout(pod.startTimer);
+      pod.startTimer = undefined;
+    }
+    pod.child?.kill('SIGKILL');
+    this.events.changed();
+    return this.info(pod);
+  }
+
+  /** Ends a hold; when none is left the pod's container restarts in place (restarts + 1). */
+  release(name: string, faultId: string): boolean {
+    const slot = this.find(name);
+    const hold = slot?.pod.holds.get(faultId);
+    if (!slot || !hold) return false;
+    clearTimeout(hold.timer);
+    const pod = slot.pod;
+    pod.holds.delete(faultId);
+    if (pod.holds.size === 0 && !pod.child && !pod.startTimer && !this.stopping) {
+      slot.restarts++;
+      pod.restarts = slot.restarts;
+      this.events.restart(slot.spec.app);
+      this.spawnPod(slot, pod);
+    }
+    this.events.changed();
+    return true;
+  }
+
+  signal(name: string, signal: 'SIGSTOP' | 'SIGCONT'): boolean {
+    const child = this.find(name)?.pod.child;
+    if (!child) return false;
+    return child.kill(signal);
+  }
+
+  /** Stops every pod: SIGCONT + SIGTERM, SIGKILL after graceMs. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.stopping = true;
+    if (this.readinessTimer) clearInterval(this.readinessTimer);
+    const waits: Promise<void>[] = [];
+    for (const slot of this.slots) {
+      const pod = slot.pod;
+      if (pod.startTimer) clearTimeout(pod.startTimer);
+      for (const h of pod.holds.values()) clearTimeout(h.timer);
+      pod.probe?.close();
+      const child = pod.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      waits.push(
+        new Promise<void>((resolve) => {
+          const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          child.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+          child.kill('SIGCONT');
+          child.kill('SIGTERM');
+        }),
+      );
+    }
+    await Promise.all(waits);
+    for (const fd of this.logFds.values()) closeSync(fd);
+    this.logFds.clear();
+  }
+}

@@ -1,0 +1,304 @@
+import http from 'node:http';
+import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { SupervisorConfig } from './config';
+import { PodManager } from './pods';
+import { SupervisorMetrics } from './metrics';
+import { FaultTable, validateFault } from '../proxy/faults';
+import { TcpProxy } from '../proxy/tcp-proxy';
+import { HttpProxy } from '../proxy/http-proxy';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface StateFile {
+  supervisorPid: number;
+  updatedAtMs: number;
+  pods: { name: string; app: string; pid?: number; cmdline: string }[];
+}
+
+function parseSelector(sel: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!sel) return out;
+  for (const part of sel.split(',')) {
+    if (!part.trim()) continue;
+    const i = part.indexOf('=');
+    if (i <= 0) throw new HttpError(400, `bad selector "${part}": use key=value[,key=value]`);
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'body is not JSON');
+  }
+}
+
+/** A process whose /proc cmdline still matches what we started (pids get reused). */
+function cmdlineOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The supervisor process: pods, Service proxies, fault table, HTTP API (see api.ts), metrics, state file. */
+export class Supervisor {
+  readonly faults = new FaultTable();
+  private pods?: PodManager;
+  private readonly metrics: SupervisorMetrics;
+  private server?: http.Server;
+  private readonly proxies: (TcpProxy | HttpProxy)[] = [];
+  private sweepTimer?: NodeJS.Timeout;
+  private stateTimer?: NodeJS.Timeout;
+  private readonly stateFile: string;
+
+  constructor(private readonly config: SupervisorConfig) {
+    this.metrics = new SupervisorMetrics(config, () => this.pods, this.faults);
+    this.stateFile = path.join(config.dataDir, 'state.json');
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.config.dataDir, { recursive: true });
+    this.reapLeftovers();
+    const pods = new PodManager(this.config, {
+      restart: (app) => this.metrics.restart(app),
+      changed: () => this.scheduleState(),
+    });
+    this.pods = pods;
+    // Service proxies first: a port that is taken fails the start before any pod runs.
+    for (const spec of this.config.apps) {
+      const Proxy = spec.protocol === 'http' ? HttpProxy : TcpProxy;
+      const proxy = new Proxy(
+        spec.app,
+        this.config.host,
+        spec.publicPort,
+        pods,
+        this.faults,
+        this.metrics,
+        this.config.proxy.noEndpointWaitMs,
+      );
+      try {
+        await proxy.listen();
+      } catch (err) {
+        await this.closeProxies();
+        throw new Error(`service proxy for ${spec.app} cannot listen on port ${spec.publicPort}: ${String(err)}`);
+      }
+      this.proxies.push(proxy);
+    }
+    const server = http.createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        const status = err instanceof HttpError ? err.status : 500;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port, this.config.host, () => resolve());
+    }).catch(async (err: unknown) => {
+      await this.closeProxies();
+      throw new Error(`supervisor API cannot listen on port ${this.config.port}: ${String(err)}`);
+    });
+    pods.start();
+    this.sweepTimer = setInterval(() => this.faults.sweep(), 1000);
+  }
+
+  /** A supervisor that died hard leaves its pods running: kill those recorded in the state file. */
+  private reapLeftovers(): void {
+    let state: StateFile;
+    try {
+      state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as StateFile;
+    } catch {
+      return;
+    }
+    for (const p of state.pods) {
+      if (p.pid && cmdlineOf(p.pid) === p.cmdline) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
+  private scheduleState(): void {
+    if (this.stateTimer) return;
+    this.stateTimer = setTimeout(() => {
+      this.stateTimer = undefined;
+      this.writeState();
+    }, 100);
+  }
+
+  private writeState(): void {
+    if (!this.pods) return;
+    const state: StateFile = {
+      supervisorPid: process.pid,
+      updatedAtMs: Date.now(),
+      pods: this.pods.podDetails().map((d) => ({
+        ...d.info,
+        app: d.spec.app,
+        pid: d.pid,
+        cmdline: d.pid ? (cmdlineOf(d.pid) ?? '') : '',
+      })),
+    };
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state, null, 1));
+    renameSync(tmp, this.stateFile);
+  }
+
+  private json(res: http.ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const pods = this.pods;
+    if (!pods) throw new HttpError(503, 'starting');
+    const url = new URL(req.url ?? '/', 'http://x');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const m = req.method ?? 'GET';
+    const [p0, p1, p2, p3] = parts;
+
+    if (m === 'GET' && p0 === 'healthz' && parts.length === 1) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    if (m === 'GET' && p0 === 'metrics' && parts.length === 1) {
+      const body = await this.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+      res.end(body);
+      return;
+    }
+    if (m === 'GET' && p0 === 'sd' && p1 === 'pods' && parts.length === 2) {
+      // Prometheus http_sd: one target per running pod, labelled like the kubernetes_sd relabelling would.
+      const groups = pods
+        .podDetails()
+        .filter((d) => d.pid !== undefined && d.spec.metricsOn !== 'none')
+        .map((d) => ({
+          targets: [`127.0.0.1:${d.spec.metricsOn === 'port' ? d.port : d.metricsPort}`],
+          labels: { pod: d.info.name, app: d.spec.app, namespace: d.info.namespace },
+        }));
+      this.json(res, 200, groups);
+      return;
+    }
+    if (p0 === 'pods') {
+      if (m === 'GET' && parts.length === 1) {
+        const sel = parseSelector(url.searchParams.get('selector'));
+        const list = pods.pods().filter((p) => Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+        this.json(res, 200, list);
+        return;
+      }
+      if (!p1) throw new HttpError(404, 'no such route');
+      const notFound = () => new HttpError(404, `pod ${p1} not found`);
+      if (m === 'GET' && parts.length === 2) {
+        const info = pods.get(p1);
+        if (!info) throw notFound();
+        this.json(res, 200, info);
+        return;
+      }
+      if (m === 'GET' && p2 === 'pid' && parts.length === 3) {
+        if (!pods.get(p1)) throw notFound();
+        const pid = pods.pid(p1);
+        if (pid === undefined) throw new HttpError(409, `pod ${p1} has no running process`);
+        this.json(res, 200, { pid });
+        return;
+      }
+      if (m === 'POST' && p2 === 'kill' && parts.length === 3) {
+        const body = (await readJson(req)) as { signal?: string };
+        const signal = body.signal ?? 'SIGKILL';
+        if (signal !== 'SIGKILL' && signal !== 'SIGTERM') throw new HttpError(400, 'signal must be SIGKILL or SIGTERM');
+        const killed = pods.kill(p1, signal);
+        if (!killed) throw notFound();
+        this.json(res, 200, { killed });
+        return;
+      }
+      if (m === 'POST' && p2 === 'hold' && parts.length === 3) {
+        const body = (await readJson(req)) as { faultId?: unknown; untilMs?: unknown };
+        if (typeof body.faultId !== 'string' || !body.faultId) throw new HttpError(400, 'faultId is required');
+        if (typeof body.untilMs !== 'number') throw new HttpError(400, 'untilMs (UTC epoch ms) is required');
+        const info = pods.hold(p1, body.faultId, body.untilMs);
+        if (!info) throw notFound();
+        this.json(res, 200, { held: info });
+        return;
+      }
+      if (m === 'DELETE' && p2 === 'hold' && p3 && parts.length === 4) {
+        this.json(res, 200, { released: pods.release(p1, p3) });
+        return;
+      }
+      if (m === 'POST' && p2 === 'signal' && parts.length === 3) {
+        const body = (await readJson(req)) as { signal?: string };
+        if (body.signal !== 'SIGSTOP' && body.signal !== 'SIGCONT') {
+          throw new HttpError(400, 'signal must be SIGSTOP or SIGCONT');
+        }
+        if (!pods.get(p1)) throw notFound();
+        if (!pods.signal(p1, body.signal)) throw new HttpError(409, `pod ${p1} has no running process`);
+        this.json(res, 200, { signalled: body.signal });
+        return;
+      }
+    }
+    if (p0 === 'proxy') {
+      if (m === 'GET' && p1 === 'faults' && parts.length === 2) {
+        this.json(res, 200, this.faults.list());
+        return;
+      }
+      if (p1 && p2 === 'faults' && p3 && parts.length === 4) {
+        const spec = this.config.apps.find((a) => a.app === p1);
+        if (!spec) throw new HttpError(404, `no service "${p1}"`);
+        if (m === 'PUT') {
+          let fault;
+          try {
+            fault = validateFault(p1, spec.protocol, await readJson(req));
+          } catch (err) {
+            if (err instanceof HttpError) throw err;
+            throw new HttpError(400, (err as Error).message);
+          }
+          this.faults.put(p1, p3, fault);
+          this.json(res, 200, { ...fault, app: p1, faultId: p3 });
+          return;
+        }
+        if (m === 'DELETE') {
+          this.json(res, 200, { removed: this.faults.delete(p1, p3) });
+          return;
+        }
+      }
+    }
+    throw new HttpError(404, `no route ${m} ${url.pathname}`);
+  }
+
+  private async closeProxies(): Promise<void> {
+    await Promise.all(this.proxies.map((p) => p.close()));
+    this.proxies.length = 0;
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.pods?.stop();
+    if (this.stateTimer) clearTimeout(this.stateTimer);
+    this.stateTimer = undefined;
+    this.writeState();
+    await this.closeProxies();
+    const server = this.server;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }
+}

@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { freePort, freePortRange, waitUntil } from './helpers/ports';
+import { SupervisorClient } from '../infra/local/supervisor/client';
+import type { SupervisorConfigInput, AppSpec } from '../infra/local/supervisor/config';
+import { GrpcHealthProbe } from '../infra/local/supervisor/health';
+import { supervisorMainPath } from '../infra/local/paths';
+import type { PodInfo } from '../activities/deploy/types';
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'supervisor-app.js');
+/** waitUntil, typed for checks that return the awaited value or undefined. */
+async function waitFor<T>(check: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  return (await waitUntil(check, ms, what)) as T;
+}
+
+const POD_NAME_RE = /^([a-z]+)-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
+
+describe('supervisor (ReplicaSet + kubelet + Service proxy for local processes)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let child: ChildProcess;
+  let client: SupervisorClient;
+  let supervisorUrl: string;
+  let base: number;
+
+  function app(name: string, mode: string, replicas: number, offset: number, protocol: AppSpec['protocol']): AppSpec {
+    return {
+      app: name,
+      replicas,
+      protocol,
+      publicPort: base + offset,
+      podPorts: [0, 1, 2].map((s) => ({ port: base + offset + 1 + 2 * s, metricsPort: base + offset + 2 + 2 * s })),
+      metricsOn: protocol === 'http' ? 'port' : 'metricsPort',
+      command: process.execPath,
+      args: [FIXTURE],
+      env: { FIXTURE_MODE: mode, FIXTURE_UNHEALTHY_FILE: path.join(dir, `${name}-unhealthy`) },
+    };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'faultline-supervisor-'));
+    base = await freePortRange(40);
+    const port = await freePort();
+    const config: SupervisorConfigInput = {
+      port,
+      dataDir: path.join(dir, 'data'),
+      backoff: { baseMs: 300, maxMs: 1200, resetAfterMs: 60_000 },
+      readiness: { periodMs: 100, timeoutMs: 500, failureThreshold: 1 },
+      proxy: { noEndpointWaitMs: 300 },
+      apps: [
+        app('grpcapp', 'grpc', 2, 0, 'grpc'),
+        app('webapp', 'http', 1, 10, 'http'),
+        app('crashapp', 'crash', 1, 20, 'grpc'),
+      ],
+    };
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    child = spawn(process.execPath, [supervisorMainPath(), '--config', file], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    supervisorUrl = `http://127.0.0.1:${port}`;
+    client = new SupervisorClient(supervisorUrl);
+    await waitUntil(() => client.healthy(), 10_000, 'supervisor /healthz');
+    await waitUntil(
+      async () => (await client.listPods()).filter((p) => p.ready).length === 3,
+      20_000,
+      'grpcapp and webapp pods ready',
+    );
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names pods like a ReplicaSet, labels them and filters by selector', async () => {
+    const pods = await client.listPods({ app: 'grpcapp' });
+    assert.equal(pods.length, 2);
+    for (const p of pods) {
+      assert.match(p.name, POD_NAME_RE);
+      assert.equal(p.labels.app, 'grpcapp');
+      assert.equal(p.phase, 'Running');
+      assert.ok(p.uid.length >= 32);
+    }
+    // one ReplicaSet: same template hash, different suffixes
+    assert.equal(pods[0]?.name.split('-')[1], pods[1]?.name.split('-')[1]);
+    assert.notEqual(pods[0]?.name, pods[1]?.name);
+    assert.equal((await client.listPods({ app: 'nope' })).length, 0);
+  });
+
+  it('replaces a SIGKILLed pod with a new name and grows the back-off on repeated kills', async () => {
+    const delays: number[] = [];
+    let sawBackOff = false;
+    let restarts = 0;
+    for (let i = 0; i < 3; i++) {
+      const [victim] = await client.listPods({ app: 'grpcapp' });
+      assert.ok(victim);
+      const pid = await client.podPid(victim.name);
+      const killedAt = Date.now();
+      process.kill(pid, 'SIGKILL');
+      const replacement = await waitFor(
+        async () => {
+          const pods = await client.listPods({ app: 'grpcapp' });
+          const fresh = pods.find((p) => p.name !== victim.name && p.restarts > restarts);
+          if (fresh?.reason === 'CrashLoopBackOff') sawBackOff = true;
+          return fresh?.ready ? fresh : undefined;
+        },
+        15_000,
+        'replacement pod ready',
+      );
+      assert.notEqual(replacement.uid, victim.uid);
+      assert.match(replacement.name, POD_NAME_RE);
+      assert.ok(!(await client.getPod(victim.name)), 'the killed pod is gone');
+      restarts = replacement.restarts;
+      delays.push((replacement.startedAtMs ?? 0) - killedAt);
+    }
+    assert.ok(sawBackOff, 'the waiting pod reports CrashLoopBackOff');
+    // base 300 ms doubling: ~300, ~600, ~1200
+    assert.ok((delays[0] ?? 0) >= 250, `first back-off ${delays[0]} ms`);
+    assert.ok((delays[1] ?? 0) > (delays[0] ?? 0) + 150, `back-off grows: ${delays.join(', ')} ms`);
+    assert.ok((delays[2] ?? 0) > (delays[1] ?? 0) + 300, `back-off grows: ${delays.join(', ')} ms`);
+    const metrics = await client.metricsText();
+    assert.match(metrics, /faultline_app_restarts_total\{app="grpcapp"\} [3-9]/);
+    assert.match(
+      metrics,
+      /kube_pod_container_status_restarts_total\{namespace="default",pod="grpcapp-[^"]+",app="grpcapp",container="server"\} [1-9]/,
+    );
+  });
+
+  it('keeps a crashing app in CrashLoopBackOff with the back-off capped at max', async () => {
+    const pod = await waitFor(
+      async () => (await client.listPods({ app: 'crashapp' })).find((p) => p.restarts >= 4),
+      20_000,
+      'crashapp restarted 4 times',
+    );
+    assert.equal(pod.ready, false);
+    const metrics = await client.metricsText();
+    assert.match(metrics, /kube_deployment_status_replicas_available\{namespace="default",deployment="crashapp"\} 0/);
+  });
+
+  it('holds a pod down for pod-failure until released, then restarts it in place', async () => {
+    const [pod] = await client.listPods({ app: 'webapp' });
+    assert.ok(pod);
+    await client.holdPod(pod.name, 'f-hold', Date.now() + 60_000);
+    await client.holdPod(pod.name, 'f-hold', Date.now() + 60_000); // idempotent
+    const held = await waitFor(
+      async () => {
+        const p = await client.getPod(pod.name);
+        return p && !p.ready && p.reason === 'PodFailure' ? p : undefined;
+      },
+      5000,
+      'pod held down',
+    );
+    assert.equal(held.name, pod.name);
+    const res = await fetch(`http://127.0.0.1:${base + 10}/`);
+    assert.equal(res.status, 503, 'the Service has no endpoint while the only pod is held');
+    assert.equal(await client.releaseHold(pod.name, 'f-hold'), true);
+    assert.equal(await client.releaseHold(pod.name, 'f-hold'), false);
+    const back = await waitFor(
+      async () => {
+        const p = await client.getPod(pod.name);
+        return p?.ready ? p : undefined;
+      },
+      10_000,
+      'held pod back',
+    );
+    assert.equal(back.restarts, pod.restarts + 1);
+  });
+
+  it('marks a SIGSTOPped pod unready and routes around it', async () => {
+    const pods = await client.listPods({ app: 'grpcapp' });
+    const victim = pods[0] as PodInfo;
+    await client.signalPod(victim.name, 'SIGSTOP');
+    await waitUntil(async () => (await client.getPod(victim.name))?.ready === false, 5000, 'stopped pod unready');
+    const probe = new GrpcHealthProbe(`127.0.0.1:${base}`);
+    try {
+      for (let i = 0; i < 4; i++) assert.equal(await probe.check(2000), true, 'the Service still answers');
+    } finally {
+      probe.close();
+    }
+    await client.signalPod(victim.name, 'SIGCONT');
+    await waitUntil(async () => (await client.getPod(victim.name))?.ready === true, 5000, 'continued pod ready');
+  });
+
+  it('delays gRPC traffic through the Service proxy while a delay fault is active, then expires it', async () => {
+    const probe = new GrpcHealthProbe(`127.0.0.1:${base}`);
+    try {
+      assert.equal(await probe.check(2000), true);
+      let t = Date.now();
+      await probe.check(2000);
+      const baseline = Date.now() - t;
+      await client.putProxyFault('grpcapp', 'f-delay', {
+        kind: 'delay',
+        latencyMs: 300,
+        jitterMs: 0,
+        expiresAtMs: Date.now() + 2500,
+      });
+      await client.putProxyFault('grpcapp', 'f-delay', {
+        kind: 'delay',
+        latencyMs: 300,
+        jitterMs: 0,
+        expiresAtMs: Date.now() + 2500,
+      });
+      const listed = await client.listProxyFaults();
+      assert.equal(listed.filter((f) => f.faultId === 'f-delay').length, 1);
+      t = Date.now();
+      assert.equal(await probe.check(3000), true);
+      const delayed = Date.now() - t;
+      assert.ok(delayed >= 280 && delayed > baseline + 200, `delayed ${delayed} ms vs ${baseline} ms`);
+      assert.match(await client.metricsText(), /faultline_proxy_active_faults\{app="grpcapp",kind="delay"\} 1/);
+      await waitUntil(async () => (await client.listProxyFaults()).length === 0, 5000, 'fault expired');
+      t = Date.now();
+      await probe.check(2000);
+      assert.ok(Date.now() - t < 250, 'latency back to normal after expiry');
+      assert.equal(await client.deleteProxyFault('grpcapp', 'f-delay'), false);
+    } finally {
+      probe.close();
+    }
+  });
+
+  it('aborts and delays HTTP requests with http-abort / http-delay faults and refuses them on gRPC apps', async () => {
+    const url = `http://127.0.0.1:${base + 10}/`;
+    await client.putProxyFault('webapp', 'f-abort', {
+      kind: 'http-abort',
+      statusCode: 418,
+      percent: 100,
+      expiresAtMs: Date.now() + 30_000,
+    });
+    assert.equal((await fetch(url)).status, 418);
+    await client.deleteProxyFault('webapp', 'f-abort');
+    await client.putProxyFault('webapp', 'f-hd', {
+      kind: 'http-delay',
+      latencyMs: 300,
+      percent: 100,
+      expiresAtMs: Date.now() + 30_000,
+    });
+    const t = Date.now();
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), POD_NAME_RE);
+    assert.ok(Date.now() - t >= 280);
+    await client.deleteProxyFault('webapp', 'f-hd');
+    await assert.rejects(
+      client.putProxyFault('grpcapp', 'f-bad', { kind: 'http-abort', expiresAtMs: Date.now() + 1000 }),
+      /HTTP services only/,
+    );
+    assert.match(await client.metricsText(), /faultline_proxy_http_responses_total\{app="webapp",code="418"\} 1/);
+  });
+
+  it('serves every running pod to Prometheus http_sd with pod and app labels', async () => {
+    const res = await fetch(`${supervisorUrl}/sd/pods`);
+    const groups = (await res.json()) as { targets: string[]; labels: Record<string, string> }[];
+    const pods = await client.listPods({ app: 'grpcapp' });
+    for (const p of pods) {
+      const g = groups.find((x) => x.labels.pod === p.name);
+      assert.ok(g, `${p.name} in SD`);
+      assert.equal(g.labels.app, 'grpcapp');
+      const m = await fetch(`http://${g.targets[0]}/metrics`);
+      assert.equal(m.status, 200);
+    }
+  });
+});
