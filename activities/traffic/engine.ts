@@ -1,0 +1,288 @@
+import * as http from 'node:http';
+import { setMaxListeners } from 'node:events';
+import type { TrafficConfig } from '../../schemas/traffic';
+import { ms } from '../../schemas/duration';
+import { CookieJar, nowMs, send, type RequestSpec, type SendOptions } from './http-client';
+import { rng, taskPicker, taskRequests } from './boutique-journeys';
+import type { Recorder, Sample } from './recorder';
+
+export interface EngineOptions {
+  baseUrl: string;
+  config: TrafficConfig;
+  /** when the run began (first attempt); ramp-up and open-model arrivals are laid out from here */
+  originMs: number;
+  /** wall-clock end of the run */
+  endAtMs: number;
+  recorder: Recorder;
+  /** aborts the run at once (activity cancellation): in-flight requests are dropped, not recorded */
+  signal?: AbortSignal;
+  seed: number;
+}
+
+export interface EngineProgress {
+  sent: number;
+  errors: number;
+  inFlight: number;
+  activeUsers: number;
+  /** open model: arrivals still waiting for a free slot when the run ended (never sent) */
+  notSent: number;
+}
+
+/** Abortable sleep that resolves (never rejects) when the time passes or the signal fires. */
+function sleep(msToWait: number, signal: AbortSignal): Promise<void> {
+  if (msToWait <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, msToWait);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Time (ms after the origin) of the n-th arrival when the rate ramps linearly from 0 to `rate` over
+ * `ramp` ms and stays there: the inverse of N(t) = rate·t²/(2·ramp) for t < ramp, rate·(t − ramp/2) after.
+ */
+export function arrivalOffsetMs(n: number, ratePerMs: number, rampMs: number): number {
+  if (rampMs <= 0) return n / ratePerMs;
+  const inRamp = (ratePerMs * rampMs) / 2;
+  return n < inRamp ? Math.sqrt((2 * rampMs * n) / ratePerMs) : rampMs / 2 + n / ratePerMs;
+}
+
+/**
+ * Runs virtual users (closed model) or an arrival process (open model) against the frontend until the
+ * end time, recording every completed request once. At the end time no new request starts; requests in
+ * flight get a short grace period (a second or the request timeout, whichever is less) and are then
+ * abandoned, like JMeter's shutdown.
+ */
+export class LoadEngine {
+  readonly progress: EngineProgress = { sent: 0, errors: 0, inFlight: 0, activeUsers: 0, notSent: 0 };
+  /** no new requests after this fires */
+  private readonly stopping = new AbortController();
+  /** in-flight requests abort when this fires */
+  private readonly hardStop = new AbortController();
+  private readonly base: URL;
+  private readonly timeoutMs: number;
+  private readonly thinkMin: number;
+  private readonly thinkMax: number;
+  private readonly pickTask: ReturnType<typeof taskPicker>;
+
+  constructor(private readonly o: EngineOptions) {
+    this.base = new URL(o.baseUrl);
+    this.timeoutMs = ms(o.config.requestTimeout);
+    this.thinkMin = ms(o.config.thinkTime);
+    this.thinkMax = Math.max(this.thinkMin, o.config.thinkTimeMax ? ms(o.config.thinkTimeMax) : this.thinkMin);
+    this.pickTask = taskPicker(o.config.weights);
+    // every in-flight request listens on these; hundreds at once is expected, not a leak
+    setMaxListeners(0, this.hardStop.signal, this.stopping.signal);
+  }
+
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  async run(): Promise<void> {
+    const { signal, endAtMs } = this.o;
+    const onCancel = (): void => {
+      this.stopping.abort();
+      this.hardStop.abort();
+    };
+    if (signal?.aborted) return;
+    signal?.addEventListener('abort', onCancel, { once: true });
+    const endTimer = setTimeout(() => this.stopping.abort(), Math.max(0, endAtMs - nowMs()));
+    let graceTimer: NodeJS.Timeout | undefined;
+    this.stopping.signal.addEventListener(
+      'abort',
+      () => {
+        graceTimer = setTimeout(() => this.hardStop.abort(), Math.min(1000, this.timeoutMs));
+      },
+      { once: true },
+    );
+    try {
+      if (this.o.config.model === 'open') await this.runOpen();
+      else await this.runClosed();
+    } finally {
+      clearTimeout(endTimer);
+      clearTimeout(graceTimer);
+      signal?.removeEventListener('abort', onCancel);
+    }
+  }
+
+  private base_path(): string {
+    return this.base.pathname.replace(/\/$/, '');
+  }
+
+  private sendOptions(agent: http.Agent, jar: CookieJar): SendOptions {
+    return {
+      agent,
+      host: this.base.hostname,
+      port: Number(this.base.port || 80),
+      basePath: this.base_path(),
+      hostHeader: this.base.host,
+      jar,
+      timeoutMs: this.timeoutMs,
+      signal: this.hardStop.signal,
+    };
+  }
+
+  /** Sends one request and records it; `intendedMs` (open model) is where its latency counts from. */
+  private async exec(spec: RequestSpec, so: SendOptions, threadName: string, intendedMs?: number): Promise<void> {
+    const grp = this.o.config.model === 'open' ? this.progress.inFlight : this.progress.activeUsers;
+    const res = await send(spec, so);
+    if (res.errorKind === 'aborted') return; // cut off by stop/cancel: not a result of the system under test
+    const t0 = intendedMs !== undefined && intendedMs < res.startMs ? intendedMs : res.startMs;
+    const ts = Math.floor(t0);
+    const ok = res.status > 0 && res.status < 400;
+    const s: Sample = {
+      timeStamp: ts,
+      elapsed: Math.round(res.endMs - t0),
+      label: spec.label,
+      responseCode: res.status > 0 ? String(res.status) : `Non HTTP response code: ${res.errorCode ?? 'ERR'}`,
+      responseMessage: res.status > 0 ? res.statusMessage : `Non HTTP response message: ${res.errorMessage ?? ''}`,
+      threadName,
+      success: ok,
+      failureMessage: ok ? '' : res.status > 0 ? `HTTP ${res.status}` : (res.errorMessage ?? ''),
+      bytes: res.bytes,
+      sentBytes: res.sentBytes,
+      grpThreads: grp,
+      allThreads: grp,
+      url: this.base.origin + so.basePath + spec.path,
+      latency: Math.round(res.firstByteMs - t0),
+      idle: Math.round(res.startMs - t0),
+      connect: Math.round(res.connectMs),
+      errorKind: res.errorKind,
+      exactElapsed: res.endMs - t0,
+      exactService: res.endMs - res.startMs,
+    };
+    this.progress.sent++;
+    if (!ok) this.progress.errors++;
+    this.o.recorder.record(s);
+  }
+
+  private thinkMs(r: () => number): number {
+    return this.thinkMin + r() * (this.thinkMax - this.thinkMin);
+  }
+
+  private tasksOf(r: () => number): RequestSpec[] {
+    if (this.o.config.scenario === 'single') return [{ label: this.o.config.path, method: 'GET', path: this.o.config.path }];
+    return taskRequests(this.pickTask(r), r, this.base.origin + this.base_path() + '/');
+  }
+
+  private async runClosed(): Promise<void> {
+    const { users } = this.o.config;
+    const rampMs = ms(this.o.config.rampUp);
+    await Promise.all(
+      Array.from({ length: users }, (_, i) => this.user(i, this.o.originMs + (rampMs * i) / users)),
+    );
+  }
+
+  private async user(i: number, startAtMs: number): Promise<void> {
+    const stop = this.stopping.signal;
+    await sleep(startAtMs - nowMs(), stop);
+    if (stop.aborted) return;
+    const threadName = `boutique 1-${i + 1}`;
+    // one connection per virtual user, kept alive, as a JMeter thread with "Use KeepAlive"
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const so = this.sendOptions(agent, new CookieJar());
+    const r = rng(this.o.seed + i * 7919);
+    this.progress.activeUsers++;
+    try {
+      if (this.o.config.onStartIndex && this.o.config.scenario === 'boutique') {
+        await this.exec({ label: 'index', method: 'GET', path: '/' }, so, threadName);
+      }
+      while (!stop.aborted) {
+        for (const spec of this.tasksOf(r)) {
+          if (stop.aborted) break;
+          await this.exec(spec, so, threadName);
+        }
+        const think = this.thinkMs(r);
+        if (think > 0) await sleep(think, stop);
+      }
+    } finally {
+      this.progress.activeUsers--;
+      agent.destroy();
+    }
+  }
+
+  private async runOpen(): Promise<void> {
+    const c = this.o.config;
+    const stop = this.stopping.signal;
+    const ratePerMs = c.ratePerSec / 1000;
+    const rampMs = ms(c.rampUp);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: c.maxInFlight });
+    const sessions = Array.from({ length: c.users }, (_, i) => ({
+      so: this.sendOptions(agent, new CookieJar()),
+      r: rng(this.o.seed + i * 7919),
+      name: `boutique 1-${i + 1}`,
+    }));
+    const r = rng(this.o.seed ^ 0x5bd1e995);
+    const queue: number[] = [];
+    const running = new Set<Promise<void>>();
+    let nextSession = 0;
+
+    const start = (intendedMs: number): void => {
+      const session = sessions[nextSession++ % sessions.length] as (typeof sessions)[number];
+      this.progress.inFlight++;
+      let finished = false;
+      const box: { p?: Promise<void> } = {};
+      box.p = (async () => {
+        try {
+          let intended: number | undefined = intendedMs;
+          for (const spec of this.tasksOf(session.r)) {
+            if (this.hardStop.signal.aborted) break;
+            await this.exec(spec, session.so, session.name, intended);
+            intended = undefined; // later requests of a task follow the previous one, as a user's would
+          }
+        } finally {
+          this.progress.inFlight--;
+          finished = true;
+          if (box.p) running.delete(box.p);
+          const next = queue.shift();
+          if (next !== undefined && !stop.aborted) start(next);
+        }
+      })();
+      if (!finished) running.add(box.p);
+    };
+
+    // arrivals are laid out from the origin, so a resumed run continues the same schedule
+    let t = nowMs() - this.o.originMs;
+    let n = c.arrivals === 'uniform' ? Math.ceil(arrivalNumber(t, ratePerMs, rampMs)) : 0;
+    let nextOffset = c.arrivals === 'uniform' ? arrivalOffsetMs(n, ratePerMs, rampMs) : t;
+    try {
+      while (!stop.aborted) {
+        const intended = this.o.originMs + nextOffset;
+        if (intended >= this.o.endAtMs) break;
+        const wait = intended - nowMs();
+        if (wait >= 1) await sleep(wait, stop);
+        if (stop.aborted) break;
+        if (this.progress.inFlight < c.maxInFlight) start(intended);
+        else queue.push(intended);
+        n++;
+        if (c.arrivals === 'uniform') nextOffset = arrivalOffsetMs(n, ratePerMs, rampMs);
+        else {
+          const rate = ratePerMs * Math.max(0.05, rampMs > 0 ? Math.min(1, nextOffset / rampMs) : 1);
+          nextOffset += -Math.log(1 - r()) / rate;
+        }
+        t = nextOffset;
+      }
+      // let in-flight tasks finish (bounded by the grace period after stopping)
+      await sleep(Math.max(0, this.o.endAtMs - nowMs()), stop);
+      this.stopping.abort();
+      while (running.size > 0) await Promise.all([...running]);
+    } finally {
+      this.progress.notSent += queue.length;
+      queue.length = 0;
+      agent.destroy();
+    }
+  }
+}
+
+/** N(t): arrivals due by `t` ms after the origin (the inverse of arrivalOffsetMs). */
+export function arrivalNumber(t: number, ratePerMs: number, rampMs: number): number {
+  if (t <= 0) return 0;
+  if (rampMs <= 0) return ratePerMs * t;
+  return t < rampMs ? (ratePerMs * t * t) / (2 * rampMs) : ratePerMs * (t - rampMs / 2);
+}
