@@ -1,23 +1,11 @@
 import { z } from 'zod';
 import { duration } from './duration';
+import { BOUTIQUE_SERVICES } from './target';
 
 /** One collected feature: a PromQL expression that yields one series (owned by activities/metrics). */
 export const featureSchema = z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), query: z.string().min(1) }).strict();
 export type FeatureDef = z.infer<typeof featureSchema>;
 
-/** The Online Boutique services that export request metrics (redis-cart and the load generator do not). */
-export const BOUTIQUE_SERVICES = [
-  'frontend',
-  'cartservice',
-  'productcatalogservice',
-  'currencyservice',
-  'paymentservice',
-  'shippingservice',
-  'emailservice',
-  'checkoutservice',
-  'recommendationservice',
-  'adservice',
-] as const;
 
 /**
  * Which features to collect. The exact PromQL of every set is written down in docs/features.md and

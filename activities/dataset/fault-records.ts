@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { FaultRecord } from '../../schemas/fault-log';
+import { readFaultLog } from '../chaos/fault-log';
 
 /**
  * Reads the chaos engine's JSONL ground truth into one FaultRecord per fault id. Lines may be whole
@@ -27,6 +28,13 @@ export function parseFaultLog(text: string, source = 'fault log'): FaultRecord[]
   return [...byId.values()];
 }
 
+/**
+ * The chaos engine writes events (`{"ev": "applied", "id", "ts"}` …), folded by its own
+ * `readFaultLog()`; exported or hand-built logs hold records. Both are accepted.
+ */
 export async function readFaultRecords(path: string): Promise<FaultRecord[]> {
-  return parseFaultLog(await readFile(path, 'utf8'), path);
+  const text = await readFile(path, 'utf8');
+  const first = text.slice(0, text.indexOf('\n') < 0 ? text.length : text.indexOf('\n')).trim();
+  if (first.startsWith('{') && /"ev"\s*:/.test(first)) return readFaultLog(path);
+  return parseFaultLog(text, path);
 }
