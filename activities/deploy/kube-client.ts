@@ -282,6 +282,8 @@ export class KubeClient {
         });
         const end = () => finish(() => resolve(expired ? { reason: 'expired' } : { reason: 'closed', resourceVersion: lastRv }));
         lines.on('close', end);
+        // A destroyed request (abort, 410, idle timeout) surfaces as 'aborted' errors on both streams.
+        lines.on('error', end);
         res.on('error', end);
       });
       // Idle guard: the server closes the stream after timeoutSeconds; a silent dead connection must not hang us.

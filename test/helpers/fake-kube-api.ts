@@ -269,6 +269,13 @@ export class FakeKubeApi {
     if (deploy) this.reconcileDeployment(deploy);
   }
 
+  /** Lets a held Deployment (see `stuck`) roll out. */
+  release(namespace: string, name: string): void {
+    this.stuck.delete(name);
+    const d = this.get('apps', 'deployments', namespace, name);
+    if (d) this.reconcileDeployment(d);
+  }
+
   // ---- HTTP -----------------------------------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -419,7 +426,7 @@ export class FakeKubeApi {
     const selector = query.labelSelector;
     const from = query.resourceVersion !== undefined && query.resourceVersion !== '' && query.resourceVersion !== '0' ? Number(query.resourceVersion) : undefined;
     const w: Watcher = { rt, namespace, selector, res };
-    if (from !== undefined && from < this.compactedRv) {
+    if (from !== undefined && from <= this.compactedRv) {
       res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`) }) + '\n');
       return;
     }
