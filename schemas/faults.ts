@@ -258,7 +258,7 @@ export const chaosSchema = z
         { type: 'pod-kill', weight: 6, duration: '10s' },
         { type: 'cpu-stress', weight: 1, duration: '8s' },
         { type: 'network-delay', weight: 1, duration: '8s' },
-        { type: 'http-abort', weight: 1, duration: '5s', params: { percent: 50 } },
+        { type: 'http-abort', weight: 1, duration: '5s', selector: { app: 'frontend' }, params: { percent: 50 } },
       ]),
     /** null = faults all through the chaos phase. */
     episodes: episodesSchema.nullable().default({ burst: '30s', quiet: '20s', startWith: 'burst' }),

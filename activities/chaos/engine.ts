@@ -270,7 +270,8 @@ export class BatchEngine {
       const inScope = apps.filter((a) =>
         pods.some((p) => p.labels.app === a && guard.allowedNamespaces.includes(p.namespace)),
       );
-      app = pickOne(inScope, hash32(`${this.input.chaos.seed}:${pf.id}:app`));
+      const eligible = this.injector.eligibleApps ? this.injector.eligibleApps(pf.type, inScope) : inScope;
+      app = pickOne(eligible, hash32(`${this.input.chaos.seed}:${pf.id}:app`));
       if (!app)
         return this.reject(
           pf,

@@ -16,15 +16,27 @@ export interface Injector {
   isApplied(fault: ResolvedFault): Promise<boolean>;
   /** Removes faults of a campaign that the target itself can list (not only those in the log). */
   sweep?(campaignId: string): Promise<number>;
+  /** Which of these apps can take this fault type (e.g. HTTP faults need an HTTP service); default: all. */
+  eligibleApps?(type: FaultType, apps: string[]): string[];
 }
+
+/** The local stand-in's HTTP services (the rest speak gRPC, where the proxy can only delay or drop bytes). */
+export const LOCAL_HTTP_APPS = ['frontend'];
 
 /** The local target: the supervisor (kill, hold, proxy faults) and stress-ng processes. */
 export class LocalInjector implements Injector {
   readonly kind = 'local' as const;
   readonly supervisor: SupervisorHttp;
 
-  constructor(supervisorUrl: string) {
+  constructor(
+    supervisorUrl: string,
+    private readonly httpApps: string[] = LOCAL_HTTP_APPS,
+  ) {
     this.supervisor = new SupervisorHttp(supervisorUrl);
+  }
+
+  eligibleApps(type: FaultType, apps: string[]): string[] {
+    return type === 'http-abort' || type === 'http-delay' ? apps.filter((a) => this.httpApps.includes(a)) : apps;
   }
 
   private get ctx(): LocalFaultContext {

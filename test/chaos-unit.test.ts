@@ -1,0 +1,289 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { tableFromIPC } from 'apache-arrow';
+import { chaosSchema, faultSpecSchema, FAULT_TYPES, type ChaosConfig } from '../schemas/faults';
+import { parseDuration } from '../schemas/duration';
+import { chaosMeshObject, CHAOS_KIND } from '../activities/chaos/chaos-mesh';
+import { loadCrdSchemas, validateChaosObject, type OpenApiSchema } from '../activities/chaos/crd-schema';
+import { checkConcurrency, checkSpec, checkTarget, preflight } from '../activities/chaos/guard';
+import { selectPods } from '../activities/chaos/select';
+import { FaultLog, exportFaultLogArrow, grafanaAnnotations, readFaultLog } from '../activities/chaos/fault-log';
+import type { ResolvedFault } from '../activities/chaos/faults';
+import type { PodInfo } from '../activities/deploy/types';
+import { planFaults, type ChaosLoopState } from '../workflows/chaos-loop';
+
+const CRD_DIR =
+  process.env.FAULTLINE_CHAOS_MESH_REF ?? join(__dirname, '..', '..', '..', 'shared', 'reference', 'chaos-mesh');
+
+const pod = (name: string, app = 'cartservice', ns = 'boutique'): PodInfo => ({
+  name,
+  uid: `uid-${name}`,
+  namespace: ns,
+  labels: { app },
+  phase: 'Running',
+  ready: true,
+  restarts: 0,
+});
+
+function loopState(chaos: ChaosConfig, startMs: number): ChaosLoopState {
+  return {
+    seq: 0,
+    cursorMs: startMs,
+    rng: chaos.seed,
+    epoch: 0,
+    injected: 0,
+    rejected: 0,
+    failed: 0,
+    paused: false,
+    stopRequested: false,
+    sloBreachSince: {},
+    runs: 0,
+    preflightDone: false,
+  };
+}
+
+describe('chaos: fault vocabulary (schemas/faults.ts)', () => {
+  it('defaults to the reference pod-kill every 1–2 s plus at least two other fault types', () => {
+    const c = chaosSchema.parse({});
+    assert.deepEqual(c.schedule, { type: 'uniform', min: '1s', max: '2s' });
+    assert.ok(c.faults.some((f) => f.type === 'pod-kill'));
+    assert.ok(new Set(c.faults.map((f) => f.type)).size >= 3);
+    assert.ok(c.episodes, 'the default chaos phase alternates bursts and quiet gaps');
+    assert.equal(c.guard.allowModeAll, false);
+  });
+
+  it('accepts every fault type with defaults and rejects bad modes and parameters', () => {
+    for (const type of FAULT_TYPES) assert.equal(faultSpecSchema.parse({ type }).type, type);
+    assert.throws(() => faultSpecSchema.parse({ type: 'pod-kill', mode: 'fixed' }), /integer `value`/);
+    assert.throws(() => faultSpecSchema.parse({ type: 'pod-kill', mode: 'fixed-percent', value: 150 }), /\(0, 100\]/);
+    assert.throws(() => faultSpecSchema.parse({ type: 'network-delay', params: { latency: '200 ms' } }), /latency/);
+    assert.throws(() => faultSpecSchema.parse({ type: 'disk-fill' }));
+    assert.throws(() => chaosSchema.parse({ schedule: { type: 'poisson' } }));
+  });
+});
+
+describe('chaos: plan (workflows/chaos-loop.ts planFaults)', () => {
+  it('plans the same faults for the same seed, 1–2 s apart inside bursts only', () => {
+    const chaos = chaosSchema.parse({ seed: 7, episodes: { burst: '20s', quiet: '10s' } });
+    const start = 1_700_000_000_000;
+    const a = planFaults(chaos, loopState(chaos, start), start, start + 120_000, 500);
+    const b = planFaults(chaos, loopState(chaos, start), start, start + 120_000, 500);
+    assert.deepEqual(a, b);
+    assert.ok(a.length > 40);
+    for (let i = 1; i < a.length; i++) {
+      const prev = a[i - 1]!;
+      const cur = a[i]!;
+      const gap = cur.plannedMs - prev.plannedMs;
+      const offset = (cur.plannedMs - start) % 30_000;
+      assert.ok(offset < 20_000, `fault ${cur.id} at +${cur.plannedMs - start} ms falls in a quiet gap`);
+      if (offset >= 2000) assert.ok(gap >= 1000 && gap <= 2000, `gap ${gap} ms`);
+      // faults end by the end of their burst
+      assert.ok(offset + cur.durationMs <= 20_000 || cur.durationMs === 500);
+    }
+    const kinds = new Set(a.map((f) => f.type));
+    assert.ok(kinds.size >= 3, `mix used ${[...kinds].join(', ')}`);
+  });
+
+  it('continues the same plan across a split (continue-as-new carries the state)', () => {
+    const chaos = chaosSchema.parse({ seed: 3, episodes: null, schedule: { type: 'poisson', mean: '1500ms' } });
+    const start = 1_700_000_000_000;
+    const whole = planFaults(chaos, loopState(chaos, start), start, start + 60_000, 1000);
+    const st = loopState(chaos, start);
+    const parts = [
+      ...planFaults(chaos, st, start, start + 60_000, 10),
+      ...planFaults(chaos, JSON.parse(JSON.stringify(st)) as ChaosLoopState, start, start + 60_000, 1000),
+    ];
+    assert.deepEqual(parts, whole);
+    assert.deepEqual(
+      whole.map((f) => f.seq),
+      whole.map((_, i) => i),
+    );
+  });
+});
+
+describe('chaos: pod selection modes (select.ts)', () => {
+  const pods = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((n) => pod(n));
+  it('picks by mode, deterministically by seed', () => {
+    assert.equal(selectPods(pods, 'one', undefined, 1).length, 1);
+    assert.equal(selectPods(pods, 'all', undefined, 1).length, 10);
+    assert.equal(selectPods(pods, 'fixed', 3, 1).length, 3);
+    assert.equal(selectPods(pods, 'fixed-percent', 50, 1).length, 5);
+    for (let s = 0; s < 50; s++) {
+      const n = selectPods(pods, 'random-max-percent', 30, s).length;
+      assert.ok(n >= 1 && n <= 3);
+    }
+    assert.deepEqual(selectPods(pods, 'fixed', 2, 42), selectPods([...pods].reverse(), 'fixed', 2, 42));
+    assert.deepEqual(selectPods([], 'one', undefined, 1), []);
+  });
+});
+
+describe('chaos: blast-radius guard (guard.ts)', () => {
+  const guard = chaosSchema.parse({}).guard;
+  it('refuses the platform, out-of-scope namespaces and services, mode all and too many faults, saying why', () => {
+    assert.match(checkTarget(guard, { namespace: 'boutique', app: 'temporal' }) ?? '', /part of the platform/);
+    assert.match(checkTarget(guard, { namespace: 'boutique', app: 'prometheus' }) ?? '', /never faulted/);
+    assert.match(checkTarget(guard, { namespace: 'boutique', app: 'redis-cart' }) ?? '', /allowRedis/);
+    assert.equal(checkTarget({ ...guard, allowRedis: true }, { namespace: 'boutique', app: 'redis-cart' }), undefined);
+    assert.match(
+      checkTarget(guard, { namespace: 'kube-system', app: 'cartservice' }) ?? '',
+      /outside chaos.guard.allowedNamespaces/,
+    );
+    assert.match(
+      checkTarget({ ...guard, allowedServices: ['frontend'] }, { namespace: 'boutique', app: 'cartservice' }) ?? '',
+      /allowedServices/,
+    );
+    assert.equal(checkTarget(guard, { namespace: 'boutique', app: 'cartservice' }), undefined);
+    const all = faultSpecSchema.parse({ type: 'pod-kill', mode: 'all', selector: { app: 'cartservice' } });
+    assert.match(checkSpec(guard, all) ?? '', /allowModeAll/);
+    assert.equal(checkSpec({ ...guard, allowModeAll: true }, all), undefined);
+    assert.match(checkConcurrency(guard, guard.maxConcurrent) ?? '', /maxConcurrent/);
+    const specs = [
+      faultSpecSchema.parse({ type: 'pod-kill', selector: { app: 'temporal' } }),
+      faultSpecSchema.parse({ type: 'pod-kill' }),
+    ];
+    const refusals = preflight(guard, specs);
+    assert.equal(refusals.length, 1);
+    assert.match(refusals[0] ?? '', /chaos\.faults\[0\] \(pod-kill\): refused: "temporal"/);
+  });
+});
+
+describe('chaos: Chaos Mesh objects (chaos-mesh.ts) against the CRD openAPIV3Schema', function () {
+  this.timeout(60_000);
+  let schemas: Map<string, OpenApiSchema>;
+  before(() => {
+    schemas = loadCrdSchemas(join(CRD_DIR, 'crd.yaml'));
+  });
+
+  it('the reference samples: valid.yaml passes, each invalid.yaml document fails for its reason', () => {
+    const docs = (f: string) =>
+      parseAllDocuments(readFileSync(join(CRD_DIR, 'samples', f), 'utf8')).map(
+        (d) => d.toJS() as { kind: string; metadata: { name: string } },
+      );
+    for (const obj of docs('valid.yaml'))
+      assert.deepEqual(validateChaosObject(obj, schemas), [], `${obj.kind} ${obj.metadata.name}`);
+    const expected: Record<string, RegExp[]> = {
+      bad1: [/spec\.action: "pod-delete" is not one of/],
+      bad2: [/spec\.mode: "some"/, /spec\.delay\.latency: "200 ms" does not match/],
+      bad3: [/stressors\.cpu\.workers: required/, /load: 150 is above the maximum 100/],
+      bad4: [/spec\.target: required/],
+      bad5: [/spec\.schedule: required/, /concurrencyPolicy: "Replace"/],
+    };
+    for (const obj of docs('invalid.yaml')) {
+      const errs = validateChaosObject(obj, schemas);
+      for (const re of expected[obj.metadata.name] ?? [/./])
+        assert.ok(
+          errs.some((e) => re.test(e)),
+          `${obj.metadata.name}: ${errs.join('; ')}`,
+        );
+    }
+  });
+
+  it('every fault type becomes a schema-valid PodChaos/NetworkChaos/StressChaos/HTTPChaos with campaign labels', () => {
+    for (const type of FAULT_TYPES) {
+      const spec = faultSpecSchema.parse({ type, selector: { app: 'cartservice' } });
+      const fault: ResolvedFault = {
+        id: 'f000012',
+        campaignId: 'campaign-nightly-20260101t020000',
+        key: 'campaign-nightly-20260101t020000:f000012',
+        type,
+        namespace: 'boutique',
+        app: 'cartservice',
+        pods: [pod('cartservice-7d9c-abcde')],
+        params: spec.params,
+        plannedMs: 1_700_000_000_000,
+        endMs: 1_700_000_000_000 + parseDuration(spec.duration),
+        detail: {},
+      };
+      const obj = chaosMeshObject(fault);
+      assert.equal(obj.kind, CHAOS_KIND[type]);
+      assert.equal(obj.metadata.labels?.['faultline.io/campaign'], 'campaign-nightly-20260101t020000');
+      assert.equal(obj.metadata.labels?.['faultline.io/fault-id'], 'f000012');
+      assert.match(obj.metadata.name ?? '', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      assert.deepEqual(validateChaosObject(obj, schemas), [], `${type}: ${JSON.stringify(obj.spec)}`);
+    }
+  });
+
+  it('catches a broken object (so the check is not vacuous)', () => {
+    const bad = {
+      apiVersion: 'chaos-mesh.org/v1alpha1',
+      kind: 'NetworkChaos',
+      metadata: { name: 'x' },
+      spec: { action: 'delay', mode: 'one', selector: {}, delay: { latency: 200 }, bogus: 1 },
+    };
+    const errs = validateChaosObject(bad, schemas);
+    assert.ok(errs.some((e) => /latency: must be string/.test(e)));
+    assert.ok(errs.some((e) => /spec\.bogus: unknown field/.test(e)));
+  });
+});
+
+describe('chaos: ground-truth log (fault-log.ts)', () => {
+  it('folds fsync’d events into records, skips a torn last line, exports Arrow and annotations', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faultline-chaos-log-'));
+    process.env.FAULTLINE_HOME ??= join(dir, 'home');
+    const path = join(dir, 'chaos', 'faults.jsonl');
+    const log = FaultLog.open(path);
+    const target = { namespace: 'default', app: 'cartservice', pods: ['cartservice-0'] };
+    log.append({ ev: 'campaign', ts: 1, campaignId: 'c1', targetKind: 'local', supervisorUrl: 'http://127.0.0.1:1' });
+    log.append({
+      ev: 'planned',
+      ts: 990,
+      id: 'f000000',
+      campaignId: 'c1',
+      type: 'pod-kill',
+      target,
+      params: {},
+      plannedMs: 1000,
+      plannedEndMs: 11_000,
+    });
+    log.append({ ev: 'applied', ts: 1003, id: 'f000000' });
+    log.append({ ev: 'removed', ts: 1003, id: 'f000000' });
+    log.append({ ev: 'recovered', ts: 2500, id: 'f000000' });
+    log.append({
+      ev: 'rejected',
+      ts: 2990,
+      id: 'f000001',
+      campaignId: 'c1',
+      type: 'pod-kill',
+      plannedMs: 3000,
+      error: 'refused: "temporal" is part of the platform',
+    });
+    log.append({
+      ev: 'planned',
+      ts: 4990,
+      id: 'f000002',
+      campaignId: 'c1',
+      type: 'network-delay',
+      target,
+      params: { latency: '200ms' },
+      plannedMs: 5000,
+      plannedEndMs: 9000,
+    });
+    log.append({ ev: 'applied', ts: 5001, id: 'f000002' });
+    log.close();
+    appendFileSync(path, '{"ev":"removed","ts":90'); // a crash mid-write
+    const recs = readFaultLog(path);
+    assert.equal(recs.length, 3);
+    assert.deepEqual(
+      recs.map((r) => [r.id, r.status, r.appliedMs, r.removedMs, r.recoveredMs]),
+      [
+        ['f000000', 'removed', 1003, 1003, 2500],
+        ['f000001', 'rejected', undefined, undefined, undefined],
+        ['f000002', 'applied', 5001, undefined, undefined],
+      ],
+    );
+    assert.match(recs[1]?.error ?? '', /platform/);
+    const arrow = join(dir, 'faults.arrow');
+    exportFaultLogArrow(recs, arrow);
+    const table = tableFromIPC(readFileSync(arrow));
+    assert.equal(table.numRows, 3);
+    assert.equal(table.getChild('applied_ms')?.get(0), 1003);
+    assert.equal(table.getChild('applied_ms')?.get(1), null);
+    const ann = grafanaAnnotations(recs);
+    assert.equal(ann.length, 2);
+    assert.deepEqual([ann[0]?.time, ann[0]?.timeEnd], [1003, 2500]);
+    writeFileSync(join(dir, 'x'), '');
+  });
+});
