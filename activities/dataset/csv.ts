@@ -15,8 +15,10 @@ export function writeReferenceCsv(
   isAnomaly: Uint8Array,
   names: string[],
   values: { cols: Map<string, Float64Array> } | { rowMajor: Float32Array },
-  rows: { from: number; to: number } = { from: 0, to: ts.length },
+  rows: { from: number; to: number } | Array<{ from: number; to: number }> = { from: 0, to: ts.length },
 ): number {
+  const ranges = Array.isArray(rows) ? rows : [rows];
+  let written = 0;
   const F = names.length;
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
@@ -25,8 +27,9 @@ export function writeReferenceCsv(
     const raw = 'cols' in values ? names.map((n) => values.cols.get(n) as Float64Array) : undefined;
     const rm = 'rowMajor' in values ? values.rowMajor : undefined;
     const CHUNK = 4096;
-    for (let start = rows.from; start < rows.to; start += CHUNK) {
-      const end = Math.min(rows.to, start + CHUNK);
+    for (const r of ranges) for (let start = r.from; start < r.to; start += CHUNK) {
+      const end = Math.min(r.to, start + CHUNK);
+      written += end - start;
       let s = '';
       for (let i = start; i < end; i++) {
         const t = ts[i] as number;
@@ -45,5 +48,5 @@ export function writeReferenceCsv(
     closeSync(fd);
   }
   renameSync(tmp, path);
-  return rows.to - rows.from;
+  return written;
 }
