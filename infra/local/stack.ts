@@ -59,6 +59,8 @@ export class StackStartError extends Error {
   constructor(
     readonly part: StackPartName,
     message: string,
+    /** missing/port-taken need the operator; failed (exited, not ready in time) may pass on a retry. */
+    readonly reason: 'missing' | 'port-taken' | 'failed' = 'failed',
   ) {
     super(`${part}: ${message}`);
     this.name = 'StackStartError';
@@ -129,7 +131,8 @@ function alive(rec: PidRecord | undefined): rec is PidRecord {
     const stat = readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
     // a zombie (state Z) is dead for our purposes
     if (/^\d+ \(.*\) Z/.test(stat)) return false;
-    return cmd.split('\0').some((a) => a === rec.bin || a.endsWith(path.basename(rec.bin)));
+    // redis rewrites its title ("/usr/bin/redis-server 127.0.0.1:6379"), so match on the program's name
+    return cmd.includes(path.basename(rec.bin));
   } catch {
     return false;
   }
@@ -345,12 +348,13 @@ async function startPart(p: PartPlan, dir: string, opts: EnsureStackOptions): Pr
     }
   } catch (err) {
     const what = p.name === 'supervisor' ? ((err as NodeJS.ErrnoException).path ?? p.bin) : p.bin;
-    throw new StackStartError(p.name, `${path.basename(what)} not found at ${what} — ${p.missingHint}`);
+    throw new StackStartError(p.name, `${path.basename(what)} not found at ${what} — ${p.missingHint}`, 'missing');
   }
   if (!(await portFree(p.port))) {
     throw new StackStartError(
       p.name,
       `port ${p.port} is taken by another process — set ${p.portField} or stop that process`,
+      'port-taken',
     );
   }
   for (const e of p.extraPorts) {
@@ -358,6 +362,7 @@ async function startPart(p: PartPlan, dir: string, opts: EnsureStackOptions): Pr
       throw new StackStartError(
         p.name,
         `port ${e.port} (${e.what}) is taken by another process — set target.basePort to a free range or stop that process`,
+        'port-taken',
       );
     }
   }

@@ -1,0 +1,377 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, freePortRange, waitUntil } from './helpers/ports';
+import { localTargetSchema, type LocalTargetConfig } from '../schemas/target';
+import { PORT_SPAN } from '../infra/local/ports';
+import { ensureStack, stackStatus, stopStack, StackStartError } from '../infra/local/stack';
+import { LocalTarget } from '../activities/deploy/local-target';
+import { SupervisorClient } from '../infra/local/supervisor/client';
+import type { PodInfo, TargetEndpoints } from '../activities/deploy/types';
+
+async function waitFor<T>(check: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  return (await waitUntil(check, ms, what)) as T;
+}
+
+/** Distinct free ports (freePort may hand out the same port twice when nothing binds it in between). */
+async function distinctPorts(n: number, avoid: (p: number) => boolean): Promise<number[]> {
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = await freePort();
+    if (!out.includes(p) && !avoid(p)) out.push(p);
+  }
+  return out;
+}
+
+async function localTarget(extra: Record<string, unknown> = {}): Promise<LocalTargetConfig> {
+  const basePort = await freePortRange(PORT_SPAN);
+  const [prom, node, sup, redis] = await distinctPorts(4, (p) => p >= basePort && p < basePort + PORT_SPAN);
+  return localTargetSchema.parse({
+    type: 'local',
+    basePort,
+    prometheus: { port: prom, scrapeInterval: '1s' },
+    nodeExporterPort: node,
+    supervisorPort: sup,
+    redisPort: redis,
+    readinessTimeout: '90s',
+    ...extra,
+  });
+}
+
+/** A browser-like session: keeps cookies, does not follow redirects. */
+class Session {
+  private readonly cookies = new Map<string, string>();
+  constructor(private readonly base: string) {}
+
+  async request(method: string, p: string, form?: Record<string, string>): Promise<{ status: number; body: string }> {
+    const headers: Record<string, string> = {
+      cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+    };
+    if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const res = await fetch(this.base + p, {
+      method,
+      headers,
+      body: form ? new URLSearchParams(form).toString() : undefined,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(15_000),
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [kv] = c.split(';');
+      const i = kv?.indexOf('=') ?? -1;
+      if (kv && i > 0) this.cookies.set(kv.slice(0, i), kv.slice(i + 1));
+    }
+    return { status: res.status, body: await res.text() };
+  }
+}
+
+/** Sums a counter over every pod of an app, read straight from the pods' /metrics (via the supervisor's SD). */
+async function podCounter(supervisorUrl: string, app: string, re: RegExp): Promise<number> {
+  const groups = (await (await fetch(`${supervisorUrl}/sd/pods`)).json()) as {
+    targets: string[];
+    labels: Record<string, string>;
+  }[];
+  let sum = 0;
+  for (const g of groups.filter((x) => x.labels.app === app)) {
+    const text = await (await fetch(`http://${g.targets[0]}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (re.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
+}
+
+interface Series {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+async function queryRange(promUrl: string, query: string, startMs: number, endMs: number): Promise<Series[]> {
+  const u = new URL(`${promUrl}/api/v1/query_range`);
+  u.searchParams.set('query', query);
+  u.searchParams.set('start', String(startMs / 1000));
+  u.searchParams.set('end', String(endMs / 1000));
+  u.searchParams.set('step', '1');
+  const res = await fetch(u);
+  const body = (await res.json()) as { status: string; data: { result: Series[] }; error?: string };
+  assert.equal(body.status, 'success', body.error);
+  return body.data.result;
+}
+
+const CHECKOUT_FORM = {
+  email: 'someone@example.com',
+  street_address: '1600 Amphitheatre Parkway',
+  zip_code: '94043',
+  city: 'Mountain View',
+  state: 'CA',
+  country: 'United States',
+  credit_card_number: '4432801561520454',
+  credit_card_expiration_month: '1',
+  credit_card_expiration_year: String(new Date().getUTCFullYear() + 1),
+  credit_card_cvv: '672',
+};
+
+describe('local stack (boutique under the supervisor, redis, node-exporter, Prometheus)', function () {
+  this.timeout(180_000);
+  let home: string;
+  let config: LocalTargetConfig;
+  let target: LocalTarget;
+  let endpoints: TargetEndpoints;
+  let client: SupervisorClient;
+  let startMs: number;
+
+  before(async () => {
+    home = mkdtempSync(path.join(tmpdir(), 'faultline-stack-'));
+    config = await localTarget();
+    startMs = Date.now();
+    target = new LocalTarget(config, 'test-campaign', {
+      home,
+      stack: { supervisor: { backoff: { baseMs: 500, maxMs: 8000 } } },
+    });
+    endpoints = await target.deploy();
+    client = new SupervisorClient(endpoints.supervisorUrl ?? '');
+  });
+
+  after(async () => {
+    await stopStack({ home });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('starts every part, every pod ready, and a second deploy reuses them', async () => {
+    const parts = await stackStatus({ home });
+    assert.deepEqual(
+      parts.map((p) => [p.name, p.running, p.ready]),
+      [
+        ['redis', true, true],
+        ['supervisor', true, true],
+        ['node-exporter', true, true],
+        ['prometheus', true, true],
+      ],
+    );
+    const pods = await target.listPods({});
+    assert.equal(pods.length, 10);
+    assert.ok(pods.every((p) => p.ready && p.phase === 'Running'));
+    const again = await target.deploy();
+    assert.deepEqual(again, endpoints);
+    const partsAgain = await stackStatus({ home });
+    assert.deepEqual(
+      partsAgain.map((p) => p.pid),
+      parts.map((p) => p.pid),
+      'a retried deploy starts nothing twice',
+    );
+  });
+
+  it('completes a purchase through the frontend that reaches payment, shipping and email', async () => {
+    const sup = endpoints.supervisorUrl ?? '';
+    const before = {
+      charge: await podCounter(
+        sup,
+        'paymentservice',
+        /^grpc_server_handled_total\{.*grpc_method="Charge".*grpc_code="OK"/,
+      ),
+      ship: await podCounter(
+        sup,
+        'shippingservice',
+        /^grpc_server_handled_total\{.*grpc_method="ShipOrder".*grpc_code="OK"/,
+      ),
+      email: await podCounter(
+        sup,
+        'emailservice',
+        /^grpc_server_handled_total\{.*grpc_method="SendOrderConfirmation".*grpc_code="OK"/,
+      ),
+    };
+    const s = new Session(endpoints.frontendUrl);
+    const home = await s.request('GET', '/');
+    assert.equal(home.status, 200);
+    assert.match(home.body, /Hot Products/);
+    assert.equal((await s.request('GET', '/product/OLJCESPC7Z')).status, 200);
+    assert.equal((await s.request('POST', '/cart', { product_id: 'OLJCESPC7Z', quantity: '2' })).status, 302);
+    const cart = await s.request('GET', '/cart');
+    assert.equal(cart.status, 200);
+    assert.match(cart.body, /Cart \(2\)/);
+    const order = await s.request('POST', '/cart/checkout', CHECKOUT_FORM);
+    assert.equal(order.status, 200, order.body.slice(0, 500));
+    assert.match(order.body, /Your order is complete!/);
+    const after = {
+      charge: await podCounter(
+        sup,
+        'paymentservice',
+        /^grpc_server_handled_total\{.*grpc_method="Charge".*grpc_code="OK"/,
+      ),
+      ship: await podCounter(
+        sup,
+        'shippingservice',
+        /^grpc_server_handled_total\{.*grpc_method="ShipOrder".*grpc_code="OK"/,
+      ),
+      email: await podCounter(
+        sup,
+        'emailservice',
+        /^grpc_server_handled_total\{.*grpc_method="SendOrderConfirmation".*grpc_code="OK"/,
+      ),
+    };
+    assert.equal(after.charge, before.charge + 1, 'payment charged once');
+    assert.equal(after.ship, before.ship + 1, 'order shipped once');
+    assert.equal(after.email, before.email + 1, 'confirmation emailed once');
+  });
+
+  it('restarts a SIGKILLed pod with a new name, with a growing back-off, and the shop recovers', async () => {
+    const gaps: number[] = [];
+    let restarts = 0;
+    for (let i = 0; i < 2; i++) {
+      const [victim] = await target.listPods({ app: 'cartservice' });
+      assert.ok(victim?.ready);
+      const pid = await client.podPid(victim.name);
+      const killedAt = Date.now();
+      process.kill(pid, 'SIGKILL');
+      const fresh = await waitFor<PodInfo>(
+        async () => {
+          const [p] = await target.listPods({ app: 'cartservice' });
+          return p && p.name !== victim.name && p.ready && p.restarts > restarts ? p : undefined;
+        },
+        30_000,
+        'replacement cartservice pod ready',
+      );
+      assert.notEqual(fresh.uid, victim.uid);
+      restarts = fresh.restarts;
+      gaps.push((fresh.startedAtMs ?? 0) - killedAt);
+    }
+    assert.ok((gaps[1] ?? 0) > (gaps[0] ?? 0) + 300, `back-off grows: ${gaps.join(', ')} ms`);
+    const s = new Session(endpoints.frontendUrl);
+    await waitFor(async () => (await s.request('GET', '/cart')).status === 200, 20_000, 'cart page after restart');
+  });
+
+  it('makes a held cartservice visible as frontend errors and restarts in Prometheus', async () => {
+    const [pod] = await target.listPods({ app: 'cartservice' });
+    assert.ok(pod);
+    await client.holdPod(pod.name, 'test-hold', Date.now() + 4000);
+    const s = new Session(endpoints.frontendUrl);
+    let errors = 0;
+    await waitFor(
+      async () => {
+        if ((await s.request('GET', '/cart')).status >= 500) errors++;
+        return errors >= 3;
+      },
+      15_000,
+      'frontend errors while cartservice is down',
+    );
+    await waitFor(async () => (await target.listPods({ app: 'cartservice' }))[0]?.ready, 20_000, 'cartservice back');
+    const prom = endpoints.prometheusUrl;
+    const end = Date.now() + 3000;
+    await waitFor(
+      async () => {
+        const r = await queryRange(prom, 'sum(http_requests_total{code=~"5.."})', startMs, Date.now());
+        return r.length > 0 && Date.now() > end;
+      },
+      20_000,
+      'frontend 5xx in Prometheus',
+    );
+    const restarts = await queryRange(
+      prom,
+      'sum by (app) (kube_pod_container_status_restarts_total{app="cartservice"})',
+      startMs,
+      Date.now(),
+    );
+    const values = restarts[0]?.values.map(([, v]) => Number(v)) ?? [];
+    assert.ok(values.length > 0);
+    assert.ok((values[values.length - 1] ?? 0) >= 3, `cartservice restarts ${values.at(-1)}`);
+    assert.ok(
+      values.some((v) => v < (values[values.length - 1] ?? 0)),
+      'restarts rise during the window',
+    );
+    const ready = await queryRange(
+      prom,
+      'kube_deployment_status_replicas_available{deployment="cartservice"}',
+      startMs,
+      Date.now(),
+    );
+    assert.ok(
+      ready[0]?.values.some(([, v]) => v === '0'),
+      'an unavailable window is recorded',
+    );
+  });
+
+  it('answers query_range for node and service metrics covering the test window', async () => {
+    const prom = endpoints.prometheusUrl;
+    const end = Date.now();
+    const cover = (series: Series[], what: string) => {
+      assert.ok(series.length > 0, `${what}: no series`);
+      const ts = series.flatMap((s) => s.values.map(([t]) => t * 1000));
+      assert.ok(Math.min(...ts) <= startMs + 30_000, `${what}: starts ${Math.min(...ts) - startMs} ms after the test`);
+      assert.ok(Math.max(...ts) >= end - 5000, `${what}: ends ${end - Math.max(...ts)} ms before now`);
+    };
+    cover(await queryRange(prom, 'node_load1', startMs, end), 'node_load1');
+    cover(await queryRange(prom, 'sum(rate(node_cpu_seconds_total{mode!="idle"}[5s]))', startMs, end), 'node cpu');
+    cover(await queryRange(prom, 'node_memory_MemAvailable_bytes', startMs, end), 'node memory');
+    cover(await queryRange(prom, 'sum by (app) (rate(grpc_server_handled_total[5s]))', startMs, end), 'grpc rate');
+    cover(
+      await queryRange(
+        prom,
+        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5s])))',
+        startMs,
+        end,
+      ),
+      'frontend p95',
+    );
+    const apps = await queryRange(prom, 'count by (app) (up{job="boutique"} == 1)', end - 5000, end);
+    assert.equal(apps.length, 10, 'every service is scraped');
+  });
+});
+
+describe('local stack start errors', function () {
+  this.timeout(60_000);
+  let home: string;
+
+  beforeEach(() => {
+    home = mkdtempSync(path.join(tmpdir(), 'faultline-stack-err-'));
+  });
+  afterEach(async () => {
+    await stopStack({ home });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('names the part and the fix when a port is taken', async () => {
+    const target = await localTarget();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(target.redisPort, '127.0.0.1', () => r()));
+    try {
+      await assert.rejects(ensureStack({ home, target }), (err: unknown) => {
+        assert.ok(err instanceof StackStartError);
+        assert.equal(err.part, 'redis');
+        assert.match(err.message, new RegExp(`^redis: port ${target.redisPort} is taken .* set target.redisPort`));
+        return true;
+      });
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('names the part and the fix when a binary is missing', async () => {
+    const target = await localTarget();
+    await assert.rejects(
+      ensureStack({ home, target, binaries: { redis: '/nonexistent/redis-server' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof StackStartError);
+        assert.match(
+          err.message,
+          /^redis: redis-server not found at \/nonexistent\/redis-server — run `bash infra\/setup.sh`/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('names a part whose service port is taken after the earlier parts started', async () => {
+    const target = await localTarget();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(target.basePort + 3, '127.0.0.1', () => r()));
+    try {
+      await assert.rejects(
+        ensureStack({ home, target }),
+        /^StackStartError: supervisor: port \d+ \(cartservice service\) is taken .* set target.basePort|supervisor: port \d+ \(cartservice service\) is taken/,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+});
