@@ -31,7 +31,9 @@ const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 function stats(h: LabelStats['hist'], count: number): LatencyStats {
   if (count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
   // histogram values are microseconds
-  const at = (p: number): number => r3(h.getValueAtPercentile(p) / 1000);
+  // HDR returns the top of a value's bucket; clamp to the exact max so min ≤ p50 ≤ … ≤ p99 ≤ max holds
+  const max = h.maxValue;
+  const at = (p: number): number => r3(Math.min(h.getValueAtPercentile(p), max) / 1000);
   return {
     min: r3(h.minNonZeroValue / 1000),
     mean: r3(h.mean / 1000),
