@@ -53,7 +53,9 @@ function metricValue(text: string, name: string, labels: Record<string, string>)
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
     const close = line.lastIndexOf('}');
-    const got = new Map([...line.slice(name.length + 1, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const got = new Map(
+      [...line.slice(name.length + 1, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => got.get(k) === v)) total += Number(line.slice(close + 1).trim());
   }
   return total;
@@ -72,7 +74,12 @@ class Browser {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const res = await fetch(this.base + path, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const res = await fetch(this.base + path, {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+      redirect: 'manual',
+    });
     for (const c of res.headers.getSetCookie()) {
       const [pair = '', ...attrs] = c.split(';');
       const i = pair.indexOf('=');
@@ -101,7 +108,9 @@ describe('boutique stand-in services', function () {
 
   before(async function () {
     stack = await startBoutique();
-    catalog = client(new BoutiqueClient('productcatalogservice', 'ProductCatalogService', stack.addr('productcatalogservice'), 3000));
+    catalog = client(
+      new BoutiqueClient('productcatalogservice', 'ProductCatalogService', stack.addr('productcatalogservice'), 3000),
+    );
     currency = client(new BoutiqueClient('currencyservice', 'CurrencyService', stack.addr('currencyservice'), 3000));
     cart = client(new BoutiqueClient('cartservice', 'CartService', stack.addr('cartservice'), 3000));
     shipping = client(new BoutiqueClient('shippingservice', 'ShippingService', stack.addr('shippingservice'), 3000));
@@ -137,17 +146,26 @@ describe('boutique stand-in services', function () {
     it('currencyservice converts through EUR with exact units/nanos', async function () {
       const { currency_codes } = await currency.call('GetSupportedCurrencies', {});
       for (const c of ['USD', 'EUR', 'CAD', 'JPY', 'GBP', 'TRY']) assert.ok(currency_codes.includes(c), c);
-      assert.deepEqual(await currency.call('Convert', { from: { currency_code: 'EUR', units: 1, nanos: 0 }, to_code: 'USD' }), {
-        currency_code: 'USD',
-        units: 1,
-        nanos: 130_500_000,
-      });
+      assert.deepEqual(
+        await currency.call('Convert', { from: { currency_code: 'EUR', units: 1, nanos: 0 }, to_code: 'USD' }),
+        {
+          currency_code: 'USD',
+          units: 1,
+          nanos: 130_500_000,
+        },
+      );
       // 113.05 USD = 100 EUR exactly at 1.1305
       assert.deepEqual(
-        await currency.call('Convert', { from: { currency_code: 'USD', units: 113, nanos: 50_000_000 }, to_code: 'EUR' }),
+        await currency.call('Convert', {
+          from: { currency_code: 'USD', units: 113, nanos: 50_000_000 },
+          to_code: 'EUR',
+        }),
         { currency_code: 'EUR', units: 100, nanos: 0 },
       );
-      const jpy = await currency.call('Convert', { from: { currency_code: 'USD', units: 19, nanos: 990_000_000 }, to_code: 'JPY' });
+      const jpy = await currency.call('Convert', {
+        from: { currency_code: 'USD', units: 19, nanos: 990_000_000 },
+        to_code: 'JPY',
+      });
       assert.equal(jpy.currency_code, 'JPY');
       // 19.99 / 1.1305 * 126.40 = 2235.0606...
       assert.equal(jpy.units, 2235);
@@ -193,7 +211,9 @@ describe('boutique stand-in services', function () {
     });
 
     it('recommendationservice returns catalogue ids excluding the given ones', async function () {
-      const rec = client(new BoutiqueClient('recommendationservice', 'RecommendationService', stack.addr('recommendationservice'), 3000));
+      const rec = client(
+        new BoutiqueClient('recommendationservice', 'RecommendationService', stack.addr('recommendationservice'), 3000),
+      );
       const all = (await catalog.call('ListProducts', {})).products.map((p) => p.id);
       const exclude = all.slice(0, 3);
       const { product_ids } = await rec.call('ListRecommendations', { user_id: 'u', product_ids: exclude });
@@ -244,10 +264,18 @@ describe('boutique stand-in services', function () {
         shipping_tracking_id: 'AB-1-2',
         shipping_cost: { currency_code: 'USD', units: 8, nanos: 990_000_000 },
         shipping_address: ADDRESS,
-        items: [{ item: { product_id: 'OLJCESPC7Z', quantity: 1 }, cost: { currency_code: 'USD', units: 19, nanos: 990_000_000 } }],
+        items: [
+          {
+            item: { product_id: 'OLJCESPC7Z', quantity: 1 },
+            cost: { currency_code: 'USD', units: 19, nanos: 990_000_000 },
+          },
+        ],
       };
       assert.deepEqual(await mail.call('SendOrderConfirmation', { email: 'a@example.com', order }), {});
-      assert.equal(await codeOf(mail.call('SendOrderConfirmation', { email: 'not-an-email', order })), grpc.status.INVALID_ARGUMENT);
+      assert.equal(
+        await codeOf(mail.call('SendOrderConfirmation', { email: 'not-an-email', order })),
+        grpc.status.INVALID_ARGUMENT,
+      );
     });
 
     it('adservice serves ads by context key and random ads without one', async function () {
@@ -260,11 +288,19 @@ describe('boutique stand-in services', function () {
     });
 
     it('checkoutservice places an order in the user currency and empties the cart', async function () {
-      const co = client(new BoutiqueClient('checkoutservice', 'CheckoutService', stack.addr('checkoutservice'), 10_000));
+      const co = client(
+        new BoutiqueClient('checkoutservice', 'CheckoutService', stack.addr('checkoutservice'), 10_000),
+      );
       const user = 'checkout-test-user';
       await cart.call('AddItem', { user_id: user, item: { product_id: 'OLJCESPC7Z', quantity: 2 } });
       await cart.call('AddItem', { user_id: user, item: { product_id: '6E92ZMYYFZ', quantity: 1 } });
-      const req = { user_id: user, user_currency: 'EUR', address: ADDRESS, email: 'someone@example.com', credit_card: VISA };
+      const req = {
+        user_id: user,
+        user_currency: 'EUR',
+        address: ADDRESS,
+        email: 'someone@example.com',
+        credit_card: VISA,
+      };
       const { order } = await co.call('PlaceOrder', req);
       assert.ok(order);
       assert.match(order.order_id, UUID_RE);
@@ -273,15 +309,20 @@ describe('boutique stand-in services', function () {
       assert.equal(order.items.length, 2);
       const rates = loadRates();
       const sunglasses = order.items.find((i) => i.item?.product_id === 'OLJCESPC7Z');
-      assert.deepEqual(sunglasses?.cost, convert(rates, { currency_code: 'USD', units: 19, nanos: 990_000_000 }, 'EUR'));
+      assert.deepEqual(
+        sunglasses?.cost,
+        convert(rates, { currency_code: 'USD', units: 19, nanos: 990_000_000 }, 'EUR'),
+      );
       assert.deepEqual((await cart.call('GetCart', { user_id: user })).items, []);
 
       // A refused card fails the order with Internal, naming the dependency.
       await cart.call('AddItem', { user_id: user, item: { product_id: 'OLJCESPC7Z', quantity: 1 } });
-      const err = await co.call('PlaceOrder', { ...req, credit_card: { ...VISA, credit_card_number: '378282246310005' } }).then(
-        () => assert.fail('expected failure'),
-        (e: unknown) => e as DependencyError,
-      );
+      const err = await co
+        .call('PlaceOrder', { ...req, credit_card: { ...VISA, credit_card_number: '378282246310005' } })
+        .then(
+          () => assert.fail('expected failure'),
+          (e: unknown) => e as DependencyError,
+        );
       assert.equal(err.code, grpc.status.INTERNAL);
       assert.match(err.message, /failed to charge card: paymentservice/);
       await cart.call('EmptyCart', { user_id: user });
@@ -292,8 +333,14 @@ describe('boutique stand-in services', function () {
     it('completes a purchase: home, product, add to cart, cart, checkout, confirmation', async function () {
       const b = new Browser(stack.frontendUrl);
       const before = {
-        charge: metricValue(await scrape('paymentservice'), 'grpc_server_handled_total', { grpc_method: 'Charge', grpc_code: 'OK' }),
-        ship: metricValue(await scrape('shippingservice'), 'grpc_server_handled_total', { grpc_method: 'ShipOrder', grpc_code: 'OK' }),
+        charge: metricValue(await scrape('paymentservice'), 'grpc_server_handled_total', {
+          grpc_method: 'Charge',
+          grpc_code: 'OK',
+        }),
+        ship: metricValue(await scrape('shippingservice'), 'grpc_server_handled_total', {
+          grpc_method: 'ShipOrder',
+          grpc_code: 'OK',
+        }),
         email: metricValue(await scrape('emailservice'), 'grpc_server_handled_total', {
           grpc_method: 'SendOrderConfirmation',
           grpc_code: 'OK',
@@ -308,12 +355,18 @@ describe('boutique stand-in services', function () {
       assert.match(home.html, /<h3>Hot Products<\/h3>/);
       assert.equal(home.html.match(/class="col-md-4 hot-product-card"/g)?.length, 9);
       assert.match(home.html, /<a href="\/product\/OLJCESPC7Z">/);
-      assert.match(home.html, /<div class="hot-product-card-name">Sunglasses<\/div>\s*<div class="hot-product-card-price">\$19\.99<\/div>/);
+      assert.match(
+        home.html,
+        /<div class="hot-product-card-name">Sunglasses<\/div>\s*<div class="hot-product-card-price">\$19\.99<\/div>/,
+      );
       assert.match(home.html, /<form method="POST" class="controls-form" action="\/setCurrency" id="currency_form">/);
       assert.match(home.html, /<a href="\/cart" class="cart-link"><img [^>]*alt="Cart icon"/);
       assert.doesNotMatch(home.html, /cart-size-circle/);
       assert.match(home.html, /This website is hosted for demo purposes only\. It is not an actual shop\./);
-      assert.match(home.html, new RegExp(`session-id: ${b.cookies.get('shop_session-id')} — request-id: ${UUID_RE.source}`));
+      assert.match(
+        home.html,
+        new RegExp(`session-id: ${b.cookies.get('shop_session-id')} — request-id: ${UUID_RE.source}`),
+      );
 
       const product = await b.request('/product/OLJCESPC7Z');
       assert.equal(product.status, 200);
@@ -334,14 +387,23 @@ describe('boutique stand-in services', function () {
       assert.equal(cartPage.status, 200);
       assert.match(cartPage.html, /<span class="cart-size-circle">2<\/span>/);
       assert.match(cartPage.html, /<h3>Cart \(2\)<\/h3>/);
-      assert.match(cartPage.html, /class="cymbal-button-secondary cart-summary-empty-cart-button" type="submit">Empty Cart</);
+      assert.match(
+        cartPage.html,
+        /class="cymbal-button-secondary cart-summary-empty-cart-button" type="submit">Empty Cart</,
+      );
       assert.equal(cartPage.html.match(/class="row cart-summary-item-row"/g)?.length, 1);
       assert.match(cartPage.html, /<h4>Sunglasses<\/h4>/);
       assert.match(cartPage.html, /SKU #OLJCESPC7Z/);
       assert.match(cartPage.html, /Quantity: 2/);
       assert.match(cartPage.html, /<strong>\$39\.98<\/strong>/);
-      assert.match(cartPage.html, /cart-summary-shipping-row">\s*<div class="col pl-md-0">Shipping<\/div>\s*<div[^>]*>\$8\.99</);
-      assert.match(cartPage.html, /cart-summary-total-row">\s*<div class="col pl-md-0">Total<\/div>\s*<div[^>]*>\$48\.97</);
+      assert.match(
+        cartPage.html,
+        /cart-summary-shipping-row">\s*<div class="col pl-md-0">Shipping<\/div>\s*<div[^>]*>\$8\.99</,
+      );
+      assert.match(
+        cartPage.html,
+        /cart-summary-total-row">\s*<div class="col pl-md-0">Total<\/div>\s*<div[^>]*>\$48\.97</,
+      );
       assert.match(cartPage.html, /<form class="cart-checkout-form" action="\/cart\/checkout" method="POST">/);
       assert.match(cartPage.html, /name="email" value="someone@example.com"/);
       assert.match(cartPage.html, /name="credit_card_number"[^>]*value="4432801561520454"/);
@@ -372,19 +434,31 @@ describe('boutique stand-in services', function () {
       });
       assert.equal(charge, before.charge + 1);
       assert.equal(
-        metricValue(await scrape('shippingservice'), 'grpc_server_handled_total', { grpc_method: 'ShipOrder', grpc_code: 'OK' }),
+        metricValue(await scrape('shippingservice'), 'grpc_server_handled_total', {
+          grpc_method: 'ShipOrder',
+          grpc_code: 'OK',
+        }),
         before.ship + 1,
       );
       assert.equal(
-        metricValue(await scrape('emailservice'), 'grpc_server_handled_total', { grpc_method: 'SendOrderConfirmation', grpc_code: 'OK' }),
+        metricValue(await scrape('emailservice'), 'grpc_server_handled_total', {
+          grpc_method: 'SendOrderConfirmation',
+          grpc_code: 'OK',
+        }),
         before.email + 1,
       );
       assert.ok(
-        metricValue(await scrape('paymentservice'), 'grpc_server_handling_seconds_count', { grpc_method: 'Charge' }) >= 1,
+        metricValue(await scrape('paymentservice'), 'grpc_server_handling_seconds_count', { grpc_method: 'Charge' }) >=
+          1,
       );
       const fe = await (await fetch(`${stack.frontendUrl}/metrics`)).text();
       assert.equal(
-        metricValue(fe, 'http_requests_total', { method: 'POST', route: '/cart/checkout', code: '200', pod: 'frontend-test-0' }),
+        metricValue(fe, 'http_requests_total', {
+          method: 'POST',
+          route: '/cart/checkout',
+          code: '200',
+          pod: 'frontend-test-0',
+        }),
         1,
       );
       assert.ok(metricValue(fe, 'http_request_duration_seconds_count', { method: 'GET', route: '/product/{id}' }) >= 1);
@@ -443,13 +517,20 @@ describe('boutique stand-in services', function () {
       assert.ok(Date.now() - t0 < 3500, `took ${Date.now() - t0} ms`);
       assert.equal(down.status, 500);
       assert.match(down.html, /HTTP Status:<\/strong> 500 Internal Server Error/);
-      assert.match(down.html, /could not retrieve cart: cartservice \(hipstershop\.CartService\/GetCart at 127\.0\.0\.1:\d+\)/);
+      assert.match(
+        down.html,
+        /could not retrieve cart: cartservice \(hipstershop\.CartService\/GetCart at 127\.0\.0\.1:\d+\)/,
+      );
       const add = await b.request('/cart', { form: { product_id: 'OLJCESPC7Z', quantity: '1' } });
       assert.equal(add.status, 500);
       assert.match(add.html, /failed to add to cart: cartservice/);
 
       await stack.restart('cartservice');
-      await waitUntil(async () => (await b.request('/')).status === 200, 10_000, 'frontend to reconnect to cartservice');
+      await waitUntil(
+        async () => (await b.request('/')).status === 200,
+        10_000,
+        'frontend to reconnect to cartservice',
+      );
       const fe = await (await fetch(`${stack.frontendUrl}/metrics`)).text();
       assert.ok(metricValue(fe, 'http_requests_total', { route: '/', code: '500' }) >= 1);
     });
@@ -463,7 +544,10 @@ describe('boutique stand-in services', function () {
 
       const taken = spawnService('shippingservice', { PORT: String(stack.ports.frontend) });
       assert.equal(await taken.exited, 1);
-      assert.match(taken.output, new RegExp(`port ${stack.ports.frontend} on 127\\.0\\.0\\.1 is already in use \\(PORT\\)`));
+      assert.match(
+        taken.output,
+        new RegExp(`port ${stack.ports.frontend} on 127\\.0\\.0\\.1 is already in use \\(PORT\\)`),
+      );
 
       const ad = stack.procs.get('adservice');
       assert.ok(ad?.running);

@@ -53,7 +53,11 @@ export class BoutiqueClient<S extends HipstershopServiceName> {
     this.client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   }
 
-  call<M extends keyof Methods[S] & string>(method: M, request: Req<S, M>, deadlineMs = this.deadlineMs): Promise<Res<S, M>> {
+  call<M extends keyof Methods[S] & string>(
+    method: M,
+    request: Req<S, M>,
+    deadlineMs = this.deadlineMs,
+  ): Promise<Res<S, M>> {
     const fn = (this.client as unknown as Record<string, UnaryFn>)[method];
     if (!fn) return Promise.reject(new Error(`hipstershop.${this.service} has no method ${method}`));
     return new Promise((resolve, reject) => {

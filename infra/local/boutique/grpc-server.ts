@@ -102,7 +102,7 @@ export class BoutiqueGrpcServer {
       try {
         result = Promise.resolve(handler(call.request, call));
       } catch (err) {
-        result = Promise.reject(err);
+        result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
       result.then(
         (res) => {

@@ -14,7 +14,13 @@ function protoDir(): string {
 }
 
 /** snake_case field names and plain numbers for int64, as upstream's Node services load demo.proto. */
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 export type HipstershopServiceName =
   | 'CartService'

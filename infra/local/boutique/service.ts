@@ -49,7 +49,8 @@ export async function serveGrpc(
     isServing: opts.isServing,
   });
   register(server);
-  const metricsServer = metricsPort === undefined ? undefined : await startMetricsServer(ctx.registry, ctx.host, metricsPort);
+  const metricsServer =
+    metricsPort === undefined ? undefined : await startMetricsServer(ctx.registry, ctx.host, metricsPort);
   if (metricsPort === undefined) ctx.logger.warn('METRICS_PORT is not set: no /metrics endpoint');
   try {
     await server.start();

@@ -140,7 +140,11 @@ class Frontend {
     const priced: PricedProduct[] = await Promise.all(
       products.map(async (product) => ({
         product,
-        price: await this.convert(`failed to do currency conversion for product ${product.id}`, product.price_usd, s.currency),
+        price: await this.convert(
+          `failed to do currency conversion for product ${product.id}`,
+          product.price_usd,
+          s.currency,
+        ),
       })),
     );
     return { status: 200, html: homePage({ ...this.base(s, cartSize(items), currencies), products: priced, ad }) };
@@ -309,7 +313,11 @@ function routeOf(path: string): Route {
 /** Stand-in static assets: the pages reference upstream's images and stylesheet; serve tiny placeholders. */
 function staticAsset(path: string): Page {
   if (path.endsWith('.css')) {
-    return { status: 200, text: 'body{font-family:sans-serif}.cart-size-circle{border-radius:50%}\n', contentType: 'text/css' };
+    return {
+      status: 200,
+      text: 'body{font-family:sans-serif}.cart-size-circle{border-radius:50%}\n',
+      contentType: 'text/css',
+    };
   }
   return {
     status: 200,
@@ -323,7 +331,12 @@ export const run: ServiceMain = async (ctx) => {
   const d = ctx.deadlineMs;
   const e = ctx.env;
   const clients: Clients = {
-    catalog: new BoutiqueClient('productcatalogservice', 'ProductCatalogService', requiredAddr(e, 'PRODUCT_CATALOG_SERVICE_ADDR'), d),
+    catalog: new BoutiqueClient(
+      'productcatalogservice',
+      'ProductCatalogService',
+      requiredAddr(e, 'PRODUCT_CATALOG_SERVICE_ADDR'),
+      d,
+    ),
     currency: new BoutiqueClient('currencyservice', 'CurrencyService', requiredAddr(e, 'CURRENCY_SERVICE_ADDR'), d),
     cart: new BoutiqueClient('cartservice', 'CartService', requiredAddr(e, 'CART_SERVICE_ADDR'), d),
     recommendation: new BoutiqueClient(
@@ -423,13 +436,24 @@ export const run: ServiceMain = async (ctx) => {
       const status = err instanceof HttpError ? err.status : 500;
       const details = err instanceof Error ? err.message : String(err);
       if (status >= 500) ctx.logger.warn('request failed', { method, path, status, details });
-      page = { status, html: errorPage({ sessionId: s.sessionId, requestId: s.requestId, userCurrency: s.currency, cartSize: 0, status, details }) };
+      page = {
+        status,
+        html: errorPage({
+          sessionId: s.sessionId,
+          requestId: s.requestId,
+          userCurrency: s.currency,
+          cartSize: 0,
+          status,
+          details,
+        }),
+      };
     }
     const headers: Record<string, string | string[]> = {};
     if (s.setCookies.length > 0) headers['set-cookie'] = s.setCookies;
     if (page.location) headers['location'] = page.location;
     const body = page.html ?? page.text ?? '';
-    headers['content-type'] = page.html !== undefined ? 'text/html; charset=utf-8' : (page.contentType ?? 'text/plain; charset=utf-8');
+    headers['content-type'] =
+      page.html !== undefined ? 'text/html; charset=utf-8' : (page.contentType ?? 'text/plain; charset=utf-8');
     headers['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(page.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);

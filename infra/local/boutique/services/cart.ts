@@ -61,7 +61,9 @@ export const run: ServiceMain = async (ctx) => {
             throw new GrpcError(grpc.status.INVALID_ARGUMENT, `invalid quantity ${item.quantity}`);
           }
           const key = cartKey(req.user_id);
-          await storage(() => redis.multi().hIncrBy(key, item.product_id, item.quantity).expire(key, CART_TTL_S).exec());
+          await storage(() =>
+            redis.multi().hIncrBy(key, item.product_id, item.quantity).expire(key, CART_TTL_S).exec(),
+          );
           return {};
         },
         GetCart: async (req) => {

@@ -96,9 +96,19 @@ export const run: ServiceMain = (ctx) => {
       requiredAddr(ctx.env, 'PRODUCT_CATALOG_SERVICE_ADDR'),
       d,
     ),
-    currency: new BoutiqueClient('currencyservice', 'CurrencyService', requiredAddr(ctx.env, 'CURRENCY_SERVICE_ADDR'), d),
+    currency: new BoutiqueClient(
+      'currencyservice',
+      'CurrencyService',
+      requiredAddr(ctx.env, 'CURRENCY_SERVICE_ADDR'),
+      d,
+    ),
     cart: new BoutiqueClient('cartservice', 'CartService', requiredAddr(ctx.env, 'CART_SERVICE_ADDR'), d),
-    shipping: new BoutiqueClient('shippingservice', 'ShippingService', requiredAddr(ctx.env, 'SHIPPING_SERVICE_ADDR'), d),
+    shipping: new BoutiqueClient(
+      'shippingservice',
+      'ShippingService',
+      requiredAddr(ctx.env, 'SHIPPING_SERVICE_ADDR'),
+      d,
+    ),
     payment: new BoutiqueClient('paymentservice', 'PaymentService', requiredAddr(ctx.env, 'PAYMENT_SERVICE_ADDR'), d),
     email: new BoutiqueClient('emailservice', 'EmailService', requiredAddr(ctx.env, 'EMAIL_SERVICE_ADDR'), d),
   };

@@ -41,7 +41,12 @@ export const run: ServiceMain = (ctx) => {
             throw err;
           }
           const exclude = new Set(req.product_ids);
-          return { product_ids: sample(ids.filter((id) => !exclude.has(id)), MAX_RESPONSES) };
+          return {
+            product_ids: sample(
+              ids.filter((id) => !exclude.has(id)),
+              MAX_RESPONSES,
+            ),
+          };
         },
       }),
     { onClose: () => catalog.close() },
