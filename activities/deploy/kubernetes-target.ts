@@ -31,8 +31,10 @@ export const CHAOS_MESH_PLURALS = ['podchaos', 'networkchaos', 'stresschaos', 'h
  * (test/k8s-manifests.test.ts checks that the RBAC and this list agree).
  */
 export const KUBE_PERMISSIONS = {
-  /** ClusterRole: namespaces are cluster-scoped. create/delete only for a namespace the campaign creates itself. */
-  cluster: [{ group: '', resource: 'namespaces', verbs: ['get', 'create', 'delete'] }],
+  /** ClusterRole: namespaces are cluster-scoped; deploy and teardown read the target namespace. */
+  cluster: [{ group: '', resource: 'namespaces', verbs: ['get'] }],
+  /** Only when the target namespace does not exist yet: created at deploy, deleted at teardown (not granted by infra/k8s, which creates it). */
+  clusterIfNamespaceMissing: [{ group: '', resource: 'namespaces', verbs: ['create', 'delete'] }],
   /** Role in the target namespace. */
   namespaced: [
     { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'] },
