@@ -174,9 +174,16 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     const set = windows[split];
     const n = set.starts.length;
     const w = new NpyWriter(join(args.outDir, `${split}.npy`), '<f4', [n, W, F]);
-    for (let k = 0; k < n; k++) {
-      const s = (set.starts[k] as number) * F;
-      w.write(scaled.subarray(s, s + rowBytes));
+    // Gather windows into one reusable chunk and write it whole (a window is a contiguous slice of `scaled`).
+    const perChunk = Math.max(1, Math.floor((2 << 20) / rowBytes));
+    const chunk = new Float32Array(perChunk * rowBytes);
+    for (let k0 = 0; k0 < n; k0 += perChunk) {
+      const k1 = Math.min(n, k0 + perChunk);
+      for (let k = k0; k < k1; k++) {
+        const s = (set.starts[k] as number) * F;
+        chunk.set(scaled.subarray(s, s + rowBytes), (k - k0) * rowBytes);
+      }
+      w.write(chunk.subarray(0, (k1 - k0) * rowBytes));
     }
     w.close();
     writeNpy(join(args.outDir, `${split}_labels.npy`), '|u1', [n], set.labels);

@@ -116,6 +116,8 @@ export async function readArrowTable(path: string): Promise<NumericTable> {
       if (d.offset !== 0) {
         // Sliced data (never produced by our writer): take the slow, always-correct path.
         for (let i = 0; i < d.length; i++) out[at + i] = Number(vec.get(at + i) ?? NaN);
+      } else if (!bitmap && vals instanceof Float64Array) {
+        out.set(vals.subarray(0, d.length), at);
       } else if (!bitmap) {
         for (let i = 0; i < d.length; i++) out[at + i] = Number(vals[i]);
       } else {
