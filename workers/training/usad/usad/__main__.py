@@ -90,7 +90,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, a.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if a.cmd == "train":
-        return cmd_train(a)
+        try:
+            return cmd_train(a)
+        except (ValueError, FileNotFoundError) as e:  # bad dataset or checkpoint: retrying will not help
+            logging.getLogger("usad").error("%s: %s", type(e).__name__, e)
+            return 3
     return 2
 
 

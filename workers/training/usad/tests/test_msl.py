@@ -1,0 +1,52 @@
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+from usad import msl
+
+MSL = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "shared", "datasets", "msl"))
+REF = os.path.abspath(os.path.join(MSL, "..", "..", "anchors", "usad-msl", "usad_reference.py"))
+
+
+def _ref():
+    spec = importlib.util.spec_from_file_location("usad_reference", REF)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(not os.path.exists(REF), reason="reference port absent")
+def test_metrics_equal_the_reference_ports():
+    R = _ref()
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.1).astype(np.int8)
+    y[100:160] = 1
+    s = rng.random(3000) + y * rng.random(3000) * 0.5
+    s[5:50] = 0.3  # ties
+    assert msl.auc_score(y, s) == pytest.approx(R.auc_score(y, s))
+    assert msl.best_f1(y, s)["f1"] == pytest.approx(R.best_f1(y, s)["f1"])
+    assert msl.best_f1_pa(y, s, [0, 1000, 2000])["f1"] == pytest.approx(R.best_f1_pa(y, s, [0, 1000, 2000])["f1"])
+
+
+@pytest.mark.msl
+def test_msl_channel_windows_match_the_reference_layout():
+    rows = msl.channel_rows(MSL)
+    assert len(rows) == 27
+    ch = msl.load_channel(MSL, rows[0], clip=False, drop_constant_commands=False)
+    assert ch.test.shape[1] == 12 * 55 and ch.train.shape[0] + ch.val.shape[0] == 1565 - 12
+    assert len(ch.labels) == ch.test.shape[0] == 2037 and int(ch.labels.sum()) == 192
+
+
+@pytest.mark.msl
+def test_trains_one_msl_channel_above_chance(tmp_path):
+    import torch
+    from usad.model import score
+    from usad.train import TrainConfig, train
+    row = [r for r in msl.channel_rows(MSL) if r["chan_id"] == "M-6"][0]
+    ch = msl.load_channel(MSL, row)
+    model, _, _ = train(ch.train, ch.val, TrainConfig(epochs=5, batch_size=128, threads=1, patience=0),
+                        str(tmp_path))
+    s = score(model, torch.from_numpy(ch.test)).numpy()
+    assert msl.auc_score(ch.labels, s) > 0.9
