@@ -22,6 +22,11 @@ export interface ReportInput {
   dataset?: DatasetRef;
   trained?: TrainResult;
   evaluation?: EvaluationHeadline;
+  /**
+   * results.json files (this report's own format, see ReportResults) of earlier campaigns; those with
+   * the same configHash are compared with this one and regressions are flagged.
+   */
+  previousResultsPaths?: string[];
 }
 
 export interface ReportResult {

@@ -1,0 +1,700 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ReportInput, ReportResult } from './types';
+import type { FaultRecord } from '../../schemas/fault-log';
+import type { EvaluationResults } from '../model/evaluate';
+import type { DatasetCard } from '../dataset/card';
+import { readFaultLog } from '../chaos/fault-log';
+import { readArrowTable } from '../metrics/arrow-table';
+import { compareWithHistory, type CampaignSummary, type HistoryComparison } from './history';
+import { barsSvg, confusionMatrixSvg, groupedBarsSvg, esc, faultColor, fmtNum, lineChart, PALETTE, type Band, type XY } from './svg';
+import { CSS } from './style';
+
+export interface HistoryEpoch {
+  epoch: number;
+  loss1?: number;
+  loss2?: number;
+  val_loss1?: number;
+  val_loss2?: number;
+  seconds?: number;
+}
+
+interface MetricSeries {
+  name: string;
+  points: XY[];
+}
+
+type SectionState = 'ok' | 'not run' | 'error';
+
+/** The report's machine-readable twin (<dataDir>/report/results.json). */
+export interface ReportResults {
+  schema: 'faultline-report/1';
+  summary: CampaignSummary;
+  sections: Record<string, SectionState>;
+  phases: ReportInput['phases'];
+  traffic: ReportInput['traffic'];
+  browser: ReportInput['browser'];
+  faults: { total: number; byType: Record<string, number>; byStatus: Record<string, number> };
+  dataset: { dir: string; windows: { train: number; val: number; test: number }; features: string[]; windowSize: number } | null;
+  training: { device: string; epochs: number; seconds: number; history: HistoryEpoch[] } | null;
+  evaluation: EvaluationResults | null;
+  history: HistoryComparison | null;
+  errors: Record<string, string>;
+}
+
+const pct = (v: number | null | undefined, digits = 1): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(digits)}%`;
+const num = (v: number | null | undefined, digits = 3): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+const ms = (v: number | null | undefined): string => {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  if (Math.abs(v) < 1000) return `${Math.round(v)} ms`;
+  if (Math.abs(v) < 120_000) return `${(v / 1000).toFixed(1)} s`;
+  return `${(v / 60_000).toFixed(1)} min`;
+};
+const iso = (t: number | undefined | null): string => (t === undefined || t === null ? '—' : new Date(t).toISOString().replace('T', ' ').slice(0, 19));
+const finite = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+async function readJson<T>(path: string | undefined): Promise<T | null> {
+  if (!path || !existsSync(path)) return null;
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+async function readHistory(path: string | undefined): Promise<HistoryEpoch[]> {
+  if (!path || !existsSync(path)) return [];
+  const out: HistoryEpoch[] = [];
+  for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const o = JSON.parse(line) as HistoryEpoch & { event?: string };
+      if (typeof o.epoch === 'number' && (o.event === undefined || o.event === 'epoch')) out.push(o);
+    } catch {
+      // a torn last line of a killed trainer
+    }
+  }
+  return out;
+}
+
+/** Up to `maxFeatures` metric series from the dataset's points table, or else the collected phase tables. */
+async function readMetricSeries(input: ReportInput, maxFeatures = 8, maxPoints = 700): Promise<{ series: MetricSeries[]; source: string }> {
+  const tables: string[] = [];
+  const points = input.dataset ? join(input.dataset.dir, 'points.arrow') : undefined;
+  if (points && existsSync(points)) tables.push(points);
+  else if (input.collected) tables.push(...Object.values(input.collected.tables).filter((p) => existsSync(p)));
+  if (!tables.length) return { series: [], source: '' };
+  const acc = new Map<string, { t: number[]; v: number[] }>();
+  for (const path of tables) {
+    const t = await readArrowTable(path);
+    const ts = t.columns.get('timestamp');
+    if (!ts) continue;
+    for (const name of t.names) {
+      if (name === 'timestamp' || name === 'is_anomaly') continue;
+      if (!acc.has(name) && acc.size >= maxFeatures) continue;
+      const col = t.columns.get(name)!;
+      const a = acc.get(name) ?? { t: [], v: [] };
+      for (let i = 0; i < ts.length; i++) {
+        a.t.push(ts[i]!);
+        a.v.push(col[i]!);
+      }
+      acc.set(name, a);
+    }
+  }
+  const series: MetricSeries[] = [];
+  for (const [name, { t, v }] of acc) {
+    // min/max per bucket keeps spikes (a pod kill is often one or two samples)
+    const step = Math.max(1, Math.ceil(t.length / (maxPoints / 2)));
+    const pts: XY[] = [];
+    for (let i = 0; i < t.length; i += step) {
+      let lo = i;
+      let hi = i;
+      for (let j = i; j < Math.min(t.length, i + step); j++) {
+        if (v[j]! < v[lo]!) lo = j;
+        if (v[j]! > v[hi]!) hi = j;
+      }
+      for (const k of lo <= hi ? [lo, hi] : [hi, lo]) if (Number.isFinite(v[k])) pts.push({ x: t[k]!, y: v[k]! });
+    }
+    series.push({ name, points: pts });
+  }
+  return { series, source: tables.length === 1 && points && tables[0] === points ? 'dataset points table (cleaned)' : 'collected Prometheus tables' };
+}
+
+function faultBands(faults: FaultRecord[]): Band[] {
+  return faults
+    .filter((f) => f.appliedMs !== undefined)
+    .map((f) => {
+      const end = f.recoveredMs ?? f.removedMs ?? f.appliedMs!;
+      return { x0: f.appliedMs!, x1: Math.max(end, f.appliedMs!), color: faultColor(f.type), label: `${f.type} → ${f.target.app} (${iso(f.appliedMs)}–${iso(end)})` };
+    });
+}
+
+function labelBands(t: number[], label: number[]): Band[] {
+  const out: Band[] = [];
+  let start = -1;
+  for (let i = 0; i <= label.length; i++) {
+    const on = i < label.length && label[i]! > 0;
+    if (on && start < 0) start = i;
+    if (!on && start >= 0) {
+      out.push({ x0: t[start]!, x1: t[i - 1]!, label: 'labelled anomalous' });
+      start = -1;
+    }
+  }
+  return out;
+}
+
+function recoveryStats(faults: FaultRecord[]): { faults: number; meanMs: number | null; p95Ms: number | null; values: number[] } {
+  const values = faults
+    .filter((f) => f.recoveredMs !== undefined && f.appliedMs !== undefined)
+    .map((f) => f.recoveredMs! - Math.max(f.appliedMs!, f.removedMs ?? f.appliedMs!))
+    .filter((v) => v >= 0)
+    .sort((a, b) => a - b);
+  const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+  const p95 = values.length ? values[Math.min(values.length - 1, Math.floor(0.95 * values.length))]! : null;
+  return { faults: values.length, meanMs: mean, p95Ms: p95, values };
+}
+
+function notRun(what: string, why = 'not run'): string {
+  return `<div class="notrun"><strong>${esc(what)}:</strong> ${esc(why)}.</div>`;
+}
+
+function section(id: string, title: string, body: string, subtitle = ''): string {
+  return `<section id="${id}" class="sec"><h2>${esc(title)}</h2>${subtitle ? `<p class="sub">${subtitle}</p>` : ''}${body}</section>`;
+}
+
+function card(label: string, value: string, note = '', tone: 'good' | 'bad' | 'warn' | '' = ''): string {
+  return `<div class="card ${tone}"><div class="cl">${esc(label)}</div><div class="cv">${value}</div>${note ? `<div class="cn">${note}</div>` : ''}</div>`;
+}
+
+function table(head: string[], rows: string[][], cls = ''): string {
+  return `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+export function summarise(
+  input: ReportInput,
+  evaluation: EvaluationResults | null,
+  faults: FaultRecord[],
+  createdMs: number,
+): CampaignSummary {
+  const rec = recoveryStats(faults);
+  const runs = input.browser.reduce((a, b) => a + b.runs, 0);
+  const passed = input.browser.reduce((a, b) => a + b.passed, 0);
+  const requests = input.traffic.reduce((a, b) => a + b.requests, 0);
+  const errors = input.traffic.reduce((a, b) => a + b.errors, 0);
+  const dur = input.traffic.reduce((a, b) => a + Math.max(0, b.endMs - b.startMs), 0);
+  const ev = input.evaluation;
+  return {
+    campaignId: input.campaignId,
+    campaignName: input.campaignName,
+    configHash: input.configHash,
+    status: input.status,
+    createdMs,
+    faultsInjected: input.faultsInjected,
+    detection: ev
+      ? {
+          rocAuc: finite(ev.rocAuc),
+          prAuc: finite(ev.prAuc),
+          bestF1: finite(ev.bestF1),
+          bestF1PointAdjusted: finite(ev.bestF1PointAdjusted),
+          f1AtThreshold: finite(ev.f1AtThreshold),
+          threshold: finite(ev.threshold),
+          thresholdMethod: evaluation?.chosenThreshold.method,
+          meanDelayMs: finite(evaluation?.usad.meanDelayMs),
+          falseAlarmsPerHour: finite(evaluation?.usad.falseAlarms.perHour),
+        }
+      : undefined,
+    availability: runs ? passed / runs : undefined,
+    traffic: input.traffic.length
+      ? {
+          requests,
+          errors,
+          errorRate: requests ? errors / requests : 0,
+          throughputPerSec: dur ? (1000 * requests) / dur : 0,
+          p95Ms: Math.max(...input.traffic.map((t) => t.latencyMs.p95)),
+        }
+      : undefined,
+    recovery: rec.faults ? { faults: rec.faults, meanMs: rec.meanMs, p95Ms: rec.p95Ms } : undefined,
+  };
+}
+
+/** Builds the self-contained HTML report and results.json for one campaign. */
+export async function writeReport(input: ReportInput): Promise<ReportResult> {
+  const createdMs = Date.now();
+  const outDir = join(input.dataDir, 'report');
+  await mkdir(outDir, { recursive: true });
+  const sections: Record<string, SectionState> = {};
+  const errors: Record<string, string> = {};
+  // Each part is read on its own: one missing or broken file must not cost the whole report.
+  const attempt = async <T>(name: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      errors[name] = err instanceof Error ? err.message : String(err);
+      return fallback;
+    }
+  };
+  const evaluation = await attempt('evaluation', () => readJson<EvaluationResults>(input.evaluation?.resultsPath), null);
+  const faults = await attempt('faults', async () => (input.faultLogPath && existsSync(input.faultLogPath) ? readFaultLog(input.faultLogPath) : []), [] as FaultRecord[]);
+  const history = await attempt('training', () => readHistory(input.trained?.historyPath), [] as HistoryEpoch[]);
+  const cardJson = await attempt('dataset', () => readJson<Partial<DatasetCard>>(input.dataset?.cardPath), null);
+  const metrics = await attempt('metrics', () => readMetricSeries(input), { series: [], source: '' });
+  const summary = summarise(input, evaluation, faults, createdMs);
+  const previous = await attempt(
+    'history',
+    async () => {
+      const out: CampaignSummary[] = [];
+      for (const p of input.previousResultsPaths ?? []) {
+        const r = await readJson<{ summary?: CampaignSummary }>(p).catch(() => null);
+        if (r?.summary) out.push(r.summary);
+      }
+      return out;
+    },
+    [] as CampaignSummary[],
+  );
+  const comparison = input.previousResultsPaths ? compareWithHistory(summary, previous) : null;
+  const bands = faultBands(faults);
+  const body: string[] = [];
+
+  // ---- summary cards
+  const d = summary.detection;
+  const cards: string[] = [];
+  cards.push(card('Faults injected', String(input.faultsInjected), `${faults.filter((f) => f.status === 'rejected').length} rejected by the guard`));
+  if (d) {
+    cards.push(card('ROC-AUC', num(d.rocAuc), 'USAD on the test split', d.rocAuc !== null && d.rocAuc >= 0.75 ? 'good' : d.rocAuc !== null && d.rocAuc < 0.6 ? 'bad' : 'warn'));
+    cards.push(card('PR-AUC', num(d.prAuc), 'average precision'));
+    cards.push(card('F1 at threshold', num(d.f1AtThreshold), `threshold ${fmtNum(d.threshold ?? NaN)} (${esc(d.thresholdMethod ?? '?')})`));
+    cards.push(card('Best F1 / with PA', `${num(d.bestF1)} <span class="muted">/ ${num(d.bestF1PointAdjusted)}</span>`, 'oracle threshold on test'));
+    cards.push(card('Detection delay', ms(d.meanDelayMs), 'mean over detected episodes'));
+    cards.push(card('False alarms / h', d.falseAlarmsPerHour === null || d.falseAlarmsPerHour === undefined ? '—' : d.falseAlarmsPerHour.toFixed(2), 'at the chosen threshold'));
+  } else cards.push(card('Detection', '<span class="muted">not run</span>', 'no evaluation'));
+  cards.push(card('Availability', pct(summary.availability, 2), 'browser journeys passed', summary.availability === undefined || summary.availability === null ? '' : summary.availability >= 0.99 ? 'good' : summary.availability < 0.9 ? 'bad' : 'warn'));
+  if (summary.traffic) {
+    cards.push(card('Latency p95', ms(summary.traffic.p95Ms), `${summary.traffic.throughputPerSec.toFixed(1)} req/s`));
+    cards.push(card('Request errors', pct(summary.traffic.errorRate, 2), `${summary.traffic.errors.toLocaleString('en-US')} of ${summary.traffic.requests.toLocaleString('en-US')}`));
+  }
+  if (summary.recovery) cards.push(card('Recovery time', ms(summary.recovery.meanMs), `mean; p95 ${ms(summary.recovery.p95Ms)}`));
+  if (comparison) {
+    const n = comparison.regressions.length;
+    cards.push(card('vs. history', n ? `${n} regression${n > 1 ? 's' : ''}` : 'no regression', `${comparison.previous.length} earlier campaign(s)`, n ? 'bad' : 'good'));
+  }
+  body.push(`<section id="summary" class="sec"><div class="cards">${cards.join('')}</div>${phaseTimeline(input, faults)}</section>`);
+  sections.summary = 'ok';
+
+  // ---- metric time series
+  if (metrics.series.length) {
+    const charts = metrics.series.map((s, i) =>
+      `<div class="mini">${lineChart([{ name: s.name, points: s.points, color: PALETTE[i % PALETTE.length], width: 1.2 }], { title: s.name, xTime: true, bands, height: 170, width: 520, legend: false })}</div>`,
+    );
+    body.push(section('metrics', 'Metric time series', `<div class="grid2">${charts.join('')}</div>${legendForFaults(faults)}`, `From the ${esc(metrics.source)}; shaded: faults from injection until observed recovery.`));
+    sections.metrics = 'ok';
+  } else {
+    body.push(section('metrics', 'Metric time series', notRun('Metrics collection', errors.metrics ?? 'not run (no collected tables)')));
+    sections.metrics = errors.metrics ? 'error' : 'not run';
+  }
+
+  // ---- anomaly score
+  if (evaluation) {
+    const s = evaluation.series;
+    const pts = s.t.map((t, i) => ({ x: t, y: s.score[i]! }));
+    const sorted = [...s.score].sort((a, b) => a - b);
+    const med = sorted[sorted.length >> 1] ?? 0;
+    const logY = med > 0 && (sorted[sorted.length - 1] ?? 0) / med > 200;
+    const thr = evaluation.chosenThreshold;
+    const hl = evaluation.thresholds.map((t) => ({ y: t.threshold, label: `${t.method} ${fmtNum(t.threshold)}`, color: t.method === thr.method ? '#111827' : '#9ca3af' }));
+    const scoreBands = bands.length ? bands : labelBands(s.t, s.label);
+    body.push(
+      section(
+        'score',
+        'Anomaly score',
+        lineChart([{ name: `USAD score (α=${evaluation.alpha}, β=${evaluation.beta})`, points: pts, color: '#2563eb', width: 1.2 }], {
+          xTime: true,
+          bands: scoreBands,
+          hlines: hl,
+          logY,
+          yLabel: logY ? 'score (log)' : 'score',
+          height: 280,
+          legend: false,
+        }) +
+          `<p class="note">Test split, ${evaluation.windows.test.toLocaleString('en-US')} windows (${evaluation.windows.testAnomalous.toLocaleString('en-US')} labelled anomalous). Chosen threshold: <b>${esc(thr.method)}</b> = ${fmtNum(thr.threshold)} (picked on validation only). Shaded: ${bands.length ? 'faults from the log' : 'labelled anomalous windows'}.</p>`,
+      ),
+    );
+    sections.score = 'ok';
+  } else {
+    body.push(section('score', 'Anomaly score', notRun('Evaluation', errors.evaluation ?? 'not run')));
+    sections.score = errors.evaluation ? 'error' : 'not run';
+  }
+
+  // ---- training
+  if (history.length) {
+    const line = (k: keyof HistoryEpoch): XY[] => history.filter((h) => typeof h[k] === 'number').map((h) => ({ x: h.epoch, y: h[k]! }));
+    const series = [
+      { name: 'loss1', points: line('loss1'), color: '#2563eb' },
+      { name: 'loss2', points: line('loss2'), color: '#dc2626' },
+      { name: 'val loss1', points: line('val_loss1'), color: '#2563eb', dashed: true },
+      { name: 'val loss2', points: line('val_loss2'), color: '#dc2626', dashed: true },
+    ].filter((s) => s.points.length);
+    const secs = history.reduce((a, h) => a + (h.seconds ?? 0), 0);
+    body.push(
+      section(
+        'training',
+        'Training',
+        lineChart(series, { xLabel: 'epoch', yLabel: 'loss', height: 260 }) +
+          `<p class="note">${history.length} epochs on <b>${esc(input.trained?.device ?? '?')}</b>, ${secs.toFixed(1)} s of epoch time (${(secs / history.length).toFixed(2)} s/epoch); loss2 is adversarial and may go negative.</p>`,
+      ),
+    );
+    sections.training = 'ok';
+  } else {
+    body.push(section('training', 'Training', notRun('Training', errors.training ?? (input.trained ? 'no epoch history recorded' : 'not run'))));
+    sections.training = errors.training ? 'error' : 'not run';
+  }
+
+  // ---- detection quality: ROC, PR, confusion, per fault type, baselines, sweep
+  if (evaluation) {
+    const u = evaluation.usad;
+    const roc = lineChart([{ name: `USAD (AUC ${num(u.rocAuc)})`, points: evaluation.curves.roc, color: '#2563eb' }], {
+      title: 'ROC',
+      xDomain: [0, 1],
+      yDomain: [0, 1],
+      diagonal: true,
+      xLabel: 'false positive rate',
+      yLabel: 'true positive rate',
+      width: 360,
+      height: 320,
+      legend: false,
+    });
+    const base = evaluation.windows.testAnomalous / Math.max(1, evaluation.windows.test);
+    const pr = lineChart(
+      [
+        { name: `USAD (AP ${num(u.prAuc)})`, points: evaluation.curves.pr, color: '#059669' },
+        { name: 'chance', points: [{ x: 0, y: base }, { x: 1, y: base }], color: '#9ca3af', dashed: true, width: 1 },
+      ],
+      { title: 'Precision–recall', xDomain: [0, 1], yDomain: [0, 1], xLabel: 'recall', yLabel: 'precision', width: 360, height: 320, legend: false },
+    );
+    body.push(
+      section(
+        'curves',
+        'ROC and precision–recall',
+        `<div class="grid3"><div>${roc}</div><div>${pr}</div><div><div class="ct2">Confusion at threshold</div>${confusionMatrixSvg(u.atThreshold)}<p class="note">P ${num(u.atThreshold.precision)} · R ${num(u.atThreshold.recall)} · F1 ${num(u.atThreshold.f1)}; with point-adjust F1 ${num(u.atThresholdPointAdjusted.f1)}</p></div></div>`,
+      ),
+    );
+    sections.curves = 'ok';
+    sections.confusion = 'ok';
+
+    const ft = u.perFaultType;
+    const delaysByType = new Map<string, number[]>();
+    for (const dl of u.delays) if (dl.delayMs !== null) (delaysByType.get(dl.faultType) ?? delaysByType.set(dl.faultType, []).get(dl.faultType)!).push(dl.delayMs);
+    const ftRows = ft.map((r) => {
+      const ds = delaysByType.get(r.faultType) ?? [];
+      return [
+        `<span class="dot" style="background:${faultColor(r.faultType)}"></span>${esc(r.faultType)}`,
+        String(r.episodes),
+        `${r.detectedEpisodes} (${pct(r.episodes ? r.detectedEpisodes / r.episodes : NaN, 0)})`,
+        r.windows.toLocaleString('en-US'),
+        pct(r.recall),
+        ms(ds.length ? ds.reduce((a, b) => a + b, 0) / ds.length : null),
+      ];
+    });
+    body.push(
+      section(
+        'faults-detected',
+        'Detection per fault type',
+        ft.length
+          ? `<div class="grid2 wide-left"><div>${table(['fault type', 'episodes', 'detected', 'windows', 'window recall', 'mean delay'], ftRows, 'num nowrap')}</div><div>${barsSvg(ft.map((r) => ({ label: r.faultType, value: r.recall, color: faultColor(r.faultType) })))}</div></div><p class="note">At the chosen threshold. Delay: from the end of an episode's first anomalous window to the end of its first alarmed window. False alarms: ${u.falseAlarms.alarms} in ${u.falseAlarms.normalHours.toFixed(2)} h of normal operation (${num(u.falseAlarms.perHour, 2)} / h).</p>`
+          : notRun('Per-fault detection', 'the test split has no labelled faults'),
+      ),
+    );
+    sections['faults-detected'] = ft.length ? 'ok' : 'not run';
+
+    const detRows: string[][] = [
+      ['<b>USAD</b>', num(u.rocAuc), num(u.prAuc), num(u.bestF1.f1), num(u.bestF1PointAdjusted.f1), num(u.atThreshold.f1), esc(u.thresholdMethod), 'two-decoder adversarial autoencoder (ONNX in Node)'],
+      ...Object.entries(evaluation.baselines).map(([k, b]) => [
+        esc(k),
+        num(b.rocAuc),
+        num(b.prAuc),
+        num(b.bestF1.f1),
+        num(b.bestF1PointAdjusted.f1),
+        num(b.atThreshold.f1),
+        esc(b.thresholdMethod),
+        esc(b.note),
+      ]),
+    ];
+    const thrRows = Object.entries(evaluation.byThresholdMethod).map(([k, v]) => [
+      esc(k) + (k === evaluation.chosenThreshold.method ? ' <span class="tag">chosen</span>' : ''),
+      fmtNum(v.threshold),
+      num(v.atThreshold.precision),
+      num(v.atThreshold.recall),
+      num(v.atThreshold.f1),
+      num(v.falseAlarmsPerHour, 2),
+    ]);
+    const sweep = evaluation.sweep;
+    const sweepChart = lineChart(
+      [
+        { name: 'ROC-AUC', points: sweep.map((r) => ({ x: r.alpha, y: r.rocAuc })), color: '#2563eb' },
+        { name: 'PR-AUC', points: sweep.map((r) => ({ x: r.alpha, y: r.prAuc })), color: '#059669' },
+        { name: 'best F1', points: sweep.map((r) => ({ x: r.alpha, y: r.bestF1 })), color: '#d97706' },
+        { name: 'best F1 (PA)', points: sweep.map((r) => ({ x: r.alpha, y: r.bestF1PointAdjusted })), color: '#7c3aed', dashed: true },
+        { name: 'val best F1', points: sweep.filter((r) => r.valBestF1 !== null).map((r) => ({ x: r.alpha, y: r.valBestF1! })), color: '#6b7280', dashed: true },
+      ].filter((s) => s.points.length),
+      { xLabel: 'α (β = 1 − α)', yDomain: [0, 1], height: 240, width: 520 },
+    );
+    body.push(
+      section(
+        'baselines',
+        'Baselines, thresholds and α/β sweep',
+        `${table(['detector', 'ROC-AUC', 'PR-AUC', 'best F1', 'best F1 (PA)', 'F1 @ thr', 'threshold', 'notes'], detRows, 'num')}
+         <div class="grid2"><div><h3>USAD at each threshold method</h3>${table(['method', 'threshold', 'precision', 'recall', 'F1', 'false alarms / h'], thrRows, 'num')}
+         <p class="note">Scoring: ${Math.round(evaluation.scoring.windowsPerSec).toLocaleString('en-US')} windows/s (onnxruntime-node, batch ${evaluation.scoring.batchSize}).</p></div>
+         <div><h3>α/β sweep</h3>${sweepChart}<p class="note">Test metrics per α for analysis; “val best F1” is the fair way to pick α (validation only). The model runs once: both error terms are kept.</p></div></div>`,
+      ),
+    );
+    sections.baselines = 'ok';
+  } else {
+    for (const [id, title] of [
+      ['curves', 'ROC and precision–recall'],
+      ['faults-detected', 'Detection per fault type'],
+      ['baselines', 'Baselines, thresholds and α/β sweep'],
+    ] as const) {
+      body.push(section(id, title, notRun('Evaluation', errors.evaluation ?? 'not run')));
+      sections[id] = errors.evaluation ? 'error' : 'not run';
+    }
+    sections.confusion = sections.curves!;
+  }
+
+  // ---- traffic
+  if (input.traffic.length) {
+    const rows = input.traffic.map((t) => [
+      esc(t.phase),
+      ms(t.endMs - t.startMs),
+      t.requests.toLocaleString('en-US'),
+      t.throughputPerSec.toFixed(1),
+      `${t.errors.toLocaleString('en-US')} (${pct(t.requests ? t.errors / t.requests : 0, 2)})`,
+      ms(t.latencyMs.p50),
+      ms(t.latencyMs.p90),
+      ms(t.latencyMs.p95),
+      ms(t.latencyMs.p99),
+      ms(t.latencyMs.max),
+    ]);
+    const lat = groupedBarsSvg(
+      input.traffic.map((t) => ({ label: t.phase, values: (['p50', 'p90', 'p95', 'p99'] as const).map((k) => ({ name: k, value: t.latencyMs[k] })) })),
+      { yLabel: 'latency (ms)' },
+    );
+    body.push(section('traffic', 'Traffic', table(['phase', 'duration', 'requests', 'req/s', 'errors', 'p50', 'p90', 'p95', 'p99', 'max'], rows, 'num') + (input.traffic.length > 1 ? `<div class="half">${lat}</div>` : '')));
+    sections.traffic = 'ok';
+  } else {
+    body.push(section('traffic', 'Traffic', notRun('Load generation', 'not run')));
+    sections.traffic = 'not run';
+  }
+
+  // ---- browser
+  if (input.browser.length) {
+    const rows = input.browser.map((b) => [esc(b.phase), String(b.runs), String(b.passed), String(b.failed), pct(b.availability, 2), ms(b.meanJourneyMs)]);
+    body.push(
+      section(
+        'browser',
+        'Browser probe',
+        `<div class="grid2"><div>${table(['phase', 'journeys', 'passed', 'failed', 'availability', 'mean journey'], rows, 'num')}</div><div>${barsSvg(
+          input.browser.map((b) => ({ label: b.phase, value: b.availability, color: b.availability >= 0.99 ? '#059669' : b.availability >= 0.9 ? '#d97706' : '#dc2626' })),
+        )}</div></div>`,
+      ),
+    );
+    sections.browser = 'ok';
+  } else {
+    body.push(section('browser', 'Browser probe', notRun('Browser probe', 'not run')));
+    sections.browser = 'not run';
+  }
+
+  // ---- dataset card
+  if (input.dataset) {
+    body.push(section('dataset', 'Dataset card', datasetCard(input, cardJson)));
+    sections.dataset = 'ok';
+  } else {
+    body.push(section('dataset', 'Dataset card', notRun('Dataset', 'not built')));
+    sections.dataset = 'not run';
+  }
+
+  // ---- fault log
+  if (faults.length) {
+    const rec = recoveryStats(faults);
+    const shown = faults.slice(0, 300);
+    const rows = shown.map((f) => [
+      `<code>${esc(f.id.slice(0, 12))}</code>`,
+      `<span class="dot" style="background:${faultColor(f.type)}"></span>${esc(f.type)}`,
+      esc(f.target.app) + (f.target.pods.length ? ` <span class="muted">${esc(f.target.pods.join(', ').slice(0, 40))}</span>` : ''),
+      iso(f.plannedMs).slice(11),
+      iso(f.appliedMs).slice(11),
+      iso(f.removedMs).slice(11),
+      iso(f.recoveredMs).slice(11),
+      f.recoveredMs !== undefined && f.appliedMs !== undefined ? ms(f.recoveredMs - Math.max(f.appliedMs, f.removedMs ?? f.appliedMs)) : '—',
+      `<span class="st ${esc(f.status)}">${esc(f.status)}</span>${f.error ? ` <span class="muted">${esc(f.error.slice(0, 60))}</span>` : ''}`,
+    ]);
+    body.push(
+      section(
+        'faultlog',
+        'Fault log',
+        `<p class="note">${faults.length} faults; ${rec.faults} with observed recovery, mean ${ms(rec.meanMs)}, p95 ${ms(rec.p95Ms)} (from removal to healthy). Times UTC.${faults.length > shown.length ? ` First ${shown.length} shown; all are in results.json's source log.` : ''}</p>` +
+          `<div class="scroll">${table(['id', 'type', 'target', 'planned', 'applied', 'removed', 'recovered', 'recovery', 'status'], rows, 'small')}</div>`,
+      ),
+    );
+    sections.faultlog = 'ok';
+  } else {
+    body.push(section('faultlog', 'Fault log', notRun('Chaos', input.faultLogPath ? errors.faults ?? 'no faults were recorded' : 'not run')));
+    sections.faultlog = errors.faults ? 'error' : 'not run';
+  }
+
+  // ---- history
+  if (comparison) {
+    const fmtMetric = (metric: string, v: number | null, signed = false): string => {
+      if (v === null) return '—';
+      const sign = signed && v >= 0 ? '+' : '';
+      if (metric.endsWith('Ms')) return sign + ms(v);
+      if (metric === 'availability' || metric === 'errorRate') return sign + pct(v, 2);
+      return sign + (Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
+    };
+    const rows = comparison.checks.map((c) => [
+      esc(c.label),
+      fmtMetric(c.metric, c.current),
+      fmtMetric(c.metric, c.baseline),
+      fmtMetric(c.metric, c.delta, true),
+      `${c.better} is better; tolerance ${esc(c.tolerance)}`,
+      c.regression ? '<span class="st failed">regression</span>' : c.baseline === null ? '<span class="muted">no history</span>' : '<span class="st removed">ok</span>',
+    ]);
+    body.push(
+      section(
+        'history',
+        'Compared with earlier campaigns',
+        comparison.previous.length
+          ? `<p class="note">Baseline = median of ${comparison.previous.length} earlier campaign(s) with config ${esc(comparison.configHash.slice(0, 12))}.</p>${table(['metric', 'this campaign', 'baseline', 'Δ', 'rule', 'verdict'], rows, 'num')}`
+          : notRun('History', 'no earlier campaign with the same config'),
+      ),
+    );
+    sections.history = comparison.previous.length ? 'ok' : 'not run';
+  } else {
+    body.push(section('history', 'Compared with earlier campaigns', notRun('History', 'no earlier campaigns were given')));
+    sections.history = 'not run';
+  }
+
+  const nav = [
+    ['summary', 'Summary'],
+    ['metrics', 'Metrics'],
+    ['score', 'Score'],
+    ['training', 'Training'],
+    ['curves', 'ROC / PR'],
+    ['faults-detected', 'Per fault'],
+    ['baselines', 'Baselines'],
+    ['traffic', 'Traffic'],
+    ['browser', 'Browser'],
+    ['dataset', 'Dataset'],
+    ['faultlog', 'Fault log'],
+    ['history', 'History'],
+  ]
+    .map(([id, t]) => `<a href="#${id}" class="${sections[id!] === 'ok' ? '' : 'off'}">${t}</a>`)
+    .join('');
+  const statusTone = input.status === 'completed' ? 'good' : input.status === 'stopped' ? 'warn' : 'bad';
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>faultline — ${esc(input.campaignName)} (${esc(input.campaignId)})</title>
+<style>${CSS}</style></head>
+<body><header><div class="wrap"><div class="brand">faultline <span>campaign report</span></div>
+<h1>${esc(input.campaignName)} <span class="badge ${statusTone}">${esc(input.status)}</span></h1>
+<div class="meta">campaign <code>${esc(input.campaignId)}</code> · config <code>${esc(input.configHash.slice(0, 12))}</code> · generated ${iso(createdMs)} UTC${input.endpoints ? ` · target <code>${esc(JSON.stringify(input.endpoints).slice(0, 80))}</code>` : ''}</div>
+<nav>${nav}</nav></div></header>
+<main class="wrap">${Object.keys(errors).length ? `<div class="notrun warnbox">Some parts could not be read: ${Object.entries(errors).map(([k, v]) => `<b>${esc(k)}</b>: ${esc(v)}`).join('; ')}</div>` : ''}${body.join('\n')}</main>
+<footer class="wrap">faultline · one self-contained file, no external assets · machine-readable twin: results.json</footer>
+</body></html>`;
+  const htmlPath = join(outDir, 'report.html');
+  await writeFile(htmlPath, html);
+  const results: ReportResults = {
+    schema: 'faultline-report/1',
+    summary,
+    sections,
+    phases: input.phases,
+    traffic: input.traffic,
+    browser: input.browser,
+    faults: {
+      total: faults.length,
+      byType: countBy(faults.map((f) => f.type)),
+      byStatus: countBy(faults.map((f) => f.status)),
+    },
+    dataset: input.dataset ? { dir: input.dataset.dir, windows: input.dataset.windows, features: input.dataset.features, windowSize: input.dataset.windowSize } : null,
+    training: input.trained ? { device: input.trained.device, epochs: input.trained.epochs, seconds: input.trained.seconds, history } : null,
+    evaluation,
+    history: comparison,
+    errors,
+  };
+  const resultsJsonPath = join(outDir, 'results.json');
+  await writeFile(resultsJsonPath, JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
+  return { htmlPath, resultsJsonPath };
+}
+
+function countBy(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
+
+function legendForFaults(faults: FaultRecord[]): string {
+  const types = [...new Set(faults.map((f) => f.type))];
+  if (!types.length) return '';
+  return `<div class="legend">${types.map((t) => `<span><span class="sw" style="background:${faultColor(t)}"></span>${esc(t)}</span>`).join('')}</div>`;
+}
+
+/** Phases as a proportional bar, with fault injections as ticks. */
+function phaseTimeline(input: ReportInput, faults: FaultRecord[]): string {
+  const ph = input.phases.filter((p) => p.endMs > p.startMs);
+  if (!ph.length) return notRun('Phases', 'no phase ran');
+  const t0 = Math.min(...ph.map((p) => p.startMs));
+  const t1 = Math.max(...ph.map((p) => p.endMs));
+  const W = 1000;
+  const x = (t: number): number => ((t - t0) / Math.max(1, t1 - t0)) * W;
+  const colors = ['#dbeafe', '#dcfce7', '#fee2e2', '#fef3c7', '#ede9fe', '#e0f2fe'];
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} 58" width="100%" class="chart timeline" role="img">`];
+  ph.forEach((p, i) => {
+    parts.push(`<rect x="${x(p.startMs).toFixed(1)}" y="4" width="${Math.max(1, x(p.endMs) - x(p.startMs)).toFixed(1)}" height="26" fill="${colors[i % colors.length]}" stroke="#fff"><title>${esc(p.name)} ${iso(p.startMs)}–${iso(p.endMs)}</title></rect>`);
+    if (x(p.endMs) - x(p.startMs) > 50) parts.push(`<text x="${(x(p.startMs) + 6).toFixed(1)}" y="22" class="tk">${esc(p.name)}</text>`);
+  });
+  for (const f of faults) {
+    if (f.appliedMs === undefined || f.appliedMs < t0 || f.appliedMs > t1) continue;
+    parts.push(`<line x1="${x(f.appliedMs).toFixed(1)}" x2="${x(f.appliedMs).toFixed(1)}" y1="32" y2="42" stroke="${faultColor(f.type)}" stroke-width="1.5"/>`);
+  }
+  parts.push(`<text x="0" y="55" class="tk">${iso(t0).slice(11)} UTC</text><text x="${W}" y="55" class="tk" text-anchor="end">${iso(t1).slice(11)} UTC · ${ms(t1 - t0)}</text>`);
+  parts.push('</svg>');
+  return `<div class="timeline-wrap"><div class="ct2">Phases and fault injections</div>${parts.join('')}</div>`;
+}
+
+function datasetCard(input: ReportInput, card: Partial<DatasetCard> | null): string {
+  const ds = input.dataset!;
+  const facts: string[][] = [
+    ['windows', `${ds.windows.train.toLocaleString('en-US')} train · ${ds.windows.val.toLocaleString('en-US')} val · ${ds.windows.test.toLocaleString('en-US')} test`],
+    ['window', `${ds.windowSize} points${card?.window ? `, stride ${card.window.stride}` : ''}${card?.stepMs ? `, step ${ms(card.stepMs)}` : ''}`],
+    ['features', `${ds.features.length}: ${ds.features.map((f) => `<code>${esc(f)}</code>`).join(' ')}`],
+  ];
+  if (card?.labelling?.faults) {
+    facts.push(['labelling', `${esc(card.labelling.rule)}; margin ${ms(card.labelling.marginMs)}; window label “${esc(card.labelling.windowLabel)}”`]);
+    facts.push(['faults used', `${card.labelling.faults.applied} applied, ${card.labelling.faults.ignored} never applied (ignored)`]);
+  }
+  if (card?.cleaning) {
+    const c = card.cleaning as unknown as { dropped?: { name: string; reason: string }[]; filled?: unknown[] };
+    facts.push(['cleaning', `${c.dropped?.length ?? 0} series dropped${c.dropped?.length ? ` (${c.dropped.map((x) => `${esc(x.name)}: ${esc(x.reason)}`).join(', ')})` : ''}; ${c.filled?.length ?? 0} short gaps filled`]);
+  }
+  if (card?.createdAt) facts.push(['built', esc(card.createdAt)]);
+  facts.push(['files', `<code>${esc(ds.dir)}</code>`]);
+  let splits = '';
+  if (card?.splits) {
+    // tolerate cards of other versions: only splits that carry window counts are listed
+    const entries = (Object.entries(card.splits) as [string, Partial<DatasetCard['splits']['train']> | undefined][]).filter(
+      (e): e is [string, DatasetCard['splits']['train']] => typeof e[1]?.windows === 'object',
+    );
+    const rows = entries.map(([name, s]) => [
+      esc(name),
+      s.windows.total.toLocaleString('en-US'),
+      s.windows.normal.toLocaleString('en-US'),
+      s.windows.anomalous.toLocaleString('en-US'),
+      Object.entries(s.windowsByFaultType ?? {})
+        .map(([k, v]) => `${esc(k)} ${v}`)
+        .join(', ') || '—',
+    ]);
+    if (rows.length) splits = table(['split', 'windows', 'normal', 'anomalous', 'anomalous by fault type'], rows, 'num');
+  }
+  return `<table class="kv"><tbody>${facts.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</tbody></table>${splits}`;
+}
