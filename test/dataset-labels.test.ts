@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDatasetActivities, labelPoints, parseFaultLog, readNpy } from '../activities/dataset';
+import { createDatasetActivities, labelPoints, parseFaultLog, readFaultRecords, readNpy } from '../activities/dataset';
 import { readArrowTable, writeArrowTable } from '../activities/metrics';
 import { datasetSchema } from '../schemas/dataset';
 import type { FaultRecord } from '../schemas/fault-log';
@@ -82,6 +82,30 @@ describe('dataset labels', () => {
     const recs = parseFaultLog(text);
     assert.equal(recs.length, 1);
     assert.deepEqual([recs[0]!.appliedMs, recs[0]!.removedMs, recs[0]!.recoveredMs, recs[0]!.status], [5, 9, 12, 'removed']);
+  });
+
+  it("reads the chaos engine's event log (planned/applied/removed/recovered lines)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fl-dataset-events-'));
+    try {
+      const target = { namespace: 'default', app: 'cartservice', pods: ['cartservice-0'] };
+      const lines = [
+        { ev: 'campaign', ts: T0, campaignId: 'c1', targetKind: 'local' },
+        { ev: 'planned', ts: T0 + 1, id: 'a', campaignId: 'c1', type: 'pod-kill', target, params: {}, plannedMs: T0 + 5, plannedEndMs: T0 + 9 },
+        { ev: 'applied', ts: T0 + 210_000, id: 'a' },
+        { ev: 'removed', ts: T0 + 212_000, id: 'a' },
+        { ev: 'recovered', ts: T0 + 214_500, id: 'a' },
+      ];
+      const path = join(dir, 'faults.jsonl');
+      await writeFile(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+      const recs = await readFaultRecords(path);
+      assert.equal(recs.length, 1);
+      assert.deepEqual([recs[0]!.type, recs[0]!.appliedMs, recs[0]!.removedMs, recs[0]!.recoveredMs], ['pod-kill', T0 + 210_000, T0 + 212_000, T0 + 214_500]);
+      const ts = new Float64Array([...grid(T0, 100), ...grid(T0 + 200_000, 100)]);
+      const l = labelPoints(ts, recs, 5000, { from: 100, to: 200 });
+      assert.deepEqual(Array.from(l.isAnomaly), expected().map((w) => (w === 'pod-kill' ? 1 : 0)));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('buildDataset writes the same point labels and fault types, from the JSONL log', async () => {

@@ -141,13 +141,16 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   const labels = labelPoints(ts, args.faults, labelMarginMs, chaosSeg ? { from: chaosSeg.from, to: chaosSeg.to } : { from: 0, to: 0 });
   lap('label');
 
+  // Gaps are filled within a split range, never from a neighbour across a split boundary
+  // (interpolating a training point from a test point would leak).
+  const ranges = splitRanges(segments, cfg);
+  const cleanSegments: Segment[] = SPLITS.flatMap((split) => ranges[split].filter((r) => r.to > r.from).map((r) => ({ name: split, ...r })));
   const maxGapPoints = Math.floor(parseDuration(cfg.maxGapFill) / stepMs);
-  const cleaned = cleanColumns(ts, data.names, cols, segments, maxGapPoints, cfg.onLongGap);
+  const cleaned = cleanColumns(ts, data.names, cols, cleanSegments, maxGapPoints, cfg.onLongGap);
   const names = cleaned.names;
   if (names.length === 0) throw new DatasetError('every series was dropped by cleaning; no feature is left', DATASET_ERRORS.invalidInput);
   lap('clean');
 
-  const ranges = splitRanges(segments, cfg);
   const trainRange = ranges.train[0]!;
   if (trainRange.to - trainRange.from < W) {
     throw new DatasetError(

@@ -45,7 +45,7 @@ export function renderCardMarkdown(card: DatasetCard): string {
   out.push(`- window: ${card.window.size} points, stride ${card.window.stride}, label rule "${card.labelling.windowLabel}"`);
   out.push(`- labels: ${card.labelling.rule}; margin ${card.labelling.marginMs} ms`);
   out.push(
-    `- fault log: ${card.labelling.faultLog ?? '(none)'} — ${card.labelling.faults.applied} applied faults used, ${card.labelling.faults.ignored} never applied (ignored)`,
+    `- fault log: ${card.labelling.faultLog ?? '(none: no fault was injected, every point is normal)'} — ${card.labelling.faults.applied} applied faults used, ${card.labelling.faults.ignored} never applied (ignored)`,
   );
   if (card.ignoredPhases.length) out.push(`- phases not used: ${card.ignoredPhases.join(', ')}`);
   out.push('', '## Time ranges (UTC)', '', '| phase / split | start | end | points |', '|---|---|---|---|');

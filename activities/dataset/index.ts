@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { ApplicationFailure } from '@temporalio/common';
 import type { BuildDatasetInput, DatasetRef } from './types';
 import { buildDatasetFromTables } from './build';
 import { readFaultRecords } from './fault-records';
@@ -24,15 +23,10 @@ export function createDatasetActivities(deps: DatasetDeps = {}) {
   const readLog = deps.readFaultLog ?? readFaultRecords;
   return {
     async buildDataset(input: BuildDatasetInput): Promise<DatasetRef> {
-      let faults: FaultRecord[] = [];
-      const hasChaos = input.collected.tables['chaos'] !== undefined;
-      if (existsSync(input.faultLogPath)) faults = await readLog(input.faultLogPath);
-      else if (hasChaos) {
-        throw ApplicationFailure.nonRetryable(
-          `fault log ${input.faultLogPath} does not exist: the chaos phase cannot be labelled without it`,
-          'DatasetInvalidInput',
-        );
-      }
+      // The chaos engine creates its log when it starts; no log means no fault was ever injected
+      // (chaos disabled), and the card says so (faultLog: null).
+      const hasLog = existsSync(input.faultLogPath);
+      const faults: FaultRecord[] = hasLog ? await readLog(input.faultLogPath) : [];
       try {
         const res = await buildDatasetFromTables({
           campaignId: input.campaignId,
@@ -40,7 +34,7 @@ export function createDatasetActivities(deps: DatasetDeps = {}) {
           outDir: datasetDir(input.dataDir),
           tables: input.collected.tables,
           faults,
-          faultLogPath: input.faultLogPath,
+          faultLogPath: hasLog ? input.faultLogPath : undefined,
           config: input.dataset,
           stepMs: input.collected.stepMs,
           csv: deps.csv,

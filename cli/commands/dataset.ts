@@ -73,7 +73,6 @@ export function registerDatasetCommands(program: Command): void {
       const { config, hash } = datasetConfig(dir, opts.file);
       const faultLogPath = join(dir, 'chaos', 'faults.jsonl');
       const faults = existsSync(faultLogPath) ? await readFaultRecords(faultLogPath) : [];
-      if (!existsSync(faultLogPath) && tables['chaos']) throw new CliError(`${faultLogPath} is missing: the chaos phase cannot be labelled`, EXIT.usage);
       try {
         const res = await buildDatasetFromTables({
           campaignId: basename(dir),
@@ -81,7 +80,7 @@ export function registerDatasetCommands(program: Command): void {
           outDir: join(dir, 'dataset'),
           tables,
           faults,
-          faultLogPath,
+          faultLogPath: existsSync(faultLogPath) ? faultLogPath : undefined,
           config,
           csv: opts.csv,
         });
