@@ -10,6 +10,9 @@ import { ensureStack, stackStatus, stopStack, StackStartError } from '../infra/l
 import { LocalTarget } from '../activities/deploy/local-target';
 import { SupervisorClient } from '../infra/local/supervisor/client';
 import type { PodInfo, TargetEndpoints } from '../activities/deploy/types';
+import { createDeployActivities } from '../activities/deploy';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 
 async function waitFor<T>(check: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
   return (await waitUntil(check, ms, what)) as T;
@@ -99,6 +102,9 @@ async function queryRange(promUrl: string, query: string, startMs: number, endMs
   return body.data.result;
 }
 
+/** Faster restarts than the 1 s default, so the back-off test stays short. */
+const STACK_TUNING = { supervisor: { backoff: { baseMs: 500, maxMs: 8000 } } };
+
 const CHECKOUT_FORM = {
   email: 'someone@example.com',
   street_address: '1600 Amphitheatre Parkway',
@@ -127,7 +133,7 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
     startMs = Date.now();
     target = new LocalTarget(config, 'test-campaign', {
       home,
-      stack: { supervisor: { backoff: { baseMs: 500, maxMs: 8000 } } },
+      stack: STACK_TUNING,
     });
     endpoints = await target.deploy();
     client = new SupervisorClient(endpoints.supervisorUrl ?? '');
@@ -159,6 +165,21 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
       partsAgain.map((p) => p.pid),
       parts.map((p) => p.pid),
       'a retried deploy starts nothing twice',
+    );
+  });
+
+  it('deployTarget is idempotent: a retried activity finds the running stack, heartbeating meanwhile', async () => {
+    const pidsBefore = (await stackStatus({ home })).map((p) => p.pid);
+    const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('WARN') });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const { deployTarget } = createDeployActivities({ home, localStack: STACK_TUNING });
+    const got = await env.run(deployTarget, { campaignId: 'test-campaign', dataDir: home, target: config });
+    assert.deepEqual(got, endpoints);
+    assert.ok(beats.length > 0, 'heartbeats while deploying');
+    assert.deepEqual(
+      (await stackStatus({ home })).map((p) => p.pid),
+      pidsBefore,
     );
   });
 
@@ -234,9 +255,11 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
       );
       assert.notEqual(fresh.uid, victim.uid);
       restarts = fresh.restarts;
-      gaps.push((fresh.startedAtMs ?? 0) - killedAt);
+      assert.ok((fresh.createdAtMs ?? 0) >= killedAt);
+      gaps.push((fresh.startedAtMs ?? 0) - (fresh.createdAtMs ?? 0));
     }
-    assert.ok((gaps[1] ?? 0) > (gaps[0] ?? 0) + 300, `back-off grows: ${gaps.join(', ')} ms`);
+    // base 500 ms doubling
+    assert.ok((gaps[0] ?? 0) >= 495 && (gaps[1] ?? 0) >= 995, `back-off grows: ${gaps.join(', ')} ms`);
     const s = new Session(endpoints.frontendUrl);
     await waitFor(async () => (await s.request('GET', '/cart')).status === 200, 20_000, 'cart page after restart');
   });
@@ -359,6 +382,19 @@ describe('local stack start errors', function () {
         return true;
       },
     );
+  });
+
+  it('stops the part it was starting when the deploy activity is cancelled', async () => {
+    const target = await localTarget();
+    const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('WARN') });
+    const { deployTarget } = createDeployActivities({ home });
+    env.on('heartbeat', (d: { progress?: string }) => {
+      if (d.progress?.startsWith('supervisor: started')) env.cancel();
+    });
+    await assert.rejects(env.run(deployTarget, { campaignId: 'c', dataDir: home, target }));
+    const parts = await stackStatus({ home });
+    assert.equal(parts.find((p) => p.name === 'supervisor')?.running, false);
+    assert.equal(parts.find((p) => p.name === 'prometheus')?.running, false);
   });
 
   it('names a part whose service port is taken after the earlier parts started', async () => {

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { targetSchema } from '../../schemas/target';
 import { StackStartError } from '../../infra/local/stack';
 import { createTarget, TargetNotAvailableError } from './create-target';
+import type { LocalTargetOptions } from './local-target';
 import type { DeployInput, TargetEndpoints, TeardownInput } from './types';
 
 export { createTarget, TargetNotAvailableError } from './create-target';
@@ -13,6 +14,8 @@ export type { DeployInput, TeardownInput, TargetEndpoints, PodInfo } from './typ
 export interface DeployDeps {
   /** FAULTLINE_HOME: the local stack lives in <home>/stack and is shared by campaigns. */
   home: string;
+  /** Local stack tuning (binary paths, supervisor back-off/readiness); part of the stack's identity. */
+  localStack?: LocalTargetOptions['stack'];
 }
 
 /** Heartbeats the latest progress line every second, so a long start/readiness wait keeps the activity alive. */
@@ -23,6 +26,7 @@ function heartbeatLoop(ctx: Context): { progress: (msg: string) => void; stop: (
   return {
     progress: (msg) => {
       last = msg;
+      ctx.heartbeat({ progress: msg }); // the SDK throttles heartbeats; this keeps the latest step visible
       ctx.log.info(msg);
     },
     stop: () => clearInterval(timer),
@@ -51,7 +55,11 @@ export function createDeployActivities(deps: DeployDeps) {
       }
       const hb = heartbeatLoop(ctx);
       try {
-        const target = createTarget(parsed.data, input.campaignId, { home: deps.home, onProgress: hb.progress });
+        const target = createTarget(parsed.data, input.campaignId, {
+          home: deps.home,
+          onProgress: hb.progress,
+          stack: deps.localStack,
+        });
         return await target.deploy(ctx.cancellationSignal);
       } catch (err) {
         throw toFailure(err);
@@ -69,7 +77,11 @@ export function createDeployActivities(deps: DeployDeps) {
       if (input.keepStack && parsed.data.type === 'local') return; // the stack is shared: nothing per campaign
       const hb = heartbeatLoop(ctx);
       try {
-        await createTarget(parsed.data, input.campaignId, { home: deps.home, onProgress: hb.progress }).teardown();
+        await createTarget(parsed.data, input.campaignId, {
+          home: deps.home,
+          onProgress: hb.progress,
+          stack: deps.localStack,
+        }).teardown();
       } catch (err) {
         throw toFailure(err);
       } finally {

@@ -37,4 +37,6 @@ export interface PodInfo {
   /** e.g. 'CrashLoopBackOff' while waiting to restart */
   reason?: string;
   startedAtMs?: number;
+  /** When the pod object was created (local target: a replacement pod is created when its predecessor dies). */
+  createdAtMs?: number;
 }

@@ -233,6 +233,7 @@ export class PodManager {
       phase: pod.phase,
       ready: pod.ready,
       restarts: pod.restarts,
+      createdAtMs: pod.createdAtMs,
     };
     if (pod.reason !== undefined) info.reason = pod.reason;
     if (pod.startedAtMs !== undefined && pod.child) info.startedAtMs = pod.startedAtMs;
