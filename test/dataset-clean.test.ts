@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDatasetFromTables, cleanColumns, DatasetError } from '../activities/dataset';
-import { writeArrowTable } from '../activities/metrics';
+import { readArrowTable, writeArrowTable } from '../activities/metrics';
 import { datasetSchema } from '../schemas/dataset';
 
 const T0 = 1_767_225_600_000;
@@ -37,6 +37,34 @@ describe('dataset cleaning', () => {
     );
     assert.deepEqual(report.filled, [{ name: 'x', gaps: 3, points: 4, edgePoints: 2 }]);
     assert.deepEqual([v[3], v[4], v[9], v[10]], [3, 4, 8, 11]);
+  });
+
+  it('never fills a gap from a neighbour across the train/validation boundary', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fl-dataset-split-gap-'));
+    try {
+      const ts = Float64Array.from({ length: 100 }, (_, i) => T0 + i * S);
+      const v = Float64Array.from(ts, (_, i) => i * 10);
+      v.fill(NaN, 78, 82); // train ends at point 80 (valFraction 0.2)
+      const path = join(dir, 'baseline.arrow');
+      await writeArrowTable(path, [
+        { name: 'timestamp', kind: 'f64', values: ts },
+        { name: 'x', kind: 'f64', values: v },
+      ]);
+      const res = await buildDatasetFromTables({
+        campaignId: 'c',
+        configHash: 'h',
+        outDir: join(dir, 'out'),
+        tables: { baseline: path },
+        faults: [],
+        config: datasetSchema.parse({ maxGapFill: '5s', valFraction: 0.2, window: { size: 4 } }),
+      });
+      const x = (await readArrowTable(join(res.dir, 'points.arrow'))).columns.get('x')!;
+      assert.deepEqual(Array.from(x.subarray(77, 83)), [770, 770, 770, 820, 820, 820]);
+      assert.equal(res.card.scaler.stats['x']?.max, 770); // the filled training points, not an interpolation towards 820
+      assert.equal(res.windows.test, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails naming the series and time range when a gap longer than maxGapFill would leave NaN', async () => {
