@@ -21,7 +21,11 @@ interface Container {
   image?: string;
   command?: string[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+  }[];
   envFrom?: { configMapRef?: { name: string } }[];
   volumeMounts?: { name: string; mountPath: string }[];
 }
@@ -34,7 +38,11 @@ interface PodSpec {
   volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
 }
 interface Deployment extends Obj {
-  spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  spec: {
+    replicas?: number;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
 }
 interface Rule {
   apiGroups: string[];
@@ -49,7 +57,8 @@ const KNOWN_KINDS: Record<string, string[]> = {
 };
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // name[:tag][@sha256:digest], registry host optional (docker reference grammar, simplified).
-const IMAGE_REF = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_REF =
+  /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 function walk(dir: string, ext: RegExp): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -72,7 +81,16 @@ function quantity(q: string): number {
   const m = /^([0-9.]+)(m|Ki|Mi|Gi|Ti|k|M|G)?$/.exec(q);
   assert.ok(m, `quantity ${q}`);
   const n = Number(m[1]);
-  const mult: Record<string, number> = { m: 1e-3, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9 };
+  const mult: Record<string, number> = {
+    m: 1e-3,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+  };
   return n * (m[2] ? (mult[m[2]] ?? 1) : 1);
 }
 
@@ -124,7 +142,9 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
       const built = parseAllDocuments(out).map((d) => d.toJS() as Obj);
       assert.ok(built.length > 0);
       if (base === K8S) {
-        const images = built.filter((o) => o.kind === 'Deployment').flatMap((d) => (d as Deployment).spec.template.spec.containers.map((c) => c.image));
+        const images = built
+          .filter((o) => o.kind === 'Deployment')
+          .flatMap((d) => (d as Deployment).spec.template.spec.containers.map((c) => c.image));
         assert.deepEqual(images.sort(), ['faultline-training:0.1.0', 'faultline-worker:0.1.0']);
       }
     }
@@ -138,10 +158,14 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
       const where = `${file}: ${d.metadata.name}`;
       const labels = d.spec.template.metadata.labels;
       assert.ok(Object.keys(d.spec.selector.matchLabels).length > 0, `${where}: selector`);
-      for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) assert.equal(labels[k], v, `${where}: selector ${k}=${v} matches the template labels`);
+      for (const [k, v] of Object.entries(d.spec.selector.matchLabels))
+        assert.equal(labels[k], v, `${where}: selector ${k}=${v} matches the template labels`);
       // Upstream's loadgenerator init container (a busybox wget loop) sets no resources; ours all do.
       const upstream = file.includes('/boutique/');
-      for (const c of [...d.spec.template.spec.containers, ...(upstream ? [] : (d.spec.template.spec.initContainers ?? []))]) {
+      for (const c of [
+        ...d.spec.template.spec.containers,
+        ...(upstream ? [] : (d.spec.template.spec.initContainers ?? [])),
+      ]) {
         assert.ok(c.image, `${where}/${c.name}: image`);
         for (const r of ['cpu', 'memory']) {
           const req = c.resources?.requests?.[r];
@@ -176,10 +200,13 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
     assert.equal(gpuC.env?.find((e) => e.name === 'FAULTLINE_GPUS')?.value, gpuC.resources?.limits?.['nvidia.com/gpu']);
 
     // Both pools: Temporal connection from the ConfigMap, API key from an optional Secret, one shared data volume.
-    const cm = byKind('ConfigMap').find((c) => c.metadata.name === 'faultline-temporal') as Obj & { data: Record<string, string> };
+    const cm = byKind('ConfigMap').find((c) => c.metadata.name === 'faultline-temporal') as Obj & {
+      data: Record<string, string>;
+    };
     assert.ok(cm);
     const envSource = readFileSync(join(ROOT, 'workers', 'env.ts'), 'utf8');
-    for (const key of Object.keys(cm.data)) assert.ok(envSource.includes(`process.env.${key}`), `workers/env.ts reads ${key}`);
+    for (const key of Object.keys(cm.data))
+      assert.ok(envSource.includes(`process.env.${key}`), `workers/env.ts reads ${key}`);
     const pvcs = byKind('PersistentVolumeClaim');
     for (const d of [cpu, gpu]) {
       const c = d.spec.template.spec.containers[0] as Container;
@@ -187,9 +214,13 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
       const key = c.env?.find((e) => e.name === 'TEMPORAL_API_KEY')?.valueFrom?.secretKeyRef;
       assert.ok(key && key.optional === true && key.key === 'TEMPORAL_API_KEY');
       assert.ok(!JSON.stringify(d).match(/TEMPORAL_API_KEY","value"/), 'no key inline');
-      const claim = d.spec.template.spec.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
+      const claim = d.spec.template.spec.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim
+        ?.claimName;
       assert.ok(claim && pvcs.some((p) => p.metadata.name === claim));
-      assert.equal(c.env?.find((e) => e.name === 'FAULTLINE_HOME')?.value, c.volumeMounts?.find((m) => m.name === 'data')?.mountPath);
+      assert.equal(
+        c.env?.find((e) => e.name === 'FAULTLINE_HOME')?.value,
+        c.volumeMounts?.find((m) => m.name === 'data')?.mountPath,
+      );
     }
     const pvc = pvcs[0] as Obj & { spec: { accessModes: string[] } };
     assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany'], 'both pools share campaign files');
@@ -201,42 +232,75 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
     const roles = [...byKind('Role'), ...byKind('ClusterRole')] as (Obj & { rules: Rule[] })[];
     for (const r of roles) {
       for (const rule of r.rules) {
-        for (const f of [rule.apiGroups, rule.resources, rule.verbs]) assert.ok(!f.includes('*'), `${r.metadata.name}: no wildcards`);
+        for (const f of [rule.apiGroups, rule.resources, rule.verbs])
+          assert.ok(!f.includes('*'), `${r.metadata.name}: no wildcards`);
         assert.ok(rule.verbs.every((v) => ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'].includes(v)));
-        assert.ok(!rule.verbs.includes('deletecollection') && !rule.verbs.includes('escalate') && !rule.verbs.includes('bind'));
+        assert.ok(
+          !rule.verbs.includes('deletecollection') && !rule.verbs.includes('escalate') && !rule.verbs.includes('bind'),
+        );
       }
     }
-    const flatten = (rules: Rule[]) => rules.flatMap((r) => r.apiGroups.flatMap((group) => r.resources.map((resource) => ({ group, resource, verbs: r.verbs }))));
-    const role = byKind('Role').find((r) => r.metadata.name === 'faultline-chaos-controller') as Obj & { rules: Rule[] };
-    const clusterRole = byKind('ClusterRole').find((r) => r.metadata.name === 'faultline-target-namespaces') as Obj & { rules: Rule[] };
+    const flatten = (rules: Rule[]) =>
+      rules.flatMap((r) =>
+        r.apiGroups.flatMap((group) => r.resources.map((resource) => ({ group, resource, verbs: r.verbs }))),
+      );
+    const role = byKind('Role').find((r) => r.metadata.name === 'faultline-chaos-controller') as Obj & {
+      rules: Rule[];
+    };
+    const clusterRole = byKind('ClusterRole').find((r) => r.metadata.name === 'faultline-target-namespaces') as Obj & {
+      rules: Rule[];
+    };
     assert.ok(role && clusterRole);
     assert.deepEqual(sortedRules(flatten(role.rules)), sortedRules([...KUBE_PERMISSIONS.namespaced]));
     assert.deepEqual(sortedRules(flatten(clusterRole.rules)), sortedRules([...KUBE_PERMISSIONS.cluster]));
     // The Role lives in the target namespace, which this base creates; bindings point at real roles and accounts.
     assert.ok(byKind('Namespace').some((n) => n.metadata.name === role.metadata.namespace));
-    for (const b of [...byKind('RoleBinding'), ...byKind('ClusterRoleBinding')] as (Obj & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] })[]) {
-      assert.ok(roles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name), `${b.metadata.name}: roleRef exists`);
-      if (b.kind === 'RoleBinding') assert.equal(b.metadata.namespace, (roles.find((r) => r.metadata.name === b.roleRef.name) as Obj).metadata.namespace);
+    for (const b of [...byKind('RoleBinding'), ...byKind('ClusterRoleBinding')] as (Obj & {
+      roleRef: { kind: string; name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    })[]) {
+      assert.ok(
+        roles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name),
+        `${b.metadata.name}: roleRef exists`,
+      );
+      if (b.kind === 'RoleBinding')
+        assert.equal(
+          b.metadata.namespace,
+          (roles.find((r) => r.metadata.name === b.roleRef.name) as Obj).metadata.namespace,
+        );
       for (const s of b.subjects) {
         assert.equal(s.kind, 'ServiceAccount');
-        assert.ok(byKind('ServiceAccount').some((sa) => sa.metadata.name === s.name && sa.metadata.namespace === s.namespace));
+        assert.ok(
+          byKind('ServiceAccount').some((sa) => sa.metadata.name === s.name && sa.metadata.namespace === s.namespace),
+        );
         assert.equal(s.name, 'faultline-worker', 'only the CPU pool talks to the Kubernetes API');
       }
     }
-    const training = byKind('ServiceAccount').find((s) => s.metadata.name === 'faultline-training') as Obj & { automountServiceAccountToken?: boolean };
+    const training = byKind('ServiceAccount').find((s) => s.metadata.name === 'faultline-training') as Obj & {
+      automountServiceAccountToken?: boolean;
+    };
     assert.equal(training.automountServiceAccountToken, false);
   });
 
   it('scrapes the target namespace from the Prometheus scrape config', () => {
-    const cm = byKind('ConfigMap').find((c) => c.metadata.name === 'faultline-scrape-config') as Obj & { data: Record<string, string> };
+    const cm = byKind('ConfigMap').find((c) => c.metadata.name === 'faultline-scrape-config') as Obj & {
+      data: Record<string, string>;
+    };
     assert.ok(cm);
-    const cfg = parse(cm.data['faultline-scrape.yaml'] ?? '') as { scrape_configs: { job_name: string; kubernetes_sd_configs: { role: string; namespaces?: { names: string[] } }[]; metric_relabel_configs?: { regex: string }[] }[] };
+    const cfg = parse(cm.data['faultline-scrape.yaml'] ?? '') as {
+      scrape_configs: {
+        job_name: string;
+        kubernetes_sd_configs: { role: string; namespaces?: { names: string[] } }[];
+        metric_relabel_configs?: { regex: string }[];
+      }[];
+    };
     const jobs = cfg.scrape_configs.map((j) => j.job_name);
     assert.equal(new Set(jobs).size, jobs.length);
     assert.ok(cfg.scrape_configs.every((j) => j.kubernetes_sd_configs.length > 0));
     const pods = cfg.scrape_configs.find((j) => j.kubernetes_sd_configs.some((s) => s.role === 'pod'));
     assert.deepEqual(pods?.kubernetes_sd_configs[0]?.namespaces?.names, ['boutique']);
-    for (const j of cfg.scrape_configs.filter((x) => x.metric_relabel_configs)) assert.equal(j.metric_relabel_configs?.[0]?.regex, 'boutique');
+    for (const j of cfg.scrape_configs.filter((x) => x.metric_relabel_configs))
+      assert.equal(j.metric_relabel_configs?.[0]?.regex, 'boutique');
     assert.ok(jobs.some((j) => j.includes('node-exporter')) && jobs.some((j) => j.includes('kube-state-metrics')));
   });
 
@@ -266,11 +330,23 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
       environment?: Record<string, string>;
       command?: string[] | string;
     }
-    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, Service>;
+      volumes: Record<string, unknown>;
+    };
     const services = compose.services;
 
     it('parses and holds the whole single-host stack', () => {
-      for (const s of ['postgresql', 'temporal', 'temporal-ui', 'prometheus', 'grafana', 'node-exporter', 'worker', 'training-worker']) {
+      for (const s of [
+        'postgresql',
+        'temporal',
+        'temporal-ui',
+        'prometheus',
+        'grafana',
+        'node-exporter',
+        'worker',
+        'training-worker',
+      ]) {
         assert.ok(services[s], `service ${s}`);
       }
       assert.equal(services['temporal-ui']?.environment?.TEMPORAL_START_WORKFLOW_DISABLED, 'false');
@@ -281,7 +357,8 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
       }
       // The setup job registers the search attributes the workflows set.
       const setup = JSON.stringify(services['temporal-setup']?.command);
-      for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) assert.ok(setup.includes(`--name ${k} --type ${v}`), `registers ${k}`);
+      for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES))
+        assert.ok(setup.includes(`--name ${k} --type ${v}`), `registers ${k}`);
     });
 
     it('references only well-formed, pinned images and files that exist', () => {
@@ -290,7 +367,10 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
         assert.match(s.image, IMAGE_REF, `${name}: ${s.image} is a well-formed reference`);
         assert.ok(/:[\w][\w.-]*$/.test(s.image) && !s.image.endsWith(':latest'), `${name}: ${s.image} is pinned`);
         if (s.build) {
-          assert.ok(existsSync(join(ROOT, s.build.context, s.build.dockerfile)), `${name}: ${s.build.dockerfile} exists`);
+          assert.ok(
+            existsSync(join(ROOT, s.build.context, s.build.dockerfile)),
+            `${name}: ${s.build.dockerfile} exists`,
+          );
         }
         for (const v of s.volumes ?? []) {
           const [src] = v.split(':');
@@ -299,7 +379,9 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
           else if (!src.startsWith('/')) assert.ok(src in compose.volumes, `${name}: named volume ${src} declared`);
         }
       }
-      const gpu = parse(readFileSync(join(ROOT, 'infra', 'docker', 'compose.gpu.yml'), 'utf8')) as { services: Record<string, unknown> };
+      const gpu = parse(readFileSync(join(ROOT, 'infra', 'docker', 'compose.gpu.yml'), 'utf8')) as {
+        services: Record<string, unknown>;
+      };
       for (const s of Object.keys(gpu.services)) assert.ok(services[s], `GPU override names existing service ${s}`);
     });
 
@@ -317,15 +399,24 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
         }
         for (const m of text.matchAll(/^COPY\s+(?!--from)(.+)$/gm)) {
           const parts = (m[1] ?? '').trim().split(/\s+/);
-          for (const src of parts.slice(0, -1)) assert.ok(existsSync(join(ROOT, src)), `${f}: COPY source ${src} exists`);
+          for (const src of parts.slice(0, -1))
+            assert.ok(existsSync(join(ROOT, src)), `${f}: COPY source ${src} exists`);
         }
-        assert.ok(existsSync(join(ROOT, 'infra', 'docker', `${f}.dockerignore`)), `${f}.dockerignore keeps node_modules out of the context`);
+        assert.ok(
+          existsSync(join(ROOT, 'infra', 'docker', `${f}.dockerignore`)),
+          `${f}.dockerignore keeps node_modules out of the context`,
+        );
       }
-      assert.match(readFileSync(join(ROOT, 'infra', 'docker', 'training.Dockerfile'), 'utf8'), /^FROM pytorch\/pytorch:[\w.-]*cuda/m);
+      assert.match(
+        readFileSync(join(ROOT, 'infra', 'docker', 'training.Dockerfile'), 'utf8'),
+        /^FROM pytorch\/pytorch:[\w.-]*cuda/m,
+      );
     });
 
     it('points Prometheus at compose services only', () => {
-      const prom = parse(readFileSync(join(ROOT, 'infra', 'docker', 'prometheus.yml'), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+      const prom = parse(readFileSync(join(ROOT, 'infra', 'docker', 'prometheus.yml'), 'utf8')) as {
+        scrape_configs: { static_configs: { targets: string[] }[] }[];
+      };
       for (const job of prom.scrape_configs) {
         for (const t of job.static_configs.flatMap((s) => s.targets)) {
           const host = t.split(':')[0] ?? '';
@@ -337,9 +428,13 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
     it('provisions Grafana with the dashboards and a Prometheus datasource', () => {
       const mounts = services.grafana?.volumes ?? [];
       const dashMount = mounts.find((v) => v.startsWith('./infra/grafana/dashboards:'));
-      const provider = parse(readFileSync(join(ROOT, 'infra', 'grafana', 'provisioning', 'dashboards', 'faultline.yaml'), 'utf8')) as { providers: { options: { path: string } }[] };
+      const provider = parse(
+        readFileSync(join(ROOT, 'infra', 'grafana', 'provisioning', 'dashboards', 'faultline.yaml'), 'utf8'),
+      ) as { providers: { options: { path: string } }[] };
       assert.equal(dashMount?.split(':')[1], provider.providers[0]?.options.path);
-      const ds = parse(readFileSync(join(ROOT, 'infra', 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8')) as { datasources: { type: string; url: string }[] };
+      const ds = parse(
+        readFileSync(join(ROOT, 'infra', 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8'),
+      ) as { datasources: { type: string; url: string }[] };
       assert.equal(ds.datasources[0]?.type, 'prometheus');
       assert.ok(services.grafana?.environment?.PROMETHEUS_URL, 'the datasource URL variable is set');
     });
@@ -355,21 +450,49 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
       assert.ok(dashboards.length >= 2);
       const uids = dashboards.map((x) => x.d.uid);
       assert.equal(new Set(uids).size, uids.length);
-      const exprs = dashboards.flatMap((x) => (x.d.panels as { targets: { expr: string }[] }[]).flatMap((p) => p.targets.map((t) => t.expr)));
+      const exprs = dashboards.flatMap((x) =>
+        (x.d.panels as { targets: { expr: string }[] }[]).flatMap((p) => p.targets.map((t) => t.expr)),
+      );
       assert.ok(exprs.every((e) => typeof e === 'string' && e.length > 0));
       const all = exprs.join('\n');
       // node features (the reference columns) and service request/error/latency/restarts
-      for (const m of ['node_load1', 'node_cpu_seconds_total', 'node_memory_MemAvailable_bytes', 'node_disk_read_bytes_total', 'node_network_receive_bytes_total', 'node_filesystem_avail_bytes', 'grpc_server_handled_total', 'http_requests_total', 'grpc_server_handling_seconds_bucket', 'kube_pod_container_status_restarts_total']) {
+      for (const m of [
+        'node_load1',
+        'node_cpu_seconds_total',
+        'node_memory_MemAvailable_bytes',
+        'node_disk_read_bytes_total',
+        'node_network_receive_bytes_total',
+        'node_filesystem_avail_bytes',
+        'grpc_server_handled_total',
+        'http_requests_total',
+        'grpc_server_handling_seconds_bucket',
+        'kube_pod_container_status_restarts_total',
+      ]) {
         assert.ok(all.includes(m), `a panel queries ${m}`);
       }
     });
 
     it('annotate faults from the campaign (tag faultline) and restarts from Prometheus', () => {
       for (const { f, d } of dashboards) {
-        const list = (d.annotations as { list: { name: string; datasource: { type: string }; target?: { type: string; tags: string[] }; expr?: string; enable: boolean }[] }).list;
+        const list = (
+          d.annotations as {
+            list: {
+              name: string;
+              datasource: { type: string };
+              target?: { type: string; tags: string[] };
+              expr?: string;
+              enable: boolean;
+            }[];
+          }
+        ).list;
         const faults = list.find((a) => a.target?.type === 'tags');
         assert.ok(faults?.target?.tags.includes('faultline') && faults.enable, `${f}: fault annotations by tag`);
-        assert.ok(list.some((a) => a.datasource.type === 'prometheus' && a.expr?.includes('kube_pod_container_status_restarts_total')), `${f}: restart annotations`);
+        assert.ok(
+          list.some(
+            (a) => a.datasource.type === 'prometheus' && a.expr?.includes('kube_pod_container_status_restarts_total'),
+          ),
+          `${f}: restart annotations`,
+        );
       }
       // The chaos activity writes annotations.json with exactly that tag.
       assert.match(readFileSync(join(ROOT, 'activities', 'chaos', 'fault-log.ts'), 'utf8'), /tags: \['faultline'/);

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chaosMeshObject } from '../activities/chaos/chaos-mesh';
 import { loadCrdSchemas, validateChaosObject } from '../activities/chaos/crd-schema';
-import { ChaosMeshNotInstalledError, KubeConfigMissingError, KubeForbiddenError, NamespaceNotAllowedError, RolloutTimeoutError } from '../activities/deploy/kube-errors';
+import {
+  ChaosMeshNotInstalledError,
+  KubeConfigMissingError,
+  KubeForbiddenError,
+  NamespaceNotAllowedError,
+  RolloutTimeoutError,
+} from '../activities/deploy/kube-errors';
 import { CAMPAIGN_LABEL, parseManifest } from '../activities/deploy/kube-objects';
 import { KubernetesTarget, defaultManifestPath, type PodEvent } from '../activities/deploy/kubernetes-target';
 import { kubernetesTargetSchema, type KubernetesTargetConfig } from '../schemas/target';
@@ -19,7 +25,13 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
   let kubeconfig: string;
 
   const config = (namespace: string, extra: Partial<KubernetesTargetConfig> = {}): KubernetesTargetConfig =>
-    kubernetesTargetSchema.parse({ type: 'kubernetes', namespace, kubeconfig, prometheusUrl: 'http://prometheus.monitoring.svc:9090', ...extra });
+    kubernetesTargetSchema.parse({
+      type: 'kubernetes',
+      namespace,
+      kubeconfig,
+      prometheusUrl: 'http://prometheus.monitoring.svc:9090',
+      ...extra,
+    });
 
   before(async () => {
     api = await FakeKubeApi.start({ controllerStepMs: 5 });
@@ -40,7 +52,11 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'keep-me', namespace: ns, labels: { app: 'keep-me' } },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'keep-me' } }, template: { metadata: { labels: { app: 'keep-me' } }, spec: { containers: [{ name: 'c' }] } } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'keep-me' } },
+        template: { metadata: { labels: { app: 'keep-me' } }, spec: { containers: [{ name: 'c' }] } },
+      },
     });
     api.seed({
       apiVersion: 'chaos-mesh.org/v1alpha1',
@@ -81,7 +97,12 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     assert.equal(api.get('', 'namespaces', undefined, ns)?.metadata.labels?.[CAMPAIGN_LABEL], undefined);
 
     const rollout = target.waitReady(20_000);
-    await waitUntil(() => api.requests.some((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments` && r.query.watch === 'true'), 5000, 'rollout watch');
+    await waitUntil(
+      () =>
+        api.requests.some((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments` && r.query.watch === 'true'),
+      5000,
+      'rollout watch',
+    );
     api.release(ns, 'frontend');
     await rollout;
     for (const d of manifest.filter((m) => m.kind === 'Deployment')) {
@@ -90,7 +111,14 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     }
     // The rollout wait listed once and then watched from the list's resourceVersion (no polling).
     const deployReqs = api.requests.filter((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments`);
-    assert.ok(deployReqs.some((r) => r.query.watch === 'true' && r.query.resourceVersion && r.query.labelSelector === `${CAMPAIGN_LABEL}=${campaignId}`));
+    assert.ok(
+      deployReqs.some(
+        (r) =>
+          r.query.watch === 'true' &&
+          r.query.resourceVersion &&
+          r.query.labelSelector === `${CAMPAIGN_LABEL}=${campaignId}`,
+      ),
+    );
     assert.ok(deployReqs.filter((r) => r.query.watch !== 'true').length <= 2);
 
     const pods = await target.listPods({ app: 'cartservice' });
@@ -131,10 +159,17 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     const name = podChaos.metadata.name ?? '';
     const stored = api.get('chaos-mesh.org', 'podchaos', ns, name);
     assert.ok(stored);
-    assert.deepEqual(stored.spec, { action: 'pod-kill', mode: 'all', selector: { pods: { [ns]: [cart.name] } }, gracePeriod: 0 });
+    assert.deepEqual(stored.spec, {
+      action: 'pod-kill',
+      mode: 'all',
+      selector: { pods: { [ns]: [cart.name] } },
+      gracePeriod: 0,
+    });
     assert.equal(stored.metadata.labels?.[CAMPAIGN_LABEL], campaignId);
     assert.equal(created.metadata.uid, stored.metadata.uid);
-    const createReq = api.requests.find((r) => r.method === 'POST' && r.path === `/apis/chaos-mesh.org/v1alpha1/namespaces/${ns}/podchaos`);
+    const createReq = api.requests.find(
+      (r) => r.method === 'POST' && r.path === `/apis/chaos-mesh.org/v1alpha1/namespaces/${ns}/podchaos`,
+    );
     assert.ok(createReq);
     assert.equal(createReq.status, 201);
     assert.deepEqual(validateChaosObject(createReq.body as { kind: string }, schemas), []);
@@ -149,7 +184,11 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
 
     // Chaos Mesh kills the pod: the watch sees it deleted, its replacement added, then ready (observed recovery).
     api.simulatePodRestart(ns, cart.name, 'replace');
-    await waitUntil(() => events.some((e) => e.type === 'ready' && e.pod.name !== cart.name), 5000, 'replacement pod ready');
+    await waitUntil(
+      () => events.some((e) => e.type === 'ready' && e.pod.name !== cart.name),
+      5000,
+      'replacement pod ready',
+    );
     const killed = events.find((e) => e.type === 'deleted');
     const added = events.find((e) => e.type === 'added');
     const ready = events.find((e) => e.type === 'ready');
@@ -161,7 +200,11 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     // A container restart in place: restart count up, not ready, ready again.
     const replacement = ready.pod.name;
     api.simulatePodRestart(ns, replacement, 'container');
-    await waitUntil(() => events.filter((e) => e.pod.name === replacement && e.type === 'ready').length >= 2, 5000, 'container restart observed');
+    await waitUntil(
+      () => events.filter((e) => e.pod.name === replacement && e.type === 'ready').length >= 2,
+      5000,
+      'container restart observed',
+    );
     const restarted = events.find((e) => e.type === 'restarted');
     assert.equal(restarted?.pod.restarts, 1);
     assert.equal(restarted?.previousRestarts, 0);
@@ -180,7 +223,10 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     const expected = [...manifest.map((m) => `${m.kind}/${ns}/${m.metadata.name}`), `PodChaos/${ns}/${name}`].sort();
     assert.deepEqual(deleted.map((r) => `${r.kind}/${r.namespace}/${r.name}`).sort(), expected);
     // What is left is exactly what was there before (pods of our Deployments went with them).
-    assert.deepEqual(new Set(api.inventory().filter((k) => !k.startsWith('pods/'))), new Set([...before].filter((k) => !k.startsWith('pods/'))));
+    assert.deepEqual(
+      new Set(api.inventory().filter((k) => !k.startsWith('pods/'))),
+      new Set([...before].filter((k) => !k.startsWith('pods/'))),
+    );
     assert.ok(api.list('', 'pods', ns).every((p) => p.metadata.labels?.app === 'keep-me'));
     // Idempotent.
     assert.deepEqual(await target.deleteCampaignObjects(), []);
@@ -189,11 +235,16 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
 
   it('creates the namespace when missing and deletes it on teardown', async () => {
     const ns = 'fresh-ns';
-    const target = new KubernetesTarget(config(ns), 'campaign with spaces/and a very long id that cannot be a label value as is 1234567890');
+    const target = new KubernetesTarget(
+      config(ns),
+      'campaign with spaces/and a very long id that cannot be a label value as is 1234567890',
+    );
     await target.deploy();
     const created = api.get('', 'namespaces', undefined, ns);
     assert.equal(created?.metadata.labels?.[CAMPAIGN_LABEL], target.campaignLabel);
-    assert.ok(target.campaignLabel.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(target.campaignLabel));
+    assert.ok(
+      target.campaignLabel.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(target.campaignLabel),
+    );
     await target.waitReady(20_000);
     const deleted = await target.deleteCampaignObjects();
     assert.equal(deleted.at(-1)?.kind, 'Namespace');
@@ -220,12 +271,24 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
       assert.match(err.message, /infra\/k8s\/rbac/);
       assert.match(err.message, /cannot patch resource "deployments"/); // the API server's own words are kept
       await assert.rejects(
-        target.createCustomObject({ apiVersion: 'chaos-mesh.org/v1alpha1', kind: 'PodChaos', metadata: { name: 'x' }, spec: { action: 'pod-kill', mode: 'one', selector: {} } }),
-        (e: Error) => e instanceof KubeForbiddenError && /create podchaos\.chaos-mesh\.org "x" in namespace "rbac-test"/.test(e.message),
+        target.createCustomObject({
+          apiVersion: 'chaos-mesh.org/v1alpha1',
+          kind: 'PodChaos',
+          metadata: { name: 'x' },
+          spec: { action: 'pod-kill', mode: 'one', selector: {} },
+        }),
+        (e: Error) =>
+          e instanceof KubeForbiddenError &&
+          /create podchaos\.chaos-mesh\.org "x" in namespace "rbac-test"/.test(e.message),
       );
-      await assert.rejects(target.listPods({ app: 'frontend' }), (e: Error) => e instanceof KubeForbiddenError && /list pods in namespace "rbac-test"/.test(e.message));
+      await assert.rejects(
+        target.listPods({ app: 'frontend' }),
+        (e: Error) => e instanceof KubeForbiddenError && /list pods in namespace "rbac-test"/.test(e.message),
+      );
       // 403 is not retried.
-      const listCalls = api.requests.filter((r) => r.path === `/api/v1/namespaces/${ns}/pods` && r.status === 403).length;
+      const listCalls = api.requests.filter(
+        (r) => r.path === `/api/v1/namespaces/${ns}/pods` && r.status === 403,
+      ).length;
       assert.equal(listCalls, 1);
     } finally {
       api.allowAll();
@@ -236,13 +299,28 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     const bare = await FakeKubeApi.start({ chaosMeshInstalled: false });
     try {
       const d = mkdtempSync(join(tmpdir(), 'faultline-k8s-bare-'));
-      const target = new KubernetesTarget(config('boutique', { kubeconfig: bare.writeKubeconfig(d) }), 'campaign-nochaos');
-      await assert.rejects(target.deploy(), (e: Error) => e instanceof ChaosMeshNotInstalledError && /helm install chaos-mesh/.test(e.message) && /404/.test(e.message));
+      const target = new KubernetesTarget(
+        config('boutique', { kubeconfig: bare.writeKubeconfig(d) }),
+        'campaign-nochaos',
+      );
       await assert.rejects(
-        target.createCustomObject({ apiVersion: 'chaos-mesh.org/v1alpha1', kind: 'PodChaos', metadata: { name: 'x' }, spec: {} }),
+        target.deploy(),
+        (e: Error) =>
+          e instanceof ChaosMeshNotInstalledError && /helm install chaos-mesh/.test(e.message) && /404/.test(e.message),
+      );
+      await assert.rejects(
+        target.createCustomObject({
+          apiVersion: 'chaos-mesh.org/v1alpha1',
+          kind: 'PodChaos',
+          metadata: { name: 'x' },
+          spec: {},
+        }),
         ChaosMeshNotInstalledError,
       );
-      await assert.rejects(target.listCustomObjects('chaos-mesh.org', 'v1alpha1', 'podchaos'), ChaosMeshNotInstalledError);
+      await assert.rejects(
+        target.listCustomObjects('chaos-mesh.org', 'v1alpha1', 'podchaos'),
+        ChaosMeshNotInstalledError,
+      );
       // Teardown still works without Chaos Mesh (nothing of it to delete).
       assert.deepEqual(await target.deleteCampaignObjects(), []);
       rmSync(d, { recursive: true, force: true });
@@ -252,7 +330,11 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
   });
 
   it('refuses namespaces outside allowedNamespaces', async () => {
-    assert.throws(() => new KubernetesTarget(config('kube-system', { allowedNamespaces: ['boutique'] }), 'c'), (e: Error) => e instanceof NamespaceNotAllowedError && /"kube-system"/.test(e.message) && /allowedNamespaces/.test(e.message));
+    assert.throws(
+      () => new KubernetesTarget(config('kube-system', { allowedNamespaces: ['boutique'] }), 'c'),
+      (e: Error) =>
+        e instanceof NamespaceNotAllowedError && /"kube-system"/.test(e.message) && /allowedNamespaces/.test(e.message),
+    );
     const target = new KubernetesTarget(config('boutique', { allowedNamespaces: ['boutique'] }), 'campaign-guard');
     await assert.rejects(
       target.createCustomObject({
@@ -263,16 +345,30 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
       }),
       (e: Error) => e instanceof NamespaceNotAllowedError && /"monitoring"/.test(e.message),
     );
-    await assert.rejects(target.deleteCustomObject('PodChaos', 'x', { namespace: 'temporal' }), NamespaceNotAllowedError);
-    assert.equal(api.requests.filter((r) => r.path.includes('/namespaces/monitoring/') || r.path.includes('/namespaces/temporal/')).length, 0);
+    await assert.rejects(
+      target.deleteCustomObject('PodChaos', 'x', { namespace: 'temporal' }),
+      NamespaceNotAllowedError,
+    );
+    assert.equal(
+      api.requests.filter((r) => r.path.includes('/namespaces/monitoring/') || r.path.includes('/namespaces/temporal/'))
+        .length,
+      0,
+    );
   });
 
   it('explains where it looked when there is no kubeconfig', () => {
     const empty = join(dir, 'empty-home');
     mkdirSync(empty, { recursive: true });
-    const cfg = kubernetesTargetSchema.parse({ type: 'kubernetes', namespace: 'boutique', prometheusUrl: 'http://p:9090' });
+    const cfg = kubernetesTargetSchema.parse({
+      type: 'kubernetes',
+      namespace: 'boutique',
+      prometheusUrl: 'http://p:9090',
+    });
     assert.throws(
-      () => new KubernetesTarget(cfg, 'c', { configSource: { env: {}, homeDir: empty, serviceAccountDir: join(dir, 'no-sa') } }),
+      () =>
+        new KubernetesTarget(cfg, 'c', {
+          configSource: { env: {}, homeDir: empty, serviceAccountDir: join(dir, 'no-sa') },
+        }),
       (e: Error) =>
         e instanceof KubeConfigMissingError &&
         e.message.includes(join(empty, '.kube', 'config')) &&
@@ -280,12 +376,20 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
         /\$KUBECONFIG/.test(e.message) &&
         /in-cluster/.test(e.message),
     );
-    assert.throws(() => new KubernetesTarget(config('boutique', { kubeconfig: join(dir, 'nope.yaml') }), 'c'), (e: Error) => e instanceof KubeConfigMissingError && e.message.includes('nope.yaml'));
-    assert.throws(() => new KubernetesTarget(config('boutique', { context: 'prod' }), 'c'), (e: Error) => e instanceof KubeConfigMissingError && /context "prod"/.test(e.message));
+    assert.throws(
+      () => new KubernetesTarget(config('boutique', { kubeconfig: join(dir, 'nope.yaml') }), 'c'),
+      (e: Error) => e instanceof KubeConfigMissingError && e.message.includes('nope.yaml'),
+    );
+    assert.throws(
+      () => new KubernetesTarget(config('boutique', { context: 'prod' }), 'c'),
+      (e: Error) => e instanceof KubeConfigMissingError && /context "prod"/.test(e.message),
+    );
   });
 
   it('retries 429 and 5xx with back-off, and gives up after a bounded number of attempts', async () => {
-    const target = new KubernetesTarget(config('boutique', {}), 'campaign-retry', { retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 } });
+    const target = new KubernetesTarget(config('boutique', {}), 'campaign-retry', {
+      retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 },
+    });
     api.failNext(1, 429);
     api.failNext(2, 503);
     const n = api.requests.length;
@@ -304,9 +408,16 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     api.stuck.add('cartservice');
     await target.deploy();
     const waiting = target.waitReady(20_000);
-    await waitUntil(() => api.requests.some((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments` && r.query.watch === 'true'), 5000, 'first watch');
+    await waitUntil(
+      () =>
+        api.requests.some((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments` && r.query.watch === 'true'),
+      5000,
+      'first watch',
+    );
     api.compact(); // the next watch from the old resourceVersion gets 410 Gone
-    const lists = () => api.requests.filter((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments` && r.query.watch !== 'true').length;
+    const lists = () =>
+      api.requests.filter((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments` && r.query.watch !== 'true')
+        .length;
     await waitUntil(() => lists() >= 2, 5000, 're-list after 410');
     api.release(ns, 'cartservice');
     await waiting;
@@ -315,7 +426,13 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     api.stuck.add('adservice');
     const t2 = new KubernetesTarget(config('slow2'), 'campaign-slow2');
     await t2.deploy();
-    await assert.rejects(t2.waitReady(400), (e: Error) => e instanceof RolloutTimeoutError && /adservice: controller has not observed generation 1/.test(e.message) && !/cartservice/.test(e.message));
+    await assert.rejects(
+      t2.waitReady(400),
+      (e: Error) =>
+        e instanceof RolloutTimeoutError &&
+        /adservice: controller has not observed generation 1/.test(e.message) &&
+        !/cartservice/.test(e.message),
+    );
     api.stuck.clear();
   });
 });

@@ -46,7 +46,10 @@ export function loadKubeConfig(src: KubeConfigSource): KubeConfig {
   const searched: string[] = [];
   if (src.kubeconfig) {
     if (!existsSync(src.kubeconfig)) {
-      throw new KubeConfigMissingError([`target.kubeconfig = ${src.kubeconfig}`], 'target.kubeconfig names a file that does not exist');
+      throw new KubeConfigMissingError(
+        [`target.kubeconfig = ${src.kubeconfig}`],
+        'target.kubeconfig names a file that does not exist',
+      );
     }
     kc.loadFromFile(src.kubeconfig);
   } else {
@@ -57,7 +60,10 @@ export function loadKubeConfig(src: KubeConfigSource): KubeConfig {
     if (envFiles.length > 0) {
       const present = envFiles.filter((f) => existsSync(f));
       if (present.length === 0) {
-        throw new KubeConfigMissingError([`$KUBECONFIG = ${envFiles.join(delimiter)}`], 'no file named in $KUBECONFIG exists');
+        throw new KubeConfigMissingError(
+          [`$KUBECONFIG = ${envFiles.join(delimiter)}`],
+          'no file named in $KUBECONFIG exists',
+        );
       }
       kc.loadFromFile(present[0] as string);
       for (const f of present.slice(1)) {
@@ -92,7 +98,10 @@ export function loadKubeConfig(src: KubeConfigSource): KubeConfig {
     kc.setCurrentContext(src.context);
   }
   if (!kc.getCurrentCluster()) {
-    throw new KubeConfigMissingError([src.kubeconfig ?? 'the loaded kubeconfig'], 'the current context names no cluster; set target.context');
+    throw new KubeConfigMissingError(
+      [src.kubeconfig ?? 'the loaded kubeconfig'],
+      'the current context names no cluster; set target.context',
+    );
   }
   return kc;
 }
@@ -149,7 +158,15 @@ export interface ApiResource {
 }
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'KUBE_TIMEOUT']);
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'KUBE_TIMEOUT',
+]);
 
 class TransportError extends Error {
   constructor(
@@ -190,7 +207,12 @@ export class KubeClient {
           return { statusCode: res.statusCode, body: parseJson(res.text) as T };
         }
         const status = parseJson(res.text) as KubeStatus | undefined;
-        failure = toApiError(res.statusCode, req.op, typeof status === 'object' && status !== null ? status : undefined, res.text);
+        failure = toApiError(
+          res.statusCode,
+          req.op,
+          typeof status === 'object' && status !== null ? status : undefined,
+          res.text,
+        );
         if (!RETRYABLE_STATUS.has(res.statusCode)) throw failure;
         retryAfterMs = res.retryAfterS !== undefined ? res.retryAfterS * 1000 : undefined;
       } catch (err) {
@@ -236,61 +258,73 @@ export class KubeClient {
           fn();
         }
       };
-      const req = mod.request(url, { method: 'GET', agent, headers: { ...headers, Accept: 'application/json' } }, (res) => {
-        const code = res.statusCode ?? 0;
-        if (code !== 200) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (code === 410) return finish(() => resolve({ reason: 'expired' }));
-            const status = parseJson(text) as KubeStatus | undefined;
-            finish(() => reject(toApiError(code, op, typeof status === 'object' && status !== null ? status : undefined, text)));
-          });
-          return;
-        }
-        const lines = createInterface({ input: res, crlfDelay: Infinity });
-        lines.on('line', (line) => {
-          if (!line.trim()) return;
-          let ev: WatchEvent<T>;
-          try {
-            ev = JSON.parse(line) as WatchEvent<T>;
-          } catch {
-            return; // a torn line from a dropped connection; the re-watch resumes from lastRv
+      const req = mod.request(
+        url,
+        { method: 'GET', agent, headers: { ...headers, Accept: 'application/json' } },
+        (res) => {
+          const code = res.statusCode ?? 0;
+          if (code !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              if (code === 410) return finish(() => resolve({ reason: 'expired' }));
+              const status = parseJson(text) as KubeStatus | undefined;
+              finish(() =>
+                reject(toApiError(code, op, typeof status === 'object' && status !== null ? status : undefined, text)),
+              );
+            });
+            return;
           }
-          if (ev.type === 'ERROR') {
-            const st = ev.object as KubeStatus;
-            if (st.code === 410) {
-              expired = true;
+          const lines = createInterface({ input: res, crlfDelay: Infinity });
+          lines.on('line', (line) => {
+            if (!line.trim()) return;
+            let ev: WatchEvent<T>;
+            try {
+              ev = JSON.parse(line) as WatchEvent<T>;
+            } catch {
+              return; // a torn line from a dropped connection; the re-watch resumes from lastRv
+            }
+            if (ev.type === 'ERROR') {
+              const st = ev.object as KubeStatus;
+              if (st.code === 410) {
+                expired = true;
+                req.destroy();
+                return;
+              }
+              finish(() => reject(toApiError(st.code ?? 500, op, st, line)));
               req.destroy();
               return;
             }
-            finish(() => reject(toApiError(st.code ?? 500, op, st, line)));
-            req.destroy();
-            return;
-          }
-          const meta = (ev.object as { metadata?: { resourceVersion?: string } }).metadata;
-          if (meta?.resourceVersion) lastRv = meta.resourceVersion;
-          if (ev.type !== 'BOOKMARK') {
-            try {
-              onEvent(ev);
-            } catch (err) {
-              finish(() => reject(err as Error));
-              req.destroy();
+            const meta = (ev.object as { metadata?: { resourceVersion?: string } }).metadata;
+            if (meta?.resourceVersion) lastRv = meta.resourceVersion;
+            if (ev.type !== 'BOOKMARK') {
+              try {
+                onEvent(ev);
+              } catch (err) {
+                finish(() => reject(err instanceof Error ? err : new Error(String(err))));
+                req.destroy();
+              }
             }
-          }
-        });
-        const end = () => finish(() => resolve(expired ? { reason: 'expired' } : { reason: 'closed', resourceVersion: lastRv }));
-        lines.on('close', end);
-        // A destroyed request (abort, 410, idle timeout) surfaces as 'aborted' errors on both streams.
-        lines.on('error', end);
-        res.on('error', end);
-      });
+          });
+          const end = () =>
+            finish(() => resolve(expired ? { reason: 'expired' } : { reason: 'closed', resourceVersion: lastRv }));
+          lines.on('close', end);
+          // A destroyed request (abort, 410, idle timeout) surfaces as 'aborted' errors on both streams.
+          lines.on('error', end);
+          res.on('error', end);
+        },
+      );
       // Idle guard: the server closes the stream after timeoutSeconds; a silent dead connection must not hang us.
-      req.setTimeout((timeoutSeconds + 30) * 1000, () => req.destroy(new TransportError('watch idle timeout', 'KUBE_TIMEOUT')));
+      req.setTimeout((timeoutSeconds + 30) * 1000, () =>
+        req.destroy(new TransportError('watch idle timeout', 'KUBE_TIMEOUT')),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (signal?.aborted || expired) return finish(() => resolve(expired ? { reason: 'expired' } : { reason: 'closed', resourceVersion: lastRv }));
-        finish(() => reject(new TransportError(`watch ${describeOperation(op)} failed: ${err.message}`, err.code ?? 'ECONNRESET')));
+        if (signal?.aborted || expired)
+          return finish(() => resolve(expired ? { reason: 'expired' } : { reason: 'closed', resourceVersion: lastRv }));
+        finish(() =>
+          reject(new TransportError(`watch ${describeOperation(op)} failed: ${err.message}`, err.code ?? 'ECONNRESET')),
+        );
       });
       const onAbort = () => {
         req.destroy();
@@ -332,7 +366,11 @@ export class KubeClient {
   }
 
   /** REST path of a collection or object. */
-  static path(r: Pick<ApiResource, 'group' | 'version' | 'name' | 'namespaced'>, namespace?: string, name?: string): string {
+  static path(
+    r: Pick<ApiResource, 'group' | 'version' | 'name' | 'namespaced'>,
+    namespace?: string,
+    name?: string,
+  ): string {
     const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
     const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
     return `${base}${ns}/${r.name}${name ? `/${encodeURIComponent(name)}` : ''}`;
@@ -350,7 +388,9 @@ export class KubeClient {
     });
     if (res.statusCode === 404) {
       if (group === 'chaos-mesh.org') {
-        throw new ChaosMeshNotInstalledError(`GET ${path} answered 404 (API group ${apiVersion} is not served; the CRDs are missing)`);
+        throw new ChaosMeshNotInstalledError(
+          `GET ${path} answered 404 (API group ${apiVersion} is not served; the CRDs are missing)`,
+        );
       }
       throw new ManifestError(`apiVersion ${apiVersion} is not served by this cluster (GET ${path} → 404)`);
     }
@@ -368,7 +408,8 @@ export class KubeClient {
   private async auth(): Promise<{ agent: http.Agent | undefined; headers: Record<string, string> }> {
     const init = (await this.kubeConfig.applyToFetchOptions({})) as { agent?: unknown; headers?: unknown };
     const headers: Record<string, string> = {};
-    const h = init.headers as { forEach?: (cb: (v: string, k: string) => void) => void } | Record<string, string> | undefined;
+    const h = init.headers as
+      { forEach?: (cb: (v: string, k: string) => void) => void } | Record<string, string> | undefined;
     if (h && typeof (h as { forEach?: unknown }).forEach === 'function') {
       (h as { forEach: (cb: (v: string, k: string) => void) => void }).forEach((v, k) => (headers[k] = v));
     } else if (h) {
@@ -380,7 +421,8 @@ export class KubeClient {
   private async once(req: KubeRequest): Promise<{ statusCode: number; text: string; retryAfterS?: number }> {
     const url = this.url(req.path, req.query);
     const { agent, headers } = await this.auth();
-    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+    const body =
+      req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
     const mod = url.protocol === 'https:' ? https : http;
     const timeoutMs = req.timeoutMs ?? this.requestTimeoutMs;
     return new Promise((resolve, reject) => {
@@ -392,14 +434,18 @@ export class KubeClient {
           headers: {
             ...headers,
             Accept: 'application/json',
-            ...(body !== undefined ? { 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) } : {}),
+            ...(body !== undefined
+              ? { 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) }
+              : {}),
           },
           signal: req.signal,
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (err: NodeJS.ErrnoException) => reject(new TransportError(err.message, err.code ?? 'ECONNRESET')));
+          res.on('error', (err: NodeJS.ErrnoException) =>
+            reject(new TransportError(err.message, err.code ?? 'ECONNRESET')),
+          );
           res.on('end', () => {
             const ra = res.headers['retry-after'];
             const retryAfterS = ra !== undefined && /^\d+$/.test(String(ra)) ? Number(ra) : undefined;
@@ -408,12 +454,22 @@ export class KubeClient {
         },
       );
       r.setTimeout(timeoutMs, () =>
-        r.destroy(new TransportError(`${req.method} ${url.pathname} timed out after ${timeoutMs} ms (${describeOperation(req.op)})`, 'KUBE_TIMEOUT')),
+        r.destroy(
+          new TransportError(
+            `${req.method} ${url.pathname} timed out after ${timeoutMs} ms (${describeOperation(req.op)})`,
+            'KUBE_TIMEOUT',
+          ),
+        ),
       );
       r.on('error', (err: NodeJS.ErrnoException) => {
         if (err instanceof TransportError) return reject(err);
         if (err.name === 'AbortError') return reject(err);
-        reject(new TransportError(`${req.method} ${this.server}${url.pathname} failed (${describeOperation(req.op)}): ${err.message}`, err.code ?? 'ECONNRESET'));
+        reject(
+          new TransportError(
+            `${req.method} ${this.server}${url.pathname} failed (${describeOperation(req.op)}): ${err.message}`,
+            err.code ?? 'ECONNRESET',
+          ),
+        );
       });
       r.end(body);
     });
@@ -433,11 +489,17 @@ function toApiError(code: number, op: KubeOperation, status: KubeStatus | undefi
   if (code === 403) return new KubeForbiddenError(op, status);
   if (code === 401) return new KubeUnauthorizedError(op, status);
   const msg = status?.message ?? text.slice(0, 300);
-  return new KubeApiError(`Kubernetes API: ${describeOperation(op)} failed with ${code}${status?.reason ? ` ${status.reason}` : ''}: ${msg}`, code, op, status);
+  return new KubeApiError(
+    `Kubernetes API: ${describeOperation(op)} failed with ${code}${status?.reason ? ` ${status.reason}` : ''}: ${msg}`,
+    code,
+    op,
+    status,
+  );
 }
 
 async function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+  const reason = (): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  if (signal?.aborted) throw reason();
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -445,7 +507,7 @@ async function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
-      reject(signal?.reason ?? new Error('aborted'));
+      reject(reason());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -11,7 +11,12 @@ export interface KubeStatus {
   message?: string;
   reason?: string;
   code?: number;
-  details?: { name?: string; group?: string; kind?: string; causes?: { reason?: string; message?: string; field?: string }[] };
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: { reason?: string; message?: string; field?: string }[];
+  };
 }
 
 /** What a request was doing, in RBAC terms: enough to say which permission is missing. */
@@ -79,7 +84,10 @@ export class KubeUnauthorizedError extends KubeApiError {
 /** No kubeconfig file and not running in a pod: says where it looked and how to point at one. */
 export class KubeConfigMissingError extends Error {
   override name = 'KubeConfigMissing';
-  constructor(readonly searched: string[], detail?: string) {
+  constructor(
+    readonly searched: string[],
+    detail?: string,
+  ) {
     super(
       `No Kubernetes credentials found${detail ? ` (${detail})` : ''}. Looked in: ${searched.join('; ')}. ` +
         `Set target.kubeconfig in the campaign config to a kubeconfig file (and target.context to pick a context), ` +

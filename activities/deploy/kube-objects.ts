@@ -76,13 +76,23 @@ export function parseManifest(yamlText: string, source: string): KubeObject[] {
   const docs = parseAllDocuments(yamlText);
   if (!Array.isArray(docs)) throw new ManifestError(`${source}: not a YAML stream`);
   docs.forEach((doc, i) => {
-    if (doc.errors.length > 0) throw new ManifestError(`${source}: document ${i + 1}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
+    if (doc.errors.length > 0)
+      throw new ManifestError(`${source}: document ${i + 1}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) return;
-    const objs = isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? (value.items as unknown[]) : [value];
+    const objs =
+      isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? (value.items as unknown[]) : [value];
     for (const o of objs) {
-      if (!isObject(o) || typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || !isObject(o.metadata) || typeof o.metadata.name !== 'string') {
-        throw new ManifestError(`${source}: document ${i + 1} is not a Kubernetes object with apiVersion, kind and metadata.name`);
+      if (
+        !isObject(o) ||
+        typeof o.apiVersion !== 'string' ||
+        typeof o.kind !== 'string' ||
+        !isObject(o.metadata) ||
+        typeof o.metadata.name !== 'string'
+      ) {
+        throw new ManifestError(
+          `${source}: document ${i + 1} is not a Kubernetes object with apiVersion, kind and metadata.name`,
+        );
       }
       out.push(o as unknown as KubeObject);
     }
@@ -134,18 +144,28 @@ export function rolloutState(d: KubeObject): RolloutState {
   }
   const progressing = st.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return { ready: false, failed: true, reason: `ProgressDeadlineExceeded: ${progressing.message ?? 'rollout stalled'}` };
+    return {
+      ready: false,
+      failed: true,
+      reason: `ProgressDeadlineExceeded: ${progressing.message ?? 'rollout stalled'}`,
+    };
   }
   const want = typeof d.spec?.replicas === 'number' ? d.spec.replicas : 1;
   const updated = st.updatedReplicas ?? 0;
   const total = st.replicas ?? 0;
   const available = st.availableReplicas ?? 0;
   if (updated < want) return { ready: false, failed: false, reason: `${updated} of ${want} replicas updated` };
-  if (total > updated) return { ready: false, failed: false, reason: `${total - updated} old replicas pending termination` };
-  if (available < updated) return { ready: false, failed: false, reason: `${available} of ${updated} updated replicas available` };
+  if (total > updated)
+    return { ready: false, failed: false, reason: `${total - updated} old replicas pending termination` };
+  if (available < updated)
+    return { ready: false, failed: false, reason: `${available} of ${updated} updated replicas available` };
   const availableCond = st.conditions?.find((c) => c.type === 'Available');
   if (want > 0 && availableCond?.status !== 'True') {
-    return { ready: false, failed: false, reason: `Available condition is ${availableCond?.status ?? 'missing'}${availableCond?.reason ? ` (${availableCond.reason})` : ''}` };
+    return {
+      ready: false,
+      failed: false,
+      reason: `Available condition is ${availableCond?.status ?? 'missing'}${availableCond?.reason ? ` (${availableCond.reason})` : ''}`,
+    };
   }
   return { ready: true, failed: false, reason: 'rolled out' };
 }
@@ -156,7 +176,11 @@ export function toPodInfo(p: KubeObject): PodInfo {
     phase?: PodInfo['phase'];
     startTime?: string;
     conditions?: Condition[];
-    containerStatuses?: { restartCount?: number; ready?: boolean; state?: { waiting?: { reason?: string }; terminated?: { reason?: string } } }[];
+    containerStatuses?: {
+      restartCount?: number;
+      ready?: boolean;
+      state?: { waiting?: { reason?: string }; terminated?: { reason?: string } };
+    }[];
   };
   const containers = st.containerStatuses ?? [];
   const reason =

@@ -2,8 +2,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesTargetConfig } from '../../schemas/target';
-import { KubeClient, abortableSleep, loadKubeConfig, type ApiResource, type KubeConfigSource, type RetryPolicy, type WatchEvent } from './kube-client';
-import { ChaosMeshNotInstalledError, KubeApiError, ManifestError, NamespaceNotAllowedError, RolloutFailedError, RolloutTimeoutError, type KubeOperation } from './kube-errors';
+import {
+  KubeClient,
+  abortableSleep,
+  loadKubeConfig,
+  type ApiResource,
+  type KubeConfigSource,
+  type RetryPolicy,
+  type WatchEvent,
+} from './kube-client';
+import {
+  ChaosMeshNotInstalledError,
+  KubeApiError,
+  ManifestError,
+  NamespaceNotAllowedError,
+  RolloutFailedError,
+  RolloutTimeoutError,
+  type KubeOperation,
+} from './kube-errors';
 import {
   CAMPAIGN_LABEL,
   FIELD_MANAGER,
@@ -111,7 +127,9 @@ export class KubernetesTarget implements Target {
     this.namespace = config.namespace;
     this.allowed = config.allowedNamespaces ?? [config.namespace];
     this.assertNamespace(this.namespace, 'deploy the target');
-    const kc = opts.kubeConfig ?? loadKubeConfig({ ...opts.configSource, kubeconfig: config.kubeconfig, context: config.context });
+    const kc =
+      opts.kubeConfig ??
+      loadKubeConfig({ ...opts.configSource, kubeconfig: config.kubeconfig, context: config.context });
     this.client = new KubeClient(kc, { requestTimeoutMs: opts.requestTimeoutMs, retry: opts.retry });
     this.campaignLabel = campaignLabelValue(campaignId);
     this.watchTimeoutSeconds = opts.watchTimeoutSeconds ?? 300;
@@ -151,7 +169,9 @@ export class KubernetesTarget implements Target {
   async apply(obj: KubeObject, signal?: AbortSignal): Promise<KubeObject> {
     const res = await this.client.resourceFor(obj.apiVersion, obj.kind, signal);
     if (!res.namespaced) {
-      throw new ManifestError(`${obj.kind}/${obj.metadata.name ?? ''} is cluster-scoped; faultline only applies namespaced objects (blast radius)`);
+      throw new ManifestError(
+        `${obj.kind}/${obj.metadata.name ?? ''} is cluster-scoped; faultline only applies namespaced objects (blast radius)`,
+      );
     }
     const ns = obj.metadata.namespace ?? this.namespace;
     this.assertNamespace(ns, `apply ${obj.kind}/${obj.metadata.name ?? ''}`);
@@ -174,12 +194,20 @@ export class KubernetesTarget implements Target {
   async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const deployments = new Map<string, KubeObject>();
-    const res: Pick<ApiResource, 'group' | 'version' | 'name' | 'namespaced'> = { group: 'apps', version: 'v1', name: 'deployments', namespaced: true };
+    const res: Pick<ApiResource, 'group' | 'version' | 'name' | 'namespaced'> = {
+      group: 'apps',
+      version: 'v1',
+      name: 'deployments',
+      namespaced: true,
+    };
     const expected = this.manifestObjects().filter((o) => o.kind === 'Deployment' && o.apiVersion === 'apps/v1').length;
     const check = (): boolean => {
       for (const d of deployments.values()) {
         const s = rolloutState(d);
-        if (s.failed) throw new RolloutFailedError(`Deployment ${this.namespace}/${d.metadata.name ?? ''} failed to roll out: ${s.reason}`);
+        if (s.failed)
+          throw new RolloutFailedError(
+            `Deployment ${this.namespace}/${d.metadata.name ?? ''} failed to roll out: ${s.reason}`,
+          );
       }
       return deployments.size >= expected && [...deployments.values()].every((d) => rolloutState(d).ready);
     };
@@ -229,7 +257,11 @@ export class KubernetesTarget implements Target {
    * Watches pods matching `selector` and reports additions, deletions, container restarts and readiness
    * transitions (for observed recovery). Resolves once the initial list is in, so no event after that is missed.
    */
-  async watchPods(selector: Record<string, string>, onEvent: (ev: PodEvent) => void, signal?: AbortSignal): Promise<PodWatch> {
+  async watchPods(
+    selector: Record<string, string>,
+    onEvent: (ev: PodEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<PodWatch> {
     const ac = new AbortController();
     const onOuterAbort = () => ac.abort();
     signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -307,7 +339,12 @@ export class KubernetesTarget implements Target {
    * Resolves with the time (UTC epoch ms) at which at least `minPods` pods match `selector` and all of them
    * are Running and ready: the observed recovery after a fault.
    */
-  async waitPodsReady(selector: Record<string, string>, minPods: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  async waitPodsReady(
+    selector: Record<string, string>,
+    minPods: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number> {
     const pods = new Map<string, PodInfo>();
     let readyAt: number | undefined;
     const check = () => {
@@ -334,7 +371,9 @@ export class KubernetesTarget implements Target {
       signal,
     );
     if (!ok || readyAt === undefined) {
-      throw new RolloutTimeoutError(`pods ${labelSelector(selector)} in "${this.namespace}" not all ready after ${timeoutMs} ms`);
+      throw new RolloutTimeoutError(
+        `pods ${labelSelector(selector)} in "${this.namespace}" not all ready after ${timeoutMs} ms`,
+      );
     }
     return readyAt;
   }
@@ -343,7 +382,8 @@ export class KubernetesTarget implements Target {
   async checkChaosMesh(signal?: AbortSignal): Promise<void> {
     const served = await this.client.resources(CHAOS_MESH_API_VERSION, signal);
     const missing = CHAOS_MESH_PLURALS.filter((p) => !served.some((r) => r.name === p));
-    if (missing.length > 0) throw new ChaosMeshNotInstalledError(`${CHAOS_MESH_API_VERSION} does not serve ${missing.join(', ')}`);
+    if (missing.length > 0)
+      throw new ChaosMeshNotInstalledError(`${CHAOS_MESH_API_VERSION} does not serve ${missing.join(', ')}`);
   }
 
   /**
@@ -368,7 +408,12 @@ export class KubernetesTarget implements Target {
       signal,
     });
     if (created.statusCode !== 409) return created.body;
-    const existing = await this.client.request<KubeObject>({ method: 'GET', path: KubeClient.path(res, ns, name), op: op('get', res, ns, name), signal });
+    const existing = await this.client.request<KubeObject>({
+      method: 'GET',
+      path: KubeClient.path(res, ns, name),
+      op: op('get', res, ns, name),
+      signal,
+    });
     if (existing.body.metadata.labels?.[CAMPAIGN_LABEL] !== this.campaignLabel) {
       throw new KubeApiError(
         `${obj.kind} ${ns}/${name} already exists and does not belong to campaign ${this.campaignId} (label ${CAMPAIGN_LABEL}); refusing to take it over`,
@@ -383,16 +428,30 @@ export class KubernetesTarget implements Target {
    * Deletes one custom object of this campaign, by kind ('PodChaos') and name, or 'PodChaos/name'.
    * Returns false when it is already gone. Refuses objects without this campaign's label.
    */
-  async deleteCustomObject(kindOrRef: string, name?: string, opts: { apiVersion?: string; namespace?: string; signal?: AbortSignal } = {}): Promise<boolean> {
+  async deleteCustomObject(
+    kindOrRef: string,
+    name?: string,
+    opts: { apiVersion?: string; namespace?: string; signal?: AbortSignal } = {},
+  ): Promise<boolean> {
     const [kind, objName] = name === undefined ? splitRef(kindOrRef) : [kindOrRef, name];
     const ns = opts.namespace ?? this.namespace;
     this.assertNamespace(ns, `delete ${kind}/${objName}`);
     const res = await this.client.resourceFor(opts.apiVersion ?? CHAOS_MESH_API_VERSION, kind, opts.signal);
     const path = KubeClient.path(res, ns, objName);
-    const got = await this.client.request<KubeObject>({ method: 'GET', path, op: op('get', res, ns, objName), accept: [404], signal: opts.signal });
+    const got = await this.client.request<KubeObject>({
+      method: 'GET',
+      path,
+      op: op('get', res, ns, objName),
+      accept: [404],
+      signal: opts.signal,
+    });
     if (got.statusCode === 404) return false;
     if (got.body.metadata.labels?.[CAMPAIGN_LABEL] !== this.campaignLabel) {
-      throw new KubeApiError(`${kind} ${ns}/${objName} does not belong to campaign ${this.campaignId}; refusing to delete it`, 409, op('delete', res, ns, objName));
+      throw new KubeApiError(
+        `${kind} ${ns}/${objName} does not belong to campaign ${this.campaignId}; refusing to delete it`,
+        409,
+        op('delete', res, ns, objName),
+      );
     }
     const del = await this.client.request({
       method: 'DELETE',
@@ -407,7 +466,13 @@ export class KubernetesTarget implements Target {
   }
 
   /** Lists custom objects in the target namespace (e.g. 'chaos-mesh.org', 'v1alpha1', 'podchaos', campaign selector). */
-  async listCustomObjects(group: string, version: string, plural: string, labelSel?: string, signal?: AbortSignal): Promise<KubeObject[]> {
+  async listCustomObjects(
+    group: string,
+    version: string,
+    plural: string,
+    labelSel?: string,
+    signal?: AbortSignal,
+  ): Promise<KubeObject[]> {
     const res = { group, version, name: plural, namespaced: true };
     const list = await this.client.request<KubeList>({
       method: 'GET',
@@ -418,8 +483,13 @@ export class KubernetesTarget implements Target {
       signal,
     });
     if (list.statusCode === 404) {
-      if (group === CHAOS_MESH_GROUP) throw new ChaosMeshNotInstalledError(`${group}/${version} does not serve ${plural}`);
-      throw new KubeApiError(`${plural}.${group}/${version} is not served by this cluster`, 404, op('list', res, this.namespace));
+      if (group === CHAOS_MESH_GROUP)
+        throw new ChaosMeshNotInstalledError(`${group}/${version} does not serve ${plural}`);
+      throw new KubeApiError(
+        `${plural}.${group}/${version} is not served by this cluster`,
+        404,
+        op('list', res, this.namespace),
+      );
     }
     return list.body.items;
   }
@@ -464,17 +534,38 @@ export class KubernetesTarget implements Target {
         const del = await this.client.request({
           method: 'DELETE',
           path: KubeClient.path(r, this.namespace, name),
-          body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: { uid: item.metadata.uid } },
+          body: {
+            kind: 'DeleteOptions',
+            apiVersion: 'v1',
+            propagationPolicy: 'Background',
+            preconditions: { uid: item.metadata.uid },
+          },
           op: op('delete', r, this.namespace, name),
           accept: [404, 409],
           signal,
         });
-        if (del.statusCode < 300) deleted.push({ apiVersion: item.apiVersion ?? `${r.group ? `${r.group}/` : ''}${r.version}`, kind: r.kind, namespace: this.namespace, name });
+        if (del.statusCode < 300)
+          deleted.push({
+            apiVersion: item.apiVersion ?? `${r.group ? `${r.group}/` : ''}${r.version}`,
+            kind: r.kind,
+            namespace: this.namespace,
+            name,
+          });
       }
     }
     // The namespace goes only if this campaign created it (it then carries the campaign label).
-    const ns = await this.client.request<KubeObject>({ method: 'GET', path: KubeClient.path(NAMESPACES, undefined, this.namespace), op: op('get', NAMESPACES, undefined, this.namespace), accept: [404], signal });
-    if (ns.statusCode !== 404 && ns.body.metadata.labels?.[CAMPAIGN_LABEL] === this.campaignLabel && !ns.body.metadata.deletionTimestamp) {
+    const ns = await this.client.request<KubeObject>({
+      method: 'GET',
+      path: KubeClient.path(NAMESPACES, undefined, this.namespace),
+      op: op('get', NAMESPACES, undefined, this.namespace),
+      accept: [404],
+      signal,
+    });
+    if (
+      ns.statusCode !== 404 &&
+      ns.body.metadata.labels?.[CAMPAIGN_LABEL] === this.campaignLabel &&
+      !ns.body.metadata.deletionTimestamp
+    ) {
       const del = await this.client.request({
         method: 'DELETE',
         path: KubeClient.path(NAMESPACES, undefined, this.namespace),
@@ -490,9 +581,18 @@ export class KubernetesTarget implements Target {
 
   private async ensureNamespace(signal?: AbortSignal): Promise<void> {
     const path = KubeClient.path(NAMESPACES, undefined, this.namespace);
-    const got = await this.client.request({ method: 'GET', path, op: op('get', NAMESPACES, undefined, this.namespace), accept: [404], signal });
+    const got = await this.client.request({
+      method: 'GET',
+      path,
+      op: op('get', NAMESPACES, undefined, this.namespace),
+      accept: [404],
+      signal,
+    });
     if (got.statusCode !== 404) return;
-    const body = withCampaignLabel({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: this.namespace } }, this.campaignId);
+    const body = withCampaignLabel(
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: this.namespace } },
+      this.campaignId,
+    );
     // 409: created concurrently (another attempt) — fine, it exists now.
     await this.client.request({
       method: 'POST',
@@ -512,8 +612,12 @@ export class KubernetesTarget implements Target {
   private assertSelectorNamespaces(obj: KubeObject): void {
     const sel = obj.spec?.selector;
     if (!isObject(sel)) return;
-    const names = [...(Array.isArray(sel.namespaces) ? (sel.namespaces as unknown[]) : []), ...(isObject(sel.pods) ? Object.keys(sel.pods) : [])];
-    for (const n of names) if (typeof n === 'string') this.assertNamespace(n, `target pods of ${obj.kind}/${obj.metadata.name ?? ''}`);
+    const names = [
+      ...(Array.isArray(sel.namespaces) ? (sel.namespaces as unknown[]) : []),
+      ...(isObject(sel.pods) ? Object.keys(sel.pods) : []),
+    ];
+    for (const n of names)
+      if (typeof n === 'string') this.assertNamespace(n, `target pods of ${obj.kind}/${obj.metadata.name ?? ''}`);
   }
 
   /**
@@ -535,7 +639,13 @@ export class KubernetesTarget implements Target {
     for (;;) {
       if (signal?.aborted) return h.done();
       if (relist) {
-        const list = await this.client.request<KubeList>({ method: 'GET', path, query: { labelSelector: selector || undefined }, op: op('list', res, this.namespace), signal });
+        const list = await this.client.request<KubeList>({
+          method: 'GET',
+          path,
+          query: { labelSelector: selector || undefined },
+          op: op('list', res, this.namespace),
+          signal,
+        });
         h.onList(list.body.items);
         rv = list.body.metadata?.resourceVersion;
         relist = false;
@@ -581,7 +691,12 @@ export class KubernetesTarget implements Target {
 const PODS = { group: '', version: 'v1', name: 'pods', namespaced: true };
 const NAMESPACES = { group: '', version: 'v1', name: 'namespaces', namespaced: false };
 
-function op(verb: KubeOperation['verb'], r: Pick<ApiResource, 'group' | 'name' | 'namespaced'>, namespace?: string, name?: string): KubeOperation {
+function op(
+  verb: KubeOperation['verb'],
+  r: Pick<ApiResource, 'group' | 'name' | 'namespaced'>,
+  namespace?: string,
+  name?: string,
+): KubeOperation {
   const o: KubeOperation = { verb, resource: r.name, group: r.group };
   if (r.namespaced && namespace !== undefined) o.namespace = namespace;
   if (name) o.name = name;

@@ -61,14 +61,23 @@ const CORE: ResourceType[] = [
   { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true, verbs: ALL_VERBS },
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, verbs: ALL_VERBS },
 ];
-const APPS: ResourceType[] = [{ group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, verbs: ALL_VERBS }];
+const APPS: ResourceType[] = [
+  { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, verbs: ALL_VERBS },
+];
 const CHAOS: ResourceType[] = [
   ['podchaos', 'PodChaos'],
   ['networkchaos', 'NetworkChaos'],
   ['stresschaos', 'StressChaos'],
   ['httpchaos', 'HTTPChaos'],
   ['schedules', 'Schedule'],
-].map(([plural, kind]) => ({ group: 'chaos-mesh.org', version: 'v1alpha1', plural: plural as string, kind: kind as string, namespaced: true, verbs: ALL_VERBS }));
+].map(([plural, kind]) => ({
+  group: 'chaos-mesh.org',
+  version: 'v1alpha1',
+  plural: plural as string,
+  kind: kind as string,
+  namespaced: true,
+  verbs: ALL_VERBS,
+}));
 
 export interface DenyRule {
   verb: string;
@@ -213,7 +222,12 @@ export class FakeKubeApi {
   }
 
   /** Adds an object directly (as if someone else created it), e.g. to check teardown leaves it alone. */
-  seed(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: Record<string, unknown> }): FakeKubeObject {
+  seed(obj: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+    spec?: Record<string, unknown>;
+  }): FakeKubeObject {
     const rt = this.typeForKind(obj.apiVersion, obj.kind);
     if (!rt) throw new Error(`fake: unknown kind ${obj.apiVersion} ${obj.kind}`);
     const o = this.create(rt, obj.metadata.namespace, obj as unknown as FakeKubeObject);
@@ -227,7 +241,9 @@ export class FakeKubeApi {
 
   list(group: string, plural: string, namespace?: string): FakeKubeObject[] {
     const prefix = `${group}/${plural}/${namespace ?? ''}/`;
-    return [...this.store.entries()].filter(([k]) => (namespace === undefined ? k.startsWith(`${group}/${plural}/`) : k.startsWith(prefix))).map(([, v]) => v);
+    return [...this.store.entries()]
+      .filter(([k]) => (namespace === undefined ? k.startsWith(`${group}/${plural}/`) : k.startsWith(prefix)))
+      .map(([, v]) => v);
   }
 
   /** Every stored object as "plural/namespace/name". */
@@ -299,18 +315,23 @@ export class FakeKubeApi {
     if (failure) {
       failure.remaining--;
       if (failure.status === 429) res.setHeader('Retry-After', '0');
-      return reply(failure.status, status(failure.status, failure.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', 'injected failure'));
+      return reply(
+        failure.status,
+        status(failure.status, failure.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', 'injected failure'),
+      );
     }
 
     const parts = url.pathname.split('/').filter(Boolean);
     // Discovery.
     if (req.method === 'GET') {
-      if (url.pathname === '/api') return reply(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+      if (url.pathname === '/api')
+        return reply(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
       if (url.pathname === '/apis') return reply(200, this.groupList());
       if (url.pathname === '/api/v1') return reply(200, resourceList('v1', CORE));
       if (parts[0] === 'apis' && parts.length === 3) {
         const types = this.types().filter((t) => t.group === parts[1] && t.version === parts[2]);
-        if (types.length === 0) return reply(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+        if (types.length === 0)
+          return reply(404, status(404, 'NotFound', 'the server could not find the requested resource'));
         return reply(200, resourceList(`${parts[1]}/${parts[2]}`, types));
       }
     }
@@ -335,51 +356,115 @@ export class FakeKubeApi {
     const isWatch = query.watch === 'true' || query.watch === '1';
     const verb = verbOf(req.method ?? 'GET', name !== undefined, isWatch);
     const denied = this.deny.find(
-      (d) => d.verb === verb && d.resource === rt.plural && (d.group ?? '') === rt.group && (d.namespace === undefined || d.namespace === namespace),
+      (d) =>
+        d.verb === verb &&
+        d.resource === rt.plural &&
+        (d.group ?? '') === rt.group &&
+        (d.namespace === undefined || d.namespace === namespace),
     );
     if (denied) {
       const where = rt.namespaced && namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope';
       const res403 = `${rt.plural}${rt.group ? `.${rt.group}` : ''}${name ? ` "${name}"` : ''} is forbidden: User "${this.user}" cannot ${verb} resource "${rt.plural}" in API group "${rt.group}"${where}`;
-      return reply(403, { ...status(403, 'Forbidden', res403), details: { ...(name ? { name } : {}), group: rt.group, kind: rt.plural } });
+      return reply(403, {
+        ...status(403, 'Forbidden', res403),
+        details: { ...(name ? { name } : {}), group: rt.group, kind: rt.plural },
+      });
     }
-    if (rt.namespaced && namespace !== undefined && !this.get('', 'namespaces', undefined, namespace) && !(req.method === 'GET' && !name)) {
-      return reply(404, { ...status(404, 'NotFound', `namespaces "${namespace}" not found`), details: { name: namespace, kind: 'namespaces' } });
+    if (
+      rt.namespaced &&
+      namespace !== undefined &&
+      !this.get('', 'namespaces', undefined, namespace) &&
+      !(req.method === 'GET' && !name)
+    ) {
+      return reply(404, {
+        ...status(404, 'NotFound', `namespaces "${namespace}" not found`),
+        details: { name: namespace, kind: 'namespaces' },
+      });
     }
-    const notFound = () => reply(404, { ...status(404, 'NotFound', `${qualified(rt)} "${name ?? ''}" not found`), details: { name, group: rt.group, kind: rt.plural } });
+    const notFound = () =>
+      reply(404, {
+        ...status(404, 'NotFound', `${qualified(rt)} "${name ?? ''}" not found`),
+        details: { name, group: rt.group, kind: rt.plural },
+      });
 
-    switch (req.method) {
+    switch (req.method ?? 'GET') {
       case 'GET': {
         if (name !== undefined) {
           const o = this.get(rt.group, rt.plural, namespace, name);
           return o ? reply(200, o) : notFound();
         }
         if (isWatch) return this.startWatch(rt, namespace, query, res, rec);
-        const items = this.list(rt.group, rt.plural, rt.namespaced ? namespace : undefined).filter((o) => matches(o.metadata.labels, query.labelSelector));
-        return reply(200, { kind: `${rt.kind}List`, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(this.rv) }, items });
+        const items = this.list(rt.group, rt.plural, rt.namespaced ? namespace : undefined).filter((o) =>
+          matches(o.metadata.labels, query.labelSelector),
+        );
+        return reply(200, {
+          kind: `${rt.kind}List`,
+          apiVersion: apiVersionOf(rt),
+          metadata: { resourceVersion: String(this.rv) },
+          items,
+        });
       }
       case 'POST': {
-        if (name !== undefined) return reply(405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+        if (name !== undefined)
+          return reply(
+            405,
+            status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+          );
         const body = rec.body as FakeKubeObject | undefined;
-        if (!body?.metadata?.name) return reply(422, status(422, 'Invalid', `${rt.kind} is invalid: metadata.name: Required value: name is required`));
-        if (body.kind !== rt.kind) return reply(400, status(400, 'BadRequest', `the kind ${body.kind} does not match ${rt.kind}`));
+        if (!body?.metadata?.name)
+          return reply(
+            422,
+            status(422, 'Invalid', `${rt.kind} is invalid: metadata.name: Required value: name is required`),
+          );
+        if (body.kind !== rt.kind)
+          return reply(400, status(400, 'BadRequest', `the kind ${body.kind} does not match ${rt.kind}`));
         if (rt.namespaced && body.metadata.namespace && body.metadata.namespace !== namespace) {
-          return reply(400, status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'));
+          return reply(
+            400,
+            status(
+              400,
+              'BadRequest',
+              'the namespace of the provided object does not match the namespace sent on the request',
+            ),
+          );
         }
         if (this.get(rt.group, rt.plural, namespace, body.metadata.name)) {
-          return reply(409, { ...status(409, 'AlreadyExists', `${qualified(rt)} "${body.metadata.name}" already exists`), details: { name: body.metadata.name, group: rt.group, kind: rt.plural } });
+          return reply(409, {
+            ...status(409, 'AlreadyExists', `${qualified(rt)} "${body.metadata.name}" already exists`),
+            details: { name: body.metadata.name, group: rt.group, kind: rt.plural },
+          });
         }
         const o = this.create(rt, namespace, body, query.fieldManager ?? 'unknown', 'Update');
         if (rt.kind === 'Deployment') this.reconcileDeployment(o);
         return reply(201, o);
       }
       case 'PATCH': {
-        if (name === undefined) return reply(405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+        if (name === undefined)
+          return reply(
+            405,
+            status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+          );
         const body = rec.body as FakeKubeObject | undefined;
         const existing = this.get(rt.group, rt.plural, namespace, name);
         if (contentType === 'application/apply-patch+yaml') {
-          if (!query.fieldManager) return reply(400, status(400, 'BadRequest', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'));
+          if (!query.fieldManager)
+            return reply(
+              400,
+              status(
+                400,
+                'BadRequest',
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+              ),
+            );
           if (!body || body.kind !== rt.kind || body.apiVersion !== apiVersionOf(rt) || body.metadata?.name !== name) {
-            return reply(400, status(400, 'BadRequest', 'apply patch must carry apiVersion, kind and metadata.name matching the request'));
+            return reply(
+              400,
+              status(
+                400,
+                'BadRequest',
+                'apply patch must carry apiVersion, kind and metadata.name matching the request',
+              ),
+            );
           }
           if (!existing) {
             const o = this.create(rt, namespace, body, query.fieldManager, 'Apply');
@@ -390,7 +475,8 @@ export class FakeKubeApi {
           existing.metadata.labels = { ...existing.metadata.labels, ...body.metadata.labels };
           existing.metadata.annotations = { ...existing.metadata.annotations, ...body.metadata.annotations };
           if (body.spec) existing.spec = body.spec;
-          for (const [k, v] of Object.entries(body)) if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)) existing[k] = v;
+          for (const [k, v] of Object.entries(body))
+            if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)) existing[k] = v;
           if (changedSpec && existing.metadata.generation !== undefined) existing.metadata.generation += 1;
           this.update(existing);
           if (rt.kind === 'Deployment' && changedSpec) this.reconcileDeployment(existing);
@@ -398,40 +484,74 @@ export class FakeKubeApi {
         }
         if (contentType === 'application/merge-patch+json') {
           if (!existing) return notFound();
-          mergePatch(existing as unknown as Record<string, unknown>, body as unknown as Record<string, unknown>);
+          mergePatch(existing, body as unknown as Record<string, unknown>);
           this.update(existing);
           return reply(200, existing);
         }
-        return reply(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`));
+        return reply(
+          415,
+          status(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+          ),
+        );
       }
       case 'DELETE': {
-        if (name === undefined) return reply(405, status(405, 'MethodNotAllowed', 'deletecollection is not supported by this fake'));
+        if (name === undefined)
+          return reply(405, status(405, 'MethodNotAllowed', 'deletecollection is not supported by this fake'));
         const o = this.get(rt.group, rt.plural, namespace, name);
         if (!o) return notFound();
         const pre = (rec.body as { preconditions?: { uid?: string } } | undefined)?.preconditions;
         if (pre?.uid && pre.uid !== o.metadata.uid) {
-          return reply(409, status(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(rt)} "${name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${o.metadata.uid}`));
+          return reply(
+            409,
+            status(
+              409,
+              'Conflict',
+              `Operation cannot be fulfilled on ${qualified(rt)} "${name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${o.metadata.uid}`,
+            ),
+          );
         }
         this.remove(rt.group, rt.plural, namespace, name);
         return reply(200, o);
       }
       default:
-        return reply(405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+        return reply(
+          405,
+          status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+        );
     }
   }
 
-  private startWatch(rt: ResourceType, namespace: string | undefined, query: Record<string, string>, res: ServerResponse, rec: RecordedRequest): void {
+  private startWatch(
+    rt: ResourceType,
+    namespace: string | undefined,
+    query: Record<string, string>,
+    res: ServerResponse,
+    rec: RecordedRequest,
+  ): void {
     rec.status = 200;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     const selector = query.labelSelector;
-    const from = query.resourceVersion !== undefined && query.resourceVersion !== '' && query.resourceVersion !== '0' ? Number(query.resourceVersion) : undefined;
+    const from =
+      query.resourceVersion !== undefined && query.resourceVersion !== '' && query.resourceVersion !== '0'
+        ? Number(query.resourceVersion)
+        : undefined;
     const w: Watcher = { rt, namespace, selector, res };
     if (from !== undefined && from <= this.compactedRv) {
-      res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`) }) + '\n');
+      res.end(
+        JSON.stringify({
+          type: 'ERROR',
+          object: status(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`),
+        }) + '\n',
+      );
       return;
     }
     if (from !== undefined) {
-      for (const ev of this.events) if (ev.rv > from && this.watches(w, ev.object)) res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
+      for (const ev of this.events)
+        if (ev.rv > from && this.watches(w, ev.object))
+          res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
     } else {
       // No resourceVersion: synthetic ADDED for everything that exists (what the real server does).
       for (const o of this.list(rt.group, rt.plural, rt.namespaced ? namespace : undefined)) {
@@ -480,7 +600,13 @@ export class FakeKubeApi {
     };
   }
 
-  private create(rt: ResourceType, namespace: string | undefined, body: FakeKubeObject, manager = 'fake', operation = 'Update'): FakeKubeObject {
+  private create(
+    rt: ResourceType,
+    namespace: string | undefined,
+    body: FakeKubeObject,
+    manager = 'fake',
+    operation = 'Update',
+  ): FakeKubeObject {
     const o = structuredClone(body);
     o.apiVersion = apiVersionOf(rt);
     o.kind = rt.kind;
@@ -516,7 +642,8 @@ export class FakeKubeApi {
     // Garbage collection: a Deployment's pods, a namespace's contents.
     if (o.kind === 'Deployment') {
       for (const p of this.list('', 'pods', namespace)) {
-        if (p.metadata.labels?.['fake.faultline.io/deployment'] === name) this.remove('', 'pods', namespace, p.metadata.name);
+        if (p.metadata.labels?.['fake.faultline.io/deployment'] === name)
+          this.remove('', 'pods', namespace, p.metadata.name);
       }
     }
     if (o.kind === 'Namespace') {
@@ -535,7 +662,8 @@ export class FakeKubeApi {
     const snapshot = structuredClone(o);
     const ev: StoredEvent = { rv: this.rv, type, key: '', object: snapshot };
     this.events.push(ev);
-    for (const w of this.watchers) if (this.watches(w, snapshot)) w.res.write(JSON.stringify({ type, object: snapshot }) + '\n');
+    for (const w of this.watchers)
+      if (this.watches(w, snapshot)) w.res.write(JSON.stringify({ type, object: snapshot }) + '\n');
   }
 
   private later(fn: () => void): void {
@@ -556,23 +684,43 @@ export class FakeKubeApi {
       const cur = this.get('apps', 'deployments', ns, name);
       if (!cur || this.stuck.has(name)) return;
       const want = typeof cur.spec?.replicas === 'number' ? cur.spec.replicas : 1;
-      const template = (cur.spec?.template ?? {}) as { metadata?: { labels?: Record<string, string> }; spec?: { containers?: { name: string }[] } };
+      const template = (cur.spec?.template ?? {}) as {
+        metadata?: { labels?: Record<string, string> };
+        spec?: { containers?: { name: string }[] };
+      };
       // pod-template-hash, as the ReplicaSet controller derives it: a new template replaces the pods.
       const podHash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
       for (const p of this.list('', 'pods', ns)) {
-        if (p.metadata.labels?.['fake.faultline.io/deployment'] === name && p.metadata.labels['pod-template-hash'] !== podHash) {
+        if (
+          p.metadata.labels?.['fake.faultline.io/deployment'] === name &&
+          p.metadata.labels['pod-template-hash'] !== podHash
+        ) {
           this.remove('', 'pods', ns, p.metadata.name);
         }
       }
-      const existing = this.list('', 'pods', ns).filter((p) => p.metadata.labels?.['fake.faultline.io/deployment'] === name);
+      const existing = this.list('', 'pods', ns).filter(
+        (p) => p.metadata.labels?.['fake.faultline.io/deployment'] === name,
+      );
       for (let i = existing.length; i < want; i++) {
         this.create(CORE[1] as ResourceType, ns, {
           apiVersion: 'v1',
           kind: 'Pod',
           metadata: {
             name: `${name}-${podHash}-${randomBytes(3).toString('hex').slice(0, 5)}`,
-            labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': podHash, 'fake.faultline.io/deployment': name },
-            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-${podHash}`, uid: cur.metadata.uid, controller: true }],
+            labels: {
+              ...(template.metadata?.labels ?? {}),
+              'pod-template-hash': podHash,
+              'fake.faultline.io/deployment': name,
+            },
+            ownerReferences: [
+              {
+                apiVersion: 'apps/v1',
+                kind: 'ReplicaSet',
+                name: `${name}-${podHash}`,
+                uid: cur.metadata.uid,
+                controller: true,
+              },
+            ],
           },
           spec: template.spec ?? {},
           status: {
@@ -610,7 +758,11 @@ export class FakeKubeApi {
     let ready = 0;
     for (const p of this.list('', 'pods', ns)) {
       if (p.metadata.labels?.['fake.faultline.io/deployment'] !== name) continue;
-      const st = p.status as { phase: string; startTime?: string; containerStatuses: { ready: boolean; state: unknown }[] };
+      const st = p.status as {
+        phase: string;
+        startTime?: string;
+        containerStatuses: { ready: boolean; state: unknown }[];
+      };
       if (st.phase !== 'Running') {
         st.phase = 'Running';
         st.startTime = new Date().toISOString();
@@ -631,7 +783,11 @@ export class FakeKubeApi {
       readyReplicas: ready,
       availableReplicas: ready,
       conditions: [
-        { type: 'Available', status: ready >= want ? 'True' : 'False', reason: ready >= want ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable' },
+        {
+          type: 'Available',
+          status: ready >= want ? 'True' : 'False',
+          reason: ready >= want ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+        },
         { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' },
       ],
     };
@@ -648,7 +804,10 @@ export class FakeKubeApi {
 
 function setPodReady(pod: FakeKubeObject, ready: boolean): void {
   const st = pod.status as { conditions?: { type: string; status: string }[] };
-  st.conditions = [...(st.conditions ?? []).filter((c) => c.type !== 'Ready'), { type: 'Ready', status: ready ? 'True' : 'False' }];
+  st.conditions = [
+    ...(st.conditions ?? []).filter((c) => c.type !== 'Ready'),
+    { type: 'Ready', status: ready ? 'True' : 'False' },
+  ];
 }
 
 function key(group: string, plural: string, namespace: string | undefined, name: string): string {
@@ -691,7 +850,17 @@ function resourceList(groupVersion: string, types: ResourceType[]): unknown {
     groupVersion,
     resources: types.flatMap((t) => [
       { name: t.plural, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs: t.verbs },
-      ...(t.kind === 'Deployment' || t.kind === 'Pod' ? [{ name: `${t.plural}/status`, singularName: '', namespaced: true, kind: t.kind, verbs: ['get', 'patch', 'update'] }] : []),
+      ...(t.kind === 'Deployment' || t.kind === 'Pod'
+        ? [
+            {
+              name: `${t.plural}/status`,
+              singularName: '',
+              namespaced: true,
+              kind: t.kind,
+              verbs: ['get', 'patch', 'update'],
+            },
+          ]
+        : []),
     ]),
   };
 }
@@ -715,7 +884,8 @@ export function matches(labels: Record<string, string> | undefined, selector: st
 function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete target[k];
-    else if (typeof v === 'object' && !Array.isArray(v) && typeof target[k] === 'object' && target[k] !== null) mergePatch(target[k] as Record<string, unknown>, v as Record<string, unknown>);
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof target[k] === 'object' && target[k] !== null)
+      mergePatch(target[k] as Record<string, unknown>, v as Record<string, unknown>);
     else target[k] = v;
   }
 }
