@@ -3,7 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { createClient } from 'redis';
 import { BoutiqueClient, DependencyError, healthCheck } from '../infra/local/boutique/grpc-client';
 import { convert, loadRates } from '../infra/local/boutique/services/currency';
-import { render } from '../infra/local/boutique/money';
+import { GrpcError, hopDeadlineMs } from '../infra/local/boutique/grpc-server';
+import { fromDecimal, multiply, render, sum } from '../infra/local/boutique/money';
 import type { CreditCardInfo } from '../infra/local/boutique/types';
 import { GRPC_SERVICES, spawnService, startBoutique, waitHealthy, type BoutiqueStack } from './helpers/boutique-procs';
 import { waitUntil } from './helpers/ports';
@@ -90,6 +91,31 @@ class Browser {
     return { status: res.status, location: res.headers.get('location'), html: await res.text() };
   }
 }
+
+describe('boutique money and deadlines', function () {
+  it('adds and multiplies money exactly and renders it like upstream', function () {
+    const a = fromDecimal('USD', '19.99');
+    assert.deepEqual(multiply(a, 3), { currency_code: 'USD', units: 59, nanos: 970_000_000 });
+    assert.deepEqual(sum(a, { currency_code: 'USD', units: -20, nanos: 0 }), {
+      currency_code: 'USD',
+      units: 0,
+      nanos: -10_000_000,
+    });
+    assert.equal(render(sum(a, fromDecimal('USD', '8.99'))), '$28.98');
+    assert.equal(render(fromDecimal('GBP', '5.5')), '£5.50');
+    assert.throws(() => sum(a, fromDecimal('EUR', '1')), /cannot add USD and EUR/);
+  });
+
+  it("cuts a dependency call's deadline to what is left of the caller's", function () {
+    assert.equal(hopDeadlineMs({ getDeadline: () => Infinity }, 3000), 3000);
+    const left = hopDeadlineMs({ getDeadline: () => new Date(Date.now() + 500) }, 3000);
+    assert.ok(left > 0 && left <= 500, String(left));
+    assert.throws(
+      () => hopDeadlineMs({ getDeadline: () => Date.now() - 1 }, 3000),
+      (err: unknown) => err instanceof GrpcError && err.code === grpc.status.DEADLINE_EXCEEDED,
+    );
+  });
+});
 
 describe('boutique stand-in services', function () {
   this.timeout(120_000);

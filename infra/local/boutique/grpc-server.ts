@@ -42,6 +42,19 @@ export function codeName(code: number): string {
   return CODE_NAMES[code] ?? String(code);
 }
 
+/**
+ * Deadline for an outgoing call made while serving `call`: the service's own per-hop deadline, cut
+ * to what is left of the caller's deadline (as Go services propagate ctx), so work the caller gave
+ * up on is not carried on downstream (e.g. no card is charged for an order the frontend abandoned).
+ */
+export function hopDeadlineMs(call: { getDeadline(): Date | number }, perHopMs: number): number {
+  const d = call.getDeadline();
+  const until = d instanceof Date ? d.getTime() : d;
+  const left = Number.isFinite(until) ? until - Date.now() : Infinity;
+  if (left <= 0) throw new GrpcError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before calling a dependency');
+  return Math.min(perHopMs, left);
+}
+
 type Handler<Req, Res> = (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res;
 
 export type ServiceImpl<S extends HipstershopServiceName> = {

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { requiredAddr } from '../env';
 import { BoutiqueClient } from '../grpc-client';
-import { GrpcError } from '../grpc-server';
+import { GrpcError, hopDeadlineMs } from '../grpc-server';
 import { assertValid, multiply, sum } from '../money';
 import { serveGrpc, type RunContext, type ServiceMain } from '../service';
 import type { Methods, OrderItem, OrderResult } from '../types';
@@ -21,7 +21,13 @@ export interface CheckoutDeps {
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** Upstream checkoutservice's PlaceOrder, step by step (see the reference README). */
-export async function placeOrder(deps: CheckoutDeps, req: PlaceOrderRequest, ctx: RunContext): Promise<OrderResult> {
+export async function placeOrder(
+  deps: CheckoutDeps,
+  req: PlaceOrderRequest,
+  ctx: RunContext,
+  /** Deadline (ms) for the next outgoing call; throws DeadlineExceeded when the caller's deadline has passed. */
+  hop: () => number,
+): Promise<OrderResult> {
   if (!req.user_id) throw new GrpcError(grpc.status.INVALID_ARGUMENT, 'user_id is required');
   if (!/^[A-Z]{3}$/.test(req.user_currency)) {
     throw new GrpcError(grpc.status.INVALID_ARGUMENT, `invalid user_currency ${JSON.stringify(req.user_currency)}`);
@@ -35,42 +41,52 @@ export async function placeOrder(deps: CheckoutDeps, req: PlaceOrderRequest, ctx
     try {
       return await op();
     } catch (err) {
+      if (err instanceof GrpcError && err.code === grpc.status.DEADLINE_EXCEEDED) throw err;
       throw new GrpcError(grpc.status.INTERNAL, `${what}: ${errText(err)}`);
     }
   };
 
   const cart = await internal('failed to get user cart during checkout', () =>
-    deps.cart.call('GetCart', { user_id: req.user_id }),
+    deps.cart.call('GetCart', { user_id: req.user_id }, hop()),
   );
   const items: OrderItem[] = await internal('failed to prepare order', () =>
     Promise.all(
       cart.items.map(async (item) => {
-        const product = await deps.catalog.call('GetProduct', { id: item.product_id });
-        const cost = await deps.currency.call('Convert', { from: product.price_usd, to_code: req.user_currency });
+        const product = await deps.catalog.call('GetProduct', { id: item.product_id }, hop());
+        const cost = await deps.currency.call(
+          'Convert',
+          { from: product.price_usd, to_code: req.user_currency },
+          hop(),
+        );
         return { item, cost: assertValid(cost, `price of ${item.product_id}`) };
       }),
     ),
   );
   const quoteUsd = await internal('failed to get shipping quote', async () =>
-    assertValid((await deps.shipping.call('GetQuote', { address: req.address, items: cart.items })).cost_usd, 'quote'),
+    assertValid(
+      (await deps.shipping.call('GetQuote', { address: req.address, items: cart.items }, hop())).cost_usd,
+      'quote',
+    ),
   );
   const shippingCost = await internal('failed to convert shipping cost to currency', async () =>
-    assertValid(await deps.currency.call('Convert', { from: quoteUsd, to_code: req.user_currency }), 'shipping'),
+    assertValid(await deps.currency.call('Convert', { from: quoteUsd, to_code: req.user_currency }, hop()), 'shipping'),
   );
   let total = shippingCost;
   for (const it of items) if (it.cost && it.item) total = sum(total, multiply(it.cost, it.item.quantity));
 
   const charge = await internal('failed to charge card', () =>
-    deps.payment.call('Charge', { amount: total, credit_card: req.credit_card }),
+    deps.payment.call('Charge', { amount: total, credit_card: req.credit_card }, hop()),
   );
+  // Once the card is charged the order is completed even if the caller has stopped waiting.
   let trackingId: string;
   try {
-    trackingId = (await deps.shipping.call('ShipOrder', { address: req.address, items: cart.items })).tracking_id;
+    trackingId = (await deps.shipping.call('ShipOrder', { address: req.address, items: cart.items }, ctx.deadlineMs))
+      .tracking_id;
   } catch (err) {
     throw new GrpcError(grpc.status.UNAVAILABLE, `shipping error: ${errText(err)}`);
   }
   // The order is paid and shipped: later failures are logged, never returned (as upstream).
-  await deps.cart.call('EmptyCart', { user_id: req.user_id }).catch((err: unknown) => {
+  await deps.cart.call('EmptyCart', { user_id: req.user_id }, ctx.deadlineMs).catch((err: unknown) => {
     ctx.logger.warn('failed to empty cart after order', { orderId, error: errText(err) });
   });
   const order: OrderResult = {
@@ -80,7 +96,7 @@ export async function placeOrder(deps: CheckoutDeps, req: PlaceOrderRequest, ctx
     shipping_address: req.address,
     items,
   };
-  await deps.email.call('SendOrderConfirmation', { email: req.email, order }).catch((err: unknown) => {
+  await deps.email.call('SendOrderConfirmation', { email: req.email, order }, ctx.deadlineMs).catch((err: unknown) => {
     ctx.logger.warn('failed to send order confirmation', { orderId, to: req.email, error: errText(err) });
   });
   ctx.logger.info('order placed', { orderId, transactionId: charge.transaction_id });
@@ -116,7 +132,9 @@ export const run: ServiceMain = (ctx) => {
     ctx,
     (server) =>
       server.addService('CheckoutService', {
-        PlaceOrder: async (req) => ({ order: await placeOrder(deps, req, ctx) }),
+        PlaceOrder: async (req, call) => ({
+          order: await placeOrder(deps, req, ctx, () => hopDeadlineMs(call, d)),
+        }),
       }),
     {
       onClose: () => {

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomInt } from 'node:crypto';
 import { requiredAddr } from '../env';
 import { BoutiqueClient, DependencyError } from '../grpc-client';
-import { GrpcError } from '../grpc-server';
+import { GrpcError, hopDeadlineMs } from '../grpc-server';
 import { serveGrpc, type ServiceMain } from '../service';
 
 const MAX_RESPONSES = 5;
@@ -32,10 +32,12 @@ export const run: ServiceMain = (ctx) => {
     (server) =>
       server.addService('RecommendationService', {
         // Upstream: fetch the catalogue on every call, drop the given ids, return up to 5 at random.
-        ListRecommendations: async (req) => {
+        ListRecommendations: async (req, call) => {
           let ids: string[];
           try {
-            ids = (await catalog.call('ListProducts', {})).products.map((p) => p.id);
+            ids = (await catalog.call('ListProducts', {}, hopDeadlineMs(call, ctx.deadlineMs))).products.map(
+              (p) => p.id,
+            );
           } catch (err) {
             if (err instanceof DependencyError) throw new GrpcError(grpc.status.UNAVAILABLE, err.message);
             throw err;
