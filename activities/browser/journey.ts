@@ -10,7 +10,7 @@ export interface StepResult {
   name: JourneyStep;
   ok: boolean;
   ms: number;
-  /** Navigation Timing of the page the step ended on: request start → first response byte (ms) */
+  /** Navigation Timing of the page the step ended on: navigation start → first response byte (ms) */
   ttfbMs?: number;
   screenshot?: string;
 }
@@ -28,6 +28,11 @@ export interface JourneyResult {
   /** what the journey bought, for the record */
   product?: { id: string; name: string };
   orderId?: string;
+  /**
+   * Round trip of a fetch('/_healthz') made by the page after the home step: the network as the page
+   * sees it, so emulated latency shows here (Navigation Timing does not include CDP's added latency).
+   */
+  rttMs?: number;
 }
 
 export interface JourneyOptions {
@@ -107,7 +112,7 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
   const ttfb = async (): Promise<number | undefined> => {
     try {
       const v: unknown = await driver.executeScript(
-        "const n = performance.getEntriesByType('navigation')[0]; return n ? n.responseStart - n.requestStart : null;",
+        "const n = performance.getEntriesByType('navigation')[0]; return n ? n.responseStart - n.startTime : null;",
       );
       return typeof v === 'number' ? Math.round(v) : undefined;
     } catch {
@@ -130,7 +135,8 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
       try {
         await driver.get(o.baseUrl + '/');
       } catch (err) {
-        throw new AssertionFailed(assertion, errorText(err));
+        const netErr = /net::(ERR_[A-Z_]+)/.exec(errorText(err))?.[1];
+        throw new AssertionFailed(assertion, netErr ? `the browser could not reach the frontend (net::${netErr})` : errorText(err));
       }
       // chromium shows its own error page (no exception) when the server cannot be reached
       const bodyText = await driver.findElement(By.css('body')).then(text, () => '');
@@ -145,6 +151,14 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
       check(cards.length > 0, 'product cards div.hot-product-card are listed', 'no cards');
       const price = await text(await find('div.hot-product-card-price', 'each card shows a price'));
       check(MONEY_RE.test(price), 'card price looks like money ($19.99)', `price is "${price}"`);
+      try {
+        const rtt: unknown = await driver.executeAsyncScript(
+          "const done = arguments[arguments.length - 1]; const t = performance.now(); fetch('/_healthz', { cache: 'no-store' }).then((r) => r.text()).then(() => done(performance.now() - t), () => done(null));",
+        );
+        if (typeof rtt === 'number') res.rttMs = Math.round(rtt);
+      } catch {
+        // a measurement, not an assertion: the journey goes on without it
+      }
     },
     product: async () => {
       const card = await find('div.hot-product-card', 'a product card is present');

@@ -1,0 +1,183 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { CancelledFailure } from '@temporalio/common';
+import { createBrowserActivities, runProbe, type ProbeHeartbeat, type ProbeRun } from '../activities/browser';
+import { kbpsToBytesPerSec, resolveDevice } from '../activities/browser/devices';
+import { browserSchema, type BrowserConfigInput } from '../schemas/browser';
+import type { BrowserProbeInput, BrowserProbeSummary } from '../activities/browser/types';
+import { startBoutique, type BoutiqueStack } from './helpers/boutique-procs';
+import { waitUntil } from './helpers/ports';
+
+const activities = createBrowserActivities({ log: () => undefined });
+
+function probeInput(dataDir: string, phase: string, frontendUrl: string, browser: BrowserConfigInput, durationMs = 120_000): BrowserProbeInput {
+  return { campaignId: 'test', dataDir, phase, frontendUrl, durationMs, browser: browserSchema.parse(browser) };
+}
+
+const readRuns = (s: BrowserProbeSummary): ProbeRun[] =>
+  fs.readFileSync(s.runsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ProbeRun);
+
+/** Width of a PNG from its IHDR chunk. */
+function pngWidth(file: string): number {
+  const b = fs.readFileSync(file);
+  assert.equal(b.subarray(1, 4).toString(), 'PNG', `${file} is a PNG`);
+  return b.readUInt32BE(16);
+}
+
+/** Pids of chromium/chromedriver processes descended from this test process. */
+function browserDescendants(): number[] {
+  const parent = new Map<number, number>();
+  const name = new Map<number, string>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      name.set(Number(e), stat.slice(stat.indexOf('(') + 1, close));
+      parent.set(Number(e), Number(stat.slice(close + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const mine = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  return [...name].filter(([pid, n]) => /chrom/i.test(n) && mine(pid)).map(([pid]) => pid);
+}
+
+describe('browser: devices and throttling units', () => {
+  it('converts kbps to the bytes per second CDP expects (50 kbps = 6250 B/s)', () => {
+    assert.equal(kbpsToBytesPerSec(50), 6250);
+    const cfg = browserSchema.parse({ profile: 'mobile-throttled' });
+    assert.equal(cfg.throttling.latency, '3000ms');
+    assert.equal(cfg.throttling.downloadKbps, 50);
+  });
+  it('knows named phones and refuses unknown ones with the list', () => {
+    assert.equal(resolveDevice('iphone 12').width, 390);
+    assert.throws(() => resolveDevice('Nokia 3310'), /Pixel 7/);
+    assert.equal(resolveDevice('x', { width: 360, height: 640, pixelRatio: 2, touch: true, mobile: true }).width, 360);
+  });
+});
+
+describe('browser: journey against the local boutique', function () {
+  let stack: BoutiqueStack;
+  let dir: string;
+  let desktopRttMs: number | undefined;
+  before(async function () {
+    this.timeout(90_000);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-browser-'));
+    stack = await startBoutique();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+  afterEach(async () => {
+    // quit() returns before chromedriver has finished exiting; it must be gone within moments
+    await waitUntil(() => browserDescendants().length === 0, 5000, 'no chromium or chromedriver left running');
+  });
+
+  it('passes the journey on desktop with a screenshot per step and JUnit XML', async function () {
+    this.timeout(90_000);
+    const s = await runProbe(probeInput(dir, 'desktop', stack.frontendUrl, { profile: 'desktop', screenshots: 'all' }), { maxRuns: 1 });
+    const [run] = readRuns(s);
+    assert.ok(run, 'one run recorded');
+    assert.equal(run.ok, true, `journey failed at ${run.failedStep}: ${run.assertion} — ${run.error}`);
+    assert.deepEqual(
+      run.steps.map((x) => x.name),
+      ['home', 'product', 'add-to-cart', 'cart', 'checkout-form', 'order-confirmation'],
+    );
+    assert.match(run.orderId ?? '', /^[0-9a-f-]{36}$/);
+    for (const step of run.steps) {
+      assert.ok(step.ms >= 0 && step.screenshot && fs.existsSync(step.screenshot), `${step.name} timed and photographed`);
+      assert.equal(path.dirname(step.screenshot), path.join(dir, 'browser', 'desktop'));
+    }
+    assert.equal(pngWidth(run.steps[0]?.screenshot ?? ''), 1366);
+    assert.deepEqual([s.runs, s.passed, s.failed, s.availability], [1, 1, 0, 1]);
+    desktopRttMs = run.rttMs;
+    const xml = fs.readFileSync(s.junitPath, 'utf8');
+    assert.match(xml, /<testsuites name="browser.desktop" tests="6" failures="0"/);
+    assert.equal((xml.match(/<testcase /g) ?? []).length, 6);
+  });
+
+  it('passes the journey with mobile emulation of a named phone', async function () {
+    this.timeout(90_000);
+    const s = await runProbe(probeInput(dir, 'mobile', stack.frontendUrl, { profile: 'mobile', device: 'Pixel 7', screenshots: 'all' }), { maxRuns: 1 });
+    const [run] = readRuns(s);
+    assert.ok(run?.ok, `journey failed at ${run?.failedStep}: ${run?.assertion} — ${run?.error}`);
+    assert.deepEqual(run.profile, { name: 'mobile', device: 'Pixel 7', width: 412, height: 915 });
+    // the screenshot is the phone's viewport in device pixels (412 CSS px × 2.625)
+    const w = pngWidth(run.steps[0]?.screenshot ?? '');
+    assert.ok(w === 412 || Math.abs(w - 412 * 2.625) <= 1, `mobile screenshot width ${w}`);
+  });
+
+  it('passes the journey on a throttled network, and the throttling shows in the timings', async function () {
+    this.timeout(120_000);
+    // the reference's 3000 ms would make the test take minutes; 600 ms still proves it is applied
+    const s = await runProbe(
+      probeInput(dir, 'throttled', stack.frontendUrl, {
+        profile: 'mobile-throttled',
+        device: 'iPhone 12',
+        throttling: { latency: '600ms', downloadKbps: 4000, uploadKbps: 2000 },
+        stepTimeout: '30s',
+      }),
+      { maxRuns: 1 },
+    );
+    const [run] = readRuns(s);
+    assert.ok(run?.ok, `journey failed at ${run?.failedStep}: ${run?.assertion} — ${run?.error}`);
+    assert.deepEqual(run.profile, {
+      name: 'mobile-throttled',
+      device: 'iPhone 12',
+      width: 390,
+      height: 844,
+      throttling: { latencyMs: 600, downloadBytesPerSec: 500_000, uploadBytesPerSec: 250_000 },
+    });
+    // the page's own round trip to /_healthz carries the emulated latency (unthrottled it is a few ms)
+    assert.ok((run.rttMs ?? 0) >= 590, `page round trip ${run.rttMs} ms ≥ 600 ms latency`);
+    assert.ok(desktopRttMs !== undefined && desktopRttMs < 590, `desktop round trip ${desktopRttMs} ms`);
+    // each page-loading step needs at least one round trip; adding to the cart needs two (POST, redirect)
+    for (const name of ['home', 'product', 'checkout-form']) {
+      const st = run.steps.find((x) => x.name === name);
+      assert.ok(st && st.ms >= 600, `${name} took ${st?.ms} ms`);
+    }
+    assert.ok((run.steps.find((x) => x.name === 'add-to-cart')?.ms ?? 0) >= 1200);
+  });
+
+  it('heartbeats runs and quits the browser promptly when cancelled', async function () {
+    this.timeout(60_000);
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 10_000 });
+    const beats: ProbeHeartbeat[] = [];
+    env.on('heartbeat', (d: ProbeHeartbeat) => beats.push(d));
+    const p = env.run(() => activities.runBrowserProbe(probeInput(dir, 'cancel', stack.frontendUrl, { interval: '1s' }, 300_000)));
+    await waitUntil(() => beats.some((b) => b.runs >= 1), 45_000, 'a first run');
+    await waitUntil(() => browserDescendants().length > 0, 10_000, 'the second run’s browser');
+    const t = Date.now();
+    env.cancel();
+    await assert.rejects(p, (err) => err instanceof CancelledFailure);
+    assert.ok(Date.now() - t < 5000, `stopped ${Date.now() - t} ms after cancel`);
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'browser', 'cancel', 'summary.json'), 'utf8')) as { status: string; runs: number };
+    assert.equal(summary.status, 'cancelled');
+    assert.ok(summary.runs >= 1);
+  });
+
+  it('fails at the home step with the assertion and a screenshot when the frontend is down', async function () {
+    this.timeout(60_000);
+    await stack.procs.get('frontend')?.kill();
+    const s = await runProbe(probeInput(dir, 'down', stack.frontendUrl, { stepTimeout: '5s' }), { maxRuns: 1 });
+    const [run] = readRuns(s);
+    assert.ok(run && !run.ok);
+    assert.equal(run.failedStep, 'home');
+    assert.match(run.assertion ?? '', /GET http:\/\/127\.0\.0\.1:\d+\/ loads/);
+    assert.match(run.error ?? '', /could not reach the frontend \(net::ERR_CONNECTION_REFUSED\)/);
+    assert.ok(run.screenshot && fs.existsSync(run.screenshot) && /home-FAILED\.png$/.test(run.screenshot));
+    pngWidth(run.screenshot);
+    assert.deepEqual([s.runs, s.passed, s.failed, s.availability], [1, 0, 1, 0]);
+    const xml = fs.readFileSync(s.junitPath, 'utf8');
+    assert.match(xml, /<testcase [^>]*name="home"[^>]*>\s*<failure message="GET http:\/\/127\.0\.0\.1:\d+\/ loads"/);
+    assert.ok(xml.includes(`screenshot: ${run.screenshot}`));
+    assert.equal((xml.match(/<skipped /g) ?? []).length, 5);
+  });
+});
