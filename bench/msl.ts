@@ -1,0 +1,148 @@
+/**
+ * USAD on NASA MSL (27 channels, one model per channel, window 12): faultline's trainer beside the reference
+ * port (../shared/anchors/usad-msl/usad_reference.py) and a random-score baseline, in one run; ROC-AUC, best
+ * F1 with and without point-adjust, per channel, mean over channels and joined; per-epoch training time at the
+ * same hyperparameters; ONNX scoring in Node (onnxruntime-node) vs PyTorch. The Python half is
+ * bench/msl_bench.py (one phase per call). Writes bench/results/msl.json.
+ * Run alone: `node lib/bench/msl.js` (env: FAULTLINE_PYTHON, FAULTLINE_MSL_DIR, FAULTLINE_BENCH_THREADS,
+ * FAULTLINE_MSL_CHANNELS for a subset, FAULTLINE_MSL_REF_EPOCHS, FAULTLINE_MSL_PHASES, FAULTLINE_MSL_WORK to keep
+ * and reuse a work dir across calls, e.g. one phase at a time).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { UsadScorer, combineTerms } from '../activities/model/score';
+
+const ROOT =
+  [join(__dirname, '..', '..'), join(__dirname, '..')].find((p) => existsSync(join(p, 'bench', 'msl_bench.py'))) ??
+  resolve('.');
+const PYTHON = process.env.FAULTLINE_PYTHON ?? '/usr/bin/python3';
+const THREADS = Number(process.env.FAULTLINE_BENCH_THREADS ?? 2);
+const DATA = process.env.FAULTLINE_MSL_DIR ?? join(ROOT, '..', 'shared', 'datasets', 'msl');
+
+interface OnnxChannel {
+  chan: string;
+  dim: number;
+  n: number;
+}
+
+export interface NodeScoring {
+  model: string;
+  engine: 'onnxruntime-node';
+  threads: number;
+  batch: number;
+  windows: number;
+  seconds: number;
+  windowsPerSec: number;
+  /** max |score_onnx − score_torch| over all windows (the trainer's PyTorch scores of the same model) */
+  maxAbsDiffVsTorch: number;
+}
+
+function python(args: string[], work: string): Promise<void> {
+  // nice: the benchmark shares the machine's two cores with other work
+  const child = spawn(
+    'nice',
+    [
+      '-n',
+      '10',
+      PYTHON,
+      join(ROOT, 'bench', 'msl_bench.py'),
+      ...args,
+      '--work',
+      work,
+      '--data',
+      DATA,
+      '--threads',
+      String(THREADS),
+    ],
+    {
+      env: { ...process.env, PYTHONPATH: join(ROOT, 'workers', 'training', 'usad') },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  return new Promise((res, rej) => {
+    child.once('error', rej);
+    child.once('close', (code) =>
+      code === 0 ? res() : rej(new Error(`msl_bench.py ${args.join(' ')} exited ${code}`)),
+    );
+  });
+}
+
+async function scoreOnnx(dir: string, chans: OnnxChannel[], model: string, batch: number): Promise<NodeScoring> {
+  let seconds = 0;
+  let windows = 0;
+  let maxDiff = 0;
+  for (const c of chans) {
+    const d = join(dir, c.chan);
+    const buf = await readFile(join(d, 'test.f32'));
+    const x = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+    const tb = await readFile(join(d, 'torch_scores.f64'));
+    const torch = new Float64Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.length));
+    const scorer = await UsadScorer.open(join(d, 'model.onnx'), c.dim, { intraOpThreads: THREADS, batchSize: batch });
+    const t0 = process.hrtime.bigint();
+    const s = combineTerms(await scorer.terms(x), 0.5, 0.5);
+    seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+    windows += s.length;
+    await scorer.close();
+    for (let i = 0; i < s.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s[i]! - torch[i]!));
+  }
+  return {
+    model,
+    engine: 'onnxruntime-node',
+    threads: THREADS,
+    batch,
+    windows,
+    seconds,
+    windowsPerSec: windows / seconds,
+    maxAbsDiffVsTorch: maxDiff,
+  };
+}
+
+export async function run(): Promise<unknown> {
+  const work = process.env.FAULTLINE_MSL_WORK ?? (await mkdtemp(join(tmpdir(), 'fl-bench-msl-')));
+  await mkdir(work, { recursive: true });
+  const phases = (process.env.FAULTLINE_MSL_PHASES ?? 'ours,random,timing,reference').split(',');
+  const extra = process.env.FAULTLINE_MSL_CHANNELS ? ['--channels', process.env.FAULTLINE_MSL_CHANNELS] : [];
+  const refEpochs = process.env.FAULTLINE_MSL_REF_EPOCHS ?? '30';
+  const node: NodeScoring[] = [];
+  try {
+    for (const phase of phases) {
+      const args = ['--phase', phase, ...extra];
+      if (phase === 'reference') args.push('--ref-epochs', refEpochs);
+      await python(args, work);
+    }
+    // ONNX scoring in Node of every model set the Python phases exported (this call's or an earlier one's)
+    for (const phase of ['ours', 'timing']) {
+      const path = join(work, `${phase}.json`);
+      if (!existsSync(path)) continue;
+      const res = JSON.parse(await readFile(path, 'utf8')) as { onnx_channels: OnnxChannel[] };
+      if (res.onnx_channels.length === 0) continue;
+      const label =
+        phase === 'ours'
+          ? 'faultline MSL models (clipped, constant commands dropped, z=40)'
+          : 'reference shape (W=12, F=55, z=1200)';
+      for (const batch of [1024, 8192]) node.push(await scoreOnnx(join(work, phase), res.onnx_channels, label, batch));
+    }
+    await writeFile(join(work, 'node.json'), JSON.stringify(node, null, 1));
+    const out = join(ROOT, 'bench', 'results', 'msl.json');
+    await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
+    await python(['--phase', 'summary', '--out', out], work);
+    const summary = JSON.parse(await readFile(out, 'utf8')) as { headline: unknown; timing: unknown };
+    return { headline: summary.headline, timing: summary.timing, results: out };
+  } finally {
+    if (!process.env.FAULTLINE_BENCH_KEEP && !process.env.FAULTLINE_MSL_WORK)
+      await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  run().then(
+    (r) => console.log(JSON.stringify(r, null, 1)),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""MSL benchmark driver (Python half of bench/msl.ts): USAD per channel, 27 channels, window 12.
+
+Phases (each writes <work>/<phase>.json; bench/msl.ts runs them and the Node ONNX scoring in between):
+  ours       faultline's trainer at its MSL settings (chosen a priori / on train+val only, see CONFIG_NOTE);
+             per-channel and joined metrics; ONNX + test windows written for the Node scorer
+  timing     faultline's trainer at the reference's hyperparameters (batch 7919, z = 12*100, 55 features,
+             no clipping, no shuffling): per-epoch training time, PyTorch scoring throughput, ONNX for Node
+  reference  ../shared/anchors/usad-msl/usad_reference.py at its measured settings (30 epochs, variant reference)
+  random     uniform random scores (seed 0) on the same windows and labels
+  summary    joins the phase files and the Node scoring file into one JSON
+Usage: PYTHONPATH=workers/training/usad /usr/bin/python3 bench/msl_bench.py --phase ours --data DIR --work DIR
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from usad import msl
+from usad.export import export_onnx
+from usad.train import TrainConfig, reconstruction_errors, set_threads, train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "anchors", "usad-msl", "usad_reference.py"))
+GOALS = {"mean_f1_pa": 0.92, "mean_f1": 0.55, "mean_auc": 0.75, "joined_auc": 0.75, "joined_f1": 0.40}
+CONFIG_NOTE = (
+    "Chosen before looking at any test label, from train/validation behaviour only: test values clipped to each "
+    "channel's training range (the reference's unclipped values reach 2,000 on P-14); command features never set "
+    "in a channel's training data dropped (feature 0 always kept); batch 32 so a channel sees 20-100 optimizer "
+    "steps per epoch (at batch 7919 it sees one); early stopping on the normal validation score, patience 5. "
+    "Joined scores: each channel's test scores are put on a common scale with its own normal validation scores, "
+    "(s - median_val) / (q99_val - median_val), so one threshold means 'this far above this channel's normal'.")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def rows_of(a) -> List[Dict[str, str]]:
+    rows = msl.channel_rows(a.data)
+    if a.channels:
+        keep = set(a.channels.split(","))
+        rows = [r for r in rows if r["chan_id"] in keep]
+    return rows
+
+
+def write_bin(path: str, arr: np.ndarray, dtype) -> None:
+    np.ascontiguousarray(arr, dtype=dtype).tofile(path)
+
+
+def scores_of(model, x: np.ndarray, alpha=0.5, beta=0.5, batch=8192) -> np.ndarray:
+    e = reconstruction_errors(model, torch.from_numpy(x), batch).cpu().numpy().astype(np.float64)
+    return alpha * e[:, 0] + beta * e[:, 2]
+
+
+def phase_ours(a) -> Dict:
+    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch, latent_size=a.latent, learning_rate=a.lr, seed=0,
+                      patience=a.patience, threads=a.threads, device=a.device, update="paper")
+    t_all = time.perf_counter()
+    per, scores, norm, labels, chans = [], [], [], [], []
+    for r in rows_of(a):
+        t0 = time.perf_counter()
+        ch = msl.load_channel(a.data, r, window=12, clip=True, drop_constant_commands=True)
+        d = os.path.join(a.work, "ours", ch.name)
+        os.makedirs(d, exist_ok=True)
+        model, state, info = train(ch.train, ch.val, cfg, d)
+        t_train = time.perf_counter() - t0
+        ts = time.perf_counter()
+        s, sv = scores_of(model, ch.test), scores_of(model, ch.val)
+        t_score = time.perf_counter() - ts
+        m = msl.all_metrics(ch.labels, s)
+        per.append({"chan": ch.name, **m, "features_kept": len(ch.features), "train_windows": int(len(ch.train)),
+                    "test_windows": int(len(ch.test)), "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"],
+                    "epoch_seconds": [h["seconds"] for h in state.history], "train_seconds": t_train,
+                    "score_seconds": t_score, "device": info["device"]})
+        scores.append(s)
+        norm.append(msl.normalise_by_validation(s, sv))
+        labels.append(ch.labels)
+        chans.append({"chan": ch.name, "dim": int(ch.test.shape[1]), "n": int(len(ch.test))})
+        export_onnx(model, os.path.join(d, "model.onnx"))
+        write_bin(os.path.join(d, "test.f32"), ch.test, np.float32)
+        write_bin(os.path.join(d, "torch_scores.f64"), s, np.float64)
+        log(f"[ours {ch.name}] AUC {m['auc']:.3f} F1 {m['best_f1']['f1']:.3f} F1-PA {m['best_f1_pa']['f1']:.3f} "
+            f"epochs {info['epochs_run']} (best {info['best_epoch']}) {t_train:.1f}s")
+    wall = time.perf_counter() - t_all
+    raw = msl.summarize(per, scores, labels)
+    normed = msl.summarize(per, norm, labels)
+    ep = [e for p in per for e in p["epoch_seconds"]]
+    return {"config": {**cfg.__dict__, "window": 12, "clip_test_to_train_range": True,
+                       "drop_constant_command_features": True, "alpha": 0.5, "beta": 0.5, "note": CONFIG_NOTE},
+            "per_channel": per, "mean_of_channels": raw["mean_of_channels"], "joined_raw": raw["joined"],
+            "joined_normalised": normed["joined"],
+            "headline": {**msl.headline(normed), "joined_auc_raw": raw["joined"]["auc"],
+                         "joined_f1_raw": raw["joined"]["best_f1"]["f1"]},
+            "timing": {"wall_seconds": wall, "train_seconds": sum(p["train_seconds"] for p in per),
+                       "epoch_seconds_median_per_channel": float(np.median(ep)), "epochs_total": len(ep),
+                       "threads": torch.get_num_threads()},
+            "onnx_channels": chans}
+
+
+def phase_timing(a) -> Dict:
+    """Our trainer at the reference's hyperparameters: same data layout, batch, z, features, no shuffling."""
+    cfg = TrainConfig(epochs=a.timing_epochs, batch_size=7919, latent_size=1200, seed=0, patience=0,
+                      threads=a.threads, device=a.device, shuffle=False, update="paper")
+    mats, chans, score_s, score_n = [], [], 0.0, 0
+    for r in rows_of(a):
+        ch = msl.load_channel(a.data, r, window=12, clip=False, drop_constant_commands=False)
+        d = os.path.join(a.work, "timing", ch.name)
+        os.makedirs(d, exist_ok=True)
+        model, state, info = train(ch.train, ch.val, cfg, d)
+        mats.append([h["seconds"] for h in state.history])
+        t0 = time.perf_counter()
+        s = scores_of(model, ch.test, batch=7919)
+        score_s += time.perf_counter() - t0
+        score_n += len(s)
+        if a.onnx_timing:
+            export_onnx(model, os.path.join(d, "model.onnx"))
+            write_bin(os.path.join(d, "test.f32"), ch.test, np.float32)
+            write_bin(os.path.join(d, "torch_scores.f64"), s, np.float64)
+            chans.append({"chan": ch.name, "dim": int(ch.test.shape[1]), "n": int(len(ch.test))})
+        log(f"[timing {ch.name}] epochs {np.round(mats[-1], 3).tolist()}")
+    paired = paired_timing(a) if a.paired_reps > 0 else None
+    mat = np.array(mats)  # [channels, epochs]
+    sums = mat.sum(0)
+    # epoch 1 carries no adversarial term (weight 1-1/n = 0) and skips the w3 path: leave it out of the median
+    steady = sums[1:] if len(sums) > 1 else sums
+    return {"config": {**cfg.__dict__, "features": 55, "clip": False, "note": "reference hyperparameters"},
+            "epoch_sums_s": sums.tolist(), "msl_epoch_median_s": float(np.median(steady)),
+            "epoch_median_per_channel_s": float(np.median(mat[:, 1:] if mat.shape[1] > 1 else mat)),
+            "torch_scoring_windows_per_s": score_n / score_s, "score_windows": score_n,
+            "threads": torch.get_num_threads(), "device": info["device"], "onnx_channels": chans, "paired": paired}
+
+
+def _load_reference():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("usad_reference", REFERENCE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def paired_timing(a) -> Dict:
+    """Reference loop and ours alternated epoch by epoch on the same data in one process, so load from other
+    jobs on the machine hits both alike; the minimum over repetitions estimates the unloaded cost."""
+    from usad.model import UsadModel
+    from usad.train import _adam, train_step
+    R = _load_reference()
+    rows = {r["chan_id"]: r for r in msl.channel_rows(a.data)}
+    out = []
+    for name in [c for c in a.paired_channels.split(",") if c in rows]:
+        ch = msl.load_channel(a.data, rows[name], window=12, clip=False, drop_constant_commands=False)
+        x = torch.from_numpy(ch.train)
+        w = x.shape[1]
+        torch.manual_seed(0)
+        rm = R.UsadModel(w, 1200)
+        r1 = torch.optim.Adam(list(rm.encoder.parameters()) + list(rm.decoder1.parameters()))
+        r2 = torch.optim.Adam(list(rm.encoder.parameters()) + list(rm.decoder2.parameters()))
+        ours = {}
+        for mode in ("paper", "sequential"):
+            torch.manual_seed(0)
+            m = UsadModel(w, 1200)
+            ours[mode] = (m, _adam(m.params1(), 1e-3), _adam(m.params2(), 1e-3))
+        times = {"reference": [], "paper": [], "sequential": []}
+        for k in range(a.paired_reps + 1):
+            n = k + 1
+            t0 = time.perf_counter()
+            for batch in R.batches(x, 7919):  # usad.py lines 86-101, verbatim order
+                loss1, loss2 = rm.training_step(batch, n)
+                loss1.backward()
+                r1.step()
+                r1.zero_grad()
+                loss1, loss2 = rm.training_step(batch, n)
+                loss2.backward()
+                r2.step()
+                r2.zero_grad()
+            tr = time.perf_counter() - t0
+            tm = {}
+            for mode, (m, o1, o2) in ours.items():
+                t0 = time.perf_counter()
+                for i in range(0, x.shape[0], 7919):
+                    train_step(m, o1, o2, x[i:i + 7919], n, mode)
+                tm[mode] = time.perf_counter() - t0
+            if k == 0:
+                continue  # epoch 1 has no adversarial term (ours skips the w3 path there): warm-up, not timed
+            times["reference"].append(tr)
+            for mode in tm:
+                times[mode].append(tm[mode])
+        row = {"chan": name, "train_windows": int(x.shape[0]), "seconds": times}
+        for mode in ("paper", "sequential"):
+            row[f"speedup_{mode}_min"] = min(times["reference"]) / min(times[mode])
+            row[f"speedup_{mode}_median"] = float(np.median(np.array(times["reference"]) / np.array(times[mode])))
+        log(f"[paired {name}] ref {np.round(times['reference'], 3).tolist()} paper {np.round(times['paper'], 3).tolist()} "
+            f"seq {np.round(times['sequential'], 3).tolist()}")
+        out.append(row)
+    tot = {k: sum(min(r["seconds"][k]) for r in out) for k in ("reference", "paper", "sequential")}
+    return {"channels": out, "speedup_paper_sum_of_min": tot["reference"] / tot["paper"],
+            "speedup_sequential_sum_of_min": tot["reference"] / tot["sequential"],
+            "speedup_paper_median_of_pairs": float(np.median([x for r in out for x in
+                                                              np.array(r["seconds"]["reference"]) / np.array(r["seconds"]["paper"])])),
+            "what": "epochs 2.. of batch 7919, z 1200, 55 features; reference = its exact loop (leaky variant), "
+                    "paper = ours default, sequential = ours in the reference's update order"}
+
+
+def phase_reference(a) -> Dict:
+    out = os.path.join(a.work, "reference_raw.json")
+    cmd = [sys.executable, REFERENCE, "--data", a.data, "--epochs", str(a.ref_epochs), "--variant", "reference",
+           "--out", out, "--threads", str(a.threads)]
+    if a.channels:
+        cmd += ["--channels", a.channels]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"reference run failed ({p.returncode})")
+    raw = json.load(open(out))
+    res = raw["results"][str(a.ref_epochs)]
+    per = [{"chan": m["chan"], **m["ref"]} for m in res["per_channel"]]
+    agg = res["aggregate_concat"]["ref"]
+    mean = res["mean_of_channels"]["ref"]
+    return {"command": " ".join(cmd), "config": raw["config"],
+            "per_channel": per, "mean_of_channels": mean, "joined_raw": agg,
+            "headline": {"mean_auc": mean["auc"], "mean_f1": mean["best_f1"], "mean_f1_pa": mean["best_f1_pa"],
+                         "joined_auc": agg["auc"], "joined_f1": agg["best_f1"]["f1"],
+                         "joined_f1_pa": agg["best_f1_pa"]["f1"]},
+            "timing": {"wall_seconds": wall, "msl_epoch_median_s": raw["timing"]["epoch_time_sum_over_channels_median_per_epoch_s"],
+                       "epoch_median_per_channel_s": raw["timing"]["epoch_time_median_s_all_channels"],
+                       "torch_scoring_windows_per_s": raw["timing"]["score_windows_per_s"][str(a.ref_epochs)],
+                       "total_wall_s": raw["timing"]["total_wall_s"], "threads": raw["env"]["torch_threads"]}}
+
+
+def phase_random(a) -> Dict:
+    rng = np.random.default_rng(0)
+    per, scores, labels = [], [], []
+    for r in rows_of(a):
+        ch = msl.load_channel(a.data, r, window=12, clip=False, drop_constant_commands=False)
+        s = rng.random(len(ch.labels))
+        per.append({"chan": ch.name, **msl.all_metrics(ch.labels, s)})
+        scores.append(s)
+        labels.append(ch.labels)
+    sm = msl.summarize(per, scores, labels)
+    return {"per_channel": per, "mean_of_channels": sm["mean_of_channels"], "joined_raw": sm["joined"],
+            "headline": msl.headline(sm), "note": "uniform random scores, numpy default_rng(0)"}
+
+
+def goals_met(h: Dict) -> Dict:
+    return {k: (h.get(k) is not None and h[k] >= v) for k, v in GOALS.items()}
+
+
+def phase_summary(a) -> Dict:
+    ph = {}
+    for name in ("ours", "timing", "reference", "random", "node"):
+        p = os.path.join(a.work, f"{name}.json")
+        ph[name] = json.load(open(p)) if os.path.exists(p) else None
+    ours, ref, tim, rnd, node = ph["ours"], ph["reference"], ph["timing"], ph["random"], ph["node"]
+    out = {"benchmark": "USAD on NASA MSL, 27 channels, one model per channel, window 12, window label = any "
+                        "anomalous point (reference notebook); same 73,405 test windows for every method",
+           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "goals": GOALS,
+           "env": {"torch": torch.__version__, "numpy": np.__version__, "cpus": os.cpu_count(),
+                   "cuda": torch.cuda.is_available(),
+                   "note": "shared 2-core machine (other developers' jobs ran at the same time: timings are noisy, "
+                           "both sides measured in the same run)"}}
+    heads = {}
+    for name, p in (("ours", ours), ("reference", ref), ("random", rnd)):
+        if p:
+            heads[name] = {**p["headline"], "goals_met": goals_met(p["headline"])}
+    out["headline"] = heads
+    if ours and ref:
+        out["per_channel"] = [{"chan": o["chan"], "ours": {"auc": o["auc"], "f1": o["best_f1"]["f1"], "f1_pa": o["best_f1_pa"]["f1"]},
+                               "reference": {"auc": r["auc"], "f1": r["best_f1"]["f1"], "f1_pa": r["best_f1_pa"]["f1"]},
+                               "random": ({"auc": x["auc"], "f1": x["best_f1"]["f1"], "f1_pa": x["best_f1_pa"]["f1"]} if x else None)}
+                              for o, r, x in zip(ours["per_channel"], ref["per_channel"],
+                                                 (rnd["per_channel"] if rnd else [None] * len(ours["per_channel"])))]
+    timing = {}
+    if tim and tim.get("paired"):
+        timing["paired_same_process"] = tim["paired"]
+    if tim and ref:
+        timing["same_hyperparameters"] = {
+            "what": "one MSL epoch = one training epoch of all 27 channels (median over epochs), batch 7919, z 1200, "
+                    "55 features, no validation/scoring inside; same thread count",
+            "reference_msl_epoch_s": ref["timing"]["msl_epoch_median_s"], "ours_msl_epoch_s": tim["msl_epoch_median_s"],
+            "speedup": ref["timing"]["msl_epoch_median_s"] / tim["msl_epoch_median_s"],
+            "reference_epoch_per_channel_median_s": ref["timing"]["epoch_median_per_channel_s"],
+            "ours_epoch_per_channel_median_s": tim["epoch_median_per_channel_s"],
+            "ours_epoch_sums_s": tim["epoch_sums_s"], "goal_speedup": 1.5}
+    if ours and ref:
+        timing["wall_to_quality"] = {
+            "ours_wall_s": ours["timing"]["wall_seconds"], "ours_goals_met": heads["ours"]["goals_met"],
+            "reference_wall_s": ref["timing"]["wall_seconds"], "reference_goals_met": heads["reference"]["goals_met"],
+            "note": "wall = load + train + score + metrics for all 27 channels (ours: early stopping; reference: "
+                    f"{ref['config']['epochs']} epochs incl. its per-epoch validation)"}
+    if tim or ref or node:
+        timing["scoring"] = {"reference_pytorch_windows_per_s": ref["timing"]["torch_scoring_windows_per_s"] if ref else None,
+                             "ours_pytorch_same_shape_windows_per_s": tim["torch_scoring_windows_per_s"] if tim else None,
+                             "node_onnx": node}
+    out["timing"] = timing
+    out["phases"] = {k: v for k, v in ph.items() if k != "node"}
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--phase", required=True, choices=["ours", "timing", "reference", "random", "summary"])
+    ap.add_argument("--data", default=os.path.normpath(os.path.join(HERE, "..", "..", "shared", "datasets", "msl")))
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", default="")
+    ap.add_argument("--channels", default="")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--latent", type=int, default=40)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--patience", type=int, default=5)
+    ap.add_argument("--timing-epochs", type=int, default=6)
+    ap.add_argument("--onnx-timing", type=int, default=1)
+    ap.add_argument("--paired-reps", type=int, default=4)
+    ap.add_argument("--paired-channels", default="P-10,M-1,T-9")
+    ap.add_argument("--ref-epochs", type=int, default=30)
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    set_threads(a.threads)
+    res = {"ours": phase_ours, "timing": phase_timing, "reference": phase_reference, "random": phase_random,
+           "summary": phase_summary}[a.phase](a)
+    path = a.out or os.path.join(a.work, f"{a.phase}.json")
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    log(f"[{a.phase}] wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
