@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDatasetActivities, readNpy, type DatasetCard } from '../activities/dataset';
+import { createDatasetActivities, readNpy, writeReferenceCsv, type DatasetCard } from '../activities/dataset';
 import { syntheticCampaign, writeSyntheticCampaign } from '../activities/dataset/synthetic';
 import { datasetSchema } from '../schemas/dataset';
 
@@ -15,6 +15,25 @@ describe('dataset export', () => {
     dir = await mkdtemp(join(tmpdir(), 'fl-dataset-export-'));
   });
   after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('formats the same CSV bytes on worker threads as in process, in row order', async () => {
+    const n = 50_000;
+    const ts = Float64Array.from({ length: n }, (_, i) => 1_767_225_600_000 + i * 1000);
+    const lab = Uint8Array.from({ length: n }, (_, i) => (i % 97 < 10 ? 1 : 0));
+    const cols = new Map([
+      ['a', Float64Array.from(ts, (_, i) => Math.sin(i) * 1e-3)],
+      ['b', Float64Array.from(ts, (_, i) => i * 1.1)],
+    ]);
+    const one = join(dir, 'one.csv');
+    const many = join(dir, 'many.csv');
+    const ranges = [{ from: 0, to: 20_000 }, { from: 30_000, to: n }];
+    assert.equal(await writeReferenceCsv(one, ts, 1000, lab, ['a', 'b'], { cols }, ranges, 1), 40_000);
+    assert.equal(await writeReferenceCsv(many, ts, 1000, lab, ['a', 'b'], { cols }, ranges, 3), 40_000);
+    const [x, y] = [await readFile(one, 'utf8'), await readFile(many, 'utf8')];
+    assert.equal(x.length, y.length);
+    assert.ok(x === y, 'identical bytes');
+    assert.equal(x.split('\n').length, 40_002);
+  });
 
   it('writes npy, Arrow, a pandas-readable reference CSV and a card; no window straddles a split', async () => {
     const c = syntheticCampaign({ baselineRows: 600, chaosRows: 400, features: 4, gapEvery: 97, faultEvery: 60, seed: 3 });

@@ -6,7 +6,7 @@ import { parseDuration } from '../../schemas/duration';
 import type { DatasetRef } from './types';
 import { readArrowTable, writeArrowTable } from '../metrics/arrow-table';
 import { DATASET_ERRORS, DatasetError } from './errors';
-import { labelPoints, maskName } from './label';
+import { labelPoints, maskNamer } from './label';
 import { cleanColumns, type CleanReport, type Segment } from './clean';
 import { fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
 import { concatWindows, makeWindows, type WindowSet } from './windows';
@@ -171,6 +171,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   lap('window');
 
   await mkdir(args.outDir, { recursive: true });
+  const nameOf = maskNamer(labels.types);
   const F = names.length;
   const rowBytes = W * F;
   for (const split of SPLITS) {
@@ -198,7 +199,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     }
     writeNpy(join(args.outDir, `${split}_times.npy`), '<f8', [n, 2], times);
     const typeNames: Array<string | null> = new Array<string | null>(n);
-    for (let k = 0; k < n; k++) typeNames[k] = maskName(set.typeMask[k] as number, labels.types);
+    for (let k = 0; k < n; k++) typeNames[k] = nameOf(set.typeMask[k] as number);
     await writeFile(join(args.outDir, `${split}_fault_types.json`), JSON.stringify(typeNames));
   }
   await writeFile(join(args.outDir, 'features.json'), JSON.stringify(names));
@@ -221,7 +222,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     if (c === undefined) {
       c = dict.length;
       maskCodes.set(m, c);
-      dict.push(maskName(m, labels.types) as string);
+      dict.push(nameOf(m) as string);
     }
     typeCodes[i] = c;
   }
@@ -239,7 +240,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   lap('write-arrow');
 
   if (args.csv !== false) {
-    writeReferenceCsv(
+    await writeReferenceCsv(
       join(args.outDir, 'dataset.csv'),
       ts,
       stepMs,
@@ -285,13 +286,16 @@ function makeCard(
   const splits = {} as DatasetCard['splits'];
   for (const split of SPLITS) {
     const set = windows[split];
-    const byType: Record<string, number> = {};
+    const byMask = new Map<number, number>();
     let anomalous = 0;
     for (let k = 0; k < set.labels.length; k++) {
       if (set.labels[k]) anomalous++;
-      const name = maskName(set.typeMask[k] as number, labels.types) ?? 'normal';
-      byType[name] = (byType[name] ?? 0) + 1;
+      const m = set.typeMask[k] as number;
+      byMask.set(m, (byMask.get(m) ?? 0) + 1);
     }
+    const nameOf = maskNamer(labels.types);
+    const byType: Record<string, number> = {};
+    for (const [m, count] of [...byMask].sort((a, b) => a[0] - b[0])) byType[nameOf(m) ?? 'normal'] = count;
     let anomalousPoints = 0;
     for (const r of ranges[split]) for (let i = r.from; i < r.to; i++) anomalousPoints += labels.isAnomaly[i] as number;
     splits[split] = {

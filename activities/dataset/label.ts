@@ -94,3 +94,16 @@ export function maskName(mask: number, types: string[]): string | null {
   for (let b = 0; b < types.length; b++) if (mask & (1 << b)) out.push(types[b] as string);
   return out.join('+');
 }
+
+/** maskName with a cache: a campaign has few distinct masks, and a million windows ask for them. */
+export function maskNamer(types: string[]): (mask: number) => string | null {
+  const cache = new Map<number, string | null>();
+  return (mask) => {
+    let name = cache.get(mask);
+    if (name === undefined) {
+      name = maskName(mask, types);
+      cache.set(mask, name);
+    }
+    return name;
+  };
+}

@@ -144,7 +144,7 @@ export function registerDatasetCommands(program: Command): void {
         ? { rowMajor: scaleRowMajor(JSON.parse(readFileSync(join(dir, 'dataset', 'scaler.json'), 'utf8')) as ScalerParams, cols, ts.length) }
         : { cols };
       const out = resolve(opts.out ?? join(dir, 'dataset', `export${opts.split ? `-${opts.split}` : ''}.csv`));
-      const rows = writeReferenceCsv(out, ts, card.stepMs, isAnomaly, names, values, ranges);
+      const rows = await writeReferenceCsv(out, ts, card.stepMs, isAnomaly, names, values, ranges);
       console.log(`${rows} rows → ${out}`);
     });
 }
