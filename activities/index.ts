@@ -18,11 +18,11 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCampaignActivities(deps),
     ...createDeployActivities(deps),
-    ...createTrafficActivities(deps),
-    ...createBrowserActivities(deps),
+    ...createTrafficActivities(),
+    ...createBrowserActivities(),
     ...createChaosActivities(deps),
-    ...createMetricsActivities(deps),
-    ...createDatasetActivities(deps),
+    ...createMetricsActivities(),
+    ...createDatasetActivities(),
     ...createModelActivities(deps),
     ...createReportActivities(deps),
   };

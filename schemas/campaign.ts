@@ -88,6 +88,8 @@ export function parseCampaignConfig(input: unknown): CampaignConfig {
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') {
       message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove them or check the spelling`;
+    } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      message = `required field is missing (expected ${issue.expected})`;
     } else if (issue.code === 'invalid_value' && 'values' in issue) {
       message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     }

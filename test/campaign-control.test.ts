@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { temporalBinary } from '../infra/temporal/dev-server';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -62,6 +64,18 @@ describe('campaign workflow: signals, queries and cleanup', function () {
     };
   }
 
+  /** RECORD_HISTORIES=1 refreshes test/fixtures/histories from these runs (then commit them). */
+  async function maybeRecord(workflowId: string, name: string): Promise<void> {
+    if (process.env.RECORD_HISTORIES !== '1') return;
+    // The CLI writes the canonical proto-JSON that historyFromJSON reads back.
+    const json = execFileSync(temporalBinary(), ['workflow', 'show', '--address', t.address, '--workflow-id', workflowId, '--output', 'json'], {
+      encoding: 'utf8',
+    });
+    const dir = join(__dirname, '..', '..', 'test', 'fixtures', 'histories');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.json`), json);
+  }
+
   async function run<T>(calls: Calls, fn: (taskQueue: string) => Promise<T>): Promise<T> {
     const taskQueue = uniqueId('ctl');
     const worker = await Worker.create({
@@ -112,6 +126,7 @@ describe('campaign workflow: signals, queries and cleanup', function () {
       const final = await handle.query(progressQuery);
       assert.equal(final.status, 'stopped');
       assert.equal(final.phase, 'done');
+      await maybeRecord(handle.workflowId, 'campaign-pause-resume-stop');
     });
   });
 
@@ -132,6 +147,7 @@ describe('campaign workflow: signals, queries and cleanup', function () {
       assert.equal(calls.removeAll[0]?.campaignId, handle.workflowId);
       const chaos = (await handle.query(progressQuery)).phases.find((x) => x.name === 'chaos');
       assert.equal(chaos?.state, 'done', 'a stopped phase ends cleanly');
+      await maybeRecord(handle.workflowId, 'campaign-stop-during-chaos');
     });
   });
 
@@ -147,6 +163,7 @@ describe('campaign workflow: signals, queries and cleanup', function () {
       await handle.cancel();
       await assert.rejects(handle.result(), WorkflowFailedError);
       assert.equal(calls.removeAll.length, 1, 'faults removed on cancel');
+      await maybeRecord(handle.workflowId, 'campaign-cancelled');
     });
   });
 

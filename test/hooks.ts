@@ -1,4 +1,8 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stopTestTemporal } from './helpers/temporal';
+
+// Workers in tests log warnings and errors only; state changes would drown the spec output.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** Root hooks (loaded by .mocharc.json): shared fixtures are torn down once, after every suite. */
 export const mochaHooks = {

@@ -24,7 +24,7 @@ describe('nightly schedules', function () {
 
       await handle.trigger();
       const started = await waitUntil(async () => (await handle.describe()).info.recentActions[0], 20_000, 'a triggered run');
-      const wfId = started.action.workflow.workflowId;
+      const wfId = started?.action.workflow.workflowId ?? '';
       assert.match(wfId, /^campaign-nightly-scheduled/);
       const wf = await t.client.workflow.getHandle(wfId).describe();
       assert.equal(wf.type, 'campaign');

@@ -68,10 +68,10 @@ const book = proxyActivities<Activities>({
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-/** Deploy waits for readiness (minutes on a cluster); heartbeats let a dead worker be noticed in 30 s. */
+/** Deploy waits for readiness (minutes on a cluster); heartbeats let a dead worker be noticed in 10 s. */
 const deployer = proxyActivities<Activities>({
   startToCloseTimeout: '20m',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '2s', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -82,7 +82,8 @@ const deployer = proxyActivities<Activities>({
  */
 const longRunning = proxyActivities<Activities>({
   startToCloseTimeout: '26h',
-  heartbeatTimeout: '30s',
+  // Activities heartbeat every second or so; 10 s notices a dead worker quickly without false alarms.
+  heartbeatTimeout: '10s',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
 });
@@ -91,7 +92,8 @@ const longRunning = proxyActivities<Activities>({
 const trainer = proxyActivities<TrainingActivities>({
   taskQueue: TRAINING_TASK_QUEUE,
   startToCloseTimeout: '12h',
-  heartbeatTimeout: '2m',
+  // The training activity heartbeats on a timer as well as per epoch, so a slow epoch is not a dead worker.
+  heartbeatTimeout: '30s',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: { initialInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
