@@ -50,23 +50,63 @@ export async function run(): Promise<ScoringBenchRow[]> {
       const out = join(dir, `z${latent}`);
       const r = spawnSync(
         py,
-        [script(), '--out', out, '--window', String(W), '--features', String(F), '--latent', String(latent), '--no-data', '--time-torch', String(WINDOWS), '--threads', String(THREADS)],
+        [
+          script(),
+          '--out',
+          out,
+          '--window',
+          String(W),
+          '--features',
+          String(F),
+          '--latent',
+          String(latent),
+          '--no-data',
+          '--time-torch',
+          String(WINDOWS),
+          '--threads',
+          String(THREADS),
+        ],
         { encoding: 'utf8', timeout: 600_000 },
       );
       if (r.status !== 0) throw new Error(`model export failed (needs /usr/bin/python3 with torch): ${r.stderr}`);
-      const torch = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { batch: number; seconds: number; windowsPerSec: number };
+      const torch = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+        batch: number;
+        seconds: number;
+        windowsPerSec: number;
+      };
       const model = `USAD W=${W} F=${F} z=${latent}`;
-      rows.push({ model, latent, engine: 'pytorch', batch: torch.batch, threads: THREADS, windows: WINDOWS, seconds: torch.seconds, windowsPerSec: torch.windowsPerSec });
+      rows.push({
+        model,
+        latent,
+        engine: 'pytorch',
+        batch: torch.batch,
+        threads: THREADS,
+        windows: WINDOWS,
+        seconds: torch.seconds,
+        windowsPerSec: torch.windowsPerSec,
+      });
       const data = new Float32Array(WINDOWS * DIM);
       for (let i = 0; i < data.length; i++) data[i] = Math.random();
       for (const batch of BATCHES) {
-        const scorer = await UsadScorer.open(join(out, 'model.onnx'), DIM, { batchSize: batch, intraOpThreads: THREADS });
+        const scorer = await UsadScorer.open(join(out, 'model.onnx'), DIM, {
+          batchSize: batch,
+          intraOpThreads: THREADS,
+        });
         try {
           await scorer.terms(data.subarray(0, Math.min(batch, WINDOWS) * DIM)); // warm-up
           const t0 = performance.now();
           await scorer.terms(data);
           const seconds = (performance.now() - t0) / 1000;
-          rows.push({ model, latent, engine: 'onnxruntime-node', batch, threads: THREADS, windows: WINDOWS, seconds, windowsPerSec: WINDOWS / seconds });
+          rows.push({
+            model,
+            latent,
+            engine: 'onnxruntime-node',
+            batch,
+            threads: THREADS,
+            windows: WINDOWS,
+            seconds,
+            windowsPerSec: WINDOWS / seconds,
+          });
         } finally {
           await scorer.close();
         }
@@ -76,10 +116,16 @@ export async function run(): Promise<ScoringBenchRow[]> {
     await rm(dir, { recursive: true, force: true });
   }
   console.log('\nscoring throughput (error terms of both decoders per window, CPU)');
-  console.log('model'.padEnd(24) + 'engine'.padEnd(18) + 'batch'.padStart(7) + 'threads'.padStart(9) + 'windows/s'.padStart(12));
+  console.log(
+    'model'.padEnd(24) + 'engine'.padEnd(18) + 'batch'.padStart(7) + 'threads'.padStart(9) + 'windows/s'.padStart(12),
+  );
   for (const r of rows) {
     console.log(
-      r.model.padEnd(24) + r.engine.padEnd(18) + String(r.batch).padStart(7) + String(r.threads).padStart(9) + Math.round(r.windowsPerSec).toLocaleString('en-US').padStart(12),
+      r.model.padEnd(24) +
+        r.engine.padEnd(18) +
+        String(r.batch).padStart(7) +
+        String(r.threads).padStart(9) +
+        Math.round(r.windowsPerSec).toLocaleString('en-US').padStart(12),
     );
   }
   return rows;

@@ -27,7 +27,13 @@ describe('model evaluateModel activity', () => {
     const fx = await makeModelFixture(dir, py);
     const { evaluateModel } = createModelActivities({ home: dir });
     const model = modelSchema.parse({});
-    const head = await evaluateModel({ campaignId: 'c1', dataDir: dir, dataset: fx.dataset, trained: fx.trained, model });
+    const head = await evaluateModel({
+      campaignId: 'c1',
+      dataDir: dir,
+      dataset: fx.dataset,
+      trained: fx.trained,
+      model,
+    });
     assert.equal(head.resultsPath, join(dir, 'results', 'results.json'));
     assert.ok(head.rocAuc > 0.9, `AUC ${head.rocAuc}`);
     assert.ok(head.bestF1PointAdjusted >= head.bestF1);
@@ -41,7 +47,10 @@ describe('model evaluateModel activity', () => {
     assert.ok(r.baselines.isolationForest!.rocAuc > 0.9, 'IForest finds the out-of-range windows');
     assert.ok(r.baselines.random!.rocAuc < 0.75);
     assert.equal(r.sweep.length, 11);
-    assert.deepEqual(r.usad.perFaultType.map((p) => p.faultType), ['cpu-stress', 'pod-kill']);
+    assert.deepEqual(
+      r.usad.perFaultType.map((p) => p.faultType),
+      ['cpu-stress', 'pod-kill'],
+    );
     assert.equal(r.usad.delays.length, 4);
     assert.ok(existsSync(r.scoresPath));
     const scores = await readNpyAs(r.scoresPath, 'float64');

@@ -99,7 +99,9 @@ describe('model metrics', () => {
     const labels = [0, 0, 1, 1, 1, 0, 0, 1, 1, 0];
     const types = [null, null, 'pod-kill', 'pod-kill', 'pod-kill', null, null, 'cpu-stress', 'cpu-stress', null];
     const pred = [0, 1, 0, 0, 1, 0, 0, 0, 0, 0];
-    const times = Float64Array.from({ length: 20 }, (_, k) => (k % 2 === 0 ? (k / 2) * 1000 - 5000 : ((k - 1) / 2) * 1000));
+    const times = Float64Array.from({ length: 20 }, (_, k) =>
+      k % 2 === 0 ? (k / 2) * 1000 - 5000 : ((k - 1) / 2) * 1000,
+    );
     const delays = detectionDelays(pred, labels, times, types);
     assert.equal(delays.length, 2);
     assert.deepEqual(delays[0], { faultType: 'pod-kill', startMs: 2000, endMs: 4000, detectedMs: 4000, delayMs: 2000 });

@@ -32,7 +32,11 @@ describe('model ONNX scoring', () => {
       const terms = await scorer.terms(x.data);
       let maxDiff = 0;
       for (let i = 0; i < 301; i++) {
-        maxDiff = Math.max(maxDiff, Math.abs(terms.err1[i]! - ref.data[i]!), Math.abs(terms.err2[i]! - ref.data[301 + i]!));
+        maxDiff = Math.max(
+          maxDiff,
+          Math.abs(terms.err1[i]! - ref.data[i]!),
+          Math.abs(terms.err2[i]! - ref.data[301 + i]!),
+        );
       }
       assert.ok(maxDiff < 1e-4, `max |onnx − torch| = ${maxDiff}`);
       const s = combineTerms(terms, 0.3, 0.7);
@@ -45,15 +49,51 @@ describe('model ONNX scoring', () => {
     }
   });
 
-  it('scores the trainer export when the trainer is present', async function () {
+  it("gives PyTorch's scores on the trainer's own export (workers/training/usad)", async function () {
+    const py = pythonTorch();
     const trainerDir = join(__dirname, '..', '..', 'workers', 'training', 'usad');
-    if (!existsSync(trainerDir)) {
-      console.warn('SKIPPED: workers/training/usad is not in this tree yet');
+    if (!py.ok || !existsSync(join(trainerDir, 'usad', 'export.py'))) {
+      console.warn(`SKIPPED: needs python torch and workers/training/usad (${py.why || 'trainer absent'})`);
       this.skip();
     }
-    // The trainer's own export is exercised end to end by its activity tests; here we only require
-    // that it exists in the contract's shape when a model has been exported next to it.
-    this.skip();
+    const out = join(dir, 'trainer');
+    // The trainer's UsadModel and export_onnx, MSL-shaped (W=12, F=55, z=40), random weights.
+    py.run([
+      '-c',
+      [
+        'import sys, os, numpy as np, torch',
+        `sys.path.insert(0, ${JSON.stringify(trainerDir)})`,
+        'from usad.model import UsadModel',
+        'from usad.export import export_onnx',
+        `out = ${JSON.stringify(out)}`,
+        'os.makedirs(out, exist_ok=True)',
+        'torch.manual_seed(3)',
+        'm = UsadModel(660, 40).eval()',
+        "export_onnx(m, os.path.join(out, 'model.onnx'))",
+        'x = (np.random.RandomState(0).rand(257, 660) * 1.5).astype(np.float32)',
+        "np.save(os.path.join(out, 'x.npy'), x)",
+        'with torch.no_grad():',
+        '    t = torch.from_numpy(x); r1, r2 = m(t)',
+        "    np.save(os.path.join(out, 'terms.npy'), np.stack([((t - r1) ** 2).mean(1).double().numpy(), ((t - r2) ** 2).mean(1).double().numpy()]))",
+      ].join('\n'),
+    ]);
+    const x = await readNpyAs(join(out, 'x.npy'), 'float32');
+    const ref = await readNpyAs(join(out, 'terms.npy'), 'float64');
+    const scorer = await UsadScorer.open(join(out, 'model.onnx'), 660, { batchSize: 100 });
+    try {
+      const terms = await scorer.terms(x.data);
+      let maxDiff = 0;
+      for (let i = 0; i < 257; i++) {
+        maxDiff = Math.max(
+          maxDiff,
+          Math.abs(terms.err1[i]! - ref.data[i]!),
+          Math.abs(terms.err2[i]! - ref.data[257 + i]!),
+        );
+      }
+      assert.ok(maxDiff < 1e-4, `max |onnx − torch| = ${maxDiff}`);
+    } finally {
+      await scorer.close();
+    }
   });
 
   it('refuses a model without the contract outputs', async function () {

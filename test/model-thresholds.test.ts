@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { fitGpd, gpdQuantile, percentileThreshold, potThreshold, quantile, spot, bestF1Threshold } from '../activities/model/thresholds';
+import {
+  fitGpd,
+  gpdQuantile,
+  percentileThreshold,
+  potThreshold,
+  quantile,
+  spot,
+  bestF1Threshold,
+} from '../activities/model/thresholds';
 import { mulberry32 } from '../activities/model/isolation-forest';
 
 describe('model thresholds', () => {

@@ -20,14 +20,29 @@ const CHROMEDRIVER = '/usr/bin/chromedriver';
 /** Where the screenshot is kept for people to look at (outside the temp campaign dir). */
 const SHOT_DIR = process.env.FAULTLINE_REPORT_SHOTS ?? join(tmpdir(), 'faultline-report-shots');
 
-const SECTIONS = ['summary', 'metrics', 'score', 'training', 'curves', 'faults-detected', 'baselines', 'traffic', 'browser', 'dataset', 'faultlog', 'history'];
+const SECTIONS = [
+  'summary',
+  'metrics',
+  'score',
+  'training',
+  'curves',
+  'faults-detected',
+  'baselines',
+  'traffic',
+  'browser',
+  'dataset',
+  'faultlog',
+  'history',
+];
 
 async function campaign(dir: string, fx: ModelFixture): Promise<ReportInput> {
   // Points table: 6 features at 5 s, with the faults visible in two of them.
   const n = Math.round((fx.endMs - fx.t0) / fx.stepMs);
   const ts = Float64Array.from({ length: n }, (_, i) => fx.t0 + i * fx.stepMs);
   const rand = mulberry32(3);
-  const cols = fx.dataset.features.map((_, k) => Float64Array.from(ts, (t, i) => 0.3 + 0.1 * Math.sin(i / (20 + k * 7)) + 0.05 * rand()));
+  const cols = fx.dataset.features.map((_, k) =>
+    Float64Array.from(ts, (t, i) => 0.3 + 0.1 * Math.sin(i / (20 + k * 7)) + 0.05 * rand()),
+  );
   const isAnomaly = new Uint8Array(n);
   for (const ep of fx.testEpisodes) {
     for (let i = 0; i < n; i++) {
@@ -46,20 +61,56 @@ async function campaign(dir: string, fx: ModelFixture): Promise<ReportInput> {
   const events: FaultLogEvent[] = [];
   fx.testEpisodes.forEach((ep, k) => {
     const id = `f-${k}-${ep.type}`;
-    const target = { namespace: 'default', app: k % 2 ? 'cartservice' : 'frontend', pods: [`${k % 2 ? 'cartservice' : 'frontend'}-7d9f-${k}`] };
-    events.push({ ev: 'planned', ts: ep.startMs - 2000, id, campaignId: 'c-report', type: ep.type as 'pod-kill', target, params: {}, plannedMs: ep.startMs - 1000, plannedEndMs: ep.endMs });
+    const target = {
+      namespace: 'default',
+      app: k % 2 ? 'cartservice' : 'frontend',
+      pods: [`${k % 2 ? 'cartservice' : 'frontend'}-7d9f-${k}`],
+    };
+    events.push({
+      ev: 'planned',
+      ts: ep.startMs - 2000,
+      id,
+      campaignId: 'c-report',
+      type: ep.type as 'pod-kill',
+      target,
+      params: {},
+      plannedMs: ep.startMs - 1000,
+      plannedEndMs: ep.endMs,
+    });
     events.push({ ev: 'applied', ts: ep.startMs, id });
     events.push({ ev: 'removed', ts: ep.endMs - 20_000, id });
     events.push({ ev: 'recovered', ts: ep.endMs, id });
   });
-  events.push({ ev: 'rejected', ts: fx.endMs - 60_000, id: 'f-x', campaignId: 'c-report', type: 'pod-kill', plannedMs: fx.endMs - 60_000, error: 'blast radius: prometheus is protected' } as FaultLogEvent);
+  events.push({
+    ev: 'rejected',
+    ts: fx.endMs - 60_000,
+    id: 'f-x',
+    campaignId: 'c-report',
+    type: 'pod-kill',
+    plannedMs: fx.endMs - 60_000,
+    error: 'blast radius: prometheus is protected',
+  });
   const faultLogPath = join(dir, 'chaos', 'faults.jsonl');
   mkdirSync(join(dir, 'chaos'), { recursive: true });
   await writeFile(faultLogPath, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
 
-  const head = await createModelActivities().evaluateModel({ campaignId: 'c-report', dataDir: dir, dataset: fx.dataset, trained: fx.trained, model: modelSchema.parse({}) });
+  const head = await createModelActivities().evaluateModel({
+    campaignId: 'c-report',
+    dataDir: dir,
+    dataset: fx.dataset,
+    trained: fx.trained,
+    model: modelSchema.parse({}),
+  });
   const split = fx.t0 + 608 * fx.stepMs;
-  const lat = (s: number) => ({ min: 3 * s, mean: 21 * s, p50: 14 * s, p90: 38 * s, p95: 52 * s, p99: 120 * s, max: 480 * s });
+  const lat = (s: number) => ({
+    min: 3 * s,
+    mean: 21 * s,
+    p50: 14 * s,
+    p90: 38 * s,
+    p95: 52 * s,
+    p99: 120 * s,
+    max: 480 * s,
+  });
   return {
     campaignId: 'c-report',
     campaignName: 'nightly-boutique',
@@ -71,12 +122,50 @@ async function campaign(dir: string, fx: ModelFixture): Promise<ReportInput> {
       { name: 'chaos', startMs: split, endMs: fx.endMs },
     ],
     traffic: [
-      { phase: 'baseline', jtlPath: '', summaryPath: '', startMs: fx.t0, endMs: split, requests: 179_000, errors: 12, throughputPerSec: 58.9, latencyMs: lat(1) },
-      { phase: 'chaos', startMs: split, endMs: fx.endMs, jtlPath: '', summaryPath: '', requests: 104_000, errors: 1_930, throughputPerSec: 57.2, latencyMs: lat(1.8) },
+      {
+        phase: 'baseline',
+        jtlPath: '',
+        summaryPath: '',
+        startMs: fx.t0,
+        endMs: split,
+        requests: 179_000,
+        errors: 12,
+        throughputPerSec: 58.9,
+        latencyMs: lat(1),
+      },
+      {
+        phase: 'chaos',
+        startMs: split,
+        endMs: fx.endMs,
+        jtlPath: '',
+        summaryPath: '',
+        requests: 104_000,
+        errors: 1_930,
+        throughputPerSec: 57.2,
+        latencyMs: lat(1.8),
+      },
     ],
     browser: [
-      { phase: 'baseline', runs: 120, passed: 120, failed: 0, availability: 1, meanJourneyMs: 8_400, runsPath: '', junitPath: '' },
-      { phase: 'chaos', runs: 70, passed: 61, failed: 9, availability: 61 / 70, meanJourneyMs: 11_900, runsPath: '', junitPath: '' },
+      {
+        phase: 'baseline',
+        runs: 120,
+        passed: 120,
+        failed: 0,
+        availability: 1,
+        meanJourneyMs: 8_400,
+        runsPath: '',
+        junitPath: '',
+      },
+      {
+        phase: 'chaos',
+        runs: 70,
+        passed: 61,
+        failed: 9,
+        availability: 61 / 70,
+        meanJourneyMs: 11_900,
+        runsPath: '',
+        junitPath: '',
+      },
     ],
     faultLogPath,
     faultsInjected: 4,
@@ -89,11 +178,22 @@ async function campaign(dir: string, fx: ModelFixture): Promise<ReportInput> {
 async function openChromium(): Promise<WebDriver> {
   const options = new chrome.Options();
   options.setChromeBinaryPath(CHROMIUM);
-  options.addArguments('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--hide-scrollbars');
+  options.addArguments(
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-dev-shm-usage',
+    '--disable-gpu',
+    '--no-first-run',
+    '--hide-scrollbars',
+  );
   const prefs = new logging.Preferences();
   prefs.setLevel(logging.Type.BROWSER, logging.Level.ALL);
   options.setLoggingPrefs(prefs);
-  return new Builder().forBrowser('chrome').setChromeOptions(options).setChromeService(new chrome.ServiceBuilder(CHROMEDRIVER)).build();
+  return new Builder()
+    .forBrowser('chrome')
+    .setChromeOptions(options)
+    .setChromeService(new chrome.ServiceBuilder(CHROMEDRIVER))
+    .build();
 }
 
 describe('report', () => {
@@ -128,7 +228,16 @@ describe('report', () => {
       status: 'completed',
       createdMs: Date.now() - 86_400_000,
       faultsInjected: 4,
-      detection: { rocAuc: 0.99, prAuc: 0.97, bestF1: 0.95, bestF1PointAdjusted: 1, f1AtThreshold: 0.93, threshold: 0.2, meanDelayMs: 5000, falseAlarmsPerHour: 0 },
+      detection: {
+        rocAuc: 0.99,
+        prAuc: 0.97,
+        bestF1: 0.95,
+        bestF1PointAdjusted: 1,
+        f1AtThreshold: 0.93,
+        threshold: 0.2,
+        meanDelayMs: 5000,
+        falseAlarmsPerHour: 0,
+      },
       availability: 0.999,
       traffic: { requests: 280_000, errors: 300, errorRate: 300 / 280_000, throughputPerSec: 58, p95Ms: 60 },
       recovery: { faults: 4, meanMs: 12_000, p95Ms: 15_000 },
@@ -143,26 +252,37 @@ describe('report', () => {
     for (const s of SECTIONS) assert.equal(results.sections[s], 'ok', `section ${s}: ${results.sections[s]}`);
     assert.equal(results.faults.total, 5);
     assert.ok(results.evaluation && results.evaluation.usad.rocAuc > 0.9);
-    assert.ok(results.history && results.history.regressions.some((r) => r.metric === 'availability'), 'availability regression flagged');
+    assert.ok(
+      results.history && results.history.regressions.some((r) => r.metric === 'availability'),
+      'availability regression flagged',
+    );
 
     const driver = await openChromium();
     try {
       await driver.manage().window().setRect({ width: 1280, height: 900 });
       await driver.get(`file://${res.htmlPath}`);
-      const found = (await driver.executeScript(
+      const found = await driver.executeScript<string[]>(
         `return ${JSON.stringify(SECTIONS)}.map(function (id) { var s = document.getElementById(id); return s ? id + ':' + s.querySelectorAll('svg').length + ':' + (s.querySelector('.notrun') ? 'notrun' : 'ok') : id + ':missing'; });`,
-      )) as string[];
+      );
       for (const f of found) assert.ok(!f.endsWith(':missing') && !f.endsWith(':notrun'), f);
-      const svgs = (await driver.executeScript('return document.querySelectorAll("svg").length')) as number;
+      const svgs = await driver.executeScript<number>('return document.querySelectorAll("svg").length');
       assert.ok(svgs >= 12, `${svgs} SVG plots`);
       // every plot has a non-empty box
-      const empty = (await driver.executeScript('return Array.from(document.querySelectorAll("svg")).filter(function (s) { var r = s.getBoundingClientRect(); return r.width < 50 || r.height < 20; }).length')) as number;
+      const empty = await driver.executeScript<number>(
+        'return Array.from(document.querySelectorAll("svg")).filter(function (s) { var r = s.getBoundingClientRect(); return r.width < 50 || r.height < 20; }).length',
+      );
       assert.equal(empty, 0);
       const logs = await driver.manage().logs().get(logging.Type.BROWSER);
       const bad = logs.filter((l) => l.level.value >= logging.Level.WARNING.value);
-      assert.deepEqual(bad.map((l) => l.message), []);
-      const height = (await driver.executeScript('return document.documentElement.scrollHeight')) as number;
-      await driver.manage().window().setRect({ width: 1280, height: Math.min(height + 40, 16000) });
+      assert.deepEqual(
+        bad.map((l) => l.message),
+        [],
+      );
+      const height = await driver.executeScript<number>('return document.documentElement.scrollHeight');
+      await driver
+        .manage()
+        .window()
+        .setRect({ width: 1280, height: Math.min(height + 40, 16000) });
       const png = await driver.takeScreenshot();
       mkdirSync(SHOT_DIR, { recursive: true });
       const shot = join(SHOT_DIR, 'report.png');
@@ -189,23 +309,64 @@ describe('report', () => {
       browser: [],
       faultsInjected: 0,
       faultLogPath: join(stoppedDir, 'missing.jsonl'),
-      evaluation: { resultsPath: join(stoppedDir, 'nope.json'), rocAuc: NaN, prAuc: NaN, bestF1: 0, bestF1PointAdjusted: 0, f1AtThreshold: 0, threshold: 0 },
+      evaluation: {
+        resultsPath: join(stoppedDir, 'nope.json'),
+        rocAuc: NaN,
+        prAuc: NaN,
+        bestF1: 0,
+        bestF1PointAdjusted: 0,
+        f1AtThreshold: 0,
+        threshold: 0,
+      },
     });
     const html = await readFile(res.htmlPath, 'utf8');
     assert.match(html, /stopped/);
     const results = JSON.parse(await readFile(res.resultsJsonPath, 'utf8')) as ReportResults;
-    for (const s of ['metrics', 'score', 'training', 'curves', 'traffic', 'browser', 'dataset', 'faultlog', 'history']) {
+    for (const s of [
+      'metrics',
+      'score',
+      'training',
+      'curves',
+      'traffic',
+      'browser',
+      'dataset',
+      'faultlog',
+      'history',
+    ]) {
       assert.equal(results.sections[s], 'not run', s);
     }
     assert.equal((html.match(/class="notrun"/g) ?? []).length >= 9, true);
   });
 
   it('flags regressions only against earlier campaigns of the same config', () => {
-    const base: CampaignSummary = { campaignId: 'a', campaignName: 'x', configHash: 'h', status: 'completed', createdMs: 0, faultsInjected: 1, detection: { rocAuc: 0.9, prAuc: 0.8, bestF1: 0.7, bestF1PointAdjusted: 0.9, f1AtThreshold: 0.6, threshold: 1 }, availability: 0.99, recovery: { faults: 3, meanMs: 10_000, p95Ms: 12_000 } };
-    const prev = [base, { ...base, campaignId: 'b', detection: { ...base.detection!, rocAuc: 0.92 } }, { ...base, campaignId: 'other', configHash: 'g', availability: 0.5 }];
-    const cur: CampaignSummary = { ...base, campaignId: 'c', detection: { ...base.detection!, rocAuc: 0.8 }, availability: 0.985, recovery: { faults: 3, meanMs: 16_000, p95Ms: 20_000 } };
+    const base: CampaignSummary = {
+      campaignId: 'a',
+      campaignName: 'x',
+      configHash: 'h',
+      status: 'completed',
+      createdMs: 0,
+      faultsInjected: 1,
+      detection: { rocAuc: 0.9, prAuc: 0.8, bestF1: 0.7, bestF1PointAdjusted: 0.9, f1AtThreshold: 0.6, threshold: 1 },
+      availability: 0.99,
+      recovery: { faults: 3, meanMs: 10_000, p95Ms: 12_000 },
+    };
+    const prev = [
+      base,
+      { ...base, campaignId: 'b', detection: { ...base.detection!, rocAuc: 0.92 } },
+      { ...base, campaignId: 'other', configHash: 'g', availability: 0.5 },
+    ];
+    const cur: CampaignSummary = {
+      ...base,
+      campaignId: 'c',
+      detection: { ...base.detection!, rocAuc: 0.8 },
+      availability: 0.985,
+      recovery: { faults: 3, meanMs: 16_000, p95Ms: 20_000 },
+    };
     const cmp = compareWithHistory(cur, prev);
-    assert.deepEqual(cmp.previous.map((p) => p.campaignId), ['a', 'b']);
+    assert.deepEqual(
+      cmp.previous.map((p) => p.campaignId),
+      ['a', 'b'],
+    );
     assert.deepEqual(cmp.regressions.map((r) => r.metric).sort(), ['recoveryMeanMs', 'rocAuc']);
     const auc = cmp.checks.find((c) => c.metric === 'rocAuc')!;
     assert.ok(Math.abs(auc.baseline! - 0.91) < 1e-12);

@@ -153,7 +153,13 @@ export interface SweepRow {
   valBestF1: number | null;
 }
 
-export function alphaBetaSweep(test: ScoreTerms, testLabels: Uint8Array, val: ScoreTerms, valLabels: Uint8Array, steps = 10): SweepRow[] {
+export function alphaBetaSweep(
+  test: ScoreTerms,
+  testLabels: Uint8Array,
+  val: ScoreTerms,
+  valLabels: Uint8Array,
+  steps = 10,
+): SweepRow[] {
   const rows: SweepRow[] = [];
   const valLabelled = valLabels.some((v) => v > 0) && valLabels.some((v) => v === 0);
   for (let k = 0; k <= steps; k++) {
@@ -216,7 +222,10 @@ function thinSeries(test: Split, scores: Float64Array, max = 1500): EvaluationRe
   return { t, score, label };
 }
 
-function withoutDetail(m: DetectorMetrics, note: string): Omit<DetectorMetrics, 'delays' | 'perFaultType'> & { note: string } {
+function withoutDetail(
+  m: DetectorMetrics,
+  note: string,
+): Omit<DetectorMetrics, 'delays' | 'perFaultType'> & { note: string } {
   const { delays: _d, perFaultType: _p, ...rest } = m;
   return { ...rest, note };
 }
@@ -266,7 +275,10 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   // a USAD+IForest ensemble, and random scores (what chance looks like on this label balance).
   const baselines: EvaluationResults['baselines'] = {};
   const train = await loadSplit(dir, 'train');
-  const forest = IsolationForest.fit(train.windows, train.dim, { seed: input.model.seed, trees: opts.iforestTrees ?? 100 });
+  const forest = IsolationForest.fit(train.windows, train.dim, {
+    seed: input.model.seed,
+    trees: opts.iforestTrees ?? 100,
+  });
   const ifVal = forest.score(val.windows);
   const ifTest = forest.score(test.windows);
   const thr = (s: Float64Array): { chosen: ThresholdChoice } => chooseThresholds(s, val.labels);
@@ -330,7 +342,10 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     scoresPath,
   };
   const resultsPath = join(resultsDir, 'results.json');
-  await writeFile(resultsPath, JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+  await writeFile(
+    resultsPath,
+    JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2),
+  );
   return {
     resultsPath,
     rocAuc: usad.rocAuc,

@@ -11,7 +11,8 @@ export interface ModelActivityDeps {
 /** CPU model activities (scoring and evaluation); training lives in training-index.ts on its own queue. */
 export function createModelActivities(deps: ModelActivityDeps = {}) {
   return {
-    async evaluateModel(input: EvaluateInput): Promise<EvaluationHeadline> {
+    // an arrow property, so the activity can be destructured from the factory's object
+    evaluateModel: async (input: EvaluateInput): Promise<EvaluationHeadline> => {
       // Scoring is one call per split; a heartbeat before it tells the server the activity started.
       safeHeartbeat({ stage: 'scoring' });
       return evaluate(input, deps.scoring ?? {});

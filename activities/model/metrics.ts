@@ -44,7 +44,7 @@ function checkInputs(scores: Scores, labels: Labels): void {
 export function orderDescending(scores: Scores): Uint32Array {
   const idx = new Uint32Array(scores.length);
   for (let i = 0; i < idx.length; i++) idx[i] = i;
-  const s = Float64Array.from(scores as ArrayLike<number>);
+  const s = Float64Array.from(scores);
   idx.sort((a, b) => s[b]! - s[a]!);
   return idx;
 }
@@ -244,7 +244,7 @@ export function predict(scores: Scores, threshold: number): Uint8Array {
 
 /** Point-adjusted predictions: every true segment with one predicted window becomes fully predicted. */
 export function pointAdjust(pred: Labels, labels: Labels, groupStarts: readonly number[] = []): Uint8Array {
-  const out = Uint8Array.from(pred as ArrayLike<number>, (v) => (v > 0 ? 1 : 0));
+  const out = Uint8Array.from(pred, (v) => (v > 0 ? 1 : 0));
   for (const s of anomalySegments(labels, groupStarts)) {
     let hit = false;
     for (let i = s.start; i < s.end && !hit; i++) hit = out[i] === 1;

@@ -150,7 +150,8 @@ export function fitGpd(y: ArrayLike<number>): GpdFit {
     const gamma = v - 1;
     if (x !== 0 && gamma !== 0) add(gamma, gamma / x, 'grimshaw');
   }
-  if (cands.length === 0) return { gamma: 0, sigma: mean, logLikelihood: Number.NEGATIVE_INFINITY, method: 'exponential' };
+  if (cands.length === 0)
+    return { gamma: 0, sigma: mean, logLikelihood: Number.NEGATIVE_INFINITY, method: 'exponential' };
   return cands.reduce((a, b) => (b.logLikelihood > a.logLikelihood ? b : a));
 }
 

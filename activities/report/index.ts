@@ -8,9 +8,7 @@ export interface ReportActivityDeps {
 /** The campaign report: one self-contained HTML file plus results.json. */
 export function createReportActivities(_deps: ReportActivityDeps = {}) {
   return {
-    async writeReport(input: ReportInput): Promise<ReportResult> {
-      return writeReport(input);
-    },
+    writeReport: (input: ReportInput): Promise<ReportResult> => writeReport(input),
   };
 }
 

@@ -8,7 +8,18 @@ import type { DatasetCard } from '../dataset/card';
 import { readFaultLog } from '../chaos/fault-log';
 import { readArrowTable } from '../metrics/arrow-table';
 import { compareWithHistory, type CampaignSummary, type HistoryComparison } from './history';
-import { barsSvg, confusionMatrixSvg, groupedBarsSvg, esc, faultColor, fmtNum, lineChart, PALETTE, type Band, type XY } from './svg';
+import {
+  barsSvg,
+  confusionMatrixSvg,
+  groupedBarsSvg,
+  esc,
+  faultColor,
+  fmtNum,
+  lineChart,
+  PALETTE,
+  type Band,
+  type XY,
+} from './svg';
 import { CSS } from './style';
 
 export interface HistoryEpoch {
@@ -36,7 +47,12 @@ export interface ReportResults {
   traffic: ReportInput['traffic'];
   browser: ReportInput['browser'];
   faults: { total: number; byType: Record<string, number>; byStatus: Record<string, number> };
-  dataset: { dir: string; windows: { train: number; val: number; test: number }; features: string[]; windowSize: number } | null;
+  dataset: {
+    dir: string;
+    windows: { train: number; val: number; test: number };
+    features: string[];
+    windowSize: number;
+  } | null;
   training: { device: string; epochs: number; seconds: number; history: HistoryEpoch[] } | null;
   evaluation: EvaluationResults | null;
   history: HistoryComparison | null;
@@ -53,8 +69,10 @@ const ms = (v: number | null | undefined): string => {
   if (Math.abs(v) < 120_000) return `${(v / 1000).toFixed(1)} s`;
   return `${(v / 60_000).toFixed(1)} min`;
 };
-const iso = (t: number | undefined | null): string => (t === undefined || t === null ? '—' : new Date(t).toISOString().replace('T', ' ').slice(0, 19));
-const finite = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const iso = (t: number | undefined | null): string =>
+  t === undefined || t === null ? '—' : new Date(t).toISOString().replace('T', ' ').slice(0, 19);
+const finite = (v: number | null | undefined): number | null =>
+  typeof v === 'number' && Number.isFinite(v) ? v : null;
 
 async function readJson<T>(path: string | undefined): Promise<T | null> {
   if (!path || !existsSync(path)) return null;
@@ -77,7 +95,11 @@ async function readHistory(path: string | undefined): Promise<HistoryEpoch[]> {
 }
 
 /** Up to `maxFeatures` metric series from the dataset's points table, or else the collected phase tables. */
-async function readMetricSeries(input: ReportInput, maxFeatures = 8, maxPoints = 700): Promise<{ series: MetricSeries[]; source: string }> {
+async function readMetricSeries(
+  input: ReportInput,
+  maxFeatures = 8,
+  maxPoints = 700,
+): Promise<{ series: MetricSeries[]; source: string }> {
   const tables: string[] = [];
   const points = input.dataset ? join(input.dataset.dir, 'points.arrow') : undefined;
   if (points && existsSync(points)) tables.push(points);
@@ -116,7 +138,13 @@ async function readMetricSeries(input: ReportInput, maxFeatures = 8, maxPoints =
     }
     series.push({ name, points: pts });
   }
-  return { series, source: tables.length === 1 && points && tables[0] === points ? 'dataset points table (cleaned)' : 'collected Prometheus tables' };
+  return {
+    series,
+    source:
+      tables.length === 1 && points && tables[0] === points
+        ? 'dataset points table (cleaned)'
+        : 'collected Prometheus tables',
+  };
 }
 
 function faultBands(faults: FaultRecord[]): Band[] {
@@ -124,7 +152,12 @@ function faultBands(faults: FaultRecord[]): Band[] {
     .filter((f) => f.appliedMs !== undefined)
     .map((f) => {
       const end = f.recoveredMs ?? f.removedMs ?? f.appliedMs!;
-      return { x0: f.appliedMs!, x1: Math.max(end, f.appliedMs!), color: faultColor(f.type), label: `${f.type} → ${f.target.app} (${iso(f.appliedMs)}–${iso(end)})` };
+      return {
+        x0: f.appliedMs!,
+        x1: Math.max(end, f.appliedMs!),
+        color: faultColor(f.type),
+        label: `${f.type} → ${f.target.app} (${iso(f.appliedMs)}–${iso(end)})`,
+      };
     });
 }
 
@@ -142,7 +175,12 @@ function labelBands(t: number[], label: number[]): Band[] {
   return out;
 }
 
-function recoveryStats(faults: FaultRecord[]): { faults: number; meanMs: number | null; p95Ms: number | null; values: number[] } {
+function recoveryStats(faults: FaultRecord[]): {
+  faults: number;
+  meanMs: number | null;
+  p95Ms: number | null;
+  values: number[];
+} {
   const values = faults
     .filter((f) => f.recoveredMs !== undefined && f.appliedMs !== undefined)
     .map((f) => f.recoveredMs! - Math.max(f.appliedMs!, f.removedMs ?? f.appliedMs!))
@@ -234,8 +272,16 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       return fallback;
     }
   };
-  const evaluation = await attempt('evaluation', () => readJson<EvaluationResults>(input.evaluation?.resultsPath), null);
-  const faults = await attempt('faults', async () => (input.faultLogPath && existsSync(input.faultLogPath) ? readFaultLog(input.faultLogPath) : []), [] as FaultRecord[]);
+  const evaluation = await attempt(
+    'evaluation',
+    () => readJson<EvaluationResults>(input.evaluation?.resultsPath),
+    null,
+  );
+  const faults = await attempt(
+    'faults',
+    () => Promise.resolve(input.faultLogPath && existsSync(input.faultLogPath) ? readFaultLog(input.faultLogPath) : []),
+    [] as FaultRecord[],
+  );
   const history = await attempt('training', () => readHistory(input.trained?.historyPath), [] as HistoryEpoch[]);
   const cardJson = await attempt('dataset', () => readJson<Partial<DatasetCard>>(input.dataset?.cardPath), null);
   const metrics = await attempt('metrics', () => readMetricSeries(input), { series: [], source: '' });
@@ -259,37 +305,111 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   // ---- summary cards
   const d = summary.detection;
   const cards: string[] = [];
-  cards.push(card('Faults injected', String(input.faultsInjected), `${faults.filter((f) => f.status === 'rejected').length} rejected by the guard`));
+  cards.push(
+    card(
+      'Faults injected',
+      String(input.faultsInjected),
+      `${faults.filter((f) => f.status === 'rejected').length} rejected by the guard`,
+    ),
+  );
   if (d) {
-    cards.push(card('ROC-AUC', num(d.rocAuc), 'USAD on the test split', d.rocAuc !== null && d.rocAuc >= 0.75 ? 'good' : d.rocAuc !== null && d.rocAuc < 0.6 ? 'bad' : 'warn'));
+    cards.push(
+      card(
+        'ROC-AUC',
+        num(d.rocAuc),
+        'USAD on the test split',
+        d.rocAuc !== null && d.rocAuc >= 0.75 ? 'good' : d.rocAuc !== null && d.rocAuc < 0.6 ? 'bad' : 'warn',
+      ),
+    );
     cards.push(card('PR-AUC', num(d.prAuc), 'average precision'));
-    cards.push(card('F1 at threshold', num(d.f1AtThreshold), `threshold ${fmtNum(d.threshold ?? NaN)} (${esc(d.thresholdMethod ?? '?')})`));
-    cards.push(card('Best F1 / with PA', `${num(d.bestF1)} <span class="muted">/ ${num(d.bestF1PointAdjusted)}</span>`, 'oracle threshold on test'));
+    cards.push(
+      card(
+        'F1 at threshold',
+        num(d.f1AtThreshold),
+        `threshold ${fmtNum(d.threshold ?? NaN)} (${esc(d.thresholdMethod ?? '?')})`,
+      ),
+    );
+    cards.push(
+      card(
+        'Best F1 / with PA',
+        `${num(d.bestF1)} <span class="muted">/ ${num(d.bestF1PointAdjusted)}</span>`,
+        'oracle threshold on test',
+      ),
+    );
     cards.push(card('Detection delay', ms(d.meanDelayMs), 'mean over detected episodes'));
-    cards.push(card('False alarms / h', d.falseAlarmsPerHour === null || d.falseAlarmsPerHour === undefined ? '—' : d.falseAlarmsPerHour.toFixed(2), 'at the chosen threshold'));
+    cards.push(
+      card(
+        'False alarms / h',
+        d.falseAlarmsPerHour === null || d.falseAlarmsPerHour === undefined ? '—' : d.falseAlarmsPerHour.toFixed(2),
+        'at the chosen threshold',
+      ),
+    );
   } else cards.push(card('Detection', '<span class="muted">not run</span>', 'no evaluation'));
-  cards.push(card('Availability', pct(summary.availability, 2), 'browser journeys passed', summary.availability === undefined || summary.availability === null ? '' : summary.availability >= 0.99 ? 'good' : summary.availability < 0.9 ? 'bad' : 'warn'));
+  cards.push(
+    card(
+      'Availability',
+      pct(summary.availability, 2),
+      'browser journeys passed',
+      summary.availability === undefined || summary.availability === null
+        ? ''
+        : summary.availability >= 0.99
+          ? 'good'
+          : summary.availability < 0.9
+            ? 'bad'
+            : 'warn',
+    ),
+  );
   if (summary.traffic) {
     cards.push(card('Latency p95', ms(summary.traffic.p95Ms), `${summary.traffic.throughputPerSec.toFixed(1)} req/s`));
-    cards.push(card('Request errors', pct(summary.traffic.errorRate, 2), `${summary.traffic.errors.toLocaleString('en-US')} of ${summary.traffic.requests.toLocaleString('en-US')}`));
+    cards.push(
+      card(
+        'Request errors',
+        pct(summary.traffic.errorRate, 2),
+        `${summary.traffic.errors.toLocaleString('en-US')} of ${summary.traffic.requests.toLocaleString('en-US')}`,
+      ),
+    );
   }
-  if (summary.recovery) cards.push(card('Recovery time', ms(summary.recovery.meanMs), `mean; p95 ${ms(summary.recovery.p95Ms)}`));
+  if (summary.recovery)
+    cards.push(card('Recovery time', ms(summary.recovery.meanMs), `mean; p95 ${ms(summary.recovery.p95Ms)}`));
   if (comparison) {
     const n = comparison.regressions.length;
-    cards.push(card('vs. history', n ? `${n} regression${n > 1 ? 's' : ''}` : 'no regression', `${comparison.previous.length} earlier campaign(s)`, n ? 'bad' : 'good'));
+    cards.push(
+      card(
+        'vs. history',
+        n ? `${n} regression${n > 1 ? 's' : ''}` : 'no regression',
+        `${comparison.previous.length} earlier campaign(s)`,
+        n ? 'bad' : 'good',
+      ),
+    );
   }
-  body.push(`<section id="summary" class="sec"><div class="cards">${cards.join('')}</div>${phaseTimeline(input, faults)}</section>`);
+  body.push(
+    `<section id="summary" class="sec"><div class="cards">${cards.join('')}</div>${phaseTimeline(input, faults)}</section>`,
+  );
   sections.summary = 'ok';
 
   // ---- metric time series
   if (metrics.series.length) {
-    const charts = metrics.series.map((s, i) =>
-      `<div class="mini">${lineChart([{ name: s.name, points: s.points, color: PALETTE[i % PALETTE.length], width: 1.2 }], { title: s.name, xTime: true, bands, height: 170, width: 520, legend: false })}</div>`,
+    const charts = metrics.series.map(
+      (s, i) =>
+        `<div class="mini">${lineChart([{ name: s.name, points: s.points, color: PALETTE[i % PALETTE.length], width: 1.2 }], { title: s.name, xTime: true, bands, height: 170, width: 520, legend: false })}</div>`,
     );
-    body.push(section('metrics', 'Metric time series', `<div class="grid2">${charts.join('')}</div>${legendForFaults(faults)}`, `From the ${esc(metrics.source)}; shaded: faults from injection until observed recovery.`));
+    body.push(
+      section(
+        'metrics',
+        'Metric time series',
+        `<div class="grid2">${charts.join('')}</div>${legendForFaults(faults)}`,
+        `From the ${esc(metrics.source)}; shaded: faults from injection until observed recovery.`,
+      ),
+    );
     sections.metrics = 'ok';
   } else {
-    body.push(section('metrics', 'Metric time series', notRun('Metrics collection', errors.metrics ?? 'not run (no collected tables)')));
+    body.push(
+      section(
+        'metrics',
+        'Metric time series',
+        notRun('Metrics collection', errors.metrics ?? 'not run (no collected tables)'),
+      ),
+    );
     sections.metrics = errors.metrics ? 'error' : 'not run';
   }
 
@@ -301,21 +421,35 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     const med = sorted[sorted.length >> 1] ?? 0;
     const logY = med > 0 && (sorted[sorted.length - 1] ?? 0) / med > 200;
     const thr = evaluation.chosenThreshold;
-    const hl = evaluation.thresholds.map((t) => ({ y: t.threshold, label: `${t.method} ${fmtNum(t.threshold)}`, color: t.method === thr.method ? '#111827' : '#9ca3af' }));
+    const hl = evaluation.thresholds.map((t) => ({
+      y: t.threshold,
+      label: `${t.method} ${fmtNum(t.threshold)}`,
+      color: t.method === thr.method ? '#111827' : '#9ca3af',
+    }));
     const scoreBands = bands.length ? bands : labelBands(s.t, s.label);
     body.push(
       section(
         'score',
         'Anomaly score',
-        lineChart([{ name: `USAD score (α=${evaluation.alpha}, β=${evaluation.beta})`, points: pts, color: '#2563eb', width: 1.2 }], {
-          xTime: true,
-          bands: scoreBands,
-          hlines: hl,
-          logY,
-          yLabel: logY ? 'score (log)' : 'score',
-          height: 280,
-          legend: false,
-        }) +
+        lineChart(
+          [
+            {
+              name: `USAD score (α=${evaluation.alpha}, β=${evaluation.beta})`,
+              points: pts,
+              color: '#2563eb',
+              width: 1.2,
+            },
+          ],
+          {
+            xTime: true,
+            bands: scoreBands,
+            hlines: hl,
+            logY,
+            yLabel: logY ? 'score (log)' : 'score',
+            height: 280,
+            legend: false,
+          },
+        ) +
           `<p class="note">Test split, ${evaluation.windows.test.toLocaleString('en-US')} windows (${evaluation.windows.testAnomalous.toLocaleString('en-US')} labelled anomalous). Chosen threshold: <b>${esc(thr.method)}</b> = ${fmtNum(thr.threshold)} (picked on validation only). Shaded: ${bands.length ? 'faults from the log' : 'labelled anomalous windows'}.</p>`,
       ),
     );
@@ -327,7 +461,8 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
   // ---- training
   if (history.length) {
-    const line = (k: keyof HistoryEpoch): XY[] => history.filter((h) => typeof h[k] === 'number').map((h) => ({ x: h.epoch, y: h[k]! }));
+    const line = (k: keyof HistoryEpoch): XY[] =>
+      history.filter((h) => typeof h[k] === 'number').map((h) => ({ x: h.epoch, y: h[k]! }));
     const series = [
       { name: 'loss1', points: line('loss1'), color: '#2563eb' },
       { name: 'loss2', points: line('loss2'), color: '#dc2626' },
@@ -345,7 +480,13 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     );
     sections.training = 'ok';
   } else {
-    body.push(section('training', 'Training', notRun('Training', errors.training ?? (input.trained ? 'no epoch history recorded' : 'not run'))));
+    body.push(
+      section(
+        'training',
+        'Training',
+        notRun('Training', errors.training ?? (input.trained ? 'no epoch history recorded' : 'not run')),
+      ),
+    );
     sections.training = errors.training ? 'error' : 'not run';
   }
 
@@ -367,9 +508,27 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     const pr = lineChart(
       [
         { name: `USAD (AP ${num(u.prAuc)})`, points: evaluation.curves.pr, color: '#059669' },
-        { name: 'chance', points: [{ x: 0, y: base }, { x: 1, y: base }], color: '#9ca3af', dashed: true, width: 1 },
+        {
+          name: 'chance',
+          points: [
+            { x: 0, y: base },
+            { x: 1, y: base },
+          ],
+          color: '#9ca3af',
+          dashed: true,
+          width: 1,
+        },
       ],
-      { title: 'Precision–recall', xDomain: [0, 1], yDomain: [0, 1], xLabel: 'recall', yLabel: 'precision', width: 360, height: 320, legend: false },
+      {
+        title: 'Precision–recall',
+        xDomain: [0, 1],
+        yDomain: [0, 1],
+        xLabel: 'recall',
+        yLabel: 'precision',
+        width: 360,
+        height: 320,
+        legend: false,
+      },
     );
     body.push(
       section(
@@ -383,7 +542,9 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
     const ft = u.perFaultType;
     const delaysByType = new Map<string, number[]>();
-    for (const dl of u.delays) if (dl.delayMs !== null) (delaysByType.get(dl.faultType) ?? delaysByType.set(dl.faultType, []).get(dl.faultType)!).push(dl.delayMs);
+    for (const dl of u.delays)
+      if (dl.delayMs !== null)
+        (delaysByType.get(dl.faultType) ?? delaysByType.set(dl.faultType, []).get(dl.faultType)!).push(dl.delayMs);
     const ftRows = ft.map((r) => {
       const ds = delaysByType.get(r.faultType) ?? [];
       return [
@@ -407,7 +568,16 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     sections['faults-detected'] = ft.length ? 'ok' : 'not run';
 
     const detRows: string[][] = [
-      ['<b>USAD</b>', num(u.rocAuc), num(u.prAuc), num(u.bestF1.f1), num(u.bestF1PointAdjusted.f1), num(u.atThreshold.f1), esc(u.thresholdMethod), 'two-decoder adversarial autoencoder (ONNX in Node)'],
+      [
+        '<b>USAD</b>',
+        num(u.rocAuc),
+        num(u.prAuc),
+        num(u.bestF1.f1),
+        num(u.bestF1PointAdjusted.f1),
+        num(u.atThreshold.f1),
+        esc(u.thresholdMethod),
+        'two-decoder adversarial autoencoder (ONNX in Node)',
+      ],
       ...Object.entries(evaluation.baselines).map(([k, b]) => [
         esc(k),
         num(b.rocAuc),
@@ -433,8 +603,18 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         { name: 'ROC-AUC', points: sweep.map((r) => ({ x: r.alpha, y: r.rocAuc })), color: '#2563eb' },
         { name: 'PR-AUC', points: sweep.map((r) => ({ x: r.alpha, y: r.prAuc })), color: '#059669' },
         { name: 'best F1', points: sweep.map((r) => ({ x: r.alpha, y: r.bestF1 })), color: '#d97706' },
-        { name: 'best F1 (PA)', points: sweep.map((r) => ({ x: r.alpha, y: r.bestF1PointAdjusted })), color: '#7c3aed', dashed: true },
-        { name: 'val best F1', points: sweep.filter((r) => r.valBestF1 !== null).map((r) => ({ x: r.alpha, y: r.valBestF1! })), color: '#6b7280', dashed: true },
+        {
+          name: 'best F1 (PA)',
+          points: sweep.map((r) => ({ x: r.alpha, y: r.bestF1PointAdjusted })),
+          color: '#7c3aed',
+          dashed: true,
+        },
+        {
+          name: 'val best F1',
+          points: sweep.filter((r) => r.valBestF1 !== null).map((r) => ({ x: r.alpha, y: r.valBestF1! })),
+          color: '#6b7280',
+          dashed: true,
+        },
       ].filter((s) => s.points.length),
       { xLabel: 'α (β = 1 − α)', yDomain: [0, 1], height: 240, width: 520 },
     );
@@ -476,10 +656,20 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       ms(t.latencyMs.max),
     ]);
     const lat = groupedBarsSvg(
-      input.traffic.map((t) => ({ label: t.phase, values: (['p50', 'p90', 'p95', 'p99'] as const).map((k) => ({ name: k, value: t.latencyMs[k] })) })),
+      input.traffic.map((t) => ({
+        label: t.phase,
+        values: (['p50', 'p90', 'p95', 'p99'] as const).map((k) => ({ name: k, value: t.latencyMs[k] })),
+      })),
       { yLabel: 'latency (ms)' },
     );
-    body.push(section('traffic', 'Traffic', table(['phase', 'duration', 'requests', 'req/s', 'errors', 'p50', 'p90', 'p95', 'p99', 'max'], rows, 'num') + (input.traffic.length > 1 ? `<div class="half">${lat}</div>` : '')));
+    body.push(
+      section(
+        'traffic',
+        'Traffic',
+        table(['phase', 'duration', 'requests', 'req/s', 'errors', 'p50', 'p90', 'p95', 'p99', 'max'], rows, 'num') +
+          (input.traffic.length > 1 ? `<div class="half">${lat}</div>` : ''),
+      ),
+    );
     sections.traffic = 'ok';
   } else {
     body.push(section('traffic', 'Traffic', notRun('Load generation', 'not run')));
@@ -488,13 +678,24 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
   // ---- browser
   if (input.browser.length) {
-    const rows = input.browser.map((b) => [esc(b.phase), String(b.runs), String(b.passed), String(b.failed), pct(b.availability, 2), ms(b.meanJourneyMs)]);
+    const rows = input.browser.map((b) => [
+      esc(b.phase),
+      String(b.runs),
+      String(b.passed),
+      String(b.failed),
+      pct(b.availability, 2),
+      ms(b.meanJourneyMs),
+    ]);
     body.push(
       section(
         'browser',
         'Browser probe',
         `<div class="grid2"><div>${table(['phase', 'journeys', 'passed', 'failed', 'availability', 'mean journey'], rows, 'num')}</div><div>${barsSvg(
-          input.browser.map((b) => ({ label: b.phase, value: b.availability, color: b.availability >= 0.99 ? '#059669' : b.availability >= 0.9 ? '#d97706' : '#dc2626' })),
+          input.browser.map((b) => ({
+            label: b.phase,
+            value: b.availability,
+            color: b.availability >= 0.99 ? '#059669' : b.availability >= 0.9 ? '#d97706' : '#dc2626',
+          })),
         )}</div></div>`,
       ),
     );
@@ -520,12 +721,15 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     const rows = shown.map((f) => [
       `<code>${esc(f.id.slice(0, 12))}</code>`,
       `<span class="dot" style="background:${faultColor(f.type)}"></span>${esc(f.type)}`,
-      esc(f.target.app) + (f.target.pods.length ? ` <span class="muted">${esc(f.target.pods.join(', ').slice(0, 40))}</span>` : ''),
+      esc(f.target.app) +
+        (f.target.pods.length ? ` <span class="muted">${esc(f.target.pods.join(', ').slice(0, 40))}</span>` : ''),
       iso(f.plannedMs).slice(11),
       iso(f.appliedMs).slice(11),
       iso(f.removedMs).slice(11),
       iso(f.recoveredMs).slice(11),
-      f.recoveredMs !== undefined && f.appliedMs !== undefined ? ms(f.recoveredMs - Math.max(f.appliedMs, f.removedMs ?? f.appliedMs)) : '—',
+      f.recoveredMs !== undefined && f.appliedMs !== undefined
+        ? ms(f.recoveredMs - Math.max(f.appliedMs, f.removedMs ?? f.appliedMs))
+        : '—',
       `<span class="st ${esc(f.status)}">${esc(f.status)}</span>${f.error ? ` <span class="muted">${esc(f.error.slice(0, 60))}</span>` : ''}`,
     ]);
     body.push(
@@ -538,7 +742,13 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     );
     sections.faultlog = 'ok';
   } else {
-    body.push(section('faultlog', 'Fault log', notRun('Chaos', input.faultLogPath ? errors.faults ?? 'no faults were recorded' : 'not run')));
+    body.push(
+      section(
+        'faultlog',
+        'Fault log',
+        notRun('Chaos', input.faultLogPath ? (errors.faults ?? 'no faults were recorded') : 'not run'),
+      ),
+    );
     sections.faultlog = errors.faults ? 'error' : 'not run';
   }
 
@@ -557,7 +767,11 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       fmtMetric(c.metric, c.baseline),
       fmtMetric(c.metric, c.delta, true),
       `${c.better} is better; tolerance ${esc(c.tolerance)}`,
-      c.regression ? '<span class="st failed">regression</span>' : c.baseline === null ? '<span class="muted">no history</span>' : '<span class="st removed">ok</span>',
+      c.regression
+        ? '<span class="st failed">regression</span>'
+        : c.baseline === null
+          ? '<span class="muted">no history</span>'
+          : '<span class="st removed">ok</span>',
     ]);
     body.push(
       section(
@@ -570,7 +784,9 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     );
     sections.history = comparison.previous.length ? 'ok' : 'not run';
   } else {
-    body.push(section('history', 'Compared with earlier campaigns', notRun('History', 'no earlier campaigns were given')));
+    body.push(
+      section('history', 'Compared with earlier campaigns', notRun('History', 'no earlier campaigns were given')),
+    );
     sections.history = 'not run';
   }
 
@@ -599,7 +815,13 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 <h1>${esc(input.campaignName)} <span class="badge ${statusTone}">${esc(input.status)}</span></h1>
 <div class="meta">campaign <code>${esc(input.campaignId)}</code> · config <code>${esc(input.configHash.slice(0, 12))}</code> · generated ${iso(createdMs)} UTC${input.endpoints ? ` · target <code>${esc(JSON.stringify(input.endpoints).slice(0, 80))}</code>` : ''}</div>
 <nav>${nav}</nav></div></header>
-<main class="wrap">${Object.keys(errors).length ? `<div class="notrun warnbox">Some parts could not be read: ${Object.entries(errors).map(([k, v]) => `<b>${esc(k)}</b>: ${esc(v)}`).join('; ')}</div>` : ''}${body.join('\n')}</main>
+<main class="wrap">${
+    Object.keys(errors).length
+      ? `<div class="notrun warnbox">Some parts could not be read: ${Object.entries(errors)
+          .map(([k, v]) => `<b>${esc(k)}</b>: ${esc(v)}`)
+          .join('; ')}</div>`
+      : ''
+  }${body.join('\n')}</main>
 <footer class="wrap">faultline · one self-contained file, no external assets · machine-readable twin: results.json</footer>
 </body></html>`;
   const htmlPath = join(outDir, 'report.html');
@@ -616,14 +838,26 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       byType: countBy(faults.map((f) => f.type)),
       byStatus: countBy(faults.map((f) => f.status)),
     },
-    dataset: input.dataset ? { dir: input.dataset.dir, windows: input.dataset.windows, features: input.dataset.features, windowSize: input.dataset.windowSize } : null,
-    training: input.trained ? { device: input.trained.device, epochs: input.trained.epochs, seconds: input.trained.seconds, history } : null,
+    dataset: input.dataset
+      ? {
+          dir: input.dataset.dir,
+          windows: input.dataset.windows,
+          features: input.dataset.features,
+          windowSize: input.dataset.windowSize,
+        }
+      : null,
+    training: input.trained
+      ? { device: input.trained.device, epochs: input.trained.epochs, seconds: input.trained.seconds, history }
+      : null,
     evaluation,
     history: comparison,
     errors,
   };
   const resultsJsonPath = join(outDir, 'results.json');
-  await writeFile(resultsJsonPath, JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
+  await writeFile(
+    resultsJsonPath,
+    JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
+  );
   return { htmlPath, resultsJsonPath };
 }
 
@@ -648,16 +882,25 @@ function phaseTimeline(input: ReportInput, faults: FaultRecord[]): string {
   const W = 1000;
   const x = (t: number): number => ((t - t0) / Math.max(1, t1 - t0)) * W;
   const colors = ['#dbeafe', '#dcfce7', '#fee2e2', '#fef3c7', '#ede9fe', '#e0f2fe'];
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} 58" width="100%" class="chart timeline" role="img">`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} 58" width="100%" class="chart timeline" role="img">`,
+  ];
   ph.forEach((p, i) => {
-    parts.push(`<rect x="${x(p.startMs).toFixed(1)}" y="4" width="${Math.max(1, x(p.endMs) - x(p.startMs)).toFixed(1)}" height="26" fill="${colors[i % colors.length]}" stroke="#fff"><title>${esc(p.name)} ${iso(p.startMs)}–${iso(p.endMs)}</title></rect>`);
-    if (x(p.endMs) - x(p.startMs) > 50) parts.push(`<text x="${(x(p.startMs) + 6).toFixed(1)}" y="22" class="tk">${esc(p.name)}</text>`);
+    parts.push(
+      `<rect x="${x(p.startMs).toFixed(1)}" y="4" width="${Math.max(1, x(p.endMs) - x(p.startMs)).toFixed(1)}" height="26" fill="${colors[i % colors.length]}" stroke="#fff"><title>${esc(p.name)} ${iso(p.startMs)}–${iso(p.endMs)}</title></rect>`,
+    );
+    if (x(p.endMs) - x(p.startMs) > 50)
+      parts.push(`<text x="${(x(p.startMs) + 6).toFixed(1)}" y="22" class="tk">${esc(p.name)}</text>`);
   });
   for (const f of faults) {
     if (f.appliedMs === undefined || f.appliedMs < t0 || f.appliedMs > t1) continue;
-    parts.push(`<line x1="${x(f.appliedMs).toFixed(1)}" x2="${x(f.appliedMs).toFixed(1)}" y1="32" y2="42" stroke="${faultColor(f.type)}" stroke-width="1.5"/>`);
+    parts.push(
+      `<line x1="${x(f.appliedMs).toFixed(1)}" x2="${x(f.appliedMs).toFixed(1)}" y1="32" y2="42" stroke="${faultColor(f.type)}" stroke-width="1.5"/>`,
+    );
   }
-  parts.push(`<text x="0" y="55" class="tk">${iso(t0).slice(11)} UTC</text><text x="${W}" y="55" class="tk" text-anchor="end">${iso(t1).slice(11)} UTC · ${ms(t1 - t0)}</text>`);
+  parts.push(
+    `<text x="0" y="55" class="tk">${iso(t0).slice(11)} UTC</text><text x="${W}" y="55" class="tk" text-anchor="end">${iso(t1).slice(11)} UTC · ${ms(t1 - t0)}</text>`,
+  );
   parts.push('</svg>');
   return `<div class="timeline-wrap"><div class="ct2">Phases and fault injections</div>${parts.join('')}</div>`;
 }
@@ -665,26 +908,41 @@ function phaseTimeline(input: ReportInput, faults: FaultRecord[]): string {
 function datasetCard(input: ReportInput, card: Partial<DatasetCard> | null): string {
   const ds = input.dataset!;
   const facts: string[][] = [
-    ['windows', `${ds.windows.train.toLocaleString('en-US')} train · ${ds.windows.val.toLocaleString('en-US')} val · ${ds.windows.test.toLocaleString('en-US')} test`],
-    ['window', `${ds.windowSize} points${card?.window ? `, stride ${card.window.stride}` : ''}${card?.stepMs ? `, step ${ms(card.stepMs)}` : ''}`],
+    [
+      'windows',
+      `${ds.windows.train.toLocaleString('en-US')} train · ${ds.windows.val.toLocaleString('en-US')} val · ${ds.windows.test.toLocaleString('en-US')} test`,
+    ],
+    [
+      'window',
+      `${ds.windowSize} points${card?.window ? `, stride ${card.window.stride}` : ''}${card?.stepMs ? `, step ${ms(card.stepMs)}` : ''}`,
+    ],
     ['features', `${ds.features.length}: ${ds.features.map((f) => `<code>${esc(f)}</code>`).join(' ')}`],
   ];
   if (card?.labelling?.faults) {
-    facts.push(['labelling', `${esc(card.labelling.rule)}; margin ${ms(card.labelling.marginMs)}; window label “${esc(card.labelling.windowLabel)}”`]);
-    facts.push(['faults used', `${card.labelling.faults.applied} applied, ${card.labelling.faults.ignored} never applied (ignored)`]);
+    facts.push([
+      'labelling',
+      `${esc(card.labelling.rule)}; margin ${ms(card.labelling.marginMs)}; window label “${esc(card.labelling.windowLabel)}”`,
+    ]);
+    facts.push([
+      'faults used',
+      `${card.labelling.faults.applied} applied, ${card.labelling.faults.ignored} never applied (ignored)`,
+    ]);
   }
   if (card?.cleaning) {
     const c = card.cleaning as unknown as { dropped?: { name: string; reason: string }[]; filled?: unknown[] };
-    facts.push(['cleaning', `${c.dropped?.length ?? 0} series dropped${c.dropped?.length ? ` (${c.dropped.map((x) => `${esc(x.name)}: ${esc(x.reason)}`).join(', ')})` : ''}; ${c.filled?.length ?? 0} short gaps filled`]);
+    facts.push([
+      'cleaning',
+      `${c.dropped?.length ?? 0} series dropped${c.dropped?.length ? ` (${c.dropped.map((x) => `${esc(x.name)}: ${esc(x.reason)}`).join(', ')})` : ''}; ${c.filled?.length ?? 0} short gaps filled`,
+    ]);
   }
   if (card?.createdAt) facts.push(['built', esc(card.createdAt)]);
   facts.push(['files', `<code>${esc(ds.dir)}</code>`]);
   let splits = '';
   if (card?.splits) {
     // tolerate cards of other versions: only splits that carry window counts are listed
-    const entries = (Object.entries(card.splits) as [string, Partial<DatasetCard['splits']['train']> | undefined][]).filter(
-      (e): e is [string, DatasetCard['splits']['train']] => typeof e[1]?.windows === 'object',
-    );
+    const entries = (
+      Object.entries(card.splits) as [string, Partial<DatasetCard['splits']['train']> | undefined][]
+    ).filter((e): e is [string, DatasetCard['splits']['train']] => typeof e[1]?.windows === 'object');
     const rows = entries.map(([name, s]) => [
       esc(name),
       s.windows.total.toLocaleString('en-US'),
@@ -694,7 +952,8 @@ function datasetCard(input: ReportInput, card: Partial<DatasetCard> | null): str
         .map(([k, v]) => `${esc(k)} ${v}`)
         .join(', ') || '—',
     ]);
-    if (rows.length) splits = table(['split', 'windows', 'normal', 'anomalous', 'anomalous by fault type'], rows, 'num');
+    if (rows.length)
+      splits = table(['split', 'windows', 'normal', 'anomalous', 'anomalous by fault type'], rows, 'num');
   }
   return `<table class="kv"><tbody>${facts.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</tbody></table>${splits}`;
 }

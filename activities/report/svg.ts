@@ -75,11 +75,14 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   return out;
 }
 
-const TIME_STEPS = [1e3, 5e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 21600e3, 43200e3, 86400e3];
+const TIME_STEPS = [
+  1e3, 5e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 21600e3, 43200e3, 86400e3,
+];
 
 function timeTicks(lo: number, hi: number, count = 6): number[] {
   const raw = (hi - lo) / count;
@@ -158,18 +161,27 @@ export function lineChart(series: Series[], o: LineChartOptions = {}): string {
     const y = syRaw(v);
     if (y < m.t - 0.5 || y > m.t + ph + 0.5) continue;
     parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${f(y)}" y2="${f(y)}" class="grid"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${f(y + 4)}" class="tk" text-anchor="end">${o.logY ? fmtNum(Math.pow(10, v)) : fmtNum(v)}</text>`);
+    parts.push(
+      `<text x="${m.l - 6}" y="${f(y + 4)}" class="tk" text-anchor="end">${o.logY ? fmtNum(Math.pow(10, v)) : fmtNum(v)}</text>`,
+    );
   }
   const xt = o.xTime ? timeTicks(x0, x1) : niceTicks(x0, x1, 6);
   const secs = o.xTime && x1 - x0 < 600e3;
   for (const v of xt) {
     const x = sx(v);
     parts.push(`<line x1="${f(x)}" x2="${f(x)}" y1="${m.t + ph}" y2="${m.t + ph + 4}" class="axis"/>`);
-    parts.push(`<text x="${f(x)}" y="${m.t + ph + 16}" class="tk" text-anchor="middle">${o.xTime ? fmtTime(v, !!secs) : fmtNum(v)}</text>`);
+    parts.push(
+      `<text x="${f(x)}" y="${m.t + ph + 16}" class="tk" text-anchor="middle">${o.xTime ? fmtTime(v, !!secs) : fmtNum(v)}</text>`,
+    );
   }
-  if (o.xLabel) parts.push(`<text x="${m.l + pw / 2}" y="${m.t + ph + 34}" class="al" text-anchor="middle">${esc(o.xLabel)}</text>`);
+  if (o.xLabel)
+    parts.push(
+      `<text x="${m.l + pw / 2}" y="${m.t + ph + 34}" class="al" text-anchor="middle">${esc(o.xLabel)}</text>`,
+    );
   if (o.yLabel) {
-    parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" class="al" text-anchor="middle">${esc(o.yLabel)}</text>`);
+    parts.push(
+      `<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" class="al" text-anchor="middle">${esc(o.yLabel)}</text>`,
+    );
   }
   if (o.diagonal) parts.push(`<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" class="diag"/>`);
   parts.push(`<clipPath id="c${clipId}"><rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}"/></clipPath>`);
@@ -188,7 +200,9 @@ export function lineChart(series: Series[], o: LineChartOptions = {}): string {
   let lastY = Number.NaN;
   for (const h of [...(o.hlines ?? [])].sort((a, b) => tx(b.y) - tx(a.y))) {
     const y = sy(h.y);
-    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${f(y)}" y2="${f(y)}" stroke="${h.color ?? '#111827'}" stroke-width="1.4" stroke-dasharray="6 4"/>`);
+    parts.push(
+      `<line x1="${m.l}" x2="${m.l + pw}" y1="${f(y)}" y2="${f(y)}" stroke="${h.color ?? '#111827'}" stroke-width="1.4" stroke-dasharray="6 4"/>`,
+    );
     labelRight = Math.abs(y - lastY) < 14 ? labelRight - (h.label.length * 6.4 + 14) : m.l + pw - 4;
     lastY = y;
     parts.push(
@@ -201,7 +215,9 @@ export function lineChart(series: Series[], o: LineChartOptions = {}): string {
     const ly = H - 8;
     series.forEach((s, i) => {
       const color = s.color ?? PALETTE[i % PALETTE.length]!;
-      parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`);
+      parts.push(
+        `<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
+      );
       parts.push(`<text x="${lx + 23}" y="${ly}" class="lg">${esc(s.name)}</text>`);
       lx += 34 + s.name.length * 6.6;
     });
@@ -225,19 +241,29 @@ export function confusionMatrixSvg(c: { tp: number; fp: number; fn: number; tn: 
   const S = 92;
   const ox = 110;
   const oy = 46;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 250" width="100%" role="img" class="chart cm">`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 250" width="100%" role="img" class="chart cm">`,
+  ];
   parts.push(`<text x="${ox + S}" y="18" class="al" text-anchor="middle">predicted</text>`);
-  parts.push(`<text x="${ox + S / 2}" y="38" class="tk" text-anchor="middle">normal</text><text x="${ox + 1.5 * S}" y="38" class="tk" text-anchor="middle">anomaly</text>`);
+  parts.push(
+    `<text x="${ox + S / 2}" y="38" class="tk" text-anchor="middle">normal</text><text x="${ox + 1.5 * S}" y="38" class="tk" text-anchor="middle">anomaly</text>`,
+  );
   parts.push(`<text transform="translate(22 ${oy + S}) rotate(-90)" class="al" text-anchor="middle">actual</text>`);
-  parts.push(`<text x="${ox - 8}" y="${oy + S / 2 + 4}" class="tk" text-anchor="end">normal</text><text x="${ox - 8}" y="${oy + 1.5 * S + 4}" class="tk" text-anchor="end">anomaly</text>`);
+  parts.push(
+    `<text x="${ox - 8}" y="${oy + S / 2 + 4}" class="tk" text-anchor="end">normal</text><text x="${ox - 8}" y="${oy + 1.5 * S + 4}" class="tk" text-anchor="end">anomaly</text>`,
+  );
   for (const cell of cells) {
     const share = cell.v / Math.max(1, rowTotals[cell.r]!);
     const good = cell.k === 'TN' || cell.k === 'TP';
     const color = good ? '37,99,235' : '220,38,38';
     const x = ox + cell.c * S;
     const y = oy + cell.r * S;
-    parts.push(`<rect x="${x}" y="${y}" width="${S - 2}" height="${S - 2}" rx="4" fill="rgba(${color},${(0.08 + 0.72 * share).toFixed(3)})"/>`);
-    parts.push(`<text x="${x + S / 2 - 1}" y="${y + S / 2}" class="cmv" text-anchor="middle" fill="${share > 0.55 ? '#fff' : '#111827'}">${cell.v.toLocaleString('en-US')}</text>`);
+    parts.push(
+      `<rect x="${x}" y="${y}" width="${S - 2}" height="${S - 2}" rx="4" fill="rgba(${color},${(0.08 + 0.72 * share).toFixed(3)})"/>`,
+    );
+    parts.push(
+      `<text x="${x + S / 2 - 1}" y="${y + S / 2}" class="cmv" text-anchor="middle" fill="${share > 0.55 ? '#fff' : '#111827'}">${cell.v.toLocaleString('en-US')}</text>`,
+    );
     parts.push(
       `<text x="${x + S / 2 - 1}" y="${y + S / 2 + 18}" class="tk" text-anchor="middle" fill="${share > 0.55 ? '#fff' : '#374151'}">${cell.k} · ${((100 * cell.v) / total).toFixed(1)}%</text>`,
     );
@@ -252,21 +278,28 @@ export function barsSvg(rows: { label: string; value: number; color?: string; no
   const H = rows.length * rowH + 10;
   const lx = 130;
   const bw = width - lx - 90;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${H}" width="100%" role="img" class="chart">`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${H}" width="100%" role="img" class="chart">`,
+  ];
   rows.forEach((r, i) => {
     const y = 5 + i * rowH;
     const v = Math.max(0, Math.min(1, Number.isFinite(r.value) ? r.value : 0));
     parts.push(`<text x="${lx - 8}" y="${y + 16}" class="tk" text-anchor="end">${esc(r.label)}</text>`);
     parts.push(`<rect x="${lx}" y="${y + 4}" width="${bw}" height="16" rx="3" fill="#f3f4f6"/>`);
     parts.push(`<rect x="${lx}" y="${y + 4}" width="${f(bw * v)}" height="16" rx="3" fill="${r.color ?? '#2563eb'}"/>`);
-    parts.push(`<text x="${lx + bw + 8}" y="${y + 16}" class="tk">${(100 * v).toFixed(1)}%${r.note ? ` ${esc(r.note)}` : ''}</text>`);
+    parts.push(
+      `<text x="${lx + bw + 8}" y="${y + 16}" class="tk">${(100 * v).toFixed(1)}%${r.note ? ` ${esc(r.note)}` : ''}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('');
 }
 
 /** Grouped vertical bars: one group per category (e.g. phase), one bar per series (e.g. percentile). */
-export function groupedBarsSvg(groups: { label: string; values: { name: string; value: number }[] }[], o: { yLabel?: string; width?: number; height?: number } = {}): string {
+export function groupedBarsSvg(
+  groups: { label: string; values: { name: string; value: number }[] }[],
+  o: { yLabel?: string; width?: number; height?: number } = {},
+): string {
   const W = o.width ?? 520;
   const H = o.height ?? 220;
   const m = { l: 58, r: 12, t: 12, b: 46 };
@@ -279,25 +312,36 @@ export function groupedBarsSvg(groups: { label: string; values: { name: string; 
   const sy = (v: number): number => m.t + ph - (v / top) * ph;
   const gw = pw / Math.max(1, groups.length);
   const bw = Math.min(28, (gw * 0.75) / Math.max(1, names.length));
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" class="chart">`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" class="chart">`,
+  ];
   for (const v of ticks) {
     parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${f(sy(v))}" y2="${f(sy(v))}" class="grid"/>`);
     parts.push(`<text x="${m.l - 6}" y="${f(sy(v) + 4)}" class="tk" text-anchor="end">${fmtNum(v)}</text>`);
   }
-  if (o.yLabel) parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" class="al" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  if (o.yLabel)
+    parts.push(
+      `<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" class="al" text-anchor="middle">${esc(o.yLabel)}</text>`,
+    );
   groups.forEach((g, gi) => {
     const x0 = m.l + gi * gw + (gw - bw * names.length) / 2;
     names.forEach((n, k) => {
       const v = g.values.find((x) => x.name === n)?.value ?? 0;
       const y = sy(Number.isFinite(v) ? v : 0);
-      parts.push(`<rect x="${f(x0 + k * bw)}" y="${f(y)}" width="${f(bw - 2)}" height="${f(m.t + ph - y)}" rx="2" fill="${PALETTE[k % PALETTE.length]}"><title>${esc(`${g.label} ${n}: ${fmtNum(v)}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${f(x0 + k * bw)}" y="${f(y)}" width="${f(bw - 2)}" height="${f(m.t + ph - y)}" rx="2" fill="${PALETTE[k % PALETTE.length]}"><title>${esc(`${g.label} ${n}: ${fmtNum(v)}`)}</title></rect>`,
+      );
     });
-    parts.push(`<text x="${f(m.l + gi * gw + gw / 2)}" y="${m.t + ph + 16}" class="al" text-anchor="middle">${esc(g.label)}</text>`);
+    parts.push(
+      `<text x="${f(m.l + gi * gw + gw / 2)}" y="${m.t + ph + 16}" class="al" text-anchor="middle">${esc(g.label)}</text>`,
+    );
   });
   parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" class="axis"/>`);
   let lx = m.l;
   names.forEach((n, k) => {
-    parts.push(`<rect x="${lx}" y="${H - 14}" width="10" height="10" rx="2" fill="${PALETTE[k % PALETTE.length]}"/><text x="${lx + 14}" y="${H - 5}" class="lg">${esc(n)}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="${H - 14}" width="10" height="10" rx="2" fill="${PALETTE[k % PALETTE.length]}"/><text x="${lx + 14}" y="${H - 5}" class="lg">${esc(n)}</text>`,
+    );
     lx += 24 + n.length * 7;
   });
   parts.push('</svg>');
