@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chaosMeshObject } from '../activities/chaos/chaos-mesh';
@@ -8,6 +8,7 @@ import {
   ChaosMeshNotInstalledError,
   KubeConfigMissingError,
   KubeForbiddenError,
+  KubeUnauthorizedError,
   NamespaceNotAllowedError,
   RolloutTimeoutError,
 } from '../activities/deploy/kube-errors';
@@ -384,6 +385,62 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
       () => new KubernetesTarget(config('boutique', { context: 'prod' }), 'c'),
       (e: Error) => e instanceof KubeConfigMissingError && /context "prod"/.test(e.message),
     );
+  });
+
+  it('talks TLS to the API server, verifying it with the kubeconfig CA, and works in-cluster with the service account', async () => {
+    const tlsApi = await FakeKubeApi.start({ tls: true });
+    const d = mkdtempSync(join(tmpdir(), 'faultline-k8s-tls-'));
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    try {
+      assert.match(tlsApi.url, /^https:/);
+      tlsApi.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'boutique' } });
+      const viaFile = new KubernetesTarget(
+        config('boutique', { kubeconfig: tlsApi.writeKubeconfig(d) }),
+        'campaign-tls',
+      );
+      await viaFile.checkChaosMesh();
+      assert.deepEqual(await viaFile.listPods({ app: 'frontend' }), []);
+
+      // In a pod: no kubeconfig anywhere, a service account token and CA, KUBERNETES_SERVICE_HOST/PORT.
+      const prefix = join(d, 'pod');
+      const saDir = tlsApi.writeServiceAccount(prefix);
+      process.env.KUBERNETES_SERVICE_HOST = '127.0.0.1';
+      process.env.KUBERNETES_SERVICE_PORT = String(tlsApi.port);
+      const cfg = kubernetesTargetSchema.parse({
+        type: 'kubernetes',
+        namespace: 'boutique',
+        prometheusUrl: 'http://p:9090',
+      });
+      const empty = join(d, 'home');
+      mkdirSync(empty);
+      const inCluster = new KubernetesTarget(cfg, 'campaign-in-cluster', {
+        configSource: { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1' }, homeDir: empty, serviceAccountDir: saDir },
+      });
+      assert.equal(inCluster.client.server, tlsApi.url);
+      assert.deepEqual(await inCluster.listPods({ app: 'frontend' }), []);
+
+      // A token the server does not accept.
+      tlsApi.writeServiceAccount(join(d, 'stale'));
+      writeFileSync(join(d, 'stale', 'var', 'run', 'secrets', 'kubernetes.io', 'serviceaccount', 'token'), 'expired');
+      const stale = new KubernetesTarget(cfg, 'campaign-stale', {
+        configSource: {
+          env: { KUBERNETES_SERVICE_HOST: '127.0.0.1' },
+          homeDir: empty,
+          serviceAccountDir: join(d, 'stale', 'var', 'run', 'secrets', 'kubernetes.io', 'serviceaccount'),
+        },
+      });
+      await assert.rejects(
+        stale.listPods({}),
+        (e: Error) => e instanceof KubeUnauthorizedError && /401/.test(e.message) && /list pods/.test(e.message),
+      );
+    } finally {
+      if (saved.host === undefined) delete process.env.KUBERNETES_SERVICE_HOST;
+      else process.env.KUBERNETES_SERVICE_HOST = saved.host;
+      if (saved.port === undefined) delete process.env.KUBERNETES_SERVICE_PORT;
+      else process.env.KUBERNETES_SERVICE_PORT = saved.port;
+      await tlsApi.close();
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('retries 429 and 5xx with back-off, and gives up after a bounded number of attempts', async () => {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -103,7 +104,30 @@ export interface FakeKubeApiOptions {
   controllerStepMs?: number;
   /** Identity shown in 403 messages. */
   user?: string;
+  /** Serve HTTPS with a self-signed certificate for 127.0.0.1 (FAKE_KUBE_CA), like a real API server. */
+  tls?: boolean;
 }
+
+/** Test-only self-signed certificate (CN fake-kube-apiserver, SAN IP:127.0.0.1, DNS:localhost; EC P-256, 100 years). */
+export const FAKE_KUBE_CA = `-----BEGIN CERTIFICATE-----
+MIIBrzCCAVWgAwIBAgIUYdB4gpK5MOl5nX4PkmDtk1RoIKswCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTZmFrZS1rdWJlLWFwaXNlcnZlcjAgFw0yNjExMjYwNzMwNTFa
+GA8yMTI2MTEwMjA3MzA1MVowHjEcMBoGA1UEAwwTZmFrZS1rdWJlLWFwaXNlcnZl
+cjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABAnGP3BtQO1InWo80mM0CLLm53OJ
+rOa1nLlHqvc203y66utwtjzTEcAx1KDZgm6KvYVXtO1tzfEDFqjNiv4chDKjbzBt
+MB0GA1UdDgQWBBTV6lK2pc21kY7bAIq6gJ0Wi89z0TAfBgNVHSMEGDAWgBTV6lK2
+pc21kY7bAIq6gJ0Wi89z0TAPBgNVHRMBAf8EBTADAQH/MBoGA1UdEQQTMBGHBH8A
+AAGCCWxvY2FsaG9zdDAKBggqhkjOPQQDAgNIADBFAiEA6GVPJ8WJ7ko56Ictgklj
+nlmxKaogUXRkNcV63QKCbusCIDP4kcLSqy+J+UUzUJCGYQQwPUXlULRFgEQy7rXM
+XLuH
+-----END CERTIFICATE-----
+`;
+const FAKE_KUBE_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgB3WPgg3oBKrLqwLp
+dzI4KlbxHbT6Q3hGVO4NwU1xIoShRANCAAQJxj9wbUDtSJ1qPNJjNAiy5udziazm
+tZy5R6r3NtN8uurrcLY80xHAMdSg2YJuir2FV7Ttbc3xAxaozYr+HIQy
+-----END PRIVATE KEY-----
+`;
 
 interface StoredEvent {
   rv: number;
@@ -122,7 +146,7 @@ interface Watcher {
 export class FakeKubeApi {
   readonly token: string;
   readonly requests: RecordedRequest[] = [];
-  private server!: Server;
+  private server!: Server | HttpsServer;
   private rv = 1;
   private readonly store = new Map<string, FakeKubeObject>();
   private readonly events: StoredEvent[] = [];
@@ -147,15 +171,23 @@ export class FakeKubeApi {
 
   static async start(opts: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
     const api = new FakeKubeApi(opts);
-    api.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       api.handle(req, res).catch((err: unknown) => api.send(res, 500, status(500, 'InternalError', String(err))));
-    });
+    };
+    api.tls = opts.tls ?? false;
+    api.server = api.tls ? createTlsServer({ key: FAKE_KUBE_KEY, cert: FAKE_KUBE_CA }, handler) : createServer(handler);
     await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
     return api;
   }
 
+  private tls = false;
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Writes a kubeconfig for this server (plain http needs insecure-skip-tls-verify in client-node). */
@@ -171,7 +203,9 @@ export class FakeKubeApi {
         `- name: ${contextName}`,
         '  cluster:',
         `    server: ${this.url}`,
-        '    insecure-skip-tls-verify: true',
+        this.tls
+          ? `    certificate-authority-data: ${Buffer.from(FAKE_KUBE_CA).toString('base64')}`
+          : '    insecure-skip-tls-verify: true',
         'users:',
         `- name: ${contextName}-user`,
         '  user:',
@@ -185,6 +219,19 @@ export class FakeKubeApi {
       ].join('\n'),
     );
     return file;
+  }
+
+  /**
+   * Writes what a pod's service account mount holds (token, ca.crt, namespace) under `prefix`, for the
+   * in-cluster config path (KubeConfig.loadFromCluster(prefix)). Needs tls (the in-cluster scheme is https).
+   */
+  writeServiceAccount(prefix: string, namespace = 'faultline'): string {
+    const dir = join(prefix, 'var', 'run', 'secrets', 'kubernetes.io', 'serviceaccount');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'token'), this.token);
+    writeFileSync(join(dir, 'ca.crt'), FAKE_KUBE_CA);
+    writeFileSync(join(dir, 'namespace'), namespace);
+    return dir;
   }
 
   async close(): Promise<void> {
