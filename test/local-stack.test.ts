@@ -9,6 +9,7 @@ import { PORT_SPAN } from '../infra/local/ports';
 import { ensureStack, stackStatus, stopStack, StackStartError } from '../infra/local/stack';
 import { LocalTarget } from '../activities/deploy/local-target';
 import { SupervisorClient } from '../infra/local/supervisor/client';
+import { processGone } from '../infra/local/supervisor/state';
 import type { PodInfo, TargetEndpoints } from '../activities/deploy/types';
 import { createDeployActivities } from '../activities/deploy';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -338,6 +339,20 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
     );
     const apps = await queryRange(prom, 'count by (app) (up{job="boutique"} == 1)', end - 5000, end);
     assert.equal(apps.length, 10, 'every service is scraped');
+  });
+
+  it('recovers when the supervisor itself is SIGKILLed: its orphaned pods are reaped and the shop comes back', async () => {
+    const sup = (await stackStatus({ home })).find((p) => p.name === 'supervisor');
+    assert.ok(sup?.pid);
+    const orphan = await client.podPid((await target.listPods({ app: 'adservice' }))[0]?.name ?? '');
+    process.kill(sup.pid, 'SIGKILL');
+    await waitUntil(async () => !(await client.healthy()), 10_000, 'supervisor down');
+    // the pods outlive their supervisor (nothing kills them) until the next ensureStack reaps them
+    assert.doesNotThrow(() => process.kill(orphan, 0));
+    await target.deploy();
+    assert.ok(processGone(orphan), 'orphaned pod reaped');
+    const s = new Session(endpoints.frontendUrl);
+    assert.equal((await s.request('GET', '/')).status, 200);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { targetSchema } from '../../schemas/target';
-import { StackStartError } from '../../infra/local/stack';
+import { StackConfigError, StackStartError } from '../../infra/local/stack';
 import { createTarget, TargetNotAvailableError } from './create-target';
 import type { LocalTargetOptions } from './local-target';
 import type { DeployInput, TargetEndpoints, TeardownInput } from './types';
@@ -37,6 +37,7 @@ function toFailure(err: unknown): unknown {
   if (err instanceof StackStartError && err.reason !== 'failed') {
     return ApplicationFailure.nonRetryable(err.message, 'NotAvailable');
   }
+  if (err instanceof StackConfigError) return ApplicationFailure.nonRetryable(err.message, 'InvalidConfig');
   if (err instanceof TargetNotAvailableError) return ApplicationFailure.nonRetryable(err.message, 'NotAvailable');
   return err;
 }

@@ -5,8 +5,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { BOUTIQUE_SERVICES, type LocalTargetConfig } from '../../schemas/target';
 import { faultlineHome, stackDir, supervisorMainPath, boutiqueMainPath } from './paths';
-import { MAX_REPLICAS, podMetricsPort, podPort, publicPort, serviceAddrEnv } from './ports';
+import { MAX_REPLICAS, PORT_SPAN, podMetricsPort, podPort, publicPort, serviceAddrEnv } from './ports';
 import type { AppSpec, SupervisorConfigInput } from './supervisor/config';
+import { reapLeftoverPods, waitGone } from './supervisor/state';
 import { REDIS_BIN, redisArgs, redisPing } from './redis/redis';
 import { NODE_EXPORTER_BIN, nodeExporterArgs } from './node-exporter/node-exporter';
 import { PROMETHEUS_BIN, prometheusArgs, prometheusConfig } from './prometheus/prometheus';
@@ -350,6 +351,14 @@ async function startPart(p: PartPlan, dir: string, opts: EnsureStackOptions): Pr
     const what = p.name === 'supervisor' ? ((err as NodeJS.ErrnoException).path ?? p.bin) : p.bin;
     throw new StackStartError(p.name, `${path.basename(what)} not found at ${what} — ${p.missingHint}`, 'missing');
   }
+  if (p.name === 'supervisor') {
+    // pods of a supervisor that died hard still hold the service's pod ports
+    const reaped = reapLeftoverPods(path.join(dir, 'supervisor'));
+    if (reaped.length > 0) {
+      progress(`supervisor: killing ${reaped.length} pods left by a dead supervisor`);
+      await waitGone(reaped, 10_000);
+    }
+  }
   if (!(await portFree(p.port))) {
     throw new StackStartError(
       p.name,
@@ -414,7 +423,37 @@ async function startPart(p: PartPlan, dir: string, opts: EnsureStackOptions): Pr
  * whose configuration changed is restarted. Readiness is checked for real (PING, /healthz, /metrics, /-/ready).
  * A part that cannot start throws a StackStartError naming the part and the fix.
  */
+/** The target config cannot work as given (overlapping ports). */
+export class StackConfigError extends Error {
+  override name = 'StackConfigError';
+}
+
+/** The stack's own ports must not fall inside the boutique's [basePort, basePort + PORT_SPAN) range. */
+export function checkPortLayout(t: LocalTargetConfig): void {
+  const end = t.basePort + PORT_SPAN;
+  const fields: [string, number][] = [
+    ['target.prometheus.port', t.prometheus.port],
+    ['target.nodeExporterPort', t.nodeExporterPort],
+    ['target.supervisorPort', t.supervisorPort],
+    ['target.redisPort', t.redisPort],
+  ];
+  for (const [name, port] of fields) {
+    if (port >= t.basePort && port < end) {
+      throw new StackConfigError(
+        `${name} ${port} lies inside the boutique's port range ${t.basePort}-${end - 1} (target.basePort + ${PORT_SPAN}): move one of them`,
+      );
+    }
+  }
+  const seen = new Map<number, string>();
+  for (const [name, port] of fields) {
+    const other = seen.get(port);
+    if (other) throw new StackConfigError(`${name} and ${other} are both ${port}: give each stack part its own port`);
+    seen.set(port, name);
+  }
+}
+
 export async function ensureStack(opts: EnsureStackOptions): Promise<StackInfo> {
+  checkPortLayout(opts.target);
   const home = path.resolve(opts.home ?? faultlineHome());
   const dir = stackDir(home);
   mkdirSync(path.join(dir, 'redis'), { recursive: true });

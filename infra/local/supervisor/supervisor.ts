@@ -1,12 +1,12 @@
 import http from 'node:http';
-import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import type { SupervisorConfig } from './config';
 import { PodManager } from './pods';
 import { SupervisorMetrics } from './metrics';
 import { FaultTable, validateFault } from '../proxy/faults';
 import { TcpProxy } from '../proxy/tcp-proxy';
 import { HttpProxy } from '../proxy/http-proxy';
+import { cmdlineOf, reapLeftoverPods, stateFilePath, waitGone, type StateFile } from './state';
 
 class HttpError extends Error {
   constructor(
@@ -15,12 +15,6 @@ class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-interface StateFile {
-  supervisorPid: number;
-  updatedAtMs: number;
-  pods: { name: string; app: string; pid?: number; cmdline: string }[];
 }
 
 function parseSelector(sel: string | null): Record<string, string> {
@@ -47,15 +41,6 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-/** A process whose /proc cmdline still matches what we started (pids get reused). */
-function cmdlineOf(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** The supervisor process: pods, Service proxies, fault table, HTTP API (see api.ts), metrics, state file. */
 export class Supervisor {
   readonly faults = new FaultTable();
@@ -69,12 +54,12 @@ export class Supervisor {
 
   constructor(private readonly config: SupervisorConfig) {
     this.metrics = new SupervisorMetrics(config, () => this.pods, this.faults);
-    this.stateFile = path.join(config.dataDir, 'state.json');
+    this.stateFile = stateFilePath(config.dataDir);
   }
 
   async start(): Promise<void> {
     mkdirSync(this.config.dataDir, { recursive: true });
-    this.reapLeftovers();
+    await waitGone(reapLeftoverPods(this.config.dataDir), 10_000);
     const pods = new PodManager(this.config, {
       restart: (app) => this.metrics.restart(app),
       changed: () => this.scheduleState(),
@@ -117,25 +102,6 @@ export class Supervisor {
     });
     pods.start();
     this.sweepTimer = setInterval(() => this.faults.sweep(), 1000);
-  }
-
-  /** A supervisor that died hard leaves its pods running: kill those recorded in the state file. */
-  private reapLeftovers(): void {
-    let state: StateFile;
-    try {
-      state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as StateFile;
-    } catch {
-      return;
-    }
-    for (const p of state.pods) {
-      if (p.pid && cmdlineOf(p.pid) === p.cmdline) {
-        try {
-          process.kill(p.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
   }
 
   private scheduleState(): void {
