@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { localTargetSchema } from '../schemas/target';
 import { PORT_SPAN } from '../infra/local/ports';
@@ -26,6 +26,7 @@ interface CannonResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  statusCodeStats?: Record<string, { count: number }>;
 }
 interface CannonRequest {
   method: string;
@@ -127,6 +128,7 @@ const CLK_TCK = 100;
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 export async function run(): Promise<Record<string, unknown>> {
+  const loadBefore = os.loadavg()[0] ?? 0;
   const home = mkdtempSync(path.join(tmpdir(), 'faultline-bench-boutique-'));
   const basePort = await freeRange(PORT_SPAN);
   const ports: number[] = [];
@@ -202,9 +204,13 @@ export async function run(): Promise<Record<string, unknown>> {
       timeouts: r.timeouts,
       latencyP50Ms: r.latency.p50,
       latencyP99Ms: r.latency.p99,
+      statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
     });
     const result = {
-      cpus: (await import('node:os')).cpus().length,
+      cpus: os.cpus().length,
+      // other work on the machine skews every number here: report the load it ran under
+      loadAverage1mBefore: round(loadBefore),
+      loadAverage1mAfter: round(os.loadavg()[0] ?? 0),
       connections: CONNECTIONS,
       durationS: DURATION_S,
       deployMs,

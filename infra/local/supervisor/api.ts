@@ -19,6 +19,11 @@
  *          kube_pod_container_status_restarts_total{namespace,pod,app}, kube_pod_status_ready{pod,app},
  *          kube_deployment_status_replicas_available{deployment}, kube_deployment_spec_replicas{deployment},
  *          faultline_proxy_active_faults{app,kind}
+ *          (also: kube_pod_status_phase, kube_pod_container_status_waiting_reason{reason}, faultline_app_restarts_total{app},
+ *          faultline_proxy_connections_total{app}, faultline_proxy_no_endpoint_total{app},
+ *          faultline_proxy_http_responses_total{app,code})
+ *   GET    /sd/pods                                              → Prometheus http_sd target groups, one per running pod,
+ *                                                                         labels {pod, app, namespace}
  *
  * Every service sits behind a fault proxy on its public (Service) port; the pods listen on internal ports.
  * Proxy faults apply to connections to `app` (like a NetworkChaos/HTTPChaos on that app's pods).
