@@ -47,6 +47,8 @@ describe('model evaluateModel activity', () => {
     assert.ok(r.baselines.isolationForest!.rocAuc > 0.9, 'IForest finds the out-of-range windows');
     assert.ok(r.baselines.random!.rocAuc < 0.75);
     assert.equal(r.sweep.length, 11);
+    assert.deepEqual(Object.keys(r.byThresholdMethod).sort(), ['best-f1-val', 'percentile', 'pot', 'spot']);
+    assert.ok(r.byThresholdMethod.spot!.atThreshold.recall > 0.3, 'SPOT alarms on the out-of-range episodes');
     assert.deepEqual(
       r.usad.perFaultType.map((p) => p.faultType),
       ['cpu-stress', 'pod-kill'],

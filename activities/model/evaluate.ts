@@ -25,7 +25,7 @@ import {
   type FaultTypeRecall,
   type Prf,
 } from './metrics';
-import { bestF1Threshold, percentileThreshold, potThreshold, type PotResult } from './thresholds';
+import { bestF1Threshold, percentileThreshold, potThreshold, spot, type PotResult } from './thresholds';
 import { IsolationForest, mulberry32 } from './isolation-forest';
 import { ensembleScores } from './ensemble';
 
@@ -268,6 +268,19 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
       threshold: c.threshold,
       atThreshold: confusion(pred, test.labels),
       falseAlarmsPerHour: falseAlarmsPerHour(pred, test.labels, test.times).perHour,
+    };
+  }
+  // SPOT: calibrated on the normal validation scores, then streamed over the test scores in time
+  // order, updating its tail model; its threshold is per window, so it is reported beside the others.
+  const pot = all.find((c) => c.method === 'pot');
+  if (pot) {
+    const normal = valScores.filter((_, i) => !(val.labels[i]! > 0));
+    const level = Math.min(0.98, 1 - 20 / normal.length);
+    const sp = spot(normal, testScores, 1e-3, level, 10);
+    byThresholdMethod.spot = {
+      threshold: sp.final.threshold,
+      atThreshold: confusion(sp.alarms, test.labels),
+      falseAlarmsPerHour: falseAlarmsPerHour(sp.alarms, test.labels, test.times).perHour,
     };
   }
 

@@ -203,7 +203,14 @@ export interface SpotResult {
  * SPOT (Siffer et al. Alg. 1): calibrate POT on `init`, then stream: a value above z_q is an alarm (and
  * not added to the model); a value above t is a new peak, the GPD is refitted and z_q updated.
  */
-export function spot(init: ArrayLike<number>, stream: ArrayLike<number>, q = 1e-3, level = 0.98): SpotResult {
+export function spot(
+  init: ArrayLike<number>,
+  stream: ArrayLike<number>,
+  q = 1e-3,
+  level = 0.98,
+  /** refit the GPD after this many new peaks (1 = Siffer et al.'s every peak; larger bounds the cost on long streams) */
+  refitEvery = 1,
+): SpotResult {
   const pot = potThreshold(init, q, level);
   const t = pot.initialThreshold;
   const peaks: number[] = [];
@@ -211,6 +218,7 @@ export function spot(init: ArrayLike<number>, stream: ArrayLike<number>, q = 1e-
   let n = init.length;
   let z = pot.threshold;
   let fit = pot.fit;
+  let pending = 0;
   const thresholds = new Float64Array(stream.length);
   const alarms = new Uint8Array(stream.length);
   for (let i = 0; i < stream.length; i++) {
@@ -223,7 +231,12 @@ export function spot(init: ArrayLike<number>, stream: ArrayLike<number>, q = 1e-
     n++;
     if (x > t) {
       peaks.push(x - t);
-      fit = fitGpd(peaks);
+      pending++;
+      if (pending >= refitEvery) {
+        pending = 0;
+        fit = fitGpd(peaks);
+      }
+      // n and N_t move with every value even between refits
       z = gpdQuantile(t, fit, q, n, peaks.length);
     }
   }

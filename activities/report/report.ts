@@ -470,12 +470,18 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       { name: 'val loss2', points: line('val_loss2'), color: '#dc2626', dashed: true },
     ].filter((s) => s.points.length);
     const secs = history.reduce((a, h) => a + (h.seconds ?? 0), 0);
+    const last = history[history.length - 1] as
+      (HistoryEpoch & { best_epoch?: number; stopped_early?: boolean }) | undefined;
+    const best =
+      last?.best_epoch !== undefined
+        ? ` Best validation epoch ${last.best_epoch} (the exported model)${last.stopped_early ? '; stopped early' : ''}.`
+        : '';
     body.push(
       section(
         'training',
         'Training',
         lineChart(series, { xLabel: 'epoch', yLabel: 'loss', height: 260 }) +
-          `<p class="note">${history.length} epochs on <b>${esc(input.trained?.device ?? '?')}</b>, ${secs.toFixed(1)} s of epoch time (${(secs / history.length).toFixed(2)} s/epoch); loss2 is adversarial and may go negative.</p>`,
+          `<p class="note">${history.length} epochs on <b>${esc(input.trained?.device ?? '?')}</b>, ${secs.toFixed(1)} s of epoch time (${(secs / history.length).toFixed(2)} s/epoch); loss2 is adversarial and may go negative.${best}</p>`,
       ),
     );
     sections.training = 'ok';
