@@ -511,7 +511,7 @@ describe('boutique stand-in services', function () {
       assert.equal(b.cookies.size, 0);
     });
 
-    it('answers 422 with the error page for invalid forms', async function () {
+    it('answers 422 with the error page for invalid forms, and serves the other upstream routes', async function () {
       const b = new Browser(stack.frontendUrl);
       const cases: [string, Record<string, string>][] = [
         ['/cart', { product_id: 'OLJCESPC7Z', quantity: '0' }],
@@ -528,6 +528,26 @@ describe('boutique stand-in services', function () {
         assert.match(r.html, /HTTP Status:<\/strong> 422 Unprocessable Entity/);
         assert.match(r.html, /<pre class="border border-danger p-3">invalid form input: /);
       }
+      // Forms sent as multipart (browser FormData) are read too.
+      const fd = new FormData();
+      fd.set('product_id', '66VCHSJNUP');
+      fd.set('quantity', '3');
+      const multipart = await fetch(`${stack.frontendUrl}/cart`, {
+        method: 'POST',
+        body: fd,
+        redirect: 'manual',
+        headers: { cookie: 'shop_session-id=multipart-user' },
+      });
+      assert.equal(multipart.status, 302);
+      assert.deepEqual((await cart.call('GetCart', { user_id: 'multipart-user' })).items, [
+        { product_id: '66VCHSJNUP', quantity: 3 },
+      ]);
+      const meta = await fetch(`${stack.frontendUrl}/product-meta/66VCHSJNUP`);
+      assert.equal(((await meta.json()) as { name: string }).name, 'Tank Top');
+      const head = await fetch(`${stack.frontendUrl}/`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), '');
+      assert.equal((await b.request('/nowhere')).status, 404);
       const unknown = await b.request('/product/NOPE');
       assert.equal(unknown.status, 500);
       assert.match(unknown.html, /could not retrieve product: productcatalogservice/);

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { BoutiqueService } from '../../schemas/target';
 import { healthCheck } from '../../infra/local/boutique/grpc-client';
-import { freePort, waitUntil } from './ports';
+import { isFree, waitUntil } from './ports';
 
 /**
  * Starts the boutique stand-in the way the supervisor does — one OS process per service via
@@ -73,8 +73,23 @@ export function spawnService(service: BoutiqueService, env: Record<string, strin
   return new Proc(service, child);
 }
 
+/**
+ * Free ports below the kernel's ephemeral range (32768+ on Linux): a port from there can be taken
+ * by any outgoing connection on the machine between allocation and bind (other suites run alongside).
+ */
+export async function allocatePorts(n: number, taken = new Set<number>()): Promise<number[]> {
+  const out: number[] = [];
+  for (let tries = 0; out.length < n; tries++) {
+    if (tries > 1000) throw new Error(`could not find ${n} free ports`);
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(p) || out.includes(p) || !(await isFree(p))) continue;
+    out.push(p);
+  }
+  return out;
+}
+
 export async function startRedis(): Promise<{ port: number; proc: Proc }> {
-  const port = await freePort();
+  const [port = 0] = await allocatePorts(1);
   const child = spawn(
     REDIS_SERVER,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
@@ -99,28 +114,55 @@ export interface BoutiqueStack {
   stop(): Promise<void>;
 }
 
+/** Waits for the service's health check; fails at once if its process exits. */
 export async function waitHealthy(stack: BoutiqueStack, service: BoutiqueService, timeoutMs = 30_000): Promise<void> {
   const proc = stack.procs.get(service);
-  await waitUntil(
+  let done = false;
+  const healthy = waitUntil(
     async () => {
-      if (proc && !proc.running) throw new Error(`${service} exited:\n${proc.output}`);
+      if (done) return true;
       if (service === 'frontend') return (await fetch(`${stack.frontendUrl}/_healthz`)).ok;
       return (await healthCheck(stack.addr(service), 1000)) === 'SERVING';
     },
     timeoutMs,
     `${service} health`,
-  ).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n--- ${service} output ---\n${proc?.output ?? ''}`);
+  );
+  const exited = (proc?.exited ?? new Promise<never>(() => undefined)).then((code) => {
+    throw new Error(`${service} exited with code ${code}`);
   });
+  try {
+    await Promise.race([healthy, exited]);
+  } catch (err) {
+    throw new Error(`${String(err)}\n--- ${service} output ---\n${proc?.output ?? ''}`, { cause: err });
+  } finally {
+    done = true;
+    exited.catch(() => undefined);
+    healthy.catch(() => undefined);
+  }
 }
 
-export async function startBoutique(): Promise<BoutiqueStack> {
+/**
+ * Starts redis and the ten services. A port can still be taken by another suite between allocation
+ * and bind; then the whole stack is started again on new ports (the services' env links them all).
+ */
+export async function startBoutique(attempts = 3): Promise<BoutiqueStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBoutiqueOnce();
+    } catch (err) {
+      if (attempt >= attempts || !/already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startBoutiqueOnce(): Promise<BoutiqueStack> {
   const redis = await startRedis();
   const services: BoutiqueService[] = ['frontend', ...GRPC_SERVICES];
   const ports = {} as Record<BoutiqueService, number>;
   const metricsPorts = {} as Record<GrpcServiceName, number>;
-  for (const s of services) ports[s] = await freePort();
-  for (const s of GRPC_SERVICES) metricsPorts[s] = await freePort();
+  const free = await allocatePorts(services.length + GRPC_SERVICES.length, new Set([redis.port]));
+  for (const s of services) ports[s] = free.shift() ?? 0;
+  for (const s of GRPC_SERVICES) metricsPorts[s] = free.shift() ?? 0;
   const addrEnv: Record<string, string> = {};
   for (const s of GRPC_SERVICES) addrEnv[ADDR_VAR[s]] = `127.0.0.1:${ports[s]}`;
   const env = {} as Record<BoutiqueService, Record<string, string>>;
