@@ -247,7 +247,10 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
       target.campaignLabel.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(target.campaignLabel),
     );
     await target.waitReady(20_000);
-    const deleted = await target.deleteCampaignObjects();
+    // The manifest file is gone by teardown time: the default kinds are still found by label.
+    const gone = new KubernetesTarget(config(ns, { manifest: join(dir, 'deleted-manifest.yaml') }), target.campaignId);
+    const deleted = await gone.deleteCampaignObjects();
+    assert.equal(deleted.filter((r) => r.kind === 'Deployment').length, 12);
     assert.equal(deleted.at(-1)?.kind, 'Namespace');
     assert.equal(api.get('', 'namespaces', undefined, ns), undefined);
     assert.deepEqual(api.list('', 'pods', ns), []);

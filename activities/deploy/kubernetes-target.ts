@@ -325,14 +325,13 @@ export class KubernetesTarget implements Target {
       .finally(() => signal?.removeEventListener('abort', onOuterAbort));
     // A failure before the first list (403, no such namespace) rejects watchPods itself.
     await Promise.race([firstList, done]);
-    return {
-      pods: () => [...pods.values()],
-      stop: () => ac.abort(),
-      done: done.catch((err: unknown) => {
-        if (ac.signal.aborted) return;
-        throw err;
-      }),
-    };
+    const finished = done.catch((err: unknown) => {
+      if (ac.signal.aborted) return;
+      throw err;
+    });
+    // A caller that never awaits `done` must not crash the worker with an unhandled rejection.
+    finished.catch(() => undefined);
+    return { pods: () => [...pods.values()], stop: () => ac.abort(), done: finished };
   }
 
   /**
@@ -512,7 +511,15 @@ export class KubernetesTarget implements Target {
     }
     for (const r of chaos) if ((CHAOS_MESH_PLURALS as readonly string[]).includes(r.name)) types.push(r);
     const seen = new Set<string>();
-    for (const o of this.manifestObjects()) {
+    let kinds: Pick<KubeObject, 'apiVersion' | 'kind'>[];
+    try {
+      kinds = this.manifestObjects();
+    } catch (err) {
+      // The manifest file is gone (e.g. a custom target.manifest): still clean up the usual workload kinds.
+      if (!(err instanceof ManifestError)) throw err;
+      kinds = FALLBACK_TEARDOWN_KINDS;
+    }
+    for (const o of kinds) {
       const key = `${o.apiVersion}/${o.kind}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -689,6 +696,12 @@ export class KubernetesTarget implements Target {
 }
 
 const PODS = { group: '', version: 'v1', name: 'pods', namespaced: true };
+/** The kinds of the default manifest (what infra/k8s/rbac grants), for a teardown whose manifest is gone. */
+const FALLBACK_TEARDOWN_KINDS = [
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'v1', kind: 'ServiceAccount' },
+];
 const NAMESPACES = { group: '', version: 'v1', name: 'namespaces', namespaced: false };
 
 function op(
