@@ -247,8 +247,9 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
       watchMs: reason === 'end of chaos phase' ? 10_000 : 0,
     });
     active = 0;
-    // faults of a cancelled batch may have been logged: continue numbering after them, never reuse an id
-    if (res.lastSeq !== undefined && res.lastSeq + 1 > state.seq) state.seq = res.lastSeq + 1;
+    // a cancelled batch leaves planned-but-never-logged ids: continue numbering right after the last logged
+    // one, so the log has no gap (the fence guarantees no batch of this epoch logs another id after this)
+    if (res.lastSeq !== undefined) state.seq = res.lastSeq + 1;
     state.epoch += 1;
   };
 

@@ -312,6 +312,8 @@ export class BatchEngine {
       mode: spec.mode,
     };
     if (this.injector.prepare) await this.injector.prepare(fault);
+    // the last check before the id enters the log: cleanup reads the log right after it writes its fence
+    this.checkHalt();
     this.append({
       ev: 'planned',
       ts: this.ctx.now(),
