@@ -48,7 +48,7 @@ function toFailure(err: unknown): unknown {
  */
 export function createDeployActivities(deps: DeployDeps) {
   return {
-    async deployTarget(input: DeployInput): Promise<TargetEndpoints> {
+    deployTarget: async (input: DeployInput): Promise<TargetEndpoints> => {
       const ctx = Context.current();
       const parsed = targetSchema.safeParse(input.target);
       if (!parsed.success) {
@@ -69,7 +69,7 @@ export function createDeployActivities(deps: DeployDeps) {
       }
     },
 
-    async teardownTarget(input: TeardownInput): Promise<void> {
+    teardownTarget: async (input: TeardownInput): Promise<void> => {
       const ctx = Context.current();
       const parsed = targetSchema.safeParse(input.target);
       if (!parsed.success) {

@@ -63,10 +63,9 @@ export class LocalTarget implements Target {
   /** Every service has its configured replicas ready and the frontend answers through its Service. */
   async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let missing: string[] = [];
     for (;;) {
       signal?.throwIfAborted();
-      missing = [];
+      const missing: string[] = [];
       try {
         const pods = await this.supervisor.listPods({}, signal);
         for (const svc of BOUTIQUE_SERVICES) {

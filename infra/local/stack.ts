@@ -280,24 +280,25 @@ async function withLock<T>(dir: string, signal: AbortSignal | undefined, fn: () 
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let holder = NaN;
+      let holder: number;
       try {
         holder = Number(readFileSync(file, 'utf8'));
       } catch {
         continue;
       }
-      let holderAlive = false;
+      let holderAlive: boolean;
       try {
-        process.kill(holder, 0);
+        // 0 / NaN: the holder is still writing its pid
+        if (Number.isInteger(holder) && holder > 0) process.kill(holder, 0);
         holderAlive = true;
       } catch {
         holderAlive = false;
       }
-      if (!holderAlive || !Number.isInteger(holder)) {
+      if (!holderAlive) {
         rmSync(file, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`local stack is locked by pid ${holder} (${file})`);
+      if (Date.now() > deadline) throw new Error(`local stack is locked by pid ${holder} (${file})`, { cause: err });
       await sleep(100);
     }
   }

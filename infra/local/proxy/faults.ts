@@ -17,7 +17,10 @@ export class FaultTable {
 
   put(app: string, faultId: string, fault: ProxyFault): void {
     let m = this.byApp.get(app);
-    if (!m) this.byApp.set(app, (m = new Map()));
+    if (!m) {
+      m = new Map<string, ProxyFault>();
+      this.byApp.set(app, m);
+    }
     m.set(faultId, fault);
   }
 
@@ -94,7 +97,7 @@ export function validateFault(app: string, protocol: 'grpc' | 'http', f: unknown
     throw new Error('expiresAtMs (UTC epoch ms) is required');
   }
   for (const k of ['latencyMs', 'jitterMs', 'percent', 'statusCode'] as const) {
-    if (o[k] !== undefined && (typeof o[k] !== 'number' || (o[k] as number) < 0)) {
+    if (o[k] !== undefined && (typeof o[k] !== 'number' || o[k] < 0)) {
       throw new Error(`${k} must be a non-negative number`);
     }
   }

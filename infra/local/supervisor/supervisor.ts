@@ -81,7 +81,9 @@ export class Supervisor {
         await proxy.listen();
       } catch (err) {
         await this.closeProxies();
-        throw new Error(`service proxy for ${spec.app} cannot listen on port ${spec.publicPort}: ${String(err)}`);
+        throw new Error(`service proxy for ${spec.app} cannot listen on port ${spec.publicPort}: ${String(err)}`, {
+          cause: err,
+        });
       }
       this.proxies.push(proxy);
     }
