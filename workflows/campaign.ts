@@ -46,6 +46,7 @@ import {
   stopSignal,
   type CampaignProgress,
   type CampaignStatus,
+  liveFraction,
 } from './messages';
 import { chaosLoop } from './chaos-loop';
 
@@ -159,36 +160,32 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
   let epochs = 0;
   let cleanupRuns = 0;
   let message: string | undefined;
-  const phaseState = new Map<Phase, CampaignProgress['phases'][number]>(
-    PHASES.map((p) => [p, { name: p, state: planned.has(p) ? 'pending' : 'skipped' }]),
-  );
+  type PhaseEntry = Pick<CampaignProgress['phases'][number], 'name' | 'state' | 'startMs' | 'endMs'>;
+  const phaseState = new Map<Phase, PhaseEntry>(PHASES.map((p) => [p, { name: p, state: planned.has(p) ? 'pending' : 'skipped' }]));
   let chaosStarted = false;
   const chaosId = chaosWorkflowId(campaignId);
 
   const progress = (): CampaignProgress => {
-    const total = config.phases.reduce((s, p) => s + WEIGHT[p], 0);
-    let done = 0;
-    for (const p of config.phases) {
-      const st = phaseState.get(p);
-      if (st?.state === 'done' || st?.state === 'failed') done += WEIGHT[p];
-      else if (st?.state === 'running' && st.startMs !== undefined) {
-        const planMs = phasePlanMs(config, p);
-        if (planMs > 0) done += WEIGHT[p] * Math.min(0.95, (Date.now() - st.startMs) / planMs);
-      }
-    }
-    return {
+    const phases = PHASES.map((p) => ({
+      ...(phaseState.get(p) as CampaignProgress['phases'][number]),
+      weight: WEIGHT[p],
+      plannedMs: phasePlanMs(config, p) || undefined,
+    }));
+    const snapshot: CampaignProgress = {
       campaignId,
       name: config.name,
       status,
       phase: currentPhase,
-      phases: PHASES.map((p) => ({ ...(phaseState.get(p) as CampaignProgress['phases'][number]) })),
-      fraction: total > 0 ? Math.min(1, done / total) : 1,
+      phases,
+      fraction: 0,
       faultsInjected,
       requestsSent,
       epochs,
       chaosWorkflowId: chaosStarted ? chaosId : undefined,
       message,
     };
+    snapshot.fraction = liveFraction(snapshot, Date.now());
+    return snapshot;
   };
 
   // Handlers only change state; the phase loop reacts to it.
@@ -381,7 +378,9 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
       headline = await longRunning.evaluateModel({ campaignId, dataDir, dataset, trained, model: config.model });
     });
   } catch (err) {
-    failure = err instanceof Error ? err.message : String(err);
+    // An ActivityFailure's own message is generic ("Activity task failed"); the cause says what went wrong.
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+    failure = cause instanceof Error ? cause.message : String(cause);
     if (isCancellation(err)) failure = 'campaign cancelled';
     log.error('campaign phase failed', { error: failure });
     throw err;

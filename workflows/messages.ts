@@ -22,8 +22,20 @@ export interface CampaignProgress {
   name: string;
   status: CampaignStatus;
   phase: Phase | 'done' | 'cleanup';
-  phases: { name: Phase; state: 'pending' | 'running' | 'done' | 'skipped' | 'failed'; startMs?: number; endMs?: number }[];
-  /** share of the planned pipeline done, 0..1 */
+  phases: {
+    name: Phase;
+    state: 'pending' | 'running' | 'done' | 'skipped' | 'failed';
+    startMs?: number;
+    endMs?: number;
+    /** planned length of time-bound phases (warmup, baseline, chaos) */
+    plannedMs?: number;
+    /** relative share of the pipeline, for progress bars */
+    weight: number;
+  }[];
+  /**
+   * Share of the pipeline done, 0..1, as of the last workflow task. A query runs at workflow time, which
+   * stands still between tasks, so live displays use `liveFraction()` with the real clock.
+   */
   fraction: number;
   faultsInjected: number;
   requestsSent: number;
@@ -53,3 +65,19 @@ export const unhaltSignal = defineSignal('unhalt');
 
 export const campaignWorkflowId = (name: string, suffix: string) => `campaign-${name}-${suffix}`;
 export const chaosWorkflowId = (campaignId: string) => `${campaignId}/chaos`;
+
+/** Progress fraction at `nowMs` (real clock), interpolating the running time-bound phase. */
+export function liveFraction(p: CampaignProgress, nowMs: number): number {
+  let total = 0;
+  let done = 0;
+  for (const ph of p.phases) {
+    if (ph.state === 'skipped') continue;
+    total += ph.weight;
+    if (ph.state === 'done' || ph.state === 'failed') done += ph.weight;
+    else if (ph.state === 'running' && ph.startMs !== undefined && ph.plannedMs) {
+      done += ph.weight * Math.min(0.99, Math.max(0, (nowMs - ph.startMs) / ph.plannedMs));
+    }
+  }
+  if (p.status === 'completed' || p.status === 'stopped' || p.status === 'failed') return 1;
+  return total > 0 ? Math.min(1, done / total) : 0;
+}

@@ -9,6 +9,7 @@ import {
   resumeSignal,
   stopSignal,
   type CampaignProgress,
+  liveFraction,
 } from '../../workflows/messages';
 import type { CampaignConfig } from '../../schemas/campaign';
 import { CampaignIndex } from '../../activities/campaign/campaign-index';
@@ -45,8 +46,6 @@ export async function followCampaign(handle: WorkflowHandle, opts: { quiet?: boo
       format: ' {phase} |{bar}| {percentage}% | faults {faults} | requests {requests} | epochs {epochs} | {status}',
       barsize: 30,
       hideCursor: true,
-      noTTYOutput: !tty,
-      notTTYSchedule: 10_000,
       stream: process.stderr,
     },
     undefined,
@@ -59,6 +58,7 @@ export async function followCampaign(handle: WorkflowHandle, opts: { quiet?: boo
   while (!done) {
     try {
       const p = await handle.query(progressQuery);
+      const pct = Math.round(liveFraction(p, Date.now()) * 100);
       const payload = {
         phase: p.phase.padEnd(8),
         faults: p.faultsInjected,
@@ -67,13 +67,15 @@ export async function followCampaign(handle: WorkflowHandle, opts: { quiet?: boo
         status: p.message ?? p.status,
       };
       if (!opts.quiet) {
-        if (!started) {
-          bar.start(100, Math.round(p.fraction * 100), payload);
-          started = true;
-        } else bar.update(Math.round(p.fraction * 100), payload);
-        if (!tty) {
-          const line = `${p.phase} ${Math.round(p.fraction * 100)}% ${p.status}`;
-          if (line !== lastLine) console.error(`  ${line}`);
+        if (tty) {
+          if (!started) {
+            bar.start(100, pct, payload);
+            started = true;
+          } else bar.update(pct, payload);
+        } else {
+          // Logs (CI, files) get one line per change of phase or status instead of a redrawn bar.
+          const line = `${p.phase} ${p.status}${p.message ? ` (${p.message})` : ''}`;
+          if (line !== lastLine) console.error(`[${new Date().toISOString()}] ${pct}% ${line}`);
           lastLine = line;
         }
       }
@@ -105,7 +107,7 @@ export function printResult(r: CampaignResult): void {
 
 function formatProgress(p: CampaignProgress): string {
   const lines = [
-    `${p.campaignId} (${p.name}): ${p.status}, phase ${p.phase}, ${Math.round(p.fraction * 100)}%`,
+    `${p.campaignId} (${p.name}): ${p.status}, phase ${p.phase}, ${Math.round(liveFraction(p, Date.now()) * 100)}%`,
     `  faults injected ${p.faultsInjected}, requests sent ${p.requestsSent}, epochs ${p.epochs}`,
   ];
   if (p.message) lines.push(`  ${p.message}`);

@@ -67,7 +67,15 @@ export function registerUpCommands(program: Command): void {
       if (r.temporal.uiUrl) console.log(`  UI:       ${r.temporal.uiUrl}  (Start Workflow → type "campaign", queue "faultline")`);
       console.log(`  database: ${r.temporal.dbFile}`);
       for (const w of r.workers) console.log(`${w.kind} worker pid ${w.pid}  (log ${w.logPath})`);
-      if (r.stack) for (const [k, v] of Object.entries(r.stack)) console.log(`${k}: ${String(v)}`);
+      if (r.stack) {
+        for (const [k, v] of Object.entries(r.stack)) {
+          if (k === 'parts' && Array.isArray(v)) {
+            for (const part of v as { name: string; pid?: number; port?: number; ready: boolean }[]) {
+              console.log(`  ${part.name.padEnd(14)} ${part.ready ? 'ready' : 'NOT READY'}  pid ${part.pid ?? '-'}  port ${part.port ?? '-'}`);
+            }
+          } else if (k !== 'home') console.log(`${k}: ${String(v)}`);
+        }
+      }
     });
   program
     .command('down')
