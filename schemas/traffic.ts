@@ -45,6 +45,11 @@ export const trafficSchema = z
     thinkTime: duration().default('100ms'),
     thinkTimeMax: duration().optional(),
     requestTimeout: duration().default('10s'),
+    /**
+     * raw: kept-alive TCP connections with a small HTTP/1.1 parser (about autocannon's CPU per request);
+     * node-http: node:http with keep-alive Agents (3–5× the CPU per request, for comparison)
+     */
+    client: z.enum(['raw', 'node-http']).default('raw'),
     /** boutique: the upstream task mix; single: GET `path` only (a smoke test or a benchmark) */
     scenario: z.enum(['boutique', 'single']).default('boutique'),
     path: z.string().startsWith('/').default('/'),

@@ -33,6 +33,7 @@ interface Row {
   idle: number;
   connect: number;
   url: string;
+  bytes: number;
 }
 
 /** Reads a JTL and checks every row has the 17 columns. */
@@ -52,6 +53,7 @@ function readJtl(file: string): { header: string; rows: Row[] } {
       idle: Number(f[15]),
       connect: Number(f[16]),
       url: f[13] as string,
+      bytes: Number(f[9]),
     };
   });
   return { header: lines[0] ?? '', rows };
@@ -277,6 +279,42 @@ describe('traffic: open model, cancellation and resume', function () {
       assert.equal(summary.startMs, last.originMs);
     } finally {
       await fast.close();
+    }
+  });
+
+  it('reads chunked, length-delimited and close-delimited bodies on the raw client as node:http does', async function () {
+    this.timeout(30_000);
+    let n = 0;
+    const body = 'x'.repeat(5000);
+    const srv = await plainServer((req, res) => {
+      req.resume();
+      const kind = n++ % 3;
+      if (kind === 0) {
+        res.write(body.slice(0, 1234)); // two writes: Transfer-Encoding: chunked
+        setTimeout(() => res.end(body.slice(1234)), 2);
+      } else if (kind === 1) {
+        res.setHeader('content-length', body.length);
+        res.end(body);
+      } else {
+        res.setHeader('connection', 'close'); // body ends when the socket closes
+        res.write(body);
+        res.end();
+      }
+    });
+    try {
+      for (const client of ['raw', 'node-http'] as const) {
+        const env = new MockActivityEnvironment();
+        const summary = await runIn(env, () =>
+          activities.runLoad(input(dir, `client-${client}`, srv.url, 1500, { client, users: 3, rampUp: '0s', thinkTime: '0ms', scenario: 'single' })),
+        );
+        const { rows } = readJtl(summary.jtlPath);
+        assert.equal(summary.errors, 0, `${client}: ${JSON.stringify(readReport(summary.summaryPath).errorsByKind)}`);
+        assert.ok(rows.length > 30, `${client}: ${rows.length} requests`);
+        // JTL bytes: the whole response, headers and (de-chunked or raw) body; 5000 body bytes plus headers
+        for (const r of rows) assert.ok(r.bytes > 5000 && r.bytes < 5400, `${client}: ${r.bytes} bytes in a response`);
+      }
+    } finally {
+      await srv.close();
     }
   });
 

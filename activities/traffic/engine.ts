@@ -2,7 +2,17 @@ import * as http from 'node:http';
 import { setMaxListeners } from 'node:events';
 import type { TrafficConfig } from '../../schemas/traffic';
 import { ms } from '../../schemas/duration';
-import { CookieJar, nowMs, send, type RequestSpec, type SendOptions } from './http-client';
+import { CookieJar, nowMs, send, type HttpResult, type RequestSpec } from './http-client';
+import { RawConnection } from './raw-client';
+
+/** Sends one request for a session (its cookie jar is bound in). */
+type Sender = (spec: RequestSpec) => Promise<HttpResult>;
+
+/** Where a session's requests go: one connection per closed-model user, a shared pool in the open model. */
+interface Transport {
+  sender(jar: CookieJar): Sender;
+  destroy(): void;
+}
 import { rng, taskPicker, taskRequests } from './boutique-journeys';
 import type { Recorder, Sample } from './recorder';
 
@@ -64,6 +74,7 @@ export class LoadEngine {
   private readonly stopping = new AbortController();
   /** in-flight requests abort when this fires */
   private readonly hardStop = new AbortController();
+  private readonly inflight = new Set<() => void>();
   private readonly base: URL;
   private readonly timeoutMs: number;
   private readonly thinkMin: number;
@@ -78,6 +89,9 @@ export class LoadEngine {
     this.pickTask = taskPicker(o.config.weights);
     // every in-flight request listens on these; hundreds at once is expected, not a leak
     setMaxListeners(0, this.hardStop.signal, this.stopping.signal);
+    this.hardStop.signal.addEventListener('abort', () => {
+      for (const abort of [...this.inflight]) abort();
+    });
   }
 
   get stopped(): boolean {
@@ -115,23 +129,48 @@ export class LoadEngine {
     return this.base.pathname.replace(/\/$/, '');
   }
 
-  private sendOptions(agent: http.Agent, jar: CookieJar): SendOptions {
+  /**
+   * A transport with `maxConnections` kept-alive connections: raw sockets (default) or node:http with a
+   * keep-alive Agent (`client: node-http`). Requests in flight register an aborter for a hard stop.
+   */
+  private transport(maxConnections: number): Transport {
+    const host = this.base.hostname;
+    const port = Number(this.base.port || 80);
+    const basePath = this.base_path();
+    if (this.o.config.client === 'node-http') {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: maxConnections });
+      return {
+        sender: (jar) => (spec) =>
+          send(spec, { agent, host, port, basePath, hostHeader: this.base.host, jar, timeoutMs: this.timeoutMs, inflight: this.inflight }),
+        destroy: () => agent.destroy(),
+      };
+    }
+    const idle: RawConnection[] = [];
+    const all = new Set<RawConnection>();
     return {
-      agent,
-      host: this.base.hostname,
-      port: Number(this.base.port || 80),
-      basePath: this.base_path(),
-      hostHeader: this.base.host,
-      jar,
-      timeoutMs: this.timeoutMs,
-      signal: this.hardStop.signal,
+      sender: (jar) => async (spec) => {
+        const conn = idle.pop() ?? new RawConnection(host, port, this.base.host);
+        all.add(conn);
+        const abort = (): void => conn.abort();
+        this.inflight.add(abort);
+        try {
+          return await conn.send(spec, basePath, jar, this.timeoutMs);
+        } finally {
+          this.inflight.delete(abort);
+          idle.push(conn);
+        }
+      },
+      destroy: () => {
+        for (const c of all) c.destroy();
+      },
     };
   }
 
   /** Sends one request and records it; `intendedMs` (open model) is where its latency counts from. */
-  private async exec(spec: RequestSpec, so: SendOptions, threadName: string, intendedMs?: number): Promise<void> {
+  private async exec(spec: RequestSpec, sendFn: Sender, threadName: string, intendedMs?: number): Promise<void> {
+    if (this.hardStop.signal.aborted) return;
     const grp = this.o.config.model === 'open' ? this.progress.inFlight : this.progress.activeUsers;
-    const res = await send(spec, so);
+    const res = await sendFn(spec);
     if (res.errorKind === 'aborted') return; // cut off by stop/cancel: not a result of the system under test
     const t0 = intendedMs !== undefined && intendedMs < res.startMs ? intendedMs : res.startMs;
     const ts = Math.floor(t0);
@@ -149,7 +188,7 @@ export class LoadEngine {
       sentBytes: res.sentBytes,
       grpThreads: grp,
       allThreads: grp,
-      url: this.base.origin + so.basePath + spec.path,
+      url: this.base.origin + this.base_path() + spec.path,
       latency: Math.round(res.firstByteMs - t0),
       idle: Math.round(res.startMs - t0),
       connect: Math.round(res.connectMs),
@@ -185,8 +224,8 @@ export class LoadEngine {
     if (stop.aborted) return;
     const threadName = `boutique 1-${i + 1}`;
     // one connection per virtual user, kept alive, as a JMeter thread with "Use KeepAlive"
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const so = this.sendOptions(agent, new CookieJar());
+    const transport = this.transport(1);
+    const so = transport.sender(new CookieJar());
     const r = rng(this.o.seed + i * 7919);
     this.progress.activeUsers++;
     try {
@@ -203,7 +242,7 @@ export class LoadEngine {
       }
     } finally {
       this.progress.activeUsers--;
-      agent.destroy();
+      transport.destroy();
     }
   }
 
@@ -212,9 +251,9 @@ export class LoadEngine {
     const stop = this.stopping.signal;
     const ratePerMs = c.ratePerSec / 1000;
     const rampMs = ms(c.rampUp);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: c.maxInFlight });
+    const transport = this.transport(c.maxInFlight);
     const sessions = Array.from({ length: c.users }, (_, i) => ({
-      so: this.sendOptions(agent, new CookieJar()),
+      so: transport.sender(new CookieJar()),
       r: rng(this.o.seed + i * 7919),
       name: `boutique 1-${i + 1}`,
     }));
@@ -275,7 +314,7 @@ export class LoadEngine {
     } finally {
       this.progress.notSent += queue.length;
       queue.length = 0;
-      agent.destroy();
+      transport.destroy();
     }
   }
 }

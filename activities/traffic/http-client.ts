@@ -108,7 +108,11 @@ export interface SendOptions {
   hostHeader: string;
   jar: CookieJar | undefined;
   timeoutMs: number;
-  signal?: AbortSignal;
+  /**
+   * Aborters of the requests in flight: the caller aborts them all at a hard stop. (A set rather than
+   * an AbortSignal listener per request, which costs more than the rest of the bookkeeping together.)
+   */
+  inflight?: Set<() => void>;
 }
 
 /**
@@ -145,7 +149,7 @@ export function send(spec: RequestSpec, o: SendOptions): Promise<HttpResult> {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      o.signal?.removeEventListener('abort', onAbort);
+      o.inflight?.delete(onAbort);
       resolve({ ...r, startMs, connectMs, sentBytes });
     };
     const fail = (code: string, message: string): void => {
@@ -178,13 +182,7 @@ export function send(spec: RequestSpec, o: SendOptions): Promise<HttpResult> {
       fail('ABORT_ERR', 'aborted');
       req.destroy();
     };
-    if (o.signal) {
-      if (o.signal.aborted) {
-        onAbort();
-        return;
-      }
-      o.signal.addEventListener('abort', onAbort, { once: true });
-    }
+    o.inflight?.add(onAbort);
     req.on('socket', (socket) => {
       // a new socket is still connecting; a kept-alive one is not, and costs no connect time
       if (socket.connecting) {
@@ -198,6 +196,9 @@ export function send(spec: RequestSpec, o: SendOptions): Promise<HttpResult> {
     req.on('response', (res) => {
       firstByteMs = nowMs();
       o.jar?.store(res.headers['set-cookie']);
+      // JMeter's bytes are the whole response: status line and headers as well as the body
+      bytes += 17 + (res.statusMessage ?? '').length;
+      for (const h of res.rawHeaders) bytes += h.length + 2;
       res.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
       });
