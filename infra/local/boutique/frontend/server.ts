@@ -108,8 +108,11 @@ class Frontend {
     return (await need('could not retrieve cart', this.c.cart.call('GetCart', { user_id: s.sessionId }))).items;
   }
 
+  /**
+   * Always asks currencyservice, even USD to USD, as upstream does (its no-op shortcut is off), so a
+   * currencyservice fault shows on every page.
+   */
   private async convert(what: string, money: Money | null, currency: string): Promise<Money> {
-    if (money?.currency_code === currency) return money;
     return need(what, this.c.currency.call('Convert', { from: money, to_code: currency }));
   }
 
