@@ -432,11 +432,16 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
         readFileSync(join(ROOT, 'infra', 'grafana', 'provisioning', 'dashboards', 'faultline.yaml'), 'utf8'),
       ) as { providers: { options: { path: string } }[] };
       assert.equal(dashMount?.split(':')[1], provider.providers[0]?.options.path);
-      const ds = parse(
-        readFileSync(join(ROOT, 'infra', 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8'),
-      ) as { datasources: { type: string; url: string }[] };
-      assert.equal(ds.datasources[0]?.type, 'prometheus');
-      assert.ok(services.grafana?.environment?.PROMETHEUS_URL, 'the datasource URL variable is set');
+      const dsText = readFileSync(
+        join(ROOT, 'infra', 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'),
+        'utf8',
+      );
+      const ds = parse(dsText) as { datasources: { type: string; url: string; isDefault?: boolean }[] };
+      assert.ok(ds.datasources.every((d) => d.type === 'prometheus'));
+      assert.equal(ds.datasources.filter((d) => d.isDefault).length, 1);
+      for (const m of dsText.matchAll(/\$\{(\w+)\}/g)) {
+        assert.ok(services.grafana?.environment?.[m[1] ?? ''], `compose sets ${m[1]} for Grafana`);
+      }
     });
   });
 
