@@ -153,13 +153,14 @@ export interface SweepRow {
   valBestF1: number | null;
 }
 
-export function alphaBetaSweep(
+export async function alphaBetaSweep(
   test: ScoreTerms,
   testLabels: Uint8Array,
   val: ScoreTerms,
   valLabels: Uint8Array,
   steps = 10,
-): SweepRow[] {
+  beat: (stage: string) => Promise<void> = () => Promise.resolve(),
+): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
   const valLabelled = valLabels.some((v) => v > 0) && valLabels.some((v) => v === 0);
   for (let k = 0; k <= steps; k++) {
@@ -176,6 +177,7 @@ export function alphaBetaSweep(
       bestF1PointAdjusted: bestF1PointAdjusted(s, testLabels).f1,
       valBestF1: valLabelled ? bestF1(combineTerms(val, alpha, beta), valLabels).f1 : null,
     });
+    await beat('sweep');
   }
   return rows;
 }
@@ -234,10 +236,18 @@ export interface EvaluateOptions {
   intraOpThreads?: number;
   batchSize?: number;
   iforestTrees?: number;
+  /** called between stages and scoring batches (the activity heartbeats from it) */
+  onProgress?: (stage: string, detail?: Record<string, number>) => void;
 }
 
 export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {}): Promise<EvaluationHeadline> {
   const dir = input.dataset.dir;
+  // Report progress and yield to the event loop, so heartbeats go out between CPU-bound stages.
+  const beat = async (stage: string, detail?: Record<string, number>): Promise<void> => {
+    opts.onProgress?.(stage, detail);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  await beat('load');
   const [val, test] = await Promise.all([loadSplit(dir, 'val'), loadSplit(dir, 'test')]);
   const alpha = input.model.alpha;
   const beta = input.model.beta;
@@ -250,8 +260,8 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   let testTerms: ScoreTerms;
   const t0 = performance.now();
   try {
-    valTerms = await scorer.terms(val.windows);
-    testTerms = await scorer.terms(test.windows);
+    valTerms = await scorer.terms(val.windows, (done, total) => opts.onProgress?.('score-val', { done, total }));
+    testTerms = await scorer.terms(test.windows, (done, total) => opts.onProgress?.('score-test', { done, total }));
   } finally {
     await scorer.close();
   }
@@ -259,6 +269,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   const valScores = combineTerms(valTerms, alpha, beta);
   const testScores = combineTerms(testTerms, alpha, beta);
 
+  await beat('thresholds');
   const { chosen, all } = chooseThresholds(valScores, val.labels);
   const usad = detectorMetrics(testScores, test, chosen.threshold, chosen.method);
   const byThresholdMethod: EvaluationResults['byThresholdMethod'] = {};
@@ -276,7 +287,10 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   if (pot) {
     const normal = valScores.filter((_, i) => !(val.labels[i]! > 0));
     const level = Math.min(0.98, 1 - 20 / normal.length);
-    const sp = spot(normal, testScores, 1e-3, level, 10);
+    // ~50 refits over the stream whatever its length: bounded blocking time between heartbeats
+    const refitEvery = Math.max(10, Math.ceil(((1 - level) * test.n) / 50));
+    await beat('spot');
+    const sp = spot(normal, testScores, 1e-3, level, refitEvery);
     byThresholdMethod.spot = {
       threshold: sp.final.threshold,
       atThreshold: confusion(sp.alarms, test.labels),
@@ -288,12 +302,23 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   // a USAD+IForest ensemble, and random scores (what chance looks like on this label balance).
   const baselines: EvaluationResults['baselines'] = {};
   const train = await loadSplit(dir, 'train');
+  await beat('iforest-fit');
   const forest = IsolationForest.fit(train.windows, train.dim, {
     seed: input.model.seed,
     trees: opts.iforestTrees ?? 100,
   });
-  const ifVal = forest.score(val.windows);
-  const ifTest = forest.score(test.windows);
+  const scoreChunked = async (split: Split, stage: string): Promise<Float64Array> => {
+    const out = new Float64Array(split.n);
+    const chunk = 5000;
+    for (let s = 0; s < split.n; s += chunk) {
+      const e = Math.min(split.n, s + chunk);
+      out.set(forest.score(split.windows.subarray(s * split.dim, e * split.dim)), s);
+      await beat(stage, { done: e, total: split.n });
+    }
+    return out;
+  };
+  const ifVal = await scoreChunked(val, 'iforest-val');
+  const ifTest = await scoreChunked(test, 'iforest-test');
   const thr = (s: Float64Array): { chosen: ThresholdChoice } => chooseThresholds(s, val.labels);
   const ifChoice = thr(ifVal).chosen;
   baselines.isolationForest = withoutDetail(
@@ -321,6 +346,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
       `mean of USAD and IForest scores, ${method === 'rank' ? 'rank' : 'z'}-normalised against validation`,
     );
   }
+  await beat('baselines');
   const rand = mulberry32(input.model.seed + 1);
   const rTest = Float64Array.from({ length: test.n }, () => rand());
   baselines.random = withoutDetail(detectorMetrics(rTest, test, 0.99, 'fixed 0.99'), 'uniform random scores');
@@ -335,6 +361,8 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     data: Float64Array.from([...testTerms.err1, ...testTerms.err2]),
   });
 
+  await beat('sweep');
+  const sweep = await alphaBetaSweep(testTerms, test.labels, valTerms, val.labels, 10, beat);
   const sw = thresholdSweep(testScores, test.labels);
   const results: EvaluationResults = {
     campaignId: input.campaignId,
@@ -348,7 +376,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     usad,
     byThresholdMethod,
     baselines,
-    sweep: alphaBetaSweep(testTerms, test.labels, valTerms, val.labels),
+    sweep,
     curves: { roc: rocCurve(sw), pr: prCurve(sw) },
     series: thinSeries(test, testScores),
     scoring: { windowsPerSec: (val.n + test.n) / seconds, seconds, batchSize: opts.batchSize ?? 4096 },

@@ -13,9 +13,9 @@ export function createModelActivities(deps: ModelActivityDeps = {}) {
   return {
     // an arrow property, so the activity can be destructured from the factory's object
     evaluateModel: async (input: EvaluateInput): Promise<EvaluationHeadline> => {
-      // Scoring is one call per split; a heartbeat before it tells the server the activity started.
-      safeHeartbeat({ stage: 'scoring' });
-      return evaluate(input, deps.scoring ?? {});
+      safeHeartbeat({ stage: 'start' });
+      // Heartbeats are throttled by the SDK, so every stage and scoring batch may report.
+      return evaluate(input, { ...deps.scoring, onProgress: (stage, detail) => safeHeartbeat({ stage, ...detail }) });
     },
   };
 }

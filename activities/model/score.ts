@@ -43,7 +43,7 @@ export class UsadScorer {
   }
 
   /** Scores `windows` (row-major [n, dim], i.e. the [n, W, F] npy flattened per window). */
-  async terms(windows: Float32Array): Promise<ScoreTerms> {
+  async terms(windows: Float32Array, onBatch?: (done: number, total: number) => void): Promise<ScoreTerms> {
     const { dim } = this;
     if (windows.length % dim !== 0) throw new Error(`window data length ${windows.length} is not a multiple of ${dim}`);
     const n = windows.length / dim;
@@ -75,6 +75,7 @@ export class UsadScorer {
       }
       out.recon1?.dispose();
       out.recon2?.dispose();
+      onBatch?.(start + rows, n);
     }
     return { err1, err2 };
   }
