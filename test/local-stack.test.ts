@@ -354,6 +354,18 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
     const s = new Session(endpoints.frontendUrl);
     assert.equal((await s.request('GET', '/')).status, 200);
   });
+
+  it('teardownTarget keeps the shared stack with keepStack and stops every part without it', async () => {
+    const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('WARN') });
+    const { teardownTarget } = createDeployActivities({ home, localStack: STACK_TUNING });
+    const input = { campaignId: 'test-campaign', dataDir: home, target: config };
+    await env.run(teardownTarget, { ...input, keepStack: true });
+    assert.ok((await stackStatus({ home })).every((p) => p.running && p.ready));
+    await env.run(teardownTarget, input);
+    assert.ok((await stackStatus({ home })).every((p) => !p.running));
+    assert.equal(await client.healthy(), false);
+    await env.run(teardownTarget, input); // idempotent
+  });
 });
 
 describe('local stack start errors', function () {
