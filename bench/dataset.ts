@@ -61,8 +61,19 @@ async function child(dir: string, out: string): Promise<void> {
     config: datasetSchema.parse({ window: { size: WINDOW, stride: STRIDE }, labelMargin: MARGIN, maxGapFill: MAX_GAP }),
   });
   const seconds = (performance.now() - t0) / 1000;
-  const anomalousWindows = Object.fromEntries(Object.entries(res.card.splits).map(([k, s]) => [k, s.windows.anomalous]));
-  console.log(JSON.stringify({ timings: res.timings, seconds, peakRssKb: peakRssKb(), windows: res.windows, anomalousWindows, features: res.features.length }));
+  const anomalousWindows = Object.fromEntries(
+    Object.entries(res.card.splits).map(([k, s]) => [k, s.windows.anomalous]),
+  );
+  console.log(
+    JSON.stringify({
+      timings: res.timings,
+      seconds,
+      peakRssKb: peakRssKb(),
+      windows: res.windows,
+      anomalousWindows,
+      features: res.features.length,
+    }),
+  );
 }
 
 function runChild(cmd: string, args: string[]): ChildOut {
@@ -72,7 +83,8 @@ function runChild(cmd: string, args: string[]): ChildOut {
 }
 
 function pandasScript(): string {
-  for (const p of [join(__dirname, 'dataset_pandas.py'), join(__dirname, '..', '..', 'bench', 'dataset_pandas.py')]) if (existsSync(p)) return p;
+  for (const p of [join(__dirname, 'dataset_pandas.py'), join(__dirname, '..', '..', 'bench', 'dataset_pandas.py')])
+    if (existsSync(p)) return p;
   throw new Error('bench/dataset_pandas.py not found');
 }
 
@@ -80,7 +92,14 @@ export async function run(): Promise<DatasetBenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'fl-bench-dataset-'));
   try {
     const baselineRows = Math.round(ROWS * 0.6);
-    const c = syntheticCampaign({ baselineRows, chaosRows: ROWS - baselineRows, features: FEATURES, gapEvery: 5000, faultEvery: 500, seed: 7 });
+    const c = syntheticCampaign({
+      baselineRows,
+      chaosRows: ROWS - baselineRows,
+      features: FEATURES,
+      gapEvery: 5000,
+      faultEvery: 500,
+      seed: 7,
+    });
     await writeSyntheticCampaign(dir, c);
     // pandas has no Arrow reader here (no pyarrow): the same tables as .npy [rows, 1 + F] float64.
     for (const [phase, p] of Object.entries(c.phases)) {
@@ -98,19 +117,52 @@ export async function run(): Promise<DatasetBenchRow[]> {
 
     const node = runChild(process.execPath, [__filename, '--child', dir, join(dir, 'out-node')]);
     await rm(join(dir, 'out-node'), { recursive: true, force: true }); // free the disk before the second run
-    const py = runChild('/usr/bin/python3', [pandasScript(), dir, join(dir, 'out-pandas'), String(WINDOW), String(STRIDE), '5000', '5000']);
+    const py = runChild('/usr/bin/python3', [
+      pandasScript(),
+      dir,
+      join(dir, 'out-pandas'),
+      String(WINDOW),
+      String(STRIDE),
+      '5000',
+      '5000',
+    ]);
     for (const split of ['train', 'val', 'test']) {
       if (node.windows[split] !== py.windows[split] || node.anomalousWindows[split] !== py.anomalousWindows[split]) {
-        throw new Error(`the two pipelines disagree on ${split}: node ${JSON.stringify(node)} pandas ${JSON.stringify(py)}`);
+        throw new Error(
+          `the two pipelines disagree on ${split}: node ${JSON.stringify(node)} pandas ${JSON.stringify(py)}`,
+        );
       }
     }
     const rows: DatasetBenchRow[] = [
-      { engine: 'faultline (node)', rows: ROWS, features: FEATURES, seconds: node.seconds, peakRssMiB: node.peakRssKb / 1024, timingsMs: node.timings, windows: node.windows },
-      { engine: 'pandas/numpy', rows: ROWS, features: FEATURES, seconds: py.seconds, peakRssMiB: py.peakRssKb / 1024, timingsMs: py.timings, windows: py.windows },
+      {
+        engine: 'faultline (node)',
+        rows: ROWS,
+        features: FEATURES,
+        seconds: node.seconds,
+        peakRssMiB: node.peakRssKb / 1024,
+        timingsMs: node.timings,
+        windows: node.windows,
+      },
+      {
+        engine: 'pandas/numpy',
+        rows: ROWS,
+        features: FEATURES,
+        seconds: py.seconds,
+        peakRssMiB: py.peakRssKb / 1024,
+        timingsMs: py.timings,
+        windows: py.windows,
+      },
     ];
-    console.log(`\ndataset pipeline, ${ROWS.toLocaleString('en-US')} rows × ${FEATURES} features, window ${WINDOW}/${STRIDE} (niced, same machine, same run)`);
+    console.log(
+      `\ndataset pipeline, ${ROWS.toLocaleString('en-US')} rows × ${FEATURES} features, window ${WINDOW}/${STRIDE} (niced, same machine, same run)`,
+    );
     const stages = ['read', 'label', 'clean', 'scale', 'window', 'write-npy', 'write-arrow', 'write-csv', 'card'];
-    console.log('engine'.padEnd(18) + stages.map((s) => s.padStart(12)).join('') + 'total s'.padStart(10) + 'peak MiB'.padStart(10));
+    console.log(
+      'engine'.padEnd(18) +
+        stages.map((s) => s.padStart(12)).join('') +
+        'total s'.padStart(10) +
+        'peak MiB'.padStart(10),
+    );
     for (const r of rows) {
       console.log(
         r.engine.padEnd(18) +
@@ -119,7 +171,9 @@ export async function run(): Promise<DatasetBenchRow[]> {
           Math.round(r.peakRssMiB).toString().padStart(10),
       );
     }
-    console.log(`speed-up: ${(py.seconds / node.seconds).toFixed(2)}× (goal ≥ 2×); windows ${JSON.stringify(node.windows)}`);
+    console.log(
+      `speed-up: ${(py.seconds / node.seconds).toFixed(2)}× (goal ≥ 2×); windows ${JSON.stringify(node.windows)}`,
+    );
     return rows;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -128,7 +182,8 @@ export async function run(): Promise<DatasetBenchRow[]> {
 
 if (require.main === module) {
   const i = process.argv.indexOf('--child');
-  const job = i >= 0 ? child(process.argv[i + 1] as string, process.argv[i + 2] as string) : run().then(() => undefined);
+  const job =
+    i >= 0 ? child(process.argv[i + 1] as string, process.argv[i + 2] as string) : run().then(() => undefined);
   job.then(
     () => process.exit(0),
     (err: unknown) => {

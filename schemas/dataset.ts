@@ -12,7 +12,9 @@ export const datasetSchema = z
     /** What to do with a series that still has a gap longer than maxGapFill: fail (default) or drop it (reported). */
     onLongGap: z.enum(['fail', 'drop-series']).default('fail'),
     scaler: z.enum(['minmax', 'standard']).default('minmax'),
-    window: z.object({ size: z.number().int().min(1).default(12), stride: z.number().int().min(1).default(1) }).prefault({}),
+    window: z
+      .object({ size: z.number().int().min(1).default(12), stride: z.number().int().min(1).default(1) })
+      .prefault({}),
     windowLabel: z.enum(['any', 'last']).default('any'),
     /** Share of the baseline, at its end, that becomes validation data (normal); the rest is training data. */
     valFraction: z.number().min(0).max(0.9).default(0.2),

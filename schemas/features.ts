@@ -3,9 +3,10 @@ import { duration } from './duration';
 import { BOUTIQUE_SERVICES } from './target';
 
 /** One collected feature: a PromQL expression that yields one series (owned by activities/metrics). */
-export const featureSchema = z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), query: z.string().min(1) }).strict();
+export const featureSchema = z
+  .object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), query: z.string().min(1) })
+  .strict();
 export type FeatureDef = z.infer<typeof featureSchema>;
-
 
 /**
  * Which features to collect. The exact PromQL of every set is written down in docs/features.md and
@@ -17,9 +18,7 @@ export const featuresSchema = z
     sets: z.array(z.enum(['reference', 'service'])).default(['reference', 'service']),
     extra: z.array(featureSchema).default([]),
     /** Services (their `app` label) for the 'service' set. */
-    services: z
-      .array(z.string().regex(/^[a-z][a-z0-9-]*$/))
-      .default([...BOUTIQUE_SERVICES]),
+    services: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).default([...BOUTIQUE_SERVICES]),
     /** Range of rate()/increase(); must hold at least two scrapes (4× the scrape interval is a safe choice). */
     rateWindow: duration().default('15s'),
     /** Disk devices summed by disk_read_mbps/disk_write_mbps: whole disks by pattern (no partitions, loop, zram, dm). */

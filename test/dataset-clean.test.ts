@@ -71,13 +71,16 @@ describe('dataset cleaning', () => {
     const dir = await mkdtemp(join(tmpdir(), 'fl-dataset-clean-'));
     try {
       const tables: Record<string, string> = {};
-      for (const [phase, t0] of [['baseline', T0], ['chaos', T0 + 120_000]] as const) {
+      for (const [phase, t0] of [
+        ['baseline', T0],
+        ['chaos', T0 + 120_000],
+      ] as const) {
         const ts = Float64Array.from({ length: 100 }, (_, i) => t0 + i * S);
         const ok = Float64Array.from(ts, (_, i) => Math.cos(i));
         const holey = Float64Array.from(ts, (_, i) => i % 7);
         if (phase === 'chaos') holey.fill(NaN, 40, 52); // 12 s with no sample; maxGapFill 5 s
         tables[phase] = join(dir, `${phase}.arrow`);
-        await writeArrowTable(tables[phase]!, [
+        await writeArrowTable(tables[phase], [
           { name: 'timestamp', kind: 'f64', values: ts },
           { name: 'net_rx_mbps', kind: 'f64', values: ok },
           { name: 'svc_cartservice_latency_p95', kind: 'f64', values: holey },
@@ -99,7 +102,10 @@ describe('dataset cleaning', () => {
         },
       );
       // drop-series: the same input builds, and the card says what was dropped and why
-      const res = await buildDatasetFromTables({ ...args, config: datasetSchema.parse({ maxGapFill: '5s', onLongGap: 'drop-series' }) });
+      const res = await buildDatasetFromTables({
+        ...args,
+        config: datasetSchema.parse({ maxGapFill: '5s', onLongGap: 'drop-series' }),
+      });
       assert.deepEqual(res.features, ['net_rx_mbps']);
       assert.equal(res.card.cleaning.dropped[0]?.name, 'svc_cartservice_latency_p95');
       assert.equal(res.card.cleaning.dropped[0]?.reason, 'long-gap');

@@ -26,7 +26,10 @@ describe('dataset export', () => {
     ]);
     const one = join(dir, 'one.csv');
     const many = join(dir, 'many.csv');
-    const ranges = [{ from: 0, to: 20_000 }, { from: 30_000, to: n }];
+    const ranges = [
+      { from: 0, to: 20_000 },
+      { from: 30_000, to: n },
+    ];
     assert.equal(await writeReferenceCsv(one, ts, 1000, lab, ['a', 'b'], { cols }, ranges, 1), 40_000);
     assert.equal(await writeReferenceCsv(many, ts, 1000, lab, ['a', 'b'], { cols }, ranges, 3), 40_000);
     const [x, y] = [await readFile(one, 'utf8'), await readFile(many, 'utf8')];
@@ -36,7 +39,14 @@ describe('dataset export', () => {
   });
 
   it('writes npy, Arrow, a pandas-readable reference CSV and a card; no window straddles a split', async () => {
-    const c = syntheticCampaign({ baselineRows: 600, chaosRows: 400, features: 4, gapEvery: 97, faultEvery: 60, seed: 3 });
+    const c = syntheticCampaign({
+      baselineRows: 600,
+      chaosRows: 400,
+      features: 4,
+      gapEvery: 97,
+      faultEvery: 60,
+      seed: 3,
+    });
     const { tables, faultLogPath } = await writeSyntheticCampaign(dir, c);
     const cfg = datasetSchema.parse({ window: { size: 12, stride: 3 } });
     const ref = await createDatasetActivities().buildDataset({
@@ -60,7 +70,10 @@ describe('dataset export', () => {
       const x = readNpy(join(ref.dir, `${split}.npy`));
       assert.deepEqual(x.shape, [ref.windows[split], 12, 4]);
       assert.equal(x.dtype, '<f4');
-      assert.ok(x.data.every((v) => Number.isFinite(v)), `${split} has no NaN`);
+      assert.ok(
+        x.data.every((v) => Number.isFinite(v)),
+        `${split} has no NaN`,
+      );
       const times = readNpy(join(ref.dir, `${split}_times.npy`)).data;
       const ranges = card.splits[split].ranges;
       for (let k = 0; k < ref.windows[split]; k++) {
@@ -68,7 +81,9 @@ describe('dataset export', () => {
         assert.ok(inside, `${split} window ${k} lies inside one split range`);
         assert.equal(times[2 * k + 1]! - times[2 * k]!, 11 * c.stepMs);
       }
-      const types = JSON.parse(await readFile(join(ref.dir, `${split}_fault_types.json`), 'utf8')) as Array<string | null>;
+      const types = JSON.parse(await readFile(join(ref.dir, `${split}_fault_types.json`), 'utf8')) as Array<
+        string | null
+      >;
       const labels = readNpy(join(ref.dir, `${split}_labels.npy`)).data;
       assert.equal(types.length, labels.length);
       types.forEach((t, k) => assert.equal(t !== null, labels[k] === 1));
@@ -84,7 +99,10 @@ describe('dataset export', () => {
       '  "rows": len(df), "attack": int((df["Normal/Attack"] == "Attack").sum()), "nan": int(df.isna().sum().sum()),',
       '  "first": int(df["window_start"].iloc[0]), "step": int(df["window_end"].iloc[0] - df["window_start"].iloc[0])}))',
     ].join('\n');
-    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, ref.dir], { encoding: 'utf8' })) as Record<string, unknown>;
+    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, ref.dir], { encoding: 'utf8' })) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(out.shape, [ref.windows.test, 12, 4]);
     assert.equal(out.dtype, 'float32');
     assert.deepEqual(out.columns, [...REFERENCE_COLUMNS, ...c.names]);
@@ -92,7 +110,8 @@ describe('dataset export', () => {
     assert.equal(out.nan, 0);
     assert.equal(out.first, c.phases.baseline.ts[0]! - c.stepMs);
     assert.equal(out.step, c.stepMs);
-    const pointAttacks = card.splits.train.points.anomalous + card.splits.val.points.anomalous + card.splits.test.points.anomalous;
+    const pointAttacks =
+      card.splits.train.points.anomalous + card.splits.val.points.anomalous + card.splits.test.points.anomalous;
     assert.equal(out.attack, pointAttacks);
   });
 });

@@ -41,7 +41,7 @@ const FAULTS: FaultRecord[] = [
 ];
 
 function expected(): Array<string | null> {
-  const out: Array<string | null> = new Array(200).fill(null);
+  const out: Array<string | null> = Array.from({ length: 200 }, () => null);
   const set = (from: number, to: number, t: string) => {
     for (let s = from; s <= to; s++) {
       const i = 100 + (s - 200);
@@ -69,19 +69,34 @@ describe('dataset labels', () => {
     const at = (s: number) => l.isAnomaly[100 + s - 200];
     assert.deepEqual([at(209), at(210), at(219), at(220)], [0, 1, 1, 0]);
     assert.deepEqual([at(230), at(231), at(244), at(255), at(256)], [0, 1, 1, 1, 0]);
-    assert.equal(l.isAnomaly.subarray(0, 100).reduce((a, b) => a + b, 0), 0, 'baseline is normal');
+    assert.equal(
+      l.isAnomaly.subarray(0, 100).reduce((a, b) => a + b, 0),
+      0,
+      'baseline is normal',
+    );
   });
 
   it('folds an event log (partial lines per fault id) into records', () => {
     const text = [
-      JSON.stringify({ id: 'x', campaignId: 'c', type: 'pod-kill', target: { namespace: 'd', app: 'a', pods: [] }, params: {}, plannedMs: 1, status: 'planned' }),
+      JSON.stringify({
+        id: 'x',
+        campaignId: 'c',
+        type: 'pod-kill',
+        target: { namespace: 'd', app: 'a', pods: [] },
+        params: {},
+        plannedMs: 1,
+        status: 'planned',
+      }),
       JSON.stringify({ id: 'x', appliedMs: 5, status: 'applied' }),
       JSON.stringify({ id: 'x', removedMs: 9, recoveredMs: 12, status: 'removed' }),
       '{"id": "torn',
     ].join('\n');
     const recs = parseFaultLog(text);
     assert.equal(recs.length, 1);
-    assert.deepEqual([recs[0]!.appliedMs, recs[0]!.removedMs, recs[0]!.recoveredMs, recs[0]!.status], [5, 9, 12, 'removed']);
+    assert.deepEqual(
+      [recs[0]!.appliedMs, recs[0]!.removedMs, recs[0]!.recoveredMs, recs[0]!.status],
+      [5, 9, 12, 'removed'],
+    );
   });
 
   it("reads the chaos engine's event log (planned/applied/removed/recovered lines)", async () => {
@@ -90,7 +105,17 @@ describe('dataset labels', () => {
       const target = { namespace: 'default', app: 'cartservice', pods: ['cartservice-0'] };
       const lines = [
         { ev: 'campaign', ts: T0, campaignId: 'c1', targetKind: 'local' },
-        { ev: 'planned', ts: T0 + 1, id: 'a', campaignId: 'c1', type: 'pod-kill', target, params: {}, plannedMs: T0 + 5, plannedEndMs: T0 + 9 },
+        {
+          ev: 'planned',
+          ts: T0 + 1,
+          id: 'a',
+          campaignId: 'c1',
+          type: 'pod-kill',
+          target,
+          params: {},
+          plannedMs: T0 + 5,
+          plannedEndMs: T0 + 9,
+        },
         { ev: 'applied', ts: T0 + 210_000, id: 'a' },
         { ev: 'removed', ts: T0 + 212_000, id: 'a' },
         { ev: 'recovered', ts: T0 + 214_500, id: 'a' },
@@ -99,10 +124,16 @@ describe('dataset labels', () => {
       await writeFile(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       const recs = await readFaultRecords(path);
       assert.equal(recs.length, 1);
-      assert.deepEqual([recs[0]!.type, recs[0]!.appliedMs, recs[0]!.removedMs, recs[0]!.recoveredMs], ['pod-kill', T0 + 210_000, T0 + 212_000, T0 + 214_500]);
+      assert.deepEqual(
+        [recs[0]!.type, recs[0]!.appliedMs, recs[0]!.removedMs, recs[0]!.recoveredMs],
+        ['pod-kill', T0 + 210_000, T0 + 212_000, T0 + 214_500],
+      );
       const ts = new Float64Array([...grid(T0, 100), ...grid(T0 + 200_000, 100)]);
       const l = labelPoints(ts, recs, 5000, { from: 100, to: 200 });
-      assert.deepEqual(Array.from(l.isAnomaly), expected().map((w) => (w === 'pod-kill' ? 1 : 0)));
+      assert.deepEqual(
+        Array.from(l.isAnomaly),
+        expected().map((w) => (w === 'pod-kill' ? 1 : 0)),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -114,16 +145,23 @@ describe('dataset labels', () => {
       await mkdir(join(dir, 'metrics'));
       await mkdir(join(dir, 'chaos'));
       const tables: Record<string, string> = {};
-      for (const [phase, t0] of [['baseline', T0], ['chaos', T0 + 200_000]] as const) {
+      for (const [phase, t0] of [
+        ['baseline', T0],
+        ['chaos', T0 + 200_000],
+      ] as const) {
         const ts = grid(t0, 100);
         const a = Float64Array.from(ts, (_, i) => Math.sin(i / 5) + (phase === 'chaos' ? 1 : 0));
         const b = Float64Array.from(ts, (_, i) => (i * 7) % 11);
         tables[phase] = join(dir, 'metrics', `${phase}.arrow`);
-        await writeArrowTable(tables[phase]!, [
-          { name: 'timestamp', kind: 'f64', values: ts },
-          { name: 'cpu_util', kind: 'f64', values: a },
-          { name: 'mem_util', kind: 'f64', values: b },
-        ], { stepMs: '1000' });
+        await writeArrowTable(
+          tables[phase],
+          [
+            { name: 'timestamp', kind: 'f64', values: ts },
+            { name: 'cpu_util', kind: 'f64', values: a },
+            { name: 'mem_util', kind: 'f64', values: b },
+          ],
+          { stepMs: '1000' },
+        );
       }
       const logPath = join(dir, 'chaos', 'faults.jsonl');
       await writeFile(logPath, FAULTS.map((f) => JSON.stringify(f)).join('\n') + '\n');
@@ -138,7 +176,10 @@ describe('dataset labels', () => {
       });
       const points = await readArrowTable(join(ref.dir, 'points.arrow'));
       const want = expected();
-      assert.deepEqual(Array.from(points.columns.get('is_anomaly')!), want.map((w) => (w ? 1 : 0)));
+      assert.deepEqual(
+        Array.from(points.columns.get('is_anomaly')!),
+        want.map((w) => (w ? 1 : 0)),
+      );
       assert.deepEqual(points.strings.get('fault_type'), want);
       // window labels ('any'): the test split starts at chaos point 20 (s = 220)
       const times = readNpy(join(ref.dir, 'test_times.npy'));

@@ -13,12 +13,15 @@ const S = 1000;
 /** Baseline 100 points: training head in [0, 10], validation tail at 100; chaos at 1000. */
 async function tables(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const [phase, t0] of [['baseline', T0], ['chaos', T0 + 120_000]] as const) {
+  for (const [phase, t0] of [
+    ['baseline', T0],
+    ['chaos', T0 + 120_000],
+  ] as const) {
     const ts = Float64Array.from({ length: 100 }, (_, i) => t0 + i * S);
     const x = Float64Array.from(ts, (_, i) => (phase === 'chaos' ? 1000 + i : i < 80 ? (i % 11) * 1 : 100));
     const y = Float64Array.from(ts, (_, i) => (phase === 'chaos' ? -50 : i < 80 ? 2 + (i % 2) : 7));
     out[phase] = join(dir, `${phase}.arrow`);
-    await writeArrowTable(out[phase]!, [
+    await writeArrowTable(out[phase], [
       { name: 'timestamp', kind: 'f64', values: ts },
       { name: 'x', kind: 'f64', values: x },
       { name: 'y', kind: 'f64', values: y },
@@ -64,7 +67,10 @@ describe('dataset scaler', () => {
     assert.equal(scaler.fit.toMs, T0 + 79_000);
     const train = readNpy(join(res.dir, 'train.npy'));
     assert.deepEqual(train.shape, [16, 5, 2]);
-    assert.ok(train.data.every((v) => v >= 0 && v <= 1), 'training windows are in [0, 1]');
+    assert.ok(
+      train.data.every((v) => v >= 0 && v <= 1),
+      'training windows are in [0, 1]',
+    );
     const val = readNpy(join(res.dir, 'val.npy'));
     assert.equal(val.data[0], 10); // (100 − 0) / 10: not clipped
     const test = readNpy(join(res.dir, 'test.npy'));

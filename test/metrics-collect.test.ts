@@ -38,14 +38,20 @@ describe('metrics collect (real Prometheus of the local stack)', function () {
     stack = await ensureStack({ home, target, startTimeoutMs: 90_000 });
     const prom = stack.prometheusUrl;
     // Some frontend traffic so the HTTP request series exist, then ≥ 20 scrapes of everything.
-    await waitUntil(async () => {
-      await fetch(`${stack!.frontendUrl}/`).then((r) => r.text()).catch(() => '');
-      return (
-        (await instant(prom, 'count_over_time(node_load1[2m])')) >= 20 &&
-        (await instant(prom, 'sum(http_requests_total)')) > 0 &&
-        (await instant(prom, 'count(kube_deployment_status_replicas_available >= 1)')) === 10
-      );
-    }, 150_000, '20 s of scraped node metrics, frontend traffic and every deployment available');
+    await waitUntil(
+      async () => {
+        await fetch(`${stack!.frontendUrl}/`)
+          .then((r) => r.text())
+          .catch(() => '');
+        return (
+          (await instant(prom, 'count_over_time(node_load1[2m])')) >= 20 &&
+          (await instant(prom, 'sum(http_requests_total)')) > 0 &&
+          (await instant(prom, 'count(kube_deployment_status_replicas_available >= 1)')) === 10
+        );
+      },
+      150_000,
+      '20 s of scraped node metrics, frontend traffic and every deployment available',
+    );
   });
 
   after(async () => {
@@ -74,7 +80,9 @@ describe('metrics collect (real Prometheus of the local stack)', function () {
       return fetch(url, init);
     };
     // 121 points in chunks of 50: three query_range calls per feature.
-    const { collectMetrics } = createMetricsActivities({ queryRange: { maxPointsPerChunk: 50, fetchImpl: countingFetch } });
+    const { collectMetrics } = createMetricsActivities({
+      queryRange: { maxPointsPerChunk: 50, fetchImpl: countingFetch },
+    });
     assert.equal(chunksOf(gridOf(input.phases[0]!.startMs, endMs, 1000), 50).length, 3);
     const result = await collectMetrics(input);
     assert.equal(requests, names.length * 3);
@@ -88,7 +96,18 @@ describe('metrics collect (real Prometheus of the local stack)', function () {
     assert.equal(ts[0], endMs - 120_000);
     assert.equal(ts[120], endMs);
     const last = (name: string) => table.columns.get(name)![120]!;
-    for (const name of ['node_load1', 'node_load5', 'node_load15', 'cpu_util', 'mem_util', 'disk_read_mbps', 'disk_write_mbps', 'net_rx_mbps', 'net_tx_mbps', 'fs_util']) {
+    for (const name of [
+      'node_load1',
+      'node_load5',
+      'node_load15',
+      'cpu_util',
+      'mem_util',
+      'disk_read_mbps',
+      'disk_write_mbps',
+      'net_rx_mbps',
+      'net_tx_mbps',
+      'fs_util',
+    ]) {
       assert.ok(Number.isFinite(last(name)), `${name} has a value at the end of the window (got ${last(name)})`);
     }
     assert.ok(last('cpu_util') >= 0 && last('cpu_util') <= 1);
@@ -100,8 +119,14 @@ describe('metrics collect (real Prometheus of the local stack)', function () {
     assert.ok(Number.isFinite(last('svc_frontend_request_rate')));
     assert.ok(Number.isFinite(last('svc_frontend_error_rate')));
     assert.ok(last('prom_up') >= 3);
-    const gaps = JSON.parse(await readFile(result.gapFiles!['baseline']!, 'utf8')) as { gaps: Record<string, Array<{ startMs: number }>> };
-    assert.equal(gaps.gaps['node_load1']?.[0]?.startMs, endMs - 120_000, 'a gap is recorded from the window start, not invented');
+    const gaps = JSON.parse(await readFile(result.gapFiles!['baseline']!, 'utf8')) as {
+      gaps: Record<string, Array<{ startMs: number }>>;
+    };
+    assert.equal(
+      gaps.gaps['node_load1']?.[0]?.startMs,
+      endMs - 120_000,
+      'a gap is recorded from the window start, not invented',
+    );
     assert.ok(Number.isNaN(table.columns.get('node_load1')![0]!));
 
     // A retried attempt resumes from the finished series: no query is sent again.

@@ -66,10 +66,14 @@ async function loadPhases(tables: Record<string, string>, stepHint: number | und
   const first = parts[0]!.table;
   const names = first.names.filter((n) => n !== 'timestamp');
   for (const { phase, table } of parts) {
-    if (!table.columns.has('timestamp')) throw new DatasetError(`${tables[phase]}: no timestamp column`, DATASET_ERRORS.invalidInput);
+    if (!table.columns.has('timestamp'))
+      throw new DatasetError(`${tables[phase]}: no timestamp column`, DATASET_ERRORS.invalidInput);
     const other = table.names.filter((n) => n !== 'timestamp');
     if (other.join(',') !== names.join(',')) {
-      throw new DatasetError(`phase ${phase} has features [${other.join(', ')}], ${wanted[0]} has [${names.join(', ')}]`, DATASET_ERRORS.invalidInput);
+      throw new DatasetError(
+        `phase ${phase} has features [${other.join(', ')}], ${wanted[0]} has [${names.join(', ')}]`,
+        DATASET_ERRORS.invalidInput,
+      );
     }
   }
   const n = parts.reduce((a, p) => a + p.table.rows, 0);
@@ -85,7 +89,10 @@ async function loadPhases(tables: Record<string, string>, stepHint: number | und
   }
   for (let i = 1; i < n; i++) {
     if (!((ts[i] as number) > (ts[i - 1] as number))) {
-      throw new DatasetError(`timestamps are not increasing at row ${i} (${ts[i - 1]} then ${ts[i]}): phases overlap?`, DATASET_ERRORS.invalidInput);
+      throw new DatasetError(
+        `timestamps are not increasing at row ${i} (${ts[i - 1]} then ${ts[i]}): phases overlap?`,
+        DATASET_ERRORS.invalidInput,
+      );
     }
   }
   let featureMeta: Loaded['featureMeta'] = names.map((name) => ({ name, query: '' }));
@@ -138,17 +145,25 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
 
   const chaosSeg = segments.find((s) => s.name === CHAOS_PHASE);
   const labelMarginMs = parseDuration(cfg.labelMargin);
-  const labels = labelPoints(ts, args.faults, labelMarginMs, chaosSeg ? { from: chaosSeg.from, to: chaosSeg.to } : { from: 0, to: 0 });
+  const labels = labelPoints(
+    ts,
+    args.faults,
+    labelMarginMs,
+    chaosSeg ? { from: chaosSeg.from, to: chaosSeg.to } : { from: 0, to: 0 },
+  );
   lap('label');
 
   // Gaps are filled within a split range, never from a neighbour across a split boundary
   // (interpolating a training point from a test point would leak).
   const ranges = splitRanges(segments, cfg);
-  const cleanSegments: Segment[] = SPLITS.flatMap((split) => ranges[split].filter((r) => r.to > r.from).map((r) => ({ name: split, ...r })));
+  const cleanSegments: Segment[] = SPLITS.flatMap((split) =>
+    ranges[split].filter((r) => r.to > r.from).map((r) => ({ name: split, ...r })),
+  );
   const maxGapPoints = Math.floor(parseDuration(cfg.maxGapFill) / stepMs);
   const cleaned = cleanColumns(ts, data.names, cols, cleanSegments, maxGapPoints, cfg.onLongGap);
   const names = cleaned.names;
-  if (names.length === 0) throw new DatasetError('every series was dropped by cleaning; no feature is left', DATASET_ERRORS.invalidInput);
+  if (names.length === 0)
+    throw new DatasetError('every series was dropped by cleaning; no feature is left', DATASET_ERRORS.invalidInput);
   lap('clean');
 
   const trainRange = ranges.train[0]!;
@@ -165,7 +180,11 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   const windows = {} as Record<Split, WindowSet>;
   for (const split of SPLITS) {
     let set: WindowSet = { starts: new Int32Array(0), labels: new Uint8Array(0), typeMask: new Uint32Array(0) };
-    for (const r of ranges[split]) set = concatWindows(set, makeWindows(r.from, r.to, W, stride, labels.isAnomaly, labels.typeMask, cfg.windowLabel));
+    for (const r of ranges[split])
+      set = concatWindows(
+        set,
+        makeWindows(r.from, r.to, W, stride, labels.isAnomaly, labels.typeMask, cfg.windowLabel),
+      );
     windows[split] = set;
   }
   lap('window');
@@ -282,7 +301,9 @@ function makeCard(
 ): DatasetCard {
   const { ts } = data;
   const span = (r: { from: number; to: number }) =>
-    r.to > r.from ? { startMs: ts[r.from] as number, endMs: ts[r.to - 1] as number, points: r.to - r.from } : { startMs: null, endMs: null, points: 0 };
+    r.to > r.from
+      ? { startMs: ts[r.from] as number, endMs: ts[r.to - 1] as number, points: r.to - r.from }
+      : { startMs: null, endMs: null, points: 0 };
   const splits = {} as DatasetCard['splits'];
   for (const split of SPLITS) {
     const set = windows[split];

@@ -42,7 +42,9 @@ export function renderCardMarkdown(card: DatasetCard): string {
   const out: string[] = [];
   out.push(`# Dataset card — campaign ${card.campaignId}`, '');
   out.push(`- config hash: \`${card.configHash}\``, `- built: ${card.createdAt}`, `- step: ${card.stepMs} ms`);
-  out.push(`- window: ${card.window.size} points, stride ${card.window.stride}, label rule "${card.labelling.windowLabel}"`);
+  out.push(
+    `- window: ${card.window.size} points, stride ${card.window.stride}, label rule "${card.labelling.windowLabel}"`,
+  );
   out.push(`- labels: ${card.labelling.rule}; margin ${card.labelling.marginMs} ms`);
   out.push(
     `- fault log: ${card.labelling.faultLog ?? '(none: no fault was injected, every point is normal)'} — ${card.labelling.faults.applied} applied faults used, ${card.labelling.faults.ignored} never applied (ignored)`,
@@ -64,7 +66,9 @@ export function renderCardMarkdown(card: DatasetCard): string {
   if (!card.cleaning.dropped.length && !card.cleaning.filled.length) out.push('Nothing dropped or filled.');
   for (const d of card.cleaning.dropped) out.push(`- dropped \`${d.name}\` (${d.reason}): ${d.detail}`);
   for (const f of card.cleaning.filled) {
-    out.push(`- filled \`${f.name}\`: ${f.gaps} gap(s), ${f.points} point(s) (${f.edgePoints} at phase edges, nearest value; the rest linear)`);
+    out.push(
+      `- filled \`${f.name}\`: ${f.gaps} gap(s), ${f.points} point(s) (${f.edgePoints} at phase edges, nearest value; the rest linear)`,
+    );
   }
   out.push(`- gaps longer than ${card.cleaning.maxGapPoints} points are never filled`);
   out.push('', `## Scaler: ${card.scaler.kind}`, '');
@@ -76,7 +80,9 @@ export function renderCardMarkdown(card: DatasetCard): string {
   );
   card.scaler.features.forEach((name, i) => {
     const f = card.features.find((x) => x.name === name);
-    out.push(`| ${name} | ${fmt(card.scaler.offset[i] ?? NaN)} | ${fmt(card.scaler.scale[i] ?? NaN)} | ${f?.unit ?? ''} | \`${(f?.query ?? '').replace(/\|/g, '\\|')}\` |`);
+    out.push(
+      `| ${name} | ${fmt(card.scaler.offset[i] ?? NaN)} | ${fmt(card.scaler.scale[i] ?? NaN)} | ${f?.unit ?? ''} | \`${(f?.query ?? '').replace(/\|/g, '\\|')}\` |`,
+    );
   });
   out.push('');
   return out.join('\n');

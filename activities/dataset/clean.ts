@@ -83,14 +83,22 @@ export function cleanColumns(
     }
     // First pass: find long gaps without touching the data, so a dropped or failing series stays as read.
     const long: LongGap[] = [];
-    for (const seg of segments) forEachGap(v, seg, (a, b, whole) => void ((whole || b - a > maxGapPoints) && long.push({ from: a, to: b })));
+    for (const seg of segments)
+      forEachGap(v, seg, (a, b, whole) => void ((whole || b - a > maxGapPoints) && long.push({ from: a, to: b })));
     if (long.length) {
       const ranges = long
         .slice(0, 5)
-        .map((g) => `${iso(ts[g.from] as number)} .. ${iso(ts[g.to - 1] as number)} (${g.to - g.from} points, ${ts[g.from]}..${ts[g.to - 1]} ms)`);
+        .map(
+          (g) =>
+            `${iso(ts[g.from] as number)} .. ${iso(ts[g.to - 1] as number)} (${g.to - g.from} points, ${ts[g.from]}..${ts[g.to - 1]} ms)`,
+        );
       const more = long.length > 5 ? ` and ${long.length - 5} more` : '';
       if (onLongGap === 'drop-series') {
-        report.dropped.push({ name, reason: 'long-gap', detail: `${long.length} gap(s) over ${maxGapPoints} points: ${ranges.join('; ')}${more}` });
+        report.dropped.push({
+          name,
+          reason: 'long-gap',
+          detail: `${long.length} gap(s) over ${maxGapPoints} points: ${ranges.join('; ')}${more}`,
+        });
         cols.delete(name);
         continue;
       }

@@ -16,5 +16,5 @@ parentPort?.on('message', (task: CsvTask) => {
   const text = formatCsvRows(task.ts, task.stepMs, task.isAnomaly, task.values, task.F, task.float32);
   const bytes = Buffer.from(text, 'utf8');
   const out = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  parentPort?.postMessage({ id: task.id, bytes: out }, [out.buffer as ArrayBuffer]);
+  parentPort?.postMessage({ id: task.id, bytes: out }, [out.buffer]);
 });

@@ -27,7 +27,8 @@ function chunkValues(names: string[], values: Values, a: number, b: number): Flo
 
 function chunksOf(ranges: Ranges): Array<{ a: number; b: number }> {
   const out: Array<{ a: number; b: number }> = [];
-  for (const r of Array.isArray(ranges) ? ranges : [ranges]) for (let a = r.from; a < r.to; a += CHUNK) out.push({ a, b: Math.min(r.to, a + CHUNK) });
+  for (const r of Array.isArray(ranges) ? ranges : [ranges])
+    for (let a = r.from; a < r.to; a += CHUNK) out.push({ a, b: Math.min(r.to, a + CHUNK) });
   return out;
 }
 
@@ -60,13 +61,37 @@ export async function writeReferenceCsv(
     writeSync(fd, `${[...REFERENCE_CSV_PREFIX, ...names].join(',')}\n`);
     if (!parallel) {
       for (const { a, b } of chunks) {
-        writeSync(fd, formatCsvRows(ts.subarray(a, b), stepMs, isAnomaly.subarray(a, b), chunkValues(names, values, a, b), F, float32));
+        writeSync(
+          fd,
+          formatCsvRows(
+            ts.subarray(a, b),
+            stepMs,
+            isAnomaly.subarray(a, b),
+            chunkValues(names, values, a, b),
+            F,
+            float32,
+          ),
+        );
       }
     } else {
-      await formatOnWorkers(workerFile, threads, chunks.length, (id) => {
-        const { a, b } = chunks[id] as { a: number; b: number };
-        return { id, ts: ts.slice(a, b), isAnomaly: isAnomaly.slice(a, b), values: chunkValues(names, values, a, b), F, stepMs, float32 };
-      }, (bytes) => void writeSync(fd, bytes));
+      await formatOnWorkers(
+        workerFile,
+        threads,
+        chunks.length,
+        (id) => {
+          const { a, b } = chunks[id] as { a: number; b: number };
+          return {
+            id,
+            ts: ts.slice(a, b),
+            isAnomaly: isAnomaly.slice(a, b),
+            values: chunkValues(names, values, a, b),
+            F,
+            stepMs,
+            float32,
+          };
+        },
+        (bytes) => void writeSync(fd, bytes),
+      );
     }
   } finally {
     closeSync(fd);
@@ -105,7 +130,7 @@ async function formatOnWorkers(
               done.delete(written++);
             }
           } catch (err) {
-            reject(err as Error);
+            reject(err instanceof Error ? err : new Error(String(err)));
             return;
           }
           // Each worker has at most two chunks out, so at most 2·threads results wait for their turn.

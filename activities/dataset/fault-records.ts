@@ -19,7 +19,7 @@ export function parseFaultLog(text: string, source = 'fault log'): FaultRecord[]
       obj = JSON.parse(line) as Partial<FaultRecord>;
     } catch (err) {
       if (i === lines.length - 1) break;
-      throw new Error(`${source} line ${i + 1} is not JSON: ${(err as Error).message}`);
+      throw new Error(`${source} line ${i + 1} is not JSON: ${(err as Error).message}`, { cause: err });
     }
     if (typeof obj.id !== 'string') throw new Error(`${source} line ${i + 1} has no fault id`);
     const prev = byId.get(obj.id);

@@ -22,7 +22,7 @@ export function datasetDir(dataDir: string): string {
 export function createDatasetActivities(deps: DatasetDeps = {}) {
   const readLog = deps.readFaultLog ?? readFaultRecords;
   return {
-    async buildDataset(input: BuildDatasetInput): Promise<DatasetRef> {
+    buildDataset: async (input: BuildDatasetInput): Promise<DatasetRef> => {
       // The chaos engine creates its log when it starts; no log means no fault was ever injected
       // (chaos disabled), and the card says so (faultLog: null).
       const hasLog = existsSync(input.faultLogPath);
@@ -41,7 +41,13 @@ export function createDatasetActivities(deps: DatasetDeps = {}) {
           onStage: (stage) => heartbeat({ stage }),
         });
         // Only the reference crosses the Temporal boundary (the card is a file in the directory).
-        return { dir: res.dir, cardPath: res.cardPath, windows: res.windows, features: res.features, windowSize: res.windowSize };
+        return {
+          dir: res.dir,
+          cardPath: res.cardPath,
+          windows: res.windows,
+          features: res.features,
+          windowSize: res.windowSize,
+        };
       } catch (err) {
         throw toFailure(err);
       }

@@ -69,7 +69,9 @@ export class NpyWriter {
     this.flush();
     closeSync(this.fd);
     if (this.written !== this.expected) {
-      throw new Error(`${this.path}: wrote ${this.written} elements, shape ${JSON.stringify(this.shape)} needs ${this.expected}`);
+      throw new Error(
+        `${this.path}: wrote ${this.written} elements, shape ${JSON.stringify(this.shape)} needs ${this.expected}`,
+      );
     }
     renameSync(this.tmp, this.path);
   }
@@ -101,6 +103,7 @@ export function readNpy(path: string): { dtype: NpyDtype; shape: number[]; data:
   const offset = start + headerLen;
   const n = shape.reduce((a, b) => a * b, 1);
   const copy = buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + offset + n * ITEM[descr]);
-  const data = descr === '<f4' ? new Float32Array(copy) : descr === '<f8' ? new Float64Array(copy) : new Uint8Array(copy);
+  const data =
+    descr === '<f4' ? new Float32Array(copy) : descr === '<f8' ? new Float64Array(copy) : new Uint8Array(copy);
   return { dtype: descr, shape, data };
 }

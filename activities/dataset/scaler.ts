@@ -61,7 +61,14 @@ export function fitScaler(
       scale.push(std > 0 ? std : 1);
     }
   }
-  return { kind, features: [...names], offset, scale, stats, fit: { points, fromMs: ts[from] ?? NaN, toMs: ts[to - 1] ?? NaN } };
+  return {
+    kind,
+    features: [...names],
+    offset,
+    scale,
+    stats,
+    fit: { points, fromMs: ts[from] ?? NaN, toMs: ts[to - 1] ?? NaN },
+  };
 }
 
 /** Applies the scaler into a row-major float32 matrix [n, F] (a window is then one contiguous slice). */

@@ -100,7 +100,10 @@ export function syntheticCampaign(o: SyntheticOptions): SyntheticCampaign {
 }
 
 /** Writes the campaign as collect would: metrics/<phase>.arrow plus chaos/faults.jsonl. */
-export async function writeSyntheticCampaign(dataDir: string, c: SyntheticCampaign): Promise<{ tables: Record<string, string>; faultLogPath: string }> {
+export async function writeSyntheticCampaign(
+  dataDir: string,
+  c: SyntheticCampaign,
+): Promise<{ tables: Record<string, string>; faultLogPath: string }> {
   const metrics = join(dataDir, 'metrics');
   await mkdir(metrics, { recursive: true });
   const tables: Record<string, string> = {};
@@ -108,8 +111,15 @@ export async function writeSyntheticCampaign(dataDir: string, c: SyntheticCampai
     const path = join(metrics, `${phase}.arrow`);
     await writeArrowTable(
       path,
-      [{ name: 'timestamp', kind: 'f64', values: p.ts, nullable: false }, ...c.names.map((n) => ({ name: n, kind: 'f64' as const, values: p.cols.get(n) as Float64Array }))],
-      { stepMs: String(c.stepMs), phase, features: JSON.stringify(c.names.map((n) => ({ name: n, query: `synthetic_${n}`, unit: '' }))) },
+      [
+        { name: 'timestamp', kind: 'f64', values: p.ts, nullable: false },
+        ...c.names.map((n) => ({ name: n, kind: 'f64' as const, values: p.cols.get(n) as Float64Array })),
+      ],
+      {
+        stepMs: String(c.stepMs),
+        phase,
+        features: JSON.stringify(c.names.map((n) => ({ name: n, query: `synthetic_${n}`, unit: '' }))),
+      },
     );
     tables[phase] = path;
   }

@@ -1,6 +1,6 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
+import type { Data } from 'apache-arrow';
 import {
-  Data,
   Dictionary,
   Field,
   Float32,
@@ -41,18 +41,33 @@ function columnData(c: ColumnSpec): { field: Field; data: Data } {
   switch (c.kind) {
     case 'f64': {
       const v = c.values;
-      const { bitmap, nulls } = c.nullable === false ? { bitmap: new Uint8Array(0), nulls: 0 } : validityOf((i) => Number.isNaN(v[i]), v.length);
+      const { bitmap, nulls } =
+        c.nullable === false
+          ? { bitmap: new Uint8Array(0), nulls: 0 }
+          : validityOf((i) => Number.isNaN(v[i]), v.length);
       const type = new Float64();
-      const data = makeData({ type, length: v.length, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: v });
+      const data = makeData({
+        type,
+        length: v.length,
+        nullCount: nulls,
+        nullBitmap: nulls ? bitmap : undefined,
+        data: v,
+      });
       return { field: new Field(c.name, type, nulls > 0), data };
     }
     case 'f32': {
       const type = new Float32();
-      return { field: new Field(c.name, type, false), data: makeData({ type, length: c.values.length, data: c.values }) };
+      return {
+        field: new Field(c.name, type, false),
+        data: makeData({ type, length: c.values.length, data: c.values }),
+      };
     }
     case 'u8': {
       const type = new Uint8();
-      return { field: new Field(c.name, type, false), data: makeData({ type, length: c.values.length, data: c.values }) };
+      return {
+        field: new Field(c.name, type, false),
+        data: makeData({ type, length: c.values.length, data: c.values }),
+      };
     }
     case 'dict': {
       const codes = c.codes;
@@ -60,24 +75,45 @@ function columnData(c: ColumnSpec): { field: Field; data: Data } {
       const safe = nulls ? codes.map((x) => (x < 0 ? 0 : x)) : codes;
       const type = new Dictionary(new Utf8(), new Int32());
       const dictionary = vectorFromArray(c.dictionary.length ? c.dictionary : [''], new Utf8());
-      const data = makeData({ type, length: codes.length, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: safe, dictionary });
+      const data = makeData({
+        type,
+        length: codes.length,
+        nullCount: nulls,
+        nullBitmap: nulls ? bitmap : undefined,
+        data: safe,
+        dictionary,
+      });
       return { field: new Field(c.name, type, nulls > 0), data };
     }
   }
 }
 
 /** Writes one Arrow IPC file (one record batch), atomically (tmp + rename), with string metadata. */
-export async function writeArrowTable(path: string, columns: ColumnSpec[], metadata: Record<string, string> = {}): Promise<void> {
-  const length = columns.length ? (columns[0]!.kind === 'dict' ? columns[0]!.codes.length : columns[0]!.values.length) : 0;
+export async function writeArrowTable(
+  path: string,
+  columns: ColumnSpec[],
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const length = columns.length
+    ? columns[0]!.kind === 'dict'
+      ? columns[0]!.codes.length
+      : columns[0]!.values.length
+    : 0;
   const built = columns.map(columnData);
   for (const b of built) {
-    if (b.data.length !== length) throw new Error(`column ${b.field.name} has ${b.data.length} rows, expected ${length}`);
+    if (b.data.length !== length)
+      throw new Error(`column ${b.field.name} has ${b.data.length} rows, expected ${length}`);
   }
   const schema = new Schema(
     built.map((b) => b.field),
     new Map(Object.entries(metadata)),
   );
-  const struct = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children: built.map((b) => b.data) });
+  const struct = makeData({
+    type: new Struct(schema.fields),
+    length,
+    nullCount: 0,
+    children: built.map((b) => b.data),
+  });
   const table = new Table([new RecordBatch(schema, struct)]);
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, tableToIPC(table, 'file'));
@@ -103,9 +139,9 @@ export async function readArrowTable(path: string): Promise<NumericTable> {
   for (const field of table.schema.fields) {
     const vec = table.getChild(field.name);
     if (!vec) continue;
-    const type: DataType = field.type;
+    const type = field.type as DataType;
     if (Dictionary.isDictionary(type) || type instanceof Utf8) {
-      strings.set(field.name, vec.toArray() as unknown as Array<string | null>);
+      strings.set(field.name, Array.from(vec.toArray() as Iterable<string | null>));
       continue;
     }
     const out = new Float64Array(table.numRows);
@@ -121,7 +157,8 @@ export async function readArrowTable(path: string): Promise<NumericTable> {
       } else if (!bitmap) {
         for (let i = 0; i < d.length; i++) out[at + i] = Number(vals[i]);
       } else {
-        for (let i = 0; i < d.length; i++) out[at + i] = ((bitmap[i >> 3]! >> (i & 7)) & 1) === 0 ? NaN : Number(vals[i]);
+        for (let i = 0; i < d.length; i++)
+          out[at + i] = ((bitmap[i >> 3]! >> (i & 7)) & 1) === 0 ? NaN : Number(vals[i]);
       }
       at += d.length;
     }

@@ -31,12 +31,12 @@ export function gapRuns(ts: Float64Array, values: Float64Array): GapRun[] {
   const out: GapRun[] = [];
   let i = 0;
   while (i < values.length) {
-    if (Number.isFinite(values[i] as number)) {
+    if (Number.isFinite(values[i])) {
       i++;
       continue;
     }
     let j = i;
-    while (j < values.length && !Number.isFinite(values[j] as number)) j++;
+    while (j < values.length && !Number.isFinite(values[j])) j++;
     out.push({ startMs: ts[i] as number, endMs: ts[j - 1] as number, points: j - i });
     i = j;
   }
@@ -59,7 +59,8 @@ async function exists(path: string): Promise<boolean> {
  * attempt (heartbeat details or not) does not query it again.
  */
 export async function collectMetricsImpl(input: CollectInput, opts: QueryRangeOptions = {}): Promise<CollectResult> {
-  if (!(input.stepMs > 0)) throw ApplicationFailure.nonRetryable(`stepMs must be > 0, got ${input.stepMs}`, 'InvalidConfig');
+  if (!(input.stepMs > 0))
+    throw ApplicationFailure.nonRetryable(`stepMs must be > 0, got ${input.stepMs}`, 'InvalidConfig');
   let features: ResolvedFeature[];
   try {
     features = resolveFeatures(input.features);
@@ -71,7 +72,14 @@ export async function collectMetricsImpl(input: CollectInput, opts: QueryRangeOp
   const total = input.phases.length * features.length;
   const resume = heartbeatDetails<CollectProgress>();
   let done = resume?.done ?? 0;
-  const result: CollectResult = { tables: {}, rows: 0, features: features.map((f) => f.name), gaps: 0, stepMs: input.stepMs, gapFiles: {} };
+  const result: CollectResult = {
+    tables: {},
+    rows: 0,
+    features: features.map((f) => f.name),
+    gaps: 0,
+    stepMs: input.stepMs,
+    gapFiles: {},
+  };
 
   for (const [p, phase] of input.phases.entries()) {
     if (!/^[a-z0-9][a-z0-9_-]*$/i.test(phase.name)) {
@@ -123,7 +131,10 @@ export async function collectMetricsImpl(input: CollectInput, opts: QueryRangeOp
         features: JSON.stringify(features.map((f) => ({ name: f.name, query: f.query, unit: f.unit }))),
       },
     );
-    await writeFile(gapsPath, JSON.stringify({ phase: phase.name, stepMs: input.stepMs, points: grid.length, gaps }, null, 1));
+    await writeFile(
+      gapsPath,
+      JSON.stringify({ phase: phase.name, stepMs: input.stepMs, points: grid.length, gaps }, null, 1),
+    );
     result.tables[phase.name] = tablePath;
     result.gapFiles![phase.name] = gapsPath;
     result.rows += grid.length;

@@ -10,9 +10,7 @@ export interface MetricsDeps {
 /** The metrics activities: `collectMetrics` (heartbeats; resumable on retry). */
 export function createMetricsActivities(deps: MetricsDeps = {}) {
   return {
-    async collectMetrics(input: CollectInput): Promise<CollectResult> {
-      return collectMetricsImpl(input, deps.queryRange);
-    },
+    collectMetrics: async (input: CollectInput): Promise<CollectResult> => collectMetricsImpl(input, deps.queryRange),
   };
 }
 

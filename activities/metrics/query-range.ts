@@ -63,7 +63,9 @@ export async function queryRangeAligned(
     const body = await requestWithRetry(baseUrl, feature, startMs, endMs, stepMs, opts);
     const result = body.data?.result ?? [];
     if (body.data?.resultType !== 'matrix') {
-      throw badQuery(`feature ${feature.name}: expected a range vector result, got ${body.data?.resultType ?? 'nothing'}`);
+      throw badQuery(
+        `feature ${feature.name}: expected a range vector result, got ${body.data?.resultType ?? 'nothing'}`,
+      );
     }
     if (result.length > 1) {
       const labels = result.slice(0, 3).map((s) => JSON.stringify(s.metric));
@@ -122,7 +124,9 @@ async function requestWithRetry(
         } catch {
           /* not JSON: keep the text */
         }
-        throw badQuery(`feature ${feature.name}: Prometheus rejected the query (${res.status}): ${msg} — query: ${feature.query}`);
+        throw badQuery(
+          `feature ${feature.name}: Prometheus rejected the query (${res.status}): ${msg} — query: ${feature.query}`,
+        );
       }
       if (!res.ok) throw new RetryableHttpError(`HTTP ${res.status}: ${text.slice(0, 200)}`);
       const body = JSON.parse(text) as PromResponse;

@@ -2,7 +2,15 @@ import type { Command } from 'commander';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { buildDatasetFromTables, DatasetError, readFaultRecords, scaleRowMajor, writeReferenceCsv, type DatasetCard, type ScalerParams } from '../../activities/dataset';
+import {
+  buildDatasetFromTables,
+  DatasetError,
+  readFaultRecords,
+  scaleRowMajor,
+  writeReferenceCsv,
+  type DatasetCard,
+  type ScalerParams,
+} from '../../activities/dataset';
 import { readArrowTable } from '../../activities/metrics';
 import { datasetSchema, type DatasetConfig } from '../../schemas/dataset';
 import { campaignDir, faultlineHome } from '../../infra/home';
@@ -14,7 +22,10 @@ function resolveCampaignDir(campaign: string): string {
   if (existsSync(join(asDir, 'metrics')) || existsSync(join(asDir, 'dataset'))) return asDir;
   const byId = campaignDir(faultlineHome(), campaign);
   if (existsSync(byId)) return byId;
-  throw new CliError(`no campaign "${campaign}": neither a campaign directory nor an id under ${join(faultlineHome(), 'campaigns')}`, EXIT.usage);
+  throw new CliError(
+    `no campaign "${campaign}": neither a campaign directory nor an id under ${join(faultlineHome(), 'campaigns')}`,
+    EXIT.usage,
+  );
 }
 
 /** The dataset section of a campaign config file (YAML/JSON), else the campaign's config.json, else defaults. */
@@ -31,7 +42,10 @@ function datasetConfig(dir: string, file: string | undefined): { config: Dataset
   }
   const parsed = datasetSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    throw new CliError(`invalid dataset config${path ? ` in ${path}` : ''}:\n${parsed.error.issues.map((i) => `  - dataset.${i.path.join('.')}: ${i.message}`).join('\n')}`, EXIT.usage);
+    throw new CliError(
+      `invalid dataset config${path ? ` in ${path}` : ''}:\n${parsed.error.issues.map((i) => `  - dataset.${i.path.join('.')}: ${i.message}`).join('\n')}`,
+      EXIT.usage,
+    );
   }
   let hash = 'unknown';
   const indexPath = join(dir, '..', 'index.jsonl');
@@ -55,21 +69,28 @@ function readCard(dir: string): DatasetCard {
 }
 
 export function registerDatasetCommands(program: Command): void {
-  const dataset = program.command('dataset').description('labelled, cleaned, windowed datasets from a campaign (metrics + fault log)');
+  const dataset = program
+    .command('dataset')
+    .description('labelled, cleaned, windowed datasets from a campaign (metrics + fault log)');
 
   dataset
     .command('build')
     .description('label, clean, scale, window and export <campaign>/metrics/*.arrow into <campaign>/dataset/')
     .argument('<campaign>', 'campaign id or campaign directory')
-    .option('-f, --file <config>', 'campaign config (YAML/JSON) whose `dataset` section to use (default: the campaign\'s config.json)')
+    .option(
+      '-f, --file <config>',
+      "campaign config (YAML/JSON) whose `dataset` section to use (default: the campaign's config.json)",
+    )
     .option('--no-csv', 'skip dataset.csv')
     .option('--json', 'print the DatasetRef as JSON')
     .action(async (campaign: string, opts: { file?: string; csv: boolean; json?: boolean }) => {
       const dir = resolveCampaignDir(campaign);
       const metrics = join(dir, 'metrics');
       const tables: Record<string, string> = {};
-      for (const f of existsSync(metrics) ? readdirSync(metrics) : []) if (f.endsWith('.arrow')) tables[basename(f, '.arrow')] = join(metrics, f);
-      if (!Object.keys(tables).length) throw new CliError(`no collected metrics in ${metrics} (run the collect phase)`, EXIT.usage);
+      for (const f of existsSync(metrics) ? readdirSync(metrics) : [])
+        if (f.endsWith('.arrow')) tables[basename(f, '.arrow')] = join(metrics, f);
+      if (!Object.keys(tables).length)
+        throw new CliError(`no collected metrics in ${metrics} (run the collect phase)`, EXIT.usage);
       const { config, hash } = datasetConfig(dir, opts.file);
       const faultLogPath = join(dir, 'chaos', 'faults.jsonl');
       const faults = existsSync(faultLogPath) ? await readFaultRecords(faultLogPath) : [];
@@ -85,12 +106,30 @@ export function registerDatasetCommands(program: Command): void {
           csv: opts.csv,
         });
         if (opts.json) {
-          console.log(JSON.stringify({ dir: res.dir, cardPath: res.cardPath, windows: res.windows, features: res.features, windowSize: res.windowSize }, null, 2));
+          console.log(
+            JSON.stringify(
+              {
+                dir: res.dir,
+                cardPath: res.cardPath,
+                windows: res.windows,
+                features: res.features,
+                windowSize: res.windowSize,
+              },
+              null,
+              2,
+            ),
+          );
         } else {
           console.log(`dataset written to ${res.dir}`);
-          console.log(`  windows: train ${res.windows.train}, val ${res.windows.val}, test ${res.windows.test} (size ${res.windowSize}, ${res.features.length} features)`);
-          console.log(`  dropped: ${res.card.cleaning.dropped.map((d) => `${d.name} (${d.reason})`).join(', ') || 'none'}`);
-          console.log(`  filled: ${res.card.cleaning.filled.map((f) => `${f.name} ${f.points} pts`).join(', ') || 'none'}`);
+          console.log(
+            `  windows: train ${res.windows.train}, val ${res.windows.val}, test ${res.windows.test} (size ${res.windowSize}, ${res.features.length} features)`,
+          );
+          console.log(
+            `  dropped: ${res.card.cleaning.dropped.map((d) => `${d.name} (${d.reason})`).join(', ') || 'none'}`,
+          );
+          console.log(
+            `  filled: ${res.card.cleaning.filled.map((f) => `${f.name} ${f.points} pts`).join(', ') || 'none'}`,
+          );
           console.log(`  card: ${join(res.dir, 'card.md')}`);
         }
       } catch (err) {
@@ -113,7 +152,9 @@ export function registerDatasetCommands(program: Command): void {
 
   dataset
     .command('export')
-    .description('export the labelled points in the reference CSV layout (window_start, window_end, Normal/Attack, features...)')
+    .description(
+      'export the labelled points in the reference CSV layout (window_start, window_end, Normal/Attack, features...)',
+    )
     .argument('<campaign>', 'campaign id or campaign directory')
     .option('--csv', 'write CSV (the only format so far; .npy and Arrow are already in <campaign>/dataset/)')
     .option('-o, --out <file>', 'output file (default <campaign>/dataset/export[-<split>].csv)')
@@ -121,7 +162,8 @@ export function registerDatasetCommands(program: Command): void {
     .option('--scaled', 'write the scaled values the model sees instead of the cleaned values in their units')
     .action(async (campaign: string, opts: { csv?: boolean; out?: string; split?: string; scaled?: boolean }) => {
       if (!opts.csv) throw new CliError('choose a format: --csv', EXIT.usage);
-      if (opts.split && !['train', 'val', 'test'].includes(opts.split)) throw new CliError(`--split must be train, val or test, not "${opts.split}"`, EXIT.usage);
+      if (opts.split && !['train', 'val', 'test'].includes(opts.split))
+        throw new CliError(`--split must be train, val or test, not "${opts.split}"`, EXIT.usage);
       const dir = resolveCampaignDir(campaign);
       const card = readCard(dir);
       const points = await readArrowTable(join(dir, 'dataset', 'points.arrow'));
@@ -141,7 +183,13 @@ export function registerDatasetCommands(program: Command): void {
         }
       }
       const values = opts.scaled
-        ? { rowMajor: scaleRowMajor(JSON.parse(readFileSync(join(dir, 'dataset', 'scaler.json'), 'utf8')) as ScalerParams, cols, ts.length) }
+        ? {
+            rowMajor: scaleRowMajor(
+              JSON.parse(readFileSync(join(dir, 'dataset', 'scaler.json'), 'utf8')) as ScalerParams,
+              cols,
+              ts.length,
+            ),
+          }
         : { cols };
       const out = resolve(opts.out ?? join(dir, 'dataset', `export${opts.split ? `-${opts.split}` : ''}.csv`));
       const rows = await writeReferenceCsv(out, ts, card.stepMs, isAnomaly, names, values, ranges);
