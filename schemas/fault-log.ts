@@ -54,7 +54,8 @@ export type FaultLogEvent =
       /** What the injector needs to undo or observe it (pod uids/restarts before, pid file, object name). */
       detail?: Record<string, unknown>;
     }
-  | { ev: 'applied'; ts: number; id: string; note?: string }
+  /** `startedMs`: when the apply call began (ts − startedMs = how long the target took to apply it). */
+  | { ev: 'applied'; ts: number; id: string; startedMs?: number; note?: string }
   | { ev: 'removed'; ts: number; id: string; note?: string }
   | { ev: 'recovered'; ts: number; id: string }
   | {

@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Supervisor } from '../infra/local/supervisor/supervisor';
@@ -22,7 +24,10 @@ export interface TestSupervisor {
  * The real local supervisor (infra/local/supervisor) in-process, with a few tiny HTTP apps instead of the whole
  * boutique: the chaos tests exercise the real kill / hold / proxy-fault paths at a fraction of the CPU.
  */
-export async function startTestSupervisor(apps: { app: string; replicas: number }[]): Promise<TestSupervisor> {
+export async function startTestSupervisor(
+  apps: { app: string; replicas: number }[],
+  opts: { ownProcess?: boolean } = {},
+): Promise<TestSupervisor> {
   const specs: AppSpec[] = [];
   const serviceUrl: Record<string, string> = {};
   for (const a of apps) {
@@ -44,20 +49,38 @@ export async function startTestSupervisor(apps: { app: string; replicas: number 
     });
   }
   const port = await freePort();
-  const supervisor = new Supervisor(
-    normalizeConfig({
-      port,
-      dataDir: mkdtempSync(join(tmpdir(), 'faultline-chaos-sup-')),
-      apps: specs,
-      backoff: { baseMs: 200, maxMs: 1000, resetAfterMs: 5000 },
-      readiness: { periodMs: 200, timeoutMs: 500, failureThreshold: 1 },
-    }),
-  );
-  await supervisor.start();
+  const dataDir = mkdtempSync(join(tmpdir(), 'faultline-chaos-sup-'));
+  const config = {
+    port,
+    dataDir,
+    apps: specs,
+    backoff: { baseMs: 200, maxMs: 1000, resetAfterMs: 5000 },
+    readiness: { periodMs: 200, timeoutMs: 500, failureThreshold: 1 },
+  };
   const url = `http://127.0.0.1:${port}`;
   const client = new SupervisorHttp(url);
+  let stop: () => Promise<void>;
+  if (opts.ownProcess) {
+    // as in a real stack: the supervisor's event loop is not the worker's
+    const file = join(dataDir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, '..', 'infra', 'local', 'supervisor', 'main.js'), '--config', file],
+      { stdio: 'ignore' },
+    );
+    await waitUntil(() => client.listPods({}).then(() => true), 30_000, 'supervisor API');
+    stop = async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    };
+  } else {
+    const supervisor = new Supervisor(normalizeConfig(config));
+    await supervisor.start();
+    stop = () => supervisor.stop();
+  }
   await allReady(client, 30_000);
-  return { url, client, serviceUrl, stop: () => supervisor.stop() };
+  return { url, client, serviceUrl, stop };
 }
 
 /** Every pod of every app ready (the boutique is "back"). */

@@ -13,7 +13,9 @@ import { hash32, pickOne, selectPods } from './select';
 import type { InjectBatchInput, InjectBatchResult, BatchHeartbeat, PlannedFault } from './types';
 
 /** Time before the planned instant at which the target is resolved and the `planned` line written. */
-const LEAD_MS = 40;
+const LEAD_MS = 150;
+/** Removals / recovery polls / abort checks are not started this close to an injection. */
+const SERVICE_GUARD_MS = 60;
 /** How often removed faults are checked for recovery. */
 const RECOVERY_POLL_MS = 300;
 /** How long recovery is watched after removal before giving up (recoveredMs stays absent). */
@@ -330,6 +332,7 @@ export class BatchEngine {
   }
 
   private async applyResolved(fault: ResolvedFault, pf: PlannedFault): Promise<void> {
+    const startedMs = this.ctx.now();
     try {
       await this.injector.apply(fault);
     } catch (err) {
@@ -352,7 +355,7 @@ export class BatchEngine {
     }
     const applied = this.ctx.now();
     this.adherence.push(applied - pf.plannedMs);
-    this.markApplied(fault, applied);
+    this.markApplied(fault, applied, undefined, startedMs);
     const stop = this.stopReason();
     if (stop && !this.injector.oneShot(fault.type)) {
       // cleanup may have run while this apply was in flight: undo it here so nothing outlives the fence
@@ -362,8 +365,14 @@ export class BatchEngine {
     }
   }
 
-  private markApplied(fault: ResolvedFault, ts: number, note?: string): void {
-    this.append({ ev: 'applied', ts, id: fault.id, ...(note ? { note } : {}) });
+  private markApplied(fault: ResolvedFault, ts: number, note?: string, startedMs?: number): void {
+    this.append({
+      ev: 'applied',
+      ts,
+      id: fault.id,
+      ...(startedMs !== undefined ? { startedMs } : {}),
+      ...(note ? { note } : {}),
+    });
     if (this.injector.oneShot(fault.type)) {
       this.append({ ev: 'removed', ts, id: fault.id, note: 'one-shot' });
       this.watching.set(fault.id, { fault, removedMs: ts, nextPollMs: ts + RECOVERY_POLL_MS });
@@ -393,15 +402,15 @@ export class BatchEngine {
       const now = this.ctx.now();
       const slack = untilMs - now;
       // work that could overrun the next injection waits until after it
-      if (slack > 25 || slack <= 0) await this.serviceOnce(now);
+      if (slack > SERVICE_GUARD_MS || slack <= 0) await this.serviceOnce(now);
       const after = this.ctx.now();
       if (after >= untilMs) return;
       let wake = untilMs;
       for (const a of this.active.values()) wake = Math.min(wake, Math.max(a.fault.endMs, after + 1));
       for (const w of this.watching.values()) wake = Math.min(wake, Math.max(w.nextPollMs, after + 1));
       if (this.hasAbortChecks) wake = Math.min(wake, Math.max(this.nextAbortCheckMs, after + 1));
-      // land ~25 ms early when the wake is for service work, so the service cannot delay the injection
-      if (wake < untilMs && untilMs - wake < 25) wake = untilMs;
+      // no service work just before an injection: it could delay it
+      if (wake < untilMs && untilMs - wake < SERVICE_GUARD_MS) wake = untilMs;
       this.ctx.heartbeat({ next: this.next, sloBreachSince: this.abortState.breachSince });
       await this.ctx.sleep(Math.max(1, Math.min(1000, wake - after)));
     }
