@@ -50,6 +50,8 @@ export const kubernetesTargetSchema = z
     frontendUrl: z.url().optional(),
     allowedNamespaces: z.array(z.string()).min(1).optional(),
     rolloutTimeout: duration().default('10m'),
+    /** Deploy fails early unless the Chaos Mesh CRDs are served (default true); false for campaigns without faults. */
+    requireChaosMesh: z.boolean().optional(),
   })
   .strict();
 

@@ -325,8 +325,14 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
         target.listCustomObjects('chaos-mesh.org', 'v1alpha1', 'podchaos'),
         ChaosMeshNotInstalledError,
       );
+      // A campaign without faults may opt out of the check.
+      const noChaos = new KubernetesTarget(
+        config('boutique', { kubeconfig: bare.writeKubeconfig(d), requireChaosMesh: false }),
+        'campaign-nochaos',
+      );
+      await noChaos.deploy();
       // Teardown still works without Chaos Mesh (nothing of it to delete).
-      assert.deepEqual(await target.deleteCampaignObjects(), []);
+      assert.equal((await target.deleteCampaignObjects()).length, 36, 'the 35 manifest objects and the namespace');
       rmSync(d, { recursive: true, force: true });
     } finally {
       await bare.close();

@@ -74,7 +74,7 @@ export interface KubernetesTargetOptions {
   retry?: Partial<RetryPolicy>;
   /** Server-side timeout of one watch request; the watch is re-opened from its resourceVersion after. */
   watchTimeoutSeconds?: number;
-  /** Deploy checks that the Chaos Mesh CRDs are served (default true): fail at deploy, not mid-campaign. */
+  /** Deploy checks that the Chaos Mesh CRDs are served (default: target.requireChaosMesh, else true): fail at deploy, not mid-campaign. */
   requireChaosMesh?: boolean;
 }
 
@@ -153,7 +153,7 @@ export class KubernetesTarget implements Target {
    */
   async deploy(signal?: AbortSignal): Promise<TargetEndpoints> {
     const objects = this.manifestObjects();
-    if (this.opts.requireChaosMesh !== false) await this.checkChaosMesh(signal);
+    if ((this.opts.requireChaosMesh ?? this.config.requireChaosMesh) !== false) await this.checkChaosMesh(signal);
     await this.ensureNamespace(signal);
     for (const obj of objects) await this.apply(obj, signal);
     return {
