@@ -143,6 +143,20 @@ describe('supervisor (ReplicaSet + kubelet + Service proxy for local processes)'
       'crashapp restarted 4 times',
     );
     assert.equal(pod.ready, false);
+    // uncapped, the 6th wait would be 300·2^5 = 9.6 s; capped at 1.2 s it comes round in well under 6 s even on a loaded machine
+    const r = (await client.listPods({ app: 'crashapp' }))[0]?.restarts ?? 0;
+    await waitFor(
+      async () => ((await client.listPods({ app: 'crashapp' }))[0]?.restarts ?? 0) > r,
+      10_000,
+      'next crash',
+    );
+    const t = Date.now();
+    await waitFor(
+      async () => ((await client.listPods({ app: 'crashapp' }))[0]?.restarts ?? 0) > r + 1,
+      10_000,
+      'next crash',
+    );
+    assert.ok(Date.now() - t < 6000, `restart interval ${Date.now() - t} ms`);
     const metrics = await client.metricsText();
     assert.match(metrics, /kube_deployment_status_replicas_available\{namespace="default",deployment="crashapp"\} 0/);
   });
@@ -222,6 +236,20 @@ describe('supervisor (ReplicaSet + kubelet + Service proxy for local processes)'
       await probe.check(2000);
       assert.ok(Date.now() - t < 250, 'latency back to normal after expiry');
       assert.equal(await client.deleteProxyFault('grpcapp', 'f-delay'), false);
+    } finally {
+      probe.close();
+    }
+  });
+
+  it('stalls chunks for a retransmission time with a 100% loss fault', async () => {
+    const probe = new GrpcHealthProbe(`127.0.0.1:${base}`);
+    try {
+      assert.equal(await probe.check(2000), true);
+      await client.putProxyFault('grpcapp', 'f-loss', { kind: 'loss', percent: 100, expiresAtMs: Date.now() + 20_000 });
+      const t = Date.now();
+      assert.equal(await probe.check(3000), true, 'lost chunks are late, not gone');
+      assert.ok(Date.now() - t >= 195, `stalled ${Date.now() - t} ms`);
+      assert.equal(await client.deleteProxyFault('grpcapp', 'f-loss'), true);
     } finally {
       probe.close();
     }
