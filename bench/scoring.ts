@@ -5,9 +5,9 @@
  * PyTorch scoring, ../shared/anchors/usad-msl). Run alone: `node lib/bench/scoring.js`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsadScorer } from '../activities/model/score';
 
@@ -44,6 +44,20 @@ export async function run(): Promise<ScoringBenchRow[]> {
   const py = '/usr/bin/python3';
   const dir = await mkdtemp(join(tmpdir(), 'fl-bench-scoring-'));
   const rows: ScoringBenchRow[] = [];
+  const show = (r: ScoringBenchRow): void => {
+    rows.push(r);
+    console.log(
+      r.model.padEnd(24) +
+        r.engine.padEnd(18) +
+        String(r.batch).padStart(7) +
+        String(r.threads).padStart(9) +
+        Math.round(r.windowsPerSec).toLocaleString('en-US').padStart(12),
+    );
+  };
+  console.log('scoring throughput (error terms of both decoders per window, CPU)');
+  console.log(
+    'model'.padEnd(24) + 'engine'.padEnd(18) + 'batch'.padStart(7) + 'threads'.padStart(9) + 'windows/s'.padStart(12),
+  );
   try {
     // latent 40: faultline's default; latent 1200: the reference notebook's hidden 100 × window 12
     for (const latent of [40, 1200]) {
@@ -75,7 +89,7 @@ export async function run(): Promise<ScoringBenchRow[]> {
         windowsPerSec: number;
       };
       const model = `USAD W=${W} F=${F} z=${latent}`;
-      rows.push({
+      show({
         model,
         latent,
         engine: 'pytorch',
@@ -97,7 +111,7 @@ export async function run(): Promise<ScoringBenchRow[]> {
           const t0 = performance.now();
           await scorer.terms(data);
           const seconds = (performance.now() - t0) / 1000;
-          rows.push({
+          show({
             model,
             latent,
             engine: 'onnxruntime-node',
@@ -115,19 +129,17 @@ export async function run(): Promise<ScoringBenchRow[]> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  console.log('\nscoring throughput (error terms of both decoders per window, CPU)');
-  console.log(
-    'model'.padEnd(24) + 'engine'.padEnd(18) + 'batch'.padStart(7) + 'threads'.padStart(9) + 'windows/s'.padStart(12),
+  // Beside the other benches' outputs; the load average says how busy the shared machine was.
+  const resultsDir = join(__dirname, '..', '..', 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(
+    join(resultsDir, 'scoring.json'),
+    JSON.stringify(
+      { when: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(), rows },
+      null,
+      1,
+    ),
   );
-  for (const r of rows) {
-    console.log(
-      r.model.padEnd(24) +
-        r.engine.padEnd(18) +
-        String(r.batch).padStart(7) +
-        String(r.threads).padStart(9) +
-        Math.round(r.windowsPerSec).toLocaleString('en-US').padStart(12),
-    );
-  }
   return rows;
 }
 
