@@ -6,7 +6,15 @@ import { convert, loadRates } from '../infra/local/boutique/services/currency';
 import { GrpcError, hopDeadlineMs } from '../infra/local/boutique/grpc-server';
 import { fromDecimal, multiply, render, sum } from '../infra/local/boutique/money';
 import type { CreditCardInfo } from '../infra/local/boutique/types';
-import { GRPC_SERVICES, spawnService, startBoutique, waitHealthy, type BoutiqueStack } from './helpers/boutique-procs';
+import {
+  GRPC_SERVICES,
+  allocatePorts,
+  spawnService,
+  startBoutique,
+  startRedisOn,
+  waitHealthy,
+  type BoutiqueStack,
+} from './helpers/boutique-procs';
 import { waitUntil } from './helpers/ports';
 
 const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
@@ -583,7 +591,7 @@ describe('boutique stand-in services', function () {
   });
 
   describe('process contract', function () {
-    it('exits 2 naming a missing env var, 1 naming a taken port, 0 on SIGTERM', async function () {
+    it('exits 2 naming a missing env var, 1 naming a taken port, 0 on SIGTERM; cartservice waits for Redis', async function () {
       const noRedis = spawnService('cartservice', { PORT: '1' });
       assert.equal(await noRedis.exited, 2);
       assert.match(noRedis.output, /REDIS_ADDR is required/);
@@ -594,6 +602,22 @@ describe('boutique stand-in services', function () {
         taken.output,
         new RegExp(`port ${stack.ports.frontend} on 127\\.0\\.0\\.1 is already in use \\(PORT\\)`),
       );
+
+      // cartservice reports NOT_SERVING until its Redis answers, then SERVING without a restart.
+      const [cartPort = 0, redisPort = 0] = await allocatePorts(2);
+      const lonely = spawnService('cartservice', { PORT: String(cartPort), REDIS_ADDR: `127.0.0.1:${redisPort}` });
+      try {
+        const addr = `127.0.0.1:${cartPort}`;
+        assert.equal(await waitUntil(() => healthCheck(addr, 1000), 20_000, 'cartservice up'), 'NOT_SERVING');
+        const redis = await startRedisOn(redisPort);
+        try {
+          await waitUntil(async () => (await healthCheck(addr, 1000)) === 'SERVING', 20_000, 'cartservice SERVING');
+        } finally {
+          await redis.kill();
+        }
+      } finally {
+        await lonely.kill();
+      }
 
       const ad = stack.procs.get('adservice');
       assert.ok(ad?.running);

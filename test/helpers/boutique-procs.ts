@@ -90,6 +90,10 @@ export async function allocatePorts(n: number, taken = new Set<number>()): Promi
 
 export async function startRedis(): Promise<{ port: number; proc: Proc }> {
   const [port = 0] = await allocatePorts(1);
+  return { port, proc: await startRedisOn(port) };
+}
+
+export async function startRedisOn(port: number): Promise<Proc> {
   const child = spawn(
     REDIS_SERVER,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
@@ -98,7 +102,7 @@ export async function startRedis(): Promise<{ port: number; proc: Proc }> {
   const proc = new Proc('redis', child);
   await waitUntil(() => proc.output.includes('Ready to accept connections') || !proc.running, 15_000, 'redis-server');
   if (!proc.running) throw new Error(`redis-server exited:\n${proc.output}`);
-  return { port, proc };
+  return proc;
 }
 
 export interface BoutiqueStack {
