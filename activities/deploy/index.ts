@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { targetSchema } from '../../schemas/target';
 import { StackConfigError, StackStartError } from '../../infra/local/stack';
 import { createTarget, TargetNotAvailableError } from './create-target';
+import { KUBE_NON_RETRYABLE_ERRORS } from './kube-errors';
 import type { LocalTargetOptions } from './local-target';
 import type { DeployInput, TargetEndpoints, TeardownInput } from './types';
 
@@ -39,6 +40,10 @@ function toFailure(err: unknown): unknown {
   }
   if (err instanceof StackConfigError) return ApplicationFailure.nonRetryable(err.message, 'InvalidConfig');
   if (err instanceof TargetNotAvailableError) return ApplicationFailure.nonRetryable(err.message, 'NotAvailable');
+  // Kubernetes target: no retry fixes RBAC, missing credentials, missing Chaos Mesh or a refused namespace.
+  if (err instanceof Error && (KUBE_NON_RETRYABLE_ERRORS as readonly string[]).includes(err.name)) {
+    return ApplicationFailure.nonRetryable(err.message, err.name);
+  }
   return err;
 }
 
