@@ -9,8 +9,9 @@ import { normalizeConfig, type AppSpec } from '../infra/local/supervisor/config'
 import { freePort, waitUntil } from './helpers/ports';
 import { SupervisorHttp } from '../activities/chaos/supervisor-http';
 
-/** A tiny HTTP "service" (the pods of the chaos tests): answers 200 to everything, one small node process. */
-const POD_SCRIPT = "require('http').createServer((q,s)=>{s.end('ok')}).listen(Number(process.env.PORT),'127.0.0.1')";
+/** A tiny HTTP "service" (the pods of the chaos tests): answers every path with a one-line Prometheus exposition. */
+const POD_SCRIPT =
+  "require('http').createServer((q,s)=>{s.setHeader('content-type','text/plain');s.end('test_pod_up 1\\n')}).listen(Number(process.env.PORT),'127.0.0.1')";
 
 export interface TestSupervisor {
   url: string;
