@@ -255,6 +255,35 @@ describe('supervisor (ReplicaSet + kubelet + Service proxy for local processes)'
     }
   });
 
+  it('limits a network fault to the listed pods of the app', async () => {
+    const pods = await client.listPods({ app: 'grpcapp' });
+    assert.equal(pods.filter((p) => p.ready).length, 2);
+    const target = pods[0] as PodInfo;
+    await client.putProxyFault('grpcapp', 'f-one', {
+      kind: 'delay',
+      latencyMs: 400,
+      pods: [target.name],
+      expiresAtMs: Date.now() + 30_000,
+    });
+    let delayed = 0;
+    let fast = 0;
+    for (let i = 0; i < 4; i++) {
+      // a new connection each time: the Service alternates between the two pods
+      const probe = new GrpcHealthProbe(`127.0.0.1:${base}`);
+      try {
+        assert.equal(await probe.check(3000), true);
+        const t = Date.now();
+        assert.equal(await probe.check(3000), true);
+        if (Date.now() - t >= 380) delayed++;
+        else fast++;
+      } finally {
+        probe.close();
+      }
+    }
+    await client.deleteProxyFault('grpcapp', 'f-one');
+    assert.ok(delayed >= 1 && fast >= 1, `delayed ${delayed}, fast ${fast}`);
+  });
+
   it('aborts and delays HTTP requests with http-abort / http-delay faults and refuses them on gRPC apps', async () => {
     const url = `http://127.0.0.1:${base + 10}/`;
     await client.putProxyFault('webapp', 'f-abort', {

@@ -1,6 +1,8 @@
 /** What a proxy needs from the supervisor: the ready pods of its app, in a stable order. */
 export interface EndpointSource {
   readyPorts(app: string): number[];
+  /** The pod currently serving on `port` (for faults limited to some pods). */
+  podAt(app: string, port: number): string | undefined;
 }
 
 export interface ProxyMetrics {

@@ -33,11 +33,14 @@ export class FaultTable {
     return f.expiresAtMs > this.now();
   }
 
-  active(app: string): ProxyFault[] {
+  /** Unexpired faults of `app` that apply to traffic to `pod` (faults without a pod list apply to every pod). */
+  active(app: string, pod?: string): ProxyFault[] {
     const m = this.byApp.get(app);
     if (!m) return [];
     const t = this.now();
-    return [...m.values()].filter((f) => f.expiresAtMs > t);
+    return [...m.values()].filter(
+      (f) => f.expiresAtMs > t && (f.pods === undefined || (pod !== undefined && f.pods.includes(pod))),
+    );
   }
 
   list(): ActiveFault[] {
@@ -100,6 +103,9 @@ export function validateFault(app: string, protocol: 'grpc' | 'http', f: unknown
     if (o[k] !== undefined && (typeof o[k] !== 'number' || o[k] < 0)) {
       throw new Error(`${k} must be a non-negative number`);
     }
+  }
+  if (o.pods !== undefined && (!Array.isArray(o.pods) || !o.pods.every((p) => typeof p === 'string'))) {
+    throw new Error('pods must be a list of pod names');
   }
   if (o.percent !== undefined && (o.percent as number) > 100) throw new Error('percent must be within 0..100');
   if ((o.kind === 'http-abort' || o.kind === 'http-delay') && protocol !== 'http') {

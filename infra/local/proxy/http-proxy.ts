@@ -61,18 +61,18 @@ export class HttpProxy {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const faults = this.faults.active(this.app);
-    const decision = httpDecision(faults);
-    if (decision.delayMs > 0) await sleep(decision.delayMs);
-    if (decision.abortStatus !== undefined) {
-      req.resume();
-      this.fail(res, decision.abortStatus, `fault injected: http-abort ${decision.abortStatus}`);
-      return;
-    }
     const port = await pickEndpoint(this.endpoints, this.app, this.rr, this.noEndpointWaitMs);
     if (port === undefined) {
       req.resume();
       this.fail(res, 503, `no endpoints available for service "${this.app}"`);
+      return;
+    }
+    const pod = this.endpoints.podAt(this.app, port);
+    const decision = httpDecision(this.faults.active(this.app, pod));
+    if (decision.delayMs > 0) await sleep(decision.delayMs);
+    if (decision.abortStatus !== undefined) {
+      req.resume();
+      this.fail(res, decision.abortStatus, `fault injected: http-abort ${decision.abortStatus}`);
       return;
     }
     const headers: http.OutgoingHttpHeaders = {};
@@ -80,7 +80,7 @@ export class HttpProxy {
     const upstream = http.request(
       { host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent },
       (up) => {
-        const netDelay = chunkDelayMs(this.faults.active(this.app));
+        const netDelay = chunkDelayMs(this.faults.active(this.app, pod));
         const send = () => {
           const out: http.OutgoingHttpHeaders = {};
           for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;

@@ -49,6 +49,8 @@ export class TcpProxy {
       client.destroy();
       return;
     }
+    // the pod is fixed for the connection's life (a replacement pod means a new connection)
+    const pod = this.endpoints.podAt(this.app, port);
     const upstream = net.connect(port, '127.0.0.1');
     this.sockets.add(upstream);
     upstream.setNoDelay(true);
@@ -66,7 +68,7 @@ export class TcpProxy {
     let due = 0;
     let queued = 0;
     upstream.on('data', (chunk: Buffer) => {
-      const faults = this.faults.active(this.app);
+      const faults = this.faults.active(this.app, pod);
       if (faults.length === 0 && queued === 0) {
         if (!client.write(chunk)) upstream.pause();
         return;

@@ -37,6 +37,11 @@ export interface ProxyFault {
   percent?: number;
   /** http-abort: the status code returned (default 503) */
   statusCode?: number;
+  /**
+   * Optional: only traffic to these pods (names) is affected, like a NetworkChaos/HTTPChaos whose selector picked
+   * some of the app's pods (mode one/fixed/...). Absent: every pod of the app.
+   */
+  pods?: string[];
   /** The proxy drops the fault by itself after this time (a worker crash cannot leave it forever). */
   expiresAtMs: number;
 }

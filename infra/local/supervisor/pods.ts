@@ -272,6 +272,10 @@ export class PodManager {
     return this.slots.filter((s) => s.spec.app === app && s.pod.ready && s.pod.child).map((s) => s.pod.port);
   }
 
+  podAt(app: string, port: number): string | undefined {
+    return this.slots.find((s) => s.spec.app === app && s.pod.port === port)?.pod.name;
+  }
+
   /** pod-kill. A pod still waiting to start is deleted and replaced (its back-off keeps running). */
   kill(name: string, signal: 'SIGKILL' | 'SIGTERM'): PodInfo | undefined {
     const slot = this.find(name);
