@@ -400,7 +400,10 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
         try {
           setPhase('report');
           phaseState.set('report', { name: 'report', state: 'running', startMs: Date.now() });
+          // Earlier campaigns of the same config, so the report can show the trend and flag regressions.
+          const previous = await book.campaignHistory({ dataDir, configHash: prepared.configHash, excludeId: campaignId });
           report = await book.writeReport({
+            previousResultsPaths: previous.flatMap((e) => (e.resultsPath ? [e.resultsPath] : [])),
             campaignId,
             campaignName: config.name,
             dataDir,

@@ -105,8 +105,8 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
     },
 
     /** Earlier finished campaigns of the same config, newest first (for trend comparison in the report). */
-    async campaignHistory(input: { home: string; configHash: string; excludeId: string; limit?: number }) {
-      return new CampaignIndex(input.home)
+    async campaignHistory(input: { dataDir: string; configHash: string; excludeId: string; limit?: number }) {
+      return new CampaignIndex(join(input.dataDir, '..', '..'))
         .list()
         .filter((e) => e.configHash === input.configHash && e.campaignId !== input.excludeId && e.status !== 'running')
         .slice(0, input.limit ?? 20);

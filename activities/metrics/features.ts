@@ -94,7 +94,7 @@ export function referenceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
  * Per-service features. The frontend speaks HTTP, the other services gRPC, so the request-side
  * queries add both families (a service exports only one of them). Counts over a service with
  * no live pod are 0 (`or vector(0)`): an empty sum over pods is an observation, not a gap.
- * Latency has no such value; with no completed request in the window it is a gap.
+ * Latency with no completed request in the window is 0 as well (see below).
  */
 export function serviceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
   const r = formatDuration(parseDuration(cfg.rateWindow));
@@ -123,12 +123,16 @@ export function serviceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
       },
       {
         name: serviceColumn(s, 'latency_p95'),
+        // histogram_quantile is NaN when no request completed in the window (a quiet service, or every
+        // pod down): `>= 0` drops the NaN and the value becomes 0, next to a request_rate of 0 that says
+        // why. A gap here would otherwise fail cleaning exactly when a fault makes the data interesting.
         query:
-          `histogram_quantile(0.95, sum by (le) (rate(grpc_server_handling_seconds_bucket{${app}}[${r}])))` +
-          ` or histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{${app}}[${r}])))`,
+          `(histogram_quantile(0.95, sum by (le) (rate(grpc_server_handling_seconds_bucket{${app}}[${r}]))) >= 0)` +
+          ` or (histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{${app}}[${r}]))) >= 0)` +
+          ' or vector(0)',
         set: 'service',
         unit: 's',
-        description: `${s}: 95th percentile of request duration`,
+        description: `${s}: 95th percentile of request duration (0 while no request completes)`,
       },
       {
         name: serviceColumn(s, 'restarts'),
