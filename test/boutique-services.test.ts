@@ -556,6 +556,7 @@ describe('boutique stand-in services', function () {
       assert.equal(head.status, 200);
       assert.equal(await head.text(), '');
       assert.equal((await b.request('/nowhere')).status, 404);
+      assert.equal((await b.request('/product/%E0%A4%A')).status, 400);
       const unknown = await b.request('/product/NOPE');
       assert.equal(unknown.status, 500);
       assert.match(unknown.html, /could not retrieve product: productcatalogservice/);

@@ -303,6 +303,14 @@ type Route =
   | '/metrics'
   | 'other';
 
+function pathParam(path: string, prefix: string): string {
+  try {
+    return decodeURIComponent(path.slice(prefix.length));
+  } catch {
+    throw new HttpError(400, `malformed path ${path}`);
+  }
+}
+
 function routeOf(path: string): Route {
   if (path === '/' || path === '/cart' || path === '/cart/empty' || path === '/cart/checkout') return path;
   if (path === '/setCurrency' || path === '/logout' || path === '/_healthz' || path === '/robots.txt') return path;
@@ -373,7 +381,7 @@ export const run: ServiceMain = async (ctx) => {
         return fe.home(s);
       case '/product/{id}':
         onlyGet();
-        return fe.product(s, decodeURIComponent(path.slice('/product/'.length)));
+        return fe.product(s, pathParam(path, '/product/'));
       case '/cart':
         if (method === 'POST') return fe.addToCart(s, req);
         onlyGet();
@@ -396,7 +404,7 @@ export const run: ServiceMain = async (ctx) => {
         return { status: 200, text: 'User-agent: *\nDisallow: /' };
       case '/product-meta/{ids}':
         onlyGet();
-        return fe.productMeta(decodeURIComponent(path.slice('/product-meta/'.length)));
+        return fe.productMeta(pathParam(path, '/product-meta/'));
       case '/static':
         onlyGet();
         return staticAsset(path);
