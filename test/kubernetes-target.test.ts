@@ -484,7 +484,7 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     const lists = () =>
       api.requests.filter((r) => r.path === `/apis/apps/v1/namespaces/${ns}/deployments` && r.query.watch !== 'true')
         .length;
-    await waitUntil(() => lists() >= 2, 5000, 're-list after 410');
+    await waitUntil(() => lists() >= 2, 15_000, 're-list after 410');
     api.release(ns, 'cartservice');
     await waiting;
 
@@ -492,6 +492,15 @@ describe('KubernetesTarget against a fake Kubernetes API', () => {
     api.stuck.add('adservice');
     const t2 = new KubernetesTarget(config('slow2'), 'campaign-slow2');
     await t2.deploy();
+    // Everything but the held Deployment rolls out first, so the timeout names exactly that one.
+    await waitUntil(
+      () =>
+        api
+          .list('apps', 'deployments', 'slow2')
+          .filter((d) => (d.status as { availableReplicas?: number }).availableReplicas === 1).length === 11,
+      15_000,
+      'the other deployments available',
+    );
     await assert.rejects(
       t2.waitReady(400),
       (e: Error) =>
