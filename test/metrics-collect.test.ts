@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
+import { createServer, type Server } from 'node:http';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMetricsActivities, readArrowTable, resolveFeatures, chunksOf, gridOf } from '../activities/metrics';
-import type { CollectInput } from '../activities/metrics/types';
+import type { CollectInput, CollectResult } from '../activities/metrics/types';
 import { ensureStack, stopStack, type StackInfo } from '../infra/local/stack';
 import { PORT_SPAN } from '../infra/local/ports';
 import { featuresSchema } from '../schemas/features';
@@ -155,5 +157,119 @@ describe('metrics collect (real Prometheus of the local stack)', function () {
         return true;
       },
     );
+  });
+});
+
+describe('metrics collect (query_range client against a scripted Prometheus)', () => {
+  let server: Server | undefined;
+  let url = '';
+  let requests: Array<{ start: number; end: number; step: number }> = [];
+  let failNext = 0;
+  /** The scripted Prometheus has no sample at these epoch-ms times. */
+  const missing = new Set<number>();
+
+  before(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        const [start, end, step] = ['start', 'end', 'step'].map((k) => Number(form.get(k)));
+        requests.push({ start: start!, end: end!, step: step! });
+        if (failNext > 0) {
+          failNext--;
+          res.writeHead(503).end('overloaded');
+          return;
+        }
+        const values: Array<[number, string]> = [];
+        for (let t = start!; t <= end! + 1e-9; t += step!)
+          if (!missing.has(Math.round(t * 1000))) values.push([t, String(Math.round(t) % 100)]);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values }] } }),
+        );
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${port}`;
+  });
+  after(() => server?.close());
+
+  it('chunks, retries 503s with back-off, records gaps and heartbeats; a retried attempt resumes from disk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fl-metrics-scripted-'));
+    try {
+      const t0 = 1_767_225_600_000;
+      missing.clear();
+      [t0 + 3000, t0 + 4000, t0 + 20_000].forEach((t) => missing.add(t));
+      requests = [];
+      failNext = 2;
+      const input: CollectInput = {
+        campaignId: 'c',
+        dataDir: dir,
+        prometheusUrl: url,
+        phases: [{ name: 'baseline', startMs: t0 - 500, endMs: t0 + 24_400 }],
+        features: featuresSchema.parse({ sets: [], extra: [{ name: 'x', query: 'sum(x)' }] }),
+        stepMs: 1000,
+      };
+      const { collectMetrics } = createMetricsActivities({ queryRange: { maxPointsPerChunk: 10, backoffMs: 5 } });
+      const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 10_000 });
+      const beats: unknown[] = [];
+      env.on('heartbeat', (d: unknown) => beats.push(d));
+      const result = await env.run<[CollectInput], CollectResult, typeof collectMetrics>(collectMetrics, input);
+      // grid t0..t0+24 s: 25 points, chunks of 10 → 3 chunks, plus 2 retried 503s
+      assert.equal(result.rows, 25);
+      assert.equal(requests.length, 5);
+      assert.deepEqual(
+        requests.slice(2).map((r) => [r.start * 1000 - t0, r.end * 1000 - t0]),
+        [
+          [0, 9000],
+          [10_000, 19_000],
+          [20_000, 24_000],
+        ],
+      );
+      assert.equal(result.gaps, 2);
+      const x = (await readArrowTable(result.tables['baseline']!)).columns.get('x')!;
+      assert.ok(Number.isNaN(x[3]!) && Number.isNaN(x[4]!) && Number.isNaN(x[20]!));
+      assert.equal(x[5], Math.round((t0 + 5000) / 1000) % 100);
+      assert.ok(beats.length >= 3, 'heartbeats per chunk');
+
+      requests = [];
+      const resumed = new MockActivityEnvironment({ heartbeatDetails: beats[beats.length - 1] });
+      const again = await resumed.run<[CollectInput], CollectResult, typeof collectMetrics>(collectMetrics, input);
+      assert.equal(requests.length, 0);
+      assert.equal(again.gaps, 2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives up after the configured attempts with a retryable PrometheusUnavailable failure', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fl-metrics-down-'));
+    try {
+      requests = [];
+      failNext = 100;
+      const { collectMetrics } = createMetricsActivities({ queryRange: { attempts: 3, backoffMs: 5 } });
+      await assert.rejects(
+        collectMetrics({
+          campaignId: 'c',
+          dataDir: dir,
+          prometheusUrl: url,
+          phases: [{ name: 'chaos', startMs: 0, endMs: 5000 }],
+          features: featuresSchema.parse({ sets: [], extra: [{ name: 'x', query: 'sum(x)' }] }),
+          stepMs: 1000,
+        }),
+        (err: Error & { type?: string; nonRetryable?: boolean }) => {
+          assert.equal(err.type, 'PrometheusUnavailable');
+          assert.equal(err.nonRetryable, false);
+          assert.match(err.message, /feature x: query_range .* failed 3 times: HTTP 503/);
+          return true;
+        },
+      );
+      assert.equal(requests.length, 3);
+    } finally {
+      failNext = 0;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,6 +13,7 @@ import { concatWindows, makeWindows, type WindowSet } from './windows';
 import { NpyWriter, writeNpy } from './npy';
 import { writeReferenceCsv } from './csv';
 import { renderCardMarkdown, type DatasetCard } from './card';
+import { yieldToLoop } from '../metrics/activity-context';
 
 /** Phases that make a dataset: training and validation come from the baseline, the test set from chaos. */
 export const BASELINE_PHASE = 'baseline';
@@ -130,18 +131,20 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   const cfg = args.config;
   const timings: Record<string, number> = {};
   let t0 = performance.now();
-  const lap = (stage: string) => {
+  // Between stages the event loop gets a turn, so the activity's heartbeat timer keeps firing.
+  const lap = async (stage: string) => {
     const now = performance.now();
     timings[stage] = Math.round(now - t0);
-    t0 = now;
     args.onStage?.(stage);
+    await yieldToLoop();
+    t0 = performance.now();
   };
   const W = cfg.window.size;
   const stride = cfg.window.stride;
 
   const data = await loadPhases(args.tables, args.stepMs);
   const { ts, cols, segments, stepMs } = data;
-  lap('read');
+  await lap('read');
 
   const chaosSeg = segments.find((s) => s.name === CHAOS_PHASE);
   const labelMarginMs = parseDuration(cfg.labelMargin);
@@ -151,7 +154,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     labelMarginMs,
     chaosSeg ? { from: chaosSeg.from, to: chaosSeg.to } : { from: 0, to: 0 },
   );
-  lap('label');
+  await lap('label');
 
   // Gaps are filled within a split range, never from a neighbour across a split boundary
   // (interpolating a training point from a test point would leak).
@@ -164,7 +167,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   const names = cleaned.names;
   if (names.length === 0)
     throw new DatasetError('every series was dropped by cleaning; no feature is left', DATASET_ERRORS.invalidInput);
-  lap('clean');
+  await lap('clean');
 
   const trainRange = ranges.train[0]!;
   if (trainRange.to - trainRange.from < W) {
@@ -175,7 +178,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   }
   const scaler = fitScaler(cfg.scaler, names, cols, ts, labels.isAnomaly, trainRange.from, trainRange.to);
   const scaled = scaleRowMajor(scaler, cols, ts.length);
-  lap('scale');
+  await lap('scale');
 
   const windows = {} as Record<Split, WindowSet>;
   for (const split of SPLITS) {
@@ -187,7 +190,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
       );
     windows[split] = set;
   }
-  lap('window');
+  await lap('window');
 
   await mkdir(args.outDir, { recursive: true });
   const nameOf = maskNamer(labels.types);
@@ -207,6 +210,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
         chunk.set(scaled.subarray(s, s + rowBytes), (k - k0) * rowBytes);
       }
       w.write(chunk.subarray(0, (k1 - k0) * rowBytes));
+      if ((k0 / perChunk) % 16 === 15) await yieldToLoop();
     }
     w.close();
     writeNpy(join(args.outDir, `${split}_labels.npy`), '|u1', [n], set.labels);
@@ -223,7 +227,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   }
   await writeFile(join(args.outDir, 'features.json'), JSON.stringify(names));
   await writeFile(join(args.outDir, 'scaler.json'), JSON.stringify(scaler, null, 1));
-  lap('write-npy');
+  await lap('write-npy');
 
   // Point table: cleaned values in their units, label, fault type and split per point.
   const splitCodes = new Int32Array(ts.length).fill(-1);
@@ -256,7 +260,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     ],
     { campaignId: args.campaignId, configHash: args.configHash, stepMs: String(stepMs) },
   );
-  lap('write-arrow');
+  await lap('write-arrow');
 
   if (args.csv !== false) {
     await writeReferenceCsv(
@@ -267,14 +271,14 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
       names,
       cfg.csvValues === 'scaled' ? { rowMajor: scaled } : { cols },
     );
-    lap('write-csv');
+    await lap('write-csv');
   }
 
   const card = makeCard(args, data, names, labels, cleaned.report, scaler, ranges, windows, stepMs, labelMarginMs);
   const cardPath = join(args.outDir, 'card.json');
   await writeFile(cardPath, JSON.stringify(card, null, 1));
   await writeFile(join(args.outDir, 'card.md'), renderCardMarkdown(card));
-  lap('card');
+  await lap('card');
 
   return {
     dir: args.outDir,

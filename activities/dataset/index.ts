@@ -4,7 +4,7 @@ import type { BuildDatasetInput, DatasetRef } from './types';
 import { buildDatasetFromTables } from './build';
 import { readFaultRecords } from './fault-records';
 import { toFailure } from './errors';
-import { heartbeat } from '../metrics/activity-context';
+import { heartbeat, startHeartbeat } from '../metrics/activity-context';
 import type { FaultRecord } from '../../schemas/fault-log';
 
 export interface DatasetDeps {
@@ -27,6 +27,8 @@ export function createDatasetActivities(deps: DatasetDeps = {}) {
       // (chaos disabled), and the card says so (faultLog: null).
       const hasLog = existsSync(input.faultLogPath);
       const faults: FaultRecord[] = hasLog ? await readLog(input.faultLogPath) : [];
+      let stage = 'read';
+      const stopHeartbeat = startHeartbeat(() => ({ stage }));
       try {
         const res = await buildDatasetFromTables({
           campaignId: input.campaignId,
@@ -38,7 +40,10 @@ export function createDatasetActivities(deps: DatasetDeps = {}) {
           config: input.dataset,
           stepMs: input.collected.stepMs,
           csv: deps.csv,
-          onStage: (stage) => heartbeat({ stage }),
+          onStage: (done) => {
+            stage = `after ${done}`;
+            heartbeat({ stage });
+          },
         });
         // Only the reference crosses the Temporal boundary (the card is a file in the directory).
         return {
@@ -50,6 +55,8 @@ export function createDatasetActivities(deps: DatasetDeps = {}) {
         };
       } catch (err) {
         throw toFailure(err);
+      } finally {
+        stopHeartbeat();
       }
     },
   };

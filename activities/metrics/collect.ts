@@ -5,7 +5,7 @@ import type { CollectInput, CollectResult } from './types';
 import { resolveFeatures, type ResolvedFeature } from './features';
 import { gridOf, queryRangeAligned, type QueryRangeOptions } from './query-range';
 import { writeArrowTable } from './arrow-table';
-import { heartbeat, heartbeatDetails } from './activity-context';
+import { heartbeat, heartbeatDetails, startHeartbeat } from './activity-context';
 
 export interface GapRun {
   startMs: number;
@@ -81,63 +81,69 @@ export async function collectMetricsImpl(input: CollectInput, opts: QueryRangeOp
     gapFiles: {},
   };
 
-  for (const [p, phase] of input.phases.entries()) {
-    if (!/^[a-z0-9][a-z0-9_-]*$/i.test(phase.name)) {
-      throw ApplicationFailure.nonRetryable(`phase name "${phase.name}" cannot name a file`, 'InvalidConfig');
-    }
-    const grid = gridOf(phase.startMs, phase.endMs, input.stepMs);
-    const partsDir = join(dir, '.parts', phase.name);
-    await mkdir(partsDir, { recursive: true });
-    const columns = new Map<string, Float64Array>();
-    for (const [f, feature] of features.entries()) {
-      const part = join(partsDir, `${feature.name}.${grid[0] ?? 0}-${input.stepMs}-${grid.length}.f64`);
-      let values: Float64Array;
-      if (await exists(part)) {
-        const buf = await readFile(part);
-        values = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-      } else {
-        values = await queryRangeAligned(input.prometheusUrl, feature, grid, input.stepMs, {
-          ...opts,
-          onChunk: () => heartbeat({ phase: p, feature: f, done, total } satisfies CollectProgress),
-        });
-        await writeFile(`${part}.tmp`, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
-        await rename(`${part}.tmp`, part);
-        done++;
+  let progress: CollectProgress = { phase: 0, feature: 0, done, total };
+  const stopHeartbeat = startHeartbeat(() => progress);
+  try {
+    for (const [p, phase] of input.phases.entries()) {
+      if (!/^[a-z0-9][a-z0-9_-]*$/i.test(phase.name)) {
+        throw ApplicationFailure.nonRetryable(`phase name "${phase.name}" cannot name a file`, 'InvalidConfig');
       }
-      columns.set(feature.name, values);
-      heartbeat({ phase: p, feature: f + 1, done, total } satisfies CollectProgress);
-    }
+      const grid = gridOf(phase.startMs, phase.endMs, input.stepMs);
+      const partsDir = join(dir, '.parts', phase.name);
+      await mkdir(partsDir, { recursive: true });
+      const columns = new Map<string, Float64Array>();
+      for (const [f, feature] of features.entries()) {
+        const part = join(partsDir, `${feature.name}.${grid[0] ?? 0}-${input.stepMs}-${grid.length}.f64`);
+        let values: Float64Array;
+        if (await exists(part)) {
+          const buf = await readFile(part);
+          values = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+        } else {
+          values = await queryRangeAligned(input.prometheusUrl, feature, grid, input.stepMs, {
+            ...opts,
+            onChunk: () => heartbeat((progress = { phase: p, feature: f, done, total })),
+          });
+          await writeFile(`${part}.tmp`, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+          await rename(`${part}.tmp`, part);
+          done++;
+        }
+        columns.set(feature.name, values);
+        heartbeat((progress = { phase: p, feature: f + 1, done, total }));
+      }
 
-    const gaps: Record<string, GapRun[]> = {};
-    for (const [name, values] of columns) {
-      const runs = gapRuns(grid, values);
-      if (runs.length) gaps[name] = runs;
-      result.gaps += runs.length;
+      const gaps: Record<string, GapRun[]> = {};
+      for (const [name, values] of columns) {
+        const runs = gapRuns(grid, values);
+        if (runs.length) gaps[name] = runs;
+        result.gaps += runs.length;
+      }
+      const tablePath = join(dir, `${phase.name}.arrow`);
+      const gapsPath = join(dir, `${phase.name}.gaps.json`);
+      await writeArrowTable(
+        tablePath,
+        [
+          { name: 'timestamp', kind: 'f64', values: grid, nullable: false },
+          ...features.map((f) => ({ name: f.name, kind: 'f64' as const, values: columns.get(f.name) as Float64Array })),
+        ],
+        {
+          campaignId: input.campaignId,
+          phase: phase.name,
+          startMs: String(phase.startMs),
+          endMs: String(phase.endMs),
+          stepMs: String(input.stepMs),
+          features: JSON.stringify(features.map((f) => ({ name: f.name, query: f.query, unit: f.unit }))),
+        },
+      );
+      await writeFile(
+        gapsPath,
+        JSON.stringify({ phase: phase.name, stepMs: input.stepMs, points: grid.length, gaps }, null, 1),
+      );
+      result.tables[phase.name] = tablePath;
+      result.gapFiles![phase.name] = gapsPath;
+      result.rows += grid.length;
     }
-    const tablePath = join(dir, `${phase.name}.arrow`);
-    const gapsPath = join(dir, `${phase.name}.gaps.json`);
-    await writeArrowTable(
-      tablePath,
-      [
-        { name: 'timestamp', kind: 'f64', values: grid, nullable: false },
-        ...features.map((f) => ({ name: f.name, kind: 'f64' as const, values: columns.get(f.name) as Float64Array })),
-      ],
-      {
-        campaignId: input.campaignId,
-        phase: phase.name,
-        startMs: String(phase.startMs),
-        endMs: String(phase.endMs),
-        stepMs: String(input.stepMs),
-        features: JSON.stringify(features.map((f) => ({ name: f.name, query: f.query, unit: f.unit }))),
-      },
-    );
-    await writeFile(
-      gapsPath,
-      JSON.stringify({ phase: phase.name, stepMs: input.stepMs, points: grid.length, gaps }, null, 1),
-    );
-    result.tables[phase.name] = tablePath;
-    result.gapFiles![phase.name] = gapsPath;
-    result.rows += grid.length;
+  } finally {
+    stopHeartbeat();
   }
   return result;
 }
