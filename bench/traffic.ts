@@ -27,7 +27,12 @@ interface CannonResult {
   non2xx: number;
   duration: number;
 }
-type Autocannon = (opts: { url: string; connections: number; duration: number; pipelining?: number }) => Promise<CannonResult>;
+type Autocannon = (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  pipelining?: number;
+}) => Promise<CannonResult>;
 // autocannon ships no types; its programmatic API is the documented function above
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as Autocannon;
@@ -54,7 +59,14 @@ async function startServer(): Promise<{ url: string; child: ChildProcess }> {
 async function ours(url: string, dataDir: string, phase: string, durationMs: number, traffic: TrafficConfigInput) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const r = await runLoadRun({ campaignId: 'bench', dataDir, phase, frontendUrl: url, durationMs, traffic: trafficSchema.parse(traffic) });
+  const r = await runLoadRun({
+    campaignId: 'bench',
+    dataDir,
+    phase,
+    frontendUrl: url,
+    durationMs,
+    traffic: trafficSchema.parse(traffic),
+  });
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const jtlRows = fs.readFileSync(r.jtlPath, 'utf8').split('\n').length - 2;
@@ -72,7 +84,12 @@ export async function run(): Promise<Record<string, unknown>> {
   try {
     // warm both up briefly (JIT, sockets)
     await autocannon({ url: server.url, connections: CONNECTIONS, duration: 1 });
-    await ours(server.url, dataDir, 'warm', 1000, { users: CONNECTIONS, rampUp: '0s', thinkTime: '0ms', scenario: 'single' });
+    await ours(server.url, dataDir, 'warm', 1000, {
+      users: CONNECTIONS,
+      rampUp: '0s',
+      thinkTime: '0ms',
+      scenario: 'single',
+    });
 
     const cannon: number[] = [];
     const mine: number[] = [];

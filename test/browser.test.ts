@@ -13,12 +13,22 @@ import { waitUntil } from './helpers/ports';
 
 const activities = createBrowserActivities({ log: () => undefined });
 
-function probeInput(dataDir: string, phase: string, frontendUrl: string, browser: BrowserConfigInput, durationMs = 120_000): BrowserProbeInput {
+function probeInput(
+  dataDir: string,
+  phase: string,
+  frontendUrl: string,
+  browser: BrowserConfigInput,
+  durationMs = 120_000,
+): BrowserProbeInput {
   return { campaignId: 'test', dataDir, phase, frontendUrl, durationMs, browser: browserSchema.parse(browser) };
 }
 
 const readRuns = (s: BrowserProbeSummary): ProbeRun[] =>
-  fs.readFileSync(s.runsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ProbeRun);
+  fs
+    .readFileSync(s.runsPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ProbeRun);
 
 /** Width of a PNG from its IHDR chunk. */
 function pngWidth(file: string): number {
@@ -82,7 +92,10 @@ describe('browser: journey against the local boutique', function () {
 
   it('passes the journey on desktop with a screenshot per step and JUnit XML', async function () {
     this.timeout(90_000);
-    const s = await runProbe(probeInput(dir, 'desktop', stack.frontendUrl, { profile: 'desktop', screenshots: 'all' }), { maxRuns: 1 });
+    const s = await runProbe(
+      probeInput(dir, 'desktop', stack.frontendUrl, { profile: 'desktop', screenshots: 'all' }),
+      { maxRuns: 1 },
+    );
     const [run] = readRuns(s);
     assert.ok(run, 'one run recorded');
     assert.equal(run.ok, true, `journey failed at ${run.failedStep}: ${run.assertion} — ${run.error}`);
@@ -92,7 +105,10 @@ describe('browser: journey against the local boutique', function () {
     );
     assert.match(run.orderId ?? '', /^[0-9a-f-]{36}$/);
     for (const step of run.steps) {
-      assert.ok(step.ms >= 0 && step.screenshot && fs.existsSync(step.screenshot), `${step.name} timed and photographed`);
+      assert.ok(
+        step.ms >= 0 && step.screenshot && fs.existsSync(step.screenshot),
+        `${step.name} timed and photographed`,
+      );
       assert.equal(path.dirname(step.screenshot), path.join(dir, 'browser', 'desktop'));
     }
     assert.equal(pngWidth(run.steps[0]?.screenshot ?? ''), 1366);
@@ -105,7 +121,10 @@ describe('browser: journey against the local boutique', function () {
 
   it('passes the journey with mobile emulation of a named phone', async function () {
     this.timeout(90_000);
-    const s = await runProbe(probeInput(dir, 'mobile', stack.frontendUrl, { profile: 'mobile', device: 'Pixel 7', screenshots: 'all' }), { maxRuns: 1 });
+    const s = await runProbe(
+      probeInput(dir, 'mobile', stack.frontendUrl, { profile: 'mobile', device: 'Pixel 7', screenshots: 'all' }),
+      { maxRuns: 1 },
+    );
     const [run] = readRuns(s);
     assert.ok(run?.ok, `journey failed at ${run?.failedStep}: ${run?.assertion} — ${run?.error}`);
     assert.deepEqual(run.profile, { name: 'mobile', device: 'Pixel 7', width: 412, height: 915 });
@@ -151,14 +170,19 @@ describe('browser: journey against the local boutique', function () {
     const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 10_000 });
     const beats: ProbeHeartbeat[] = [];
     env.on('heartbeat', (d: ProbeHeartbeat) => beats.push(d));
-    const p = env.run(() => activities.runBrowserProbe(probeInput(dir, 'cancel', stack.frontendUrl, { interval: '1s' }, 300_000)));
+    const p = env.run(() =>
+      activities.runBrowserProbe(probeInput(dir, 'cancel', stack.frontendUrl, { interval: '1s' }, 300_000)),
+    );
     await waitUntil(() => beats.some((b) => b.runs >= 1), 45_000, 'a first run');
     await waitUntil(() => browserDescendants().length > 0, 10_000, 'the second run’s browser');
     const t = Date.now();
     env.cancel();
     await assert.rejects(p, (err) => err instanceof CancelledFailure);
     assert.ok(Date.now() - t < 5000, `stopped ${Date.now() - t} ms after cancel`);
-    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'browser', 'cancel', 'summary.json'), 'utf8')) as { status: string; runs: number };
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'browser', 'cancel', 'summary.json'), 'utf8')) as {
+      status: string;
+      runs: number;
+    };
     assert.equal(summary.status, 'cancelled');
     assert.ok(summary.runs >= 1);
   });

@@ -17,9 +17,16 @@ import { startBoutique, type BoutiqueStack } from './helpers/boutique-procs';
 const activities = createTrafficActivities({ log: () => undefined });
 
 /** Runs an activity in a mock activity context, keeping its result type. */
-const runIn = <T>(env: MockActivityEnvironment, fn: () => Promise<T>): Promise<T> => env.run(fn) as Promise<T>;
+const runIn = <T>(env: MockActivityEnvironment, fn: () => Promise<T>): Promise<T> =>
+  env.run<[], T, () => Promise<T>>(fn);
 
-function input(dataDir: string, phase: string, frontendUrl: string, durationMs: number, traffic: TrafficConfigInput): LoadRunInput {
+function input(
+  dataDir: string,
+  phase: string,
+  frontendUrl: string,
+  durationMs: number,
+  traffic: TrafficConfigInput,
+): LoadRunInput {
   return { campaignId: 'test', dataDir, phase, frontendUrl, durationMs, traffic: trafficSchema.parse(traffic) };
 }
 
@@ -63,7 +70,8 @@ const readReport = (p: string): LoadRunReport => JSON.parse(fs.readFileSync(p, '
 
 function assertOrdered(l: LoadRunReport['latencyMs'], what: string): void {
   const seq = [l.min, l.p50, l.p90, l.p95, l.p99, l.max];
-  for (let i = 1; i < seq.length; i++) assert.ok((seq[i - 1] as number) <= (seq[i] as number), `${what} percentiles ordered: ${JSON.stringify(l)}`);
+  for (let i = 1; i < seq.length; i++)
+    assert.ok((seq[i - 1] as number) <= (seq[i] as number), `${what} percentiles ordered: ${JSON.stringify(l)}`);
   assert.ok(l.min <= l.mean && l.mean <= l.max, `${what} mean within [min, max]`);
 }
 
@@ -114,7 +122,13 @@ describe('traffic: journeys and config', () => {
 
   it('rejects bad traffic configs with the field named', () => {
     assert.throws(() => trafficSchema.parse({ users: 0 }), /users/);
-    assert.throws(() => trafficSchema.parse({ weights: { index: 0, setCurrency: 0, browseProduct: 0, addToCart: 0, viewCart: 0, checkout: 0 } }), /weight/);
+    assert.throws(
+      () =>
+        trafficSchema.parse({
+          weights: { index: 0, setCurrency: 0, browseProduct: 0, addToCart: 0, viewCart: 0, checkout: 0 },
+        }),
+      /weight/,
+    );
     assert.throws(() => trafficSchema.parse({ rampUp: '5 parsecs' }), /duration/);
   });
 });
@@ -150,7 +164,17 @@ describe('traffic: load run against the local boutique', function () {
       killedFrontendAt = Date.now();
       await stack.procs.get('frontend')?.kill();
     })();
-    const summary = await runIn(env, () => activities.runLoad(input(dir, 'baseline', stack.frontendUrl, 20_000, { users: 8, rampUp: '2s', thinkTime: '100ms', thinkTimeMax: '400ms', requestTimeout: '3s', seed: 1 })),
+    const summary = await runIn(env, () =>
+      activities.runLoad(
+        input(dir, 'baseline', stack.frontendUrl, 20_000, {
+          users: 8,
+          rampUp: '2s',
+          thinkTime: '100ms',
+          thinkTimeMax: '400ms',
+          requestTimeout: '3s',
+          seed: 1,
+        }),
+      ),
     );
     await chaos;
     const elapsed = Date.now() - t0;
@@ -161,22 +185,55 @@ describe('traffic: load run against the local boutique', function () {
     const report = readReport(summary.summaryPath);
     // counts add up: JTL rows = summary requests = Σ labels = Σ per-second; errors = failed rows = Σ kinds
     assert.equal(rows.length, summary.requests);
-    assert.equal(report.labels.reduce((a, l) => a + l.samples, 0), summary.requests);
+    assert.equal(
+      report.labels.reduce((a, l) => a + l.samples, 0),
+      summary.requests,
+    );
     const failed = rows.filter((r) => !r.success);
     assert.equal(failed.length, summary.errors);
-    assert.equal(report.labels.reduce((a, l) => a + l.errors, 0), summary.errors);
-    assert.equal(Object.values(report.errorsByKind).reduce((a, n) => a + n, 0), summary.errors);
-    const series = fs.readFileSync(report.timeseriesPath, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
-    assert.equal(series.reduce((a, s) => a + (s[1] as number), 0), summary.requests);
-    assert.equal(series.reduce((a, s) => a + (s[2] as number), 0), summary.errors);
+    assert.equal(
+      report.labels.reduce((a, l) => a + l.errors, 0),
+      summary.errors,
+    );
+    assert.equal(
+      Object.values(report.errorsByKind).reduce((a, n) => a + n, 0),
+      summary.errors,
+    );
+    const series = fs
+      .readFileSync(report.timeseriesPath, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').map(Number));
+    assert.equal(
+      series.reduce((a, s) => a + (s[1] as number), 0),
+      summary.requests,
+    );
+    assert.equal(
+      series.reduce((a, s) => a + (s[2] as number), 0),
+      summary.errors,
+    );
     assert.ok(summary.requests > 100, `${summary.requests} requests`);
     // every task of the upstream mix was exercised, with real ids and the right routes
     for (const label of ['index', 'setCurrency', 'browseProduct', 'addToCart', 'viewCart', 'checkout']) {
-      assert.ok(report.labels.some((l) => l.label === label && l.samples > 0), `label ${label} present`);
+      assert.ok(
+        report.labels.some((l) => l.label === label && l.samples > 0),
+        `label ${label} present`,
+      );
     }
-    assert.ok(rows.filter((r) => r.label === 'browseProduct').every((r) => PRODUCT_IDS.some((id) => r.url.endsWith(`/product/${id}`))));
-    assert.ok(rows.some((r) => r.label === 'addToCart' && r.responseCode === '302'), 'POST /cart answers 302');
-    assert.ok(rows.some((r) => r.label === 'checkout' && r.responseCode === '200'), 'a checkout succeeded');
+    assert.ok(
+      rows
+        .filter((r) => r.label === 'browseProduct')
+        .every((r) => PRODUCT_IDS.some((id) => r.url.endsWith(`/product/${id}`))),
+    );
+    assert.ok(
+      rows.some((r) => r.label === 'addToCart' && r.responseCode === '302'),
+      'POST /cart answers 302',
+    );
+    assert.ok(
+      rows.some((r) => r.label === 'checkout' && r.responseCode === '200'),
+      'a checkout succeeded',
+    );
     // percentiles ordered, per label and overall
     assertOrdered(summary.latencyMs, 'overall');
     for (const l of report.labels) assertOrdered(l.latencyMs, l.label);
@@ -187,12 +244,22 @@ describe('traffic: load run against the local boutique', function () {
       assert.ok(r.latency <= r.elapsed + 1 && r.idle === 0, 'closed model: Latency ≤ elapsed, no idle');
     }
     // the kills show up as errors of the right kinds, and only after the kills
-    assert.ok((report.errorsByKind.http_500 ?? 0) > 0, `HTTP 500 while currencyservice was down: ${JSON.stringify(report.errorsByKind)}`);
-    assert.ok((report.errorsByKind.connection_refused ?? 0) > 0, `connection refused once the frontend was gone: ${JSON.stringify(report.errorsByKind)}`);
+    assert.ok(
+      (report.errorsByKind.http_500 ?? 0) > 0,
+      `HTTP 500 while currencyservice was down: ${JSON.stringify(report.errorsByKind)}`,
+    );
+    assert.ok(
+      (report.errorsByKind.connection_refused ?? 0) > 0,
+      `connection refused once the frontend was gone: ${JSON.stringify(report.errorsByKind)}`,
+    );
     const firstError = Math.min(...failed.map((r) => r.timeStamp + r.elapsed));
     assert.ok(firstError >= killedCurrencyAt - 50, 'no errors before the first kill');
     assert.ok(killedFrontendAt > 0);
-    assert.ok(failed.filter((r) => r.responseCode.startsWith('Non HTTP')).every((r) => r.timeStamp + r.elapsed >= killedFrontendAt - 50));
+    assert.ok(
+      failed
+        .filter((r) => r.responseCode.startsWith('Non HTTP'))
+        .every((r) => r.timeStamp + r.elapsed >= killedFrontendAt - 50),
+    );
     // heartbeats carried progress
     assert.ok(beats.length >= 5, `${beats.length} heartbeats`);
     assert.equal(beats.at(-1)?.sent, summary.requests);
@@ -218,14 +285,28 @@ describe('traffic: open model, cancellation and resume', function () {
     });
     try {
       const env = new MockActivityEnvironment();
-      const summary = await runIn(env, () => activities.runLoad(input(dir, 'open', slow.url, 3000, { model: 'open', ratePerSec: 20, maxInFlight: 1, rampUp: '0s', scenario: 'single', path: '/slow', seed: 2 })),
+      const summary = await runIn(env, () =>
+        activities.runLoad(
+          input(dir, 'open', slow.url, 3000, {
+            model: 'open',
+            ratePerSec: 20,
+            maxInFlight: 1,
+            rampUp: '0s',
+            scenario: 'single',
+            path: '/slow',
+            seed: 2,
+          }),
+        ),
       );
       const report = readReport(summary.summaryPath);
       const { rows } = readJtl(summary.jtlPath);
       assert.ok(rows.length >= 20 && rows.length <= 32, `${rows.length} rows`);
       // timeStamps follow the 50 ms schedule although sends could only go every 100 ms
       const gaps = rows.slice(1).map((r, i) => r.timeStamp - (rows[i] as Row).timeStamp);
-      assert.ok(gaps.every((g) => g >= 48 && g <= 52), `intended times 50 ms apart: ${gaps.join(' ')}`);
+      assert.ok(
+        gaps.every((g) => g >= 48 && g <= 52),
+        `intended times 50 ms apart: ${gaps.join(' ')}`,
+      );
       // the wait before sending (IdleTime) grows and is part of elapsed
       assert.ok((rows.at(-1) as Row).idle > 900, `last request waited ${(rows.at(-1) as Row).idle} ms to be sent`);
       for (const r of rows) assert.ok(r.elapsed >= r.idle + 95, 'elapsed = wait + service time');
@@ -305,7 +386,15 @@ describe('traffic: open model, cancellation and resume', function () {
       for (const client of ['raw', 'node-http'] as const) {
         const env = new MockActivityEnvironment();
         const summary = await runIn(env, () =>
-          activities.runLoad(input(dir, `client-${client}`, srv.url, 1500, { client, users: 3, rampUp: '0s', thinkTime: '0ms', scenario: 'single' })),
+          activities.runLoad(
+            input(dir, `client-${client}`, srv.url, 1500, {
+              client,
+              users: 3,
+              rampUp: '0s',
+              thinkTime: '0ms',
+              scenario: 'single',
+            }),
+          ),
         );
         const { rows } = readJtl(summary.jtlPath);
         assert.equal(summary.errors, 0, `${client}: ${JSON.stringify(readReport(summary.summaryPath).errorsByKind)}`);
@@ -323,8 +412,13 @@ describe('traffic: open model, cancellation and resume', function () {
     fs.writeFileSync(jmx, '<jmeterTestPlan version="1.2"/>');
     const env = new MockActivityEnvironment();
     await assert.rejects(
-      runIn(env, () => activities.runJmx(input(dir, 'jmx', 'http://127.0.0.1:1', 1000, { jmx, jmeterPath: 'jmeter-not-installed-here' }))),
-      (err: Error & { type?: string }) => err.type === 'JMeterNotInstalled' && /JMeter is not installed/.test(err.message),
+      runIn(env, () =>
+        activities.runJmx(
+          input(dir, 'jmx', 'http://127.0.0.1:1', 1000, { jmx, jmeterPath: 'jmeter-not-installed-here' }),
+        ),
+      ),
+      (err: Error & { type?: string }) =>
+        err.type === 'JMeterNotInstalled' && /JMeter is not installed/.test(err.message),
     );
   });
 });

@@ -68,7 +68,8 @@ export function resolveDevice(name: string, explicit?: DeviceMetrics): Required<
     return { ...explicit, userAgent: explicit.userAgent ?? (DEVICES['Pixel 7'] as Required<DeviceMetrics>).userAgent };
   }
   const key = Object.keys(DEVICES).find((k) => k.toLowerCase() === name.trim().toLowerCase());
-  if (!key) throw new Error(`unknown device "${name}": use one of ${Object.keys(DEVICES).join(', ')} or give deviceMetrics`);
+  if (!key)
+    throw new Error(`unknown device "${name}": use one of ${Object.keys(DEVICES).join(', ')} or give deviceMetrics`);
   return DEVICES[key] as Required<DeviceMetrics>;
 }
 

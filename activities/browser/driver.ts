@@ -50,16 +50,16 @@ export async function openBrowser(cfg: BrowserConfig): Promise<BrowserSession> {
   const options = new chrome.Options();
   options.setChromeBinaryPath(cfg.chromiumPath);
   options.addArguments(
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-dev-shm-usage',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-extensions',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--mute-audio',
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-dev-shm-usage',
+    '--disable-gpu',
+    '--no-first-run',
+    '--disable-extensions',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--mute-audio',
     `--user-data-dir=${userDataDir}`,
   );
   let width: number;

@@ -62,8 +62,10 @@ function readRuns(file: string): ProbeRun[] {
  */
 export async function runProbe(raw: BrowserProbeInput, hooks: ProbeHooks = {}): Promise<BrowserProbeSummary> {
   const parsed = browserSchema.safeParse(raw.browser ?? {});
-  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid browser config: ${parsed.error.message}`, 'InvalidConfig');
-  if (!/^[A-Za-z0-9_-]+$/.test(raw.phase)) throw ApplicationFailure.nonRetryable(`phase "${raw.phase}" must be letters, digits, - or _`, 'InvalidConfig');
+  if (!parsed.success)
+    throw ApplicationFailure.nonRetryable(`invalid browser config: ${parsed.error.message}`, 'InvalidConfig');
+  if (!/^[A-Za-z0-9_-]+$/.test(raw.phase))
+    throw ApplicationFailure.nonRetryable(`phase "${raw.phase}" must be letters, digits, - or _`, 'InvalidConfig');
   const cfg = parsed.data;
   const dir = browserDir(raw.dataDir, raw.phase);
   fs.mkdirSync(dir, { recursive: true });
@@ -113,7 +115,15 @@ export async function runProbe(raw: BrowserProbeInput, hooks: ProbeHooks = {}): 
       } catch (err) {
         // the browser could not start or died: a failed run, and a new browser next time
         const now = Date.now();
-        result = { ok: false, startMs: now, endMs: now, steps: [], failedStep: undefined, assertion: 'the browser starts and answers', error: errorText(err) };
+        result = {
+          ok: false,
+          startMs: now,
+          endMs: now,
+          steps: [],
+          failedStep: undefined,
+          assertion: 'the browser starts and answers',
+          error: errorText(err),
+        };
         await session?.close();
         session = undefined;
       }
@@ -152,11 +162,17 @@ export async function runProbe(raw: BrowserProbeInput, hooks: ProbeHooks = {}): 
     passed: passed.length,
     failed: runs.length - passed.length,
     availability: runs.length ? passed.length / runs.length : 0,
-    meanJourneyMs: passed.length ? Math.round(passed.reduce((a, r) => a + (r.endMs - r.startMs), 0) / passed.length) : 0,
+    meanJourneyMs: passed.length
+      ? Math.round(passed.reduce((a, r) => a + (r.endMs - r.startMs), 0) / passed.length)
+      : 0,
     runsPath,
     junitPath,
   };
-  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ ...summary, profile: cfg.profile, status: signal?.aborted ? 'cancelled' : 'completed' }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'summary.json'),
+    JSON.stringify({ ...summary, profile: cfg.profile, status: signal?.aborted ? 'cancelled' : 'completed' }, null, 2) +
+      '\n',
+  );
   return summary;
 }
 
@@ -165,7 +181,10 @@ export interface BrowserDeps {
 }
 
 export function createBrowserActivities(deps: BrowserDeps = {}) {
-  const log = (m: string, a?: Record<string, unknown>): void => (deps.log ? deps.log(m, a) : Context.current().log.info(m, a));
+  const log = (m: string, a?: Record<string, unknown>): void => {
+    if (deps.log) deps.log(m, a);
+    else Context.current().log.info(m, a);
+  };
 
   /**
    * The browser probe as an activity: heartbeats { runs, passed, failed }, resumes after a worker

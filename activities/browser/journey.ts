@@ -76,7 +76,8 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
   fs.mkdirSync(o.shotDir, { recursive: true });
 
   /** Text content even where CSS hides the element (mobile layouts hide some header parts). */
-  const text = async (el: WebElement): Promise<string> => ((await el.getAttribute('textContent')) ?? '').replace(/\s+/g, ' ').trim();
+  const text = async (el: WebElement): Promise<string> =>
+    ((await el.getAttribute('textContent')) ?? '').replace(/\s+/g, ' ').trim();
   const expect = (what: string): void => {
     assertion = what;
   };
@@ -136,12 +137,19 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
         await driver.get(o.baseUrl + '/');
       } catch (err) {
         const netErr = /net::(ERR_[A-Z_]+)/.exec(errorText(err))?.[1];
-        throw new AssertionFailed(assertion, netErr ? `the browser could not reach the frontend (net::${netErr})` : errorText(err));
+        throw new AssertionFailed(
+          assertion,
+          netErr ? `the browser could not reach the frontend (net::${netErr})` : errorText(err),
+        );
       }
       // chromium shows its own error page (no exception) when the server cannot be reached
       const bodyText = await driver.findElement(By.css('body')).then(text, () => '');
       const netErr = /\b(ERR_[A-Z_]+)\b/.exec(bodyText)?.[1];
-      check(netErr === undefined, `GET ${o.baseUrl}/ loads`, `the browser could not reach the frontend (net::${netErr})`);
+      check(
+        netErr === undefined,
+        `GET ${o.baseUrl}/ loads`,
+        `the browser could not reach the frontend (net::${netErr})`,
+      );
       await find('main.home', 'home page main.home is shown');
       const title = await driver.getTitle();
       check(title.includes('Online Boutique'), 'page title is "Online Boutique"', `title is "${title}"`);
@@ -197,23 +205,48 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
     },
     cart: async () => {
       const badge = await text(await find('span.cart-size-circle', 'cart badge span.cart-size-circle is shown'));
-      check(badge === String(o.quantity), `cart badge span.cart-size-circle shows ${o.quantity}`, `badge shows "${badge}"`);
+      check(
+        badge === String(o.quantity),
+        `cart badge span.cart-size-circle shows ${o.quantity}`,
+        `badge shows "${badge}"`,
+      );
       const h3 = await text(await find('main.cart-sections h3', 'cart heading is shown'));
       check(h3 === `Cart (${o.quantity})`, `cart heading reads "Cart (${o.quantity})"`, `heading reads "${h3}"`);
       const row = await text(await find('div.cart-summary-item-row', 'a cart row div.cart-summary-item-row is shown'));
       const name = res.product?.name ?? '';
       check(row.includes(name), `cart row names "${name}"`, `row reads "${row.slice(0, 160)}"`);
-      check(row.includes(`Quantity: ${o.quantity}`), `cart row reads "Quantity: ${o.quantity}"`, `row reads "${row.slice(0, 160)}"`);
-      if (res.product?.id) check(row.includes(`SKU #${res.product.id}`), `cart row shows "SKU #${res.product.id}"`, `row reads "${row.slice(0, 160)}"`);
+      check(
+        row.includes(`Quantity: ${o.quantity}`),
+        `cart row reads "Quantity: ${o.quantity}"`,
+        `row reads "${row.slice(0, 160)}"`,
+      );
+      if (res.product?.id)
+        check(
+          row.includes(`SKU #${res.product.id}`),
+          `cart row shows "SKU #${res.product.id}"`,
+          `row reads "${row.slice(0, 160)}"`,
+        );
       const total = await text(await find('div.cart-summary-total-row', 'cart total row is shown'));
-      check(/Total/.test(total) && MONEY_RE.test(total), 'cart total row shows "Total" and an amount', `reads "${total}"`);
+      check(
+        /Total/.test(total) && MONEY_RE.test(total),
+        'cart total row shows "Total" and an amount',
+        `reads "${total}"`,
+      );
     },
     'checkout-form': async () => {
       const form = await find('form.cart-checkout-form', 'checkout form form.cart-checkout-form is shown');
       const email = await form.findElement(By.css('input[name="email"]'));
       const value = (await email.getAttribute('value')) ?? '';
       check(value.includes('@'), 'checkout form has an email filled in', `email is "${value}"`);
-      for (const field of ['street_address', 'zip_code', 'city', 'state', 'country', 'credit_card_number', 'credit_card_cvv']) {
+      for (const field of [
+        'street_address',
+        'zip_code',
+        'city',
+        'state',
+        'country',
+        'credit_card_number',
+        'credit_card_cvv',
+      ]) {
         expect(`checkout form has field ${field}`);
         const els = await form.findElements(By.css(`[name="${field}"]`));
         check(els.length === 1, `checkout form has field ${field}`, 'missing');
@@ -224,14 +257,31 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
       expect('clicking "Place Order" submits the order');
       await driver.executeScript('arguments[0].scrollIntoView({block: "center"})', button);
       await button.click();
+      // the step ends when the browser has left the cart page (click may return before the POST does)
+      expect('submitting the order leaves the cart page');
+      try {
+        await driver.wait(until.stalenessOf(form), wait);
+      } catch (err) {
+        throw new AssertionFailed(assertion, await pageProblem(err));
+      }
     },
     'order-confirmation': async () => {
-      const h3 = await text(await find('section.order-complete-section h3', 'order page section.order-complete-section is shown'));
+      const h3 = await text(
+        await find('section.order-complete-section h3', 'order page section.order-complete-section is shown'),
+      );
       check(h3 === 'Your order is complete!', 'heading reads "Your order is complete!"', `heading reads "${h3}"`);
       const section = await text(await find('section.order-complete-section', 'order details are shown'));
-      check(section.includes('Confirmation #'), 'order page shows "Confirmation #"', `reads "${section.slice(0, 200)}"`);
+      check(
+        section.includes('Confirmation #'),
+        'order page shows "Confirmation #"',
+        `reads "${section.slice(0, 200)}"`,
+      );
       check(section.includes('Tracking #'), 'order page shows "Tracking #"', `reads "${section.slice(0, 200)}"`);
-      check(section.includes('Total Paid') && MONEY_RE.test(section), 'order page shows "Total Paid" and an amount', `reads "${section.slice(0, 200)}"`);
+      check(
+        section.includes('Total Paid') && MONEY_RE.test(section),
+        'order page shows "Total Paid" and an amount',
+        `reads "${section.slice(0, 200)}"`,
+      );
       const id = UUID_RE.exec(section.slice(section.indexOf('Confirmation #')))?.[0];
       check(id !== undefined, 'the confirmation number is an order UUID', `reads "${section.slice(0, 200)}"`);
       res.orderId = id;

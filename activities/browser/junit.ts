@@ -2,8 +2,15 @@ import * as fs from 'node:fs';
 import { JOURNEY_STEPS } from './journey';
 import type { JourneyResult } from './journey';
 
+// XML 1.0 cannot carry most control characters, even escaped; browser error texts sometimes hold them
 const esc = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 
 /**
  * JUnit XML of the probe's runs: one <testsuite> per run, one <testcase> per step; a failed step carries
@@ -29,7 +36,9 @@ export function junitXml(suite: string, runs: JourneyResult[]): string {
       else if (s.ok) out.push(`${head}/>`);
       else {
         out.push(`${head}>`);
-        out.push(`      <failure message="${esc(r.assertion ?? 'failed')}" type="AssertionFailed">${esc(r.error ?? '')}${s.screenshot ? `\nscreenshot: ${esc(s.screenshot)}` : ''}</failure>`);
+        out.push(
+          `      <failure message="${esc(r.assertion ?? 'failed')}" type="AssertionFailed">${esc(r.error ?? '')}${s.screenshot ? `\nscreenshot: ${esc(s.screenshot)}` : ''}</failure>`,
+        );
         if (s.screenshot) out.push(`      <system-out>[[ATTACHMENT|${esc(s.screenshot)}]]</system-out>`);
         out.push('    </testcase>');
       }

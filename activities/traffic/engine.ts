@@ -141,7 +141,16 @@ export class LoadEngine {
       const agent = new http.Agent({ keepAlive: true, maxSockets: maxConnections });
       return {
         sender: (jar) => (spec) =>
-          send(spec, { agent, host, port, basePath, hostHeader: this.base.host, jar, timeoutMs: this.timeoutMs, inflight: this.inflight }),
+          send(spec, {
+            agent,
+            host,
+            port,
+            basePath,
+            hostHeader: this.base.host,
+            jar,
+            timeoutMs: this.timeoutMs,
+            inflight: this.inflight,
+          }),
         destroy: () => agent.destroy(),
       };
     }
@@ -206,16 +215,15 @@ export class LoadEngine {
   }
 
   private tasksOf(r: () => number): RequestSpec[] {
-    if (this.o.config.scenario === 'single') return [{ label: this.o.config.path, method: 'GET', path: this.o.config.path }];
+    if (this.o.config.scenario === 'single')
+      return [{ label: this.o.config.path, method: 'GET', path: this.o.config.path }];
     return taskRequests(this.pickTask(r), r, this.base.origin + this.base_path() + '/');
   }
 
   private async runClosed(): Promise<void> {
     const { users } = this.o.config;
     const rampMs = ms(this.o.config.rampUp);
-    await Promise.all(
-      Array.from({ length: users }, (_, i) => this.user(i, this.o.originMs + (rampMs * i) / users)),
-    );
+    await Promise.all(Array.from({ length: users }, (_, i) => this.user(i, this.o.originMs + (rampMs * i) / users)));
   }
 
   private async user(i: number, startAtMs: number): Promise<void> {

@@ -86,7 +86,6 @@ export function errorKindOf(code: string | undefined): string {
       return 'connection_reset';
     case 'ETIMEDOUT':
     case 'ESOCKETTIMEDOUT':
-    case 'ETIMEDOUT':
       return 'timeout';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -94,8 +93,10 @@ export function errorKindOf(code: string | undefined): string {
     case 'ECONNABORTED':
     case 'ABORT_ERR':
       return 'aborted';
+    case undefined:
+      return 'unknown';
     default:
-      return code ? `socket_${code.toLowerCase()}` : 'unknown';
+      return `socket_${code.toLowerCase()}`;
   }
 }
 

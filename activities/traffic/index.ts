@@ -58,15 +58,24 @@ export function trafficDir(dataDir: string, phase: string): string {
 function validate(input: LoadRunInput): LoadRunInput {
   const parsed = trafficSchema.safeParse(input.traffic ?? {});
   if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid traffic config: ${parsed.error.message}`, TrafficErrors.InvalidConfig);
+    throw ApplicationFailure.nonRetryable(
+      `invalid traffic config: ${parsed.error.message}`,
+      TrafficErrors.InvalidConfig,
+    );
   }
   if (!/^[A-Za-z0-9_-]+$/.test(input.phase)) {
-    throw ApplicationFailure.nonRetryable(`phase "${input.phase}" must be letters, digits, - or _`, TrafficErrors.InvalidConfig);
+    throw ApplicationFailure.nonRetryable(
+      `phase "${input.phase}" must be letters, digits, - or _`,
+      TrafficErrors.InvalidConfig,
+    );
   }
   try {
     new URL(input.frontendUrl);
   } catch {
-    throw ApplicationFailure.nonRetryable(`frontendUrl "${input.frontendUrl}" is not a URL`, TrafficErrors.InvalidConfig);
+    throw ApplicationFailure.nonRetryable(
+      `frontendUrl "${input.frontendUrl}" is not a URL`,
+      TrafficErrors.InvalidConfig,
+    );
   }
   return { ...input, traffic: parsed.data };
 }
@@ -182,7 +191,10 @@ export interface TrafficDeps {
 }
 
 export function createTrafficActivities(deps: TrafficDeps = {}) {
-  const log = (m: string, a?: Record<string, unknown>): void => (deps.log ? deps.log(m, a) : Context.current().log.info(m, a));
+  const log = (m: string, a?: Record<string, unknown>): void => {
+    if (deps.log) deps.log(m, a);
+    else Context.current().log.info(m, a);
+  };
 
   /**
    * The load generator as an activity: heartbeats progress ({ sent, errors, elapsedMs } plus resume
@@ -214,8 +226,13 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
   async function runJmx(rawInput: LoadRunInput): Promise<LoadRunSummary> {
     const input = validate(rawInput);
     const cfg = input.traffic;
-    if (!cfg.jmx) throw ApplicationFailure.nonRetryable('traffic.jmx is not set: give the path of a .jmx test plan', TrafficErrors.InvalidConfig);
-    if (!fs.existsSync(cfg.jmx)) throw ApplicationFailure.nonRetryable(`JMeter test plan ${cfg.jmx} does not exist`, TrafficErrors.InvalidConfig);
+    if (!cfg.jmx)
+      throw ApplicationFailure.nonRetryable(
+        'traffic.jmx is not set: give the path of a .jmx test plan',
+        TrafficErrors.InvalidConfig,
+      );
+    if (!fs.existsSync(cfg.jmx))
+      throw ApplicationFailure.nonRetryable(`JMeter test plan ${cfg.jmx} does not exist`, TrafficErrors.InvalidConfig);
     const exe = onPath(cfg.jmeterPath);
     if (!exe) {
       throw ApplicationFailure.nonRetryable(
@@ -236,7 +253,16 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
       duration: String(Math.ceil(input.durationMs / 1000)),
       ...cfg.jmeterProperties,
     };
-    const args = ['-n', '-t', cfg.jmx, '-l', jtlPath, '-j', path.join(dir, 'jmeter.log'), '-Jjmeter.save.saveservice.output_format=csv'];
+    const args = [
+      '-n',
+      '-t',
+      cfg.jmx,
+      '-l',
+      jtlPath,
+      '-j',
+      path.join(dir, 'jmeter.log'),
+      '-Jjmeter.save.saveservice.output_format=csv',
+    ];
     for (const [k, v] of Object.entries(props)) args.push(`-J${k}=${v}`);
     const startMs = Date.now();
     const code = await new Promise<number>((resolve, reject) => {
@@ -255,7 +281,12 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
       child.on('close', (c) => {
         clearInterval(hb);
         if (c !== 0 && !ctx.cancellationSignal.aborted) {
-          reject(ApplicationFailure.create({ message: `jmeter exited with ${c}: ${tail}`, type: TrafficErrors.JMeterFailed }));
+          reject(
+            ApplicationFailure.create({
+              message: `jmeter exited with ${c}: ${tail}`,
+              type: TrafficErrors.JMeterFailed,
+            }),
+          );
         } else resolve(c ?? 0);
       });
     });
@@ -276,7 +307,10 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
       throughputPerSec: total.throughputPerSec,
       latencyMs: total.latencyMs,
     };
-    fs.writeFileSync(summaryPath, JSON.stringify({ ...summary, labels: rows, errorsByKind: Object.fromEntries(rec.errorsByKind) }, null, 2));
+    fs.writeFileSync(
+      summaryPath,
+      JSON.stringify({ ...summary, labels: rows, errorsByKind: Object.fromEntries(rec.errorsByKind) }, null, 2),
+    );
     fs.writeFileSync(path.join(dir, 'jmeter-aggregate.txt'), aggregateText(rows, total));
     return summary;
   }

@@ -42,7 +42,12 @@ export class RawConnection {
     return r;
   }
 
-  private once(spec: RequestSpec, basePath: string, jar: CookieJar | undefined, timeoutMs: number): Promise<HttpResult> {
+  private once(
+    spec: RequestSpec,
+    basePath: string,
+    jar: CookieJar | undefined,
+    timeoutMs: number,
+  ): Promise<HttpResult> {
     return new Promise((resolve) => {
       const startMs = nowMs();
       let head = `${spec.method} ${basePath}${spec.path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nUser-Agent: faultline-traffic/1\r\nAccept: text/html,*/*\r\nConnection: keep-alive\r\n`;
@@ -120,18 +125,32 @@ class Pending {
     private readonly onDone: (r: HttpResult, close: boolean) => void,
   ) {}
 
-  private finish(r: Omit<HttpResult, 'startMs' | 'connectMs' | 'sentBytes' | 'firstByteMs' | 'bytes' | 'endMs'>, close: boolean): void {
+  private finish(
+    r: Omit<HttpResult, 'startMs' | 'connectMs' | 'sentBytes' | 'firstByteMs' | 'bytes' | 'endMs'>,
+    close: boolean,
+  ): void {
     if (this.done) return;
     this.done = true;
     const endMs = nowMs();
     this.onDone(
-      { ...r, startMs: this.startMs, connectMs: this.connectMs, sentBytes: this.sentBytes, firstByteMs: this.firstByteMs || endMs, endMs, bytes: this.bytes },
+      {
+        ...r,
+        startMs: this.startMs,
+        connectMs: this.connectMs,
+        sentBytes: this.sentBytes,
+        firstByteMs: this.firstByteMs || endMs,
+        endMs,
+        bytes: this.bytes,
+      },
       close,
     );
   }
 
   fail(code: string, message: string): void {
-    this.finish({ status: 0, statusMessage: message, errorKind: errorKindOf(code), errorCode: code, errorMessage: message }, true);
+    this.finish(
+      { status: 0, statusMessage: message, errorKind: errorKindOf(code), errorCode: code, errorMessage: message },
+      true,
+    );
   }
 
   closed(): void {
@@ -140,7 +159,14 @@ class Pending {
   }
 
   private complete(): void {
-    this.finish({ status: this.status, statusMessage: this.statusMessage, errorKind: this.status >= 400 ? `http_${this.status}` : undefined }, this.close);
+    this.finish(
+      {
+        status: this.status,
+        statusMessage: this.statusMessage,
+        errorKind: this.status >= 400 ? `http_${this.status}` : undefined,
+      },
+      this.close,
+    );
   }
 
   data(chunk: Buffer): void {
@@ -189,7 +215,8 @@ class Pending {
       else if (name === 'set-cookie') cookies.push(value);
     }
     if (cookies.length) this.jar?.store(cookies);
-    if (this.isHead || this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) this.remaining = 0;
+    if (this.isHead || this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200))
+      this.remaining = 0;
     else if (chunked) this.remaining = -1;
     else if (length >= 0) this.remaining = length;
     else {

@@ -67,7 +67,21 @@ export function aggregateRows(rec: Recorder): { rows: AggregateRow[]; total: Agg
 
 /** The Aggregate Report as JMeter shows it (times in ms, throughput per second). */
 export function aggregateText(rows: AggregateRow[], total: AggregateRow): string {
-  const head = ['Label', '# Samples', 'Average', 'Median', '90% Line', '95% Line', '99% Line', 'Min', 'Max', 'Error %', 'Throughput', 'Received KB/sec', 'Sent KB/sec'];
+  const head = [
+    'Label',
+    '# Samples',
+    'Average',
+    'Median',
+    '90% Line',
+    '95% Line',
+    '99% Line',
+    'Min',
+    'Max',
+    'Error %',
+    'Throughput',
+    'Received KB/sec',
+    'Sent KB/sec',
+  ];
   const body = [...rows, total].map((r) => [
     r.label,
     String(r.samples),
@@ -84,7 +98,8 @@ export function aggregateText(rows: AggregateRow[], total: AggregateRow): string
     r.sentKBPerSec.toFixed(2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
-  const fmt = (cols: string[]): string => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const fmt = (cols: string[]): string =>
+    cols.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   return [fmt(head), ...body.map(fmt)].join('\n') + '\n';
 }
 
