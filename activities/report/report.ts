@@ -348,8 +348,8 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   cards.push(
     card(
       'Availability',
-      pct(summary.availability, 2),
-      'browser journeys passed',
+      summary.availability === undefined ? '<span class="muted">not run</span>' : pct(summary.availability, 2),
+      summary.availability === undefined ? 'no browser probe' : 'browser journeys passed',
       summary.availability === undefined || summary.availability === null
         ? ''
         : summary.availability >= 0.99
