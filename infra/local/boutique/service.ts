@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { BoutiqueService } from '../../../schemas/target';
-import { optionalPort, requiredPort } from './env';
+import { ConfigError, optionalPort, requiredPort } from './env';
 import { BoutiqueGrpcServer } from './grpc-server';
 import type { Logger } from './log';
 import { startMetricsServer } from './metrics';
@@ -40,7 +40,7 @@ export async function serveGrpc(
 ): Promise<RunningService> {
   const port = requiredPort(ctx.env, 'PORT', 'the gRPC listen port');
   const metricsPort = optionalPort(ctx.env, 'METRICS_PORT');
-  if (metricsPort === port) throw new Error('METRICS_PORT must differ from PORT');
+  if (metricsPort === port) throw new ConfigError('METRICS_PORT must differ from PORT');
   const server = new BoutiqueGrpcServer({
     host: ctx.host,
     port,
