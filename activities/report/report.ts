@@ -470,8 +470,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       { name: 'val loss2', points: line('val_loss2'), color: '#dc2626', dashed: true },
     ].filter((s) => s.points.length);
     const secs = history.reduce((a, h) => a + (h.seconds ?? 0), 0);
-    const last = history[history.length - 1] as
-      (HistoryEpoch & { best_epoch?: number; stopped_early?: boolean }) | undefined;
+    const last = history[history.length - 1];
     const best =
       last?.best_epoch !== undefined
         ? ` Best validation epoch ${last.best_epoch} (the exported model)${last.stopped_early ? '; stopped early' : ''}.`
