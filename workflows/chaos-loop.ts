@@ -329,7 +329,7 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
         scope.cancel();
         continue;
       }
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
       const r = res as InjectBatchResult;
       state.injected += r.injected;
       state.rejected += r.rejected;

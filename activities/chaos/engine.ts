@@ -1,9 +1,9 @@
 import { parseDuration } from '../../schemas/duration';
-import type { ChaosConfig, FaultSpec } from '../../schemas/faults';
+import type { FaultSpec } from '../../schemas/faults';
 import type { FaultRecord } from '../../schemas/fault-log';
 import type { PodInfo } from '../deploy/types';
 import { checkAbort, type AbortState } from './abort';
-import { FaultLog, activeFaults, foldFaultLog, readFaultLogEvents, type FoldedRecord } from './fault-log';
+import { activeFaults, foldFaultLog, readFaultLogEvents, type FaultLog, type FoldedRecord } from './fault-log';
 import type { ResolvedFault } from './faults';
 import { killStress } from './faults/stress';
 import { checkConcurrency, checkSpec, checkTarget, isPlatformService } from './guard';
@@ -440,7 +440,7 @@ export class BatchEngine {
         this.watching.delete(id);
         continue;
       }
-      let ok = false;
+      let ok: boolean;
       try {
         ok = await this.injector.recovered(w.fault, w.removedMs);
       } catch {

@@ -124,32 +124,33 @@ function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: Resolved
       writeFileSync(fileFor(fault.key), JSON.stringify(pf));
       fault.detail.pid = pid;
     },
-    async recover(_ctx, fault) {
+    recover(_ctx, fault) {
       killStress(fault.key);
+      return Promise.resolve();
     },
-    async recovered(_ctx, fault) {
+    recovered(_ctx, fault) {
       const pid = fault.detail.pid as number | undefined;
       const pf = readStressPidFile(fault.key);
-      return !(pf && stressAlive(pf.pid)) && !(pid !== undefined && stressAlive(pid));
+      return Promise.resolve(!(pf && stressAlive(pf.pid)) && !(pid !== undefined && stressAlive(pid)));
     },
-    async isApplied(_ctx, fault) {
+    isApplied(_ctx, fault) {
       const pf = readStressPidFile(fault.key);
-      return !!pf && stressAlive(pf.pid);
+      return Promise.resolve(!!pf && stressAlive(pf.pid));
     },
   };
 }
 
 export const cpuStress = stressFault('cpu-stress', (f) => [
   '--cpu',
-  String(f.params.workers ?? 1),
+  String(Number(f.params.workers ?? 1)),
   '--cpu-load',
-  String(f.params.load ?? 80),
+  String(Number(f.params.load ?? 80)),
 ]);
 
 export const memoryStress = stressFault('memory-stress', (f) => [
   '--vm',
-  String(f.params.workers ?? 1),
+  String(Number(f.params.workers ?? 1)),
   '--vm-bytes',
-  toStressSize(String(f.params.size ?? '128MB')),
+  toStressSize(typeof f.params.size === 'string' ? f.params.size : '128MB'),
   '--vm-keep',
 ]);
