@@ -305,7 +305,11 @@ def phase_summary(a) -> Dict:
             c: [json.loads(l)["seconds"] for l in open(os.path.join(a.work, "timing", c, "history.jsonl"))]
             for c in (tim.get("channels") or sorted(os.listdir(os.path.join(a.work, "timing"))))
             if os.path.exists(os.path.join(a.work, "timing", c, "history.jsonl"))}
-        ref_pc = (ref or {}).get("timing", {}).get("epoch_per_channel_median_s", {})
+        ref_pc = (ref or {}).get("timing", {}).get("epoch_per_channel_median_s")
+        raw_path = os.path.join(a.work, "reference_raw.json")
+        if ref_pc is None and os.path.exists(raw_path):
+            ref_pc = json.load(open(raw_path))["timing"]["epoch_time_per_channel_median_s"]
+        ref_pc = ref_pc or {}
         rows = []
         for c, eps in per_ours.items():
             o = float(np.median(eps[1:] if len(eps) > 1 else eps))
@@ -316,7 +320,9 @@ def phase_summary(a) -> Dict:
                     "inside), ours from the timing phase (epochs 2..), reference from its own run (its median over "
                     "all epochs); different moments of one benchmark on a loaded machine",
             "channels": rows}
-    if tim and ref and len(ref.get("channels", [])) == 27:
+    tim_channels = (tim or {}).get("channels") or (sorted(os.listdir(os.path.join(a.work, "timing")))
+                                                    if os.path.isdir(os.path.join(a.work, "timing")) else [])
+    if tim and ref and len(tim_channels) == 27 and len(ref.get("channels") or tim_channels) == 27:
         timing["same_hyperparameters"] = {
             "what": "one MSL epoch = one training epoch of all 27 channels (median over epochs), batch 7919, z 1200, "
                     "55 features, no validation/scoring inside; same thread count",
