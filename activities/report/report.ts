@@ -29,6 +29,9 @@ export interface HistoryEpoch {
   val_loss1?: number;
   val_loss2?: number;
   seconds?: number;
+  /** the trainer's early-stopping bookkeeping (workers/training/usad) */
+  best_epoch?: number;
+  stopped_early?: boolean;
 }
 
 interface MetricSeries {
