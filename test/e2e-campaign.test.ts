@@ -39,24 +39,25 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     await env?.stop();
   });
 
-  /** A full pipeline short enough for CI: 60 s of baseline, 60 s of chaos in bursts, a few epochs. */
+  /** A full pipeline short enough for CI: 60 s of baseline, 90 s of chaos in bursts, a few epochs. */
   const config = (over: Partial<CampaignConfigInput> = {}): CampaignConfigInput => ({
     name: 'e2e',
     target: env.target,
-    durations: { warmup: '3s', baseline: '60s', chaos: '60s' },
+    durations: { warmup: '3s', baseline: '60s', chaos: '90s' },
     traffic: { users: 4, thinkTime: '200ms' },
     browser: { enabled: true, profile: 'desktop', interval: '20s' },
     chaos: {
       seed: 3,
       schedule: { type: 'uniform', min: '1s', max: '2s' },
-      episodes: { burst: '15s', quiet: '10s', startWith: 'quiet' },
+      // Bursts with longer quiet gaps: validation and test both hold normal and anomalous windows.
+      episodes: { burst: '15s', quiet: '30s', startWith: 'burst' },
       faults: [
         { type: 'pod-kill', weight: 4, duration: '5s' },
         { type: 'network-delay', weight: 1, duration: '5s' },
         { type: 'http-abort', weight: 1, duration: '4s', selector: { app: 'frontend' }, params: { percent: 50 } },
       ],
     },
-    dataset: { valChaosFraction: 0.3 },
+    dataset: { valChaosFraction: 0.3, windowLabel: 'last' },
     model: { epochs: 8, patience: 0 },
     ...over,
   });
