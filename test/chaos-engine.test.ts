@@ -98,19 +98,24 @@ describe('chaos engine against the real local supervisor (no Temporal)', functio
     const effects: Record<string, boolean> = {};
     // measure the effects while the batch runs
     const measuring = (async () => {
-      await waitUntil(() => Date.now() > start + 7 * 250 + 300, 10_000);
-      const t0 = Date.now();
-      const res = await fetch(`${sup.serviceUrl.frontend}/`).catch(() => undefined);
-      effects['http-abort'] = res?.status === 503;
-      effects['http-delay'] = Date.now() - t0 >= 350 || res?.status === 503;
-      const faultsNow = await sup.client.listProxyFaults();
-      effects['network-delay'] = faultsNow.some((f) => f.kind === 'delay' && f.app === 'cartservice');
-      effects['network-loss'] = faultsNow.some((f) => f.kind === 'loss' && f.app === 'cartservice');
-      const stress = listStressPidFiles();
-      effects['cpu-stress'] = stress.some((p) => p.args.includes('--cpu') && stressAlive(p.pid));
-      effects['memory-stress'] = stress.some((p) => p.args.includes('--vm') && stressAlive(p.pid));
-      const pods = await sup.client.listPods({ app: 'cartservice' });
-      effects['pod-failure'] = pods.some((p) => !p.ready);
+      // poll until each effect has been seen while its fault is on (2 shared cores: applies can run late)
+      await waitUntil(() => Date.now() > start, 10_000);
+      const deadline = start + 7 * 250 + 3000;
+      while (Date.now() < deadline && Object.values(effects).filter(Boolean).length < 7) {
+        const t0 = Date.now();
+        const res = await fetch(`${sup.serviceUrl.frontend}/`).catch(() => undefined);
+        if (res?.status === 503) effects['http-abort'] = true;
+        if (Date.now() - t0 >= 350) effects['http-delay'] = true;
+        const faultsNow = await sup.client.listProxyFaults();
+        if (faultsNow.some((f) => f.kind === 'delay' && f.app === 'cartservice')) effects['network-delay'] = true;
+        if (faultsNow.some((f) => f.kind === 'loss' && f.app === 'cartservice')) effects['network-loss'] = true;
+        const stress = listStressPidFiles();
+        if (stress.some((p) => p.args.includes('--cpu') && stressAlive(p.pid))) effects['cpu-stress'] = true;
+        if (stress.some((p) => p.args.includes('--vm') && stressAlive(p.pid))) effects['memory-stress'] = true;
+        const pods = await sup.client.listPods({ app: 'cartservice' });
+        if (pods.some((p) => !p.ready)) effects['pod-failure'] = true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     })();
     const res = await runBatch({
       ...s,
