@@ -464,7 +464,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
   // ---- training
   if (history.length) {
-    const line = (k: keyof HistoryEpoch): XY[] =>
+    const line = (k: 'loss1' | 'loss2' | 'val_loss1' | 'val_loss2'): XY[] =>
       history.filter((h) => typeof h[k] === 'number').map((h) => ({ x: h.epoch, y: h[k]! }));
     const series = [
       { name: 'loss1', points: line('loss1'), color: '#2563eb' },
