@@ -4,9 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { tableFromIPC } from 'apache-arrow';
-import { chaosSchema, faultSpecSchema, FAULT_TYPES, type ChaosConfig } from '../schemas/faults';
+import { chaosSchema, faultSpecSchema, FAULT_TYPES, type ChaosConfig, type FaultType } from '../schemas/faults';
 import { parseDuration } from '../schemas/duration';
-import { chaosMeshObject, CHAOS_KIND } from '../activities/chaos/chaos-mesh';
+import {
+  chaosMeshObject,
+  CHAOS_KIND,
+  KubernetesInjector,
+  type ChaosObjectClient,
+} from '../activities/chaos/chaos-mesh';
+import type { KubeObject } from '../activities/deploy/kube-objects';
 import { loadCrdSchemas, validateChaosObject, type OpenApiSchema } from '../activities/chaos/crd-schema';
 import { checkConcurrency, checkSpec, checkTarget, preflight } from '../activities/chaos/guard';
 import { selectPods } from '../activities/chaos/select';
@@ -285,5 +291,57 @@ describe('chaos: ground-truth log (fault-log.ts)', () => {
     assert.equal(ann.length, 2);
     assert.deepEqual([ann[0]?.time, ann[0]?.timeEnd], [1003, 2500]);
     writeFileSync(join(dir, 'x'), '');
+  });
+});
+
+describe('chaos: Kubernetes injector (Chaos Mesh objects through the target)', () => {
+  it('creates one labelled object per fault, finds it on retry, deletes it at the end and sweeps a campaign', async () => {
+    const objects = new Map<string, KubeObject>();
+    const matches = (o: KubeObject, sel?: string) =>
+      (sel ?? '')
+        .split(',')
+        .filter(Boolean)
+        .every((kv) => {
+          const [k, v] = kv.split('=');
+          return o.metadata.labels?.[k ?? ''] === v;
+        });
+    const client: ChaosObjectClient = {
+      listPods: () => Promise.resolve([pod('cartservice-abc')]),
+      createCustomObject: (o) => {
+        const key = `${o.kind}/${o.metadata.name ?? ''}`;
+        if (!objects.has(key)) objects.set(key, o);
+        return Promise.resolve(objects.get(key) as KubeObject);
+      },
+      deleteCustomObject: (kind, name) => Promise.resolve(objects.delete(`${kind}/${name}`)),
+      listCustomObjects: (_g, _v, plural, sel) =>
+        Promise.resolve([...objects.values()].filter((o) => o.kind.toLowerCase() === plural && matches(o, sel))),
+    };
+    const inj = new KubernetesInjector(client);
+    const mk = (id: string, type: FaultType): ResolvedFault => ({
+      id,
+      campaignId: 'c-k8s',
+      key: `c-k8s:${id}`,
+      type,
+      namespace: 'boutique',
+      app: 'cartservice',
+      pods: [pod('cartservice-abc')],
+      params: faultSpecSchema.parse({ type }).params,
+      plannedMs: 1_700_000_000_000,
+      endMs: 1_700_000_010_000,
+      detail: {},
+    });
+    const delay = mk('f000001', 'network-delay');
+    await inj.apply(delay);
+    await inj.apply(delay); // a retry finds it
+    assert.equal(objects.size, 1);
+    assert.equal(await inj.isApplied(delay), true);
+    assert.equal(await inj.recovered(delay, Date.now()), false);
+    await inj.recover(delay);
+    assert.equal(objects.size, 0);
+    assert.equal(await inj.recovered(delay, Date.now()), true);
+    await inj.apply(mk('f000002', 'cpu-stress'));
+    await inj.apply(mk('f000003', 'http-abort'));
+    assert.equal(await inj.sweep('c-k8s'), 2);
+    assert.equal(objects.size, 0);
   });
 });
