@@ -9,7 +9,10 @@ export function loadCampaignConfig(file: string): CampaignConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CliError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, EXIT.usage);
+    throw new CliError(
+      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      EXIT.usage,
+    );
   }
   let raw: unknown;
   try {

@@ -7,7 +7,9 @@ export interface ConnectOptions {
 }
 
 /** A Temporal client, or a clear error saying how to start the server. */
-export async function connectClient(opts: ConnectOptions = {}): Promise<{ client: Client; close: () => Promise<void> }> {
+export async function connectClient(
+  opts: ConnectOptions = {},
+): Promise<{ client: Client; close: () => Promise<void> }> {
   const address = opts.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const namespace = opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
   let connection: Connection;

@@ -28,7 +28,10 @@ const ENTRY: Record<WorkerKind, string> = {
  * Starts a worker as a detached process (it outlives `faultline up`), logging to <home>/workers/<kind>.log.
  * Idempotent: a live worker recorded in the pid file is kept.
  */
-export function startWorker(kind: WorkerKind, opts: { home: string; address: string; namespace?: string }): WorkerProcess {
+export function startWorker(
+  kind: WorkerKind,
+  opts: { home: string; address: string; namespace?: string },
+): WorkerProcess {
   const dir = join(opts.home, 'workers');
   mkdirSync(dir, { recursive: true });
   const pidFile = join(dir, `${kind}.pid`);

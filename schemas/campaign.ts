@@ -33,7 +33,10 @@ export const campaignSchema = z
       .strict()
       .prefault({}),
     /** Phases to run, in pipeline order; omit to run every phase. */
-    phases: z.array(z.enum(PHASES)).min(1).default([...PHASES]),
+    phases: z
+      .array(z.enum(PHASES))
+      .min(1)
+      .default([...PHASES]),
     traffic: trafficSchema.prefault({}),
     browser: browserSchema.prefault({}),
     chaos: chaosSchema.prefault({}),

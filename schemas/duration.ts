@@ -9,7 +9,9 @@ export function parseDuration(text: string): number {
   const trimmed = text.trim();
   const parts = trimmed.match(/\d+(?:\.\d+)?(?:ms|s|m|h|d)/g);
   if (!parts || parts.join('') !== trimmed) {
-    throw new Error(`"${text}" is not a duration: use a number with a unit (ms, s, m, h, d), e.g. "90s", "2h", "1h30m"`);
+    throw new Error(
+      `"${text}" is not a duration: use a number with a unit (ms, s, m, h, d), e.g. "90s", "2h", "1h30m"`,
+    );
   }
   let total = 0;
   for (const part of parts) {
@@ -25,7 +27,11 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   const out: string[] = [];
   let rest = ms;
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) out.push(`${n}${unit}`);
     rest -= n * size;

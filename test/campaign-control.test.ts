@@ -55,7 +55,17 @@ describe('campaign workflow: signals, queries and cleanup', function () {
         }
         calls.loadsDone += 1;
         const latencyMs = { min: 1, mean: 1, p50: 1, p90: 1, p95: 1, p99: 1, max: 1 };
-        return { phase: input.phase, jtlPath: '', summaryPath: '', startMs: start, endMs: Date.now(), requests: 10, errors: 0, throughputPerSec: 1, latencyMs };
+        return {
+          phase: input.phase,
+          jtlPath: '',
+          summaryPath: '',
+          startMs: start,
+          endMs: Date.now(),
+          requests: 10,
+          errors: 0,
+          throughputPerSec: 1,
+          latencyMs,
+        };
       },
       async removeAllFaults(input: RemoveAllFaultsInput) {
         calls.removeAll.push(input);
@@ -68,9 +78,13 @@ describe('campaign workflow: signals, queries and cleanup', function () {
   async function maybeRecord(workflowId: string, name: string): Promise<void> {
     if (process.env.RECORD_HISTORIES !== '1') return;
     // The CLI writes the canonical proto-JSON that historyFromJSON reads back.
-    const json = execFileSync(temporalBinary(), ['workflow', 'show', '--address', t.address, '--workflow-id', workflowId, '--output', 'json'], {
-      encoding: 'utf8',
-    });
+    const json = execFileSync(
+      temporalBinary(),
+      ['workflow', 'show', '--address', t.address, '--workflow-id', workflowId, '--output', 'json'],
+      {
+        encoding: 'utf8',
+      },
+    );
     const dir = join(__dirname, '..', '..', 'test', 'fixtures', 'histories');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${name}.json`), json);
@@ -100,7 +114,11 @@ describe('campaign workflow: signals, queries and cleanup', function () {
   it('answers progress, pauses at the next phase boundary, resumes and stops gracefully', async () => {
     const calls: Calls = { loads: [], loadsDone: 0, removeAll: [] };
     await run(calls, async (taskQueue) => {
-      const handle = await t.client.workflow.start('campaign', { taskQueue, workflowId: uniqueId('campaign-control'), args: [config()] });
+      const handle = await t.client.workflow.start('campaign', {
+        taskQueue,
+        workflowId: uniqueId('campaign-control'),
+        args: [config()],
+      });
       await waitUntil(async () => (await handle.query(progressQuery)).phase === 'baseline', 30_000, 'baseline phase');
       let p: CampaignProgress = await handle.query(progressQuery);
       assert.equal(p.status, 'running');
@@ -111,13 +129,21 @@ describe('campaign workflow: signals, queries and cleanup', function () {
       await waitUntil(async () => (await handle.query(progressQuery)).status === 'paused', 10_000, 'paused status');
       // The baseline's traffic finishes its 3 s, then the pipeline holds before chaos.
       await waitUntil(() => calls.loadsDone >= 2, 20_000, 'baseline traffic to finish');
-      await waitUntil(async () => (await handle.query(progressQuery)).message === 'paused before chaos', 10_000, 'hold at boundary');
+      await waitUntil(
+        async () => (await handle.query(progressQuery)).message === 'paused before chaos',
+        10_000,
+        'hold at boundary',
+      );
       p = await handle.query(progressQuery);
       assert.equal(p.phase, 'baseline');
       assert.equal(calls.loads.filter((l) => l.phase === 'chaos').length, 0, 'no chaos traffic while paused');
 
       await handle.signal(resumeSignal);
-      await waitUntil(async () => (await handle.query(progressQuery)).phase === 'chaos', 10_000, 'chaos phase after resume');
+      await waitUntil(
+        async () => (await handle.query(progressQuery)).phase === 'chaos',
+        10_000,
+        'chaos phase after resume',
+      );
       assert.equal((await handle.query(progressQuery)).status, 'running');
 
       await handle.signal(stopSignal, { reason: 'test over' });
@@ -173,7 +199,7 @@ describe('campaign workflow: signals, queries and cleanup', function () {
       const handle = await t.client.workflow.start('campaign', {
         taskQueue,
         workflowId: uniqueId('campaign-bad'),
-        args: [{ name: 'Bad Name', durations: { baseline: 'forever' } } as unknown as CampaignConfigInput],
+        args: [{ name: 'Bad Name', durations: { baseline: 'forever' } }],
       });
       const err = await handle.result().then(
         () => assert.fail('should fail'),

@@ -17,13 +17,33 @@ const BAD: [string, unknown, RegExp][] = [
   ['missing name', {}, /- name: required field is missing/],
   ['name with spaces and capitals', { name: 'My Campaign' }, /name: must be lowercase letters, digits and dashes/],
   ['unknown top-level field', { name: 'a', duraton: {} }, /\(config\): unknown field\(s\) "duraton"/],
-  ['duration without unit', { name: 'a', durations: { chaos: '10' } }, /durations\.chaos: must be a duration such as "90s"/],
-  ['duration in words', { name: 'a', durations: { baseline: 'ten minutes' } }, /durations\.baseline: must be a duration/],
+  [
+    'duration without unit',
+    { name: 'a', durations: { chaos: '10' } },
+    /durations\.chaos: must be a duration such as "90s"/,
+  ],
+  [
+    'duration in words',
+    { name: 'a', durations: { baseline: 'ten minutes' } },
+    /durations\.baseline: must be a duration/,
+  ],
   ['unknown target type', { name: 'a', target: { type: 'docker' } }, /target\.type: /],
-  ['kubernetes without namespace', { name: 'a', target: { type: 'kubernetes', prometheusUrl: 'http://p:9090' } }, /target\.namespace: /],
-  ['kubernetes prometheus not a URL', { name: 'a', target: { type: 'kubernetes', namespace: 'shop', prometheusUrl: 'prom' } }, /target\.prometheusUrl: /],
+  [
+    'kubernetes without namespace',
+    { name: 'a', target: { type: 'kubernetes', prometheusUrl: 'http://p:9090' } },
+    /target\.namespace: /,
+  ],
+  [
+    'kubernetes prometheus not a URL',
+    { name: 'a', target: { type: 'kubernetes', namespace: 'shop', prometheusUrl: 'prom' } },
+    /target\.prometheusUrl: /,
+  ],
   ['unknown phase', { name: 'a', phases: ['deploy', 'explode'] }, /phases\[1\]: must be one of "deploy"/],
-  ['phases out of order', { name: 'a', phases: ['chaos', 'deploy'] }, /phases: phases must be listed once each in pipeline order/],
+  [
+    'phases out of order',
+    { name: 'a', phases: ['chaos', 'deploy'] },
+    /phases: phases must be listed once each in pipeline order/,
+  ],
   ['zero virtual users', { name: 'a', traffic: { users: 0 } }, /traffic\.users: /],
   ['negative epochs', { name: 'a', model: { epochs: -3 } }, /model\.epochs: /],
   ['unknown browser profile', { name: 'a', browser: { profile: 'tablet' } }, /browser\.profile: /],
@@ -78,9 +98,13 @@ describe('campaign config validation', () => {
       const file = join(dir, `bad-${i}.yaml`);
       writeFileSync(file, typeof input === 'string' ? input : stringify(input));
       const id = uniqueId('bad-config');
-      const r = spawnSync(process.execPath, [CLI, '--address', t.address, 'campaign', 'start', '-f', file, '--id', id], {
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        process.execPath,
+        [CLI, '--address', t.address, 'campaign', 'start', '-f', file, '--id', id],
+        {
+          encoding: 'utf8',
+        },
+      );
       assert.equal(r.status, 2, `${what}: exit ${r.status}\n${r.stderr}`);
       assert.match(r.stderr, /invalid campaign config/, what);
       await assert.rejects(t.client.workflow.getHandle(id).describe(), /not found/i, `${what}: a workflow was started`);

@@ -58,7 +58,9 @@ describe('durability: worker crashes and server restarts', function () {
     env.startWorker('main');
     const result = (await handle.result()) as CampaignResult;
     assert.equal(result.status, 'completed');
-    const summary = JSON.parse(readFileSync(join(result.dataDir, 'traffic', 'baseline', 'summary.json'), 'utf8')) as SummaryFile;
+    const summary = JSON.parse(
+      readFileSync(join(result.dataDir, 'traffic', 'baseline', 'summary.json'), 'utf8'),
+    ) as SummaryFile;
     assert.ok(summary.resumes >= 1, 'the load run was resumed from its heartbeat, not restarted');
     assert.ok(summary.requests > 0);
     // Resumed runs keep the original plan: the phase ends on time, not 30 s after the restart.

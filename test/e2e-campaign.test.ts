@@ -68,14 +68,24 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     assert.deepEqual(await supervisor().listProxyFaults(), [], 'no proxy fault left');
     const records = readFaultLog(join(result.dataDir, 'chaos', 'faults.jsonl'));
     const open = records.filter((r) => r.appliedMs !== undefined && r.removedMs === undefined && r.type !== 'pod-kill');
-    assert.deepEqual(open.map((r) => r.id), [], 'every applied fault has a removal time');
-    const stress = execFileSync('sh', ['-c', `pgrep -f 'stress-ng.*${result.campaignId}' || true`], { encoding: 'utf8' }).trim();
+    assert.deepEqual(
+      open.map((r) => r.id),
+      [],
+      'every applied fault has a removal time',
+    );
+    const stress = execFileSync('sh', ['-c', `pgrep -f 'stress-ng.*${result.campaignId}' || true`], {
+      encoding: 'utf8',
+    }).trim();
     assert.equal(stress, '', 'no stress-ng process left');
     await waitUntil(async () => (await supervisor().listPods()).every((p) => p.ready), 60_000, 'every pod ready again');
   }
 
   async function start(cfg: CampaignConfigInput, prefix = 'campaign-e2e') {
-    return env.t.client.workflow.start('campaign', { taskQueue: env.taskQueue, workflowId: uniqueId(prefix), args: [cfg] });
+    return env.t.client.workflow.start('campaign', {
+      taskQueue: env.taskQueue,
+      workflowId: uniqueId(prefix),
+      args: [cfg],
+    });
   }
 
   it('runs a complete campaign: deploy → … → report, with labelled data, a trained model and metrics', async () => {
@@ -87,8 +97,14 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     assert.ok(result.headline, 'headline metrics');
     assert.ok(result.headline.rocAuc > 0.5, `ROC-AUC ${result.headline.rocAuc}`);
     const p: CampaignProgress = await handle.query(progressQuery);
-    assert.ok(p.phases.every((x) => x.state === 'done'), JSON.stringify(p.phases.map((x) => [x.name, x.state])));
-    const datasetCard = JSON.parse(readFileSync(join(result.dataDir, 'dataset', 'card.json'), 'utf8')) as Record<string, unknown>;
+    assert.ok(
+      p.phases.every((x) => x.state === 'done'),
+      JSON.stringify(p.phases.map((x) => [x.name, x.state])),
+    );
+    const datasetCard = JSON.parse(readFileSync(join(result.dataDir, 'dataset', 'card.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     assert.ok(datasetCard, 'dataset card');
     firstDataset = datasetShape(join(result.dataDir, 'dataset'));
     await assertNoFaultLeft(result);
@@ -133,14 +149,22 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
   });
 
   it('continues after a Temporal restart mid-chaos, and collect retries while Prometheus is down for 30 s', async () => {
-    const handle = await start(config({ phases: ['deploy', 'warmup', 'baseline', 'chaos', 'collect', 'dataset'] }), 'campaign-restart');
+    const handle = await start(
+      config({ phases: ['deploy', 'warmup', 'baseline', 'chaos', 'collect', 'dataset'] }),
+      'campaign-restart',
+    );
     await waitUntil(async () => (await handle.query(progressQuery)).phase === 'chaos', 180_000, 'chaos phase');
     await new Promise((r) => setTimeout(r, 10_000));
     await restartTestTemporal({ downMs: 3_000 });
     // Prometheus goes down as the chaos phase ends, so the collect phase meets it down.
     await waitUntil(async () => (await handle.query(progressQuery)).faultsInjected > 0, 60_000, 'faults counted');
     const promPid = Number(readFileSync(join(env.home, 'stack', 'prometheus.pid'), 'utf8'));
-    await waitUntil(async () => ['collect', 'dataset'].includes((await handle.query(progressQuery)).phase) || (await chaosEndsSoon(handle)), 180_000, 'end of chaos');
+    await waitUntil(
+      async () =>
+        ['collect', 'dataset'].includes((await handle.query(progressQuery)).phase) || (await chaosEndsSoon(handle)),
+      180_000,
+      'end of chaos',
+    );
     process.kill(promPid, 'SIGKILL');
     const downAt = Date.now();
     await new Promise((r) => setTimeout(r, 30_000));
@@ -160,11 +184,16 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
 
   it('stop mid-chaos removes every fault within 5 s and still reports what was collected', async () => {
     const handle = await start(config({ durations: { warmup: '2s', baseline: '40s', chaos: '5m' } }), 'campaign-stop');
-    await waitUntil(async () => (await handle.query(progressQuery)).faultsInjected >= 5, 240_000, 'faults being injected');
+    await waitUntil(
+      async () => (await handle.query(progressQuery)).faultsInjected >= 5,
+      240_000,
+      'faults being injected',
+    );
     const stopAt = Date.now();
     await handle.signal(stopSignal, { reason: 'drill' });
     await waitUntil(
-      async () => (await supervisor().listProxyFaults()).length === 0 && (await handle.query(progressQuery)).phase !== 'chaos',
+      async () =>
+        (await supervisor().listProxyFaults()).length === 0 && (await handle.query(progressQuery)).phase !== 'chaos',
       5_000,
       'all faults removed',
     );
@@ -189,7 +218,18 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
       console.error = (...args: unknown[]) => void (captured += args.map(String).join(' ') + '\n');
       let code: number;
       try {
-        code = await cli(['node', 'faultline', '--address', env.t.address, 'campaign', 'start', '-f', file, '--id', uniqueId('malformed')]);
+        code = await cli([
+          'node',
+          'faultline',
+          '--address',
+          env.t.address,
+          'campaign',
+          'start',
+          '-f',
+          file,
+          '--id',
+          uniqueId('malformed'),
+        ]);
       } finally {
         console.error = origError;
       }
@@ -212,10 +252,30 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     const file = join(dir, 'nightly.yaml');
     writeFileSync(file, stringify(config({ name: 'nightly-e2e', phases: ['deploy'] })));
     const id = uniqueId('nightly');
-    assert.equal(await cli(['node', 'faultline', '--address', env.t.address, 'schedule', 'create', '--cron', '0 2 * * *', '-f', file, '--id', id]), 0);
+    assert.equal(
+      await cli([
+        'node',
+        'faultline',
+        '--address',
+        env.t.address,
+        'schedule',
+        'create',
+        '--cron',
+        '0 2 * * *',
+        '-f',
+        file,
+        '--id',
+        id,
+      ]),
+      0,
+    );
     try {
       assert.equal(await cli(['node', 'faultline', '--address', env.t.address, 'schedule', 'trigger', id]), 0);
-      const action = await waitUntil(async () => (await env.t.client.schedule.getHandle(id).describe()).info.recentActions[0], 30_000, 'triggered run');
+      const action = await waitUntil(
+        async () => (await env.t.client.schedule.getHandle(id).describe()).info.recentActions[0],
+        30_000,
+        'triggered run',
+      );
       const wf = env.t.client.workflow.getHandle(action?.action.workflow.workflowId ?? '');
       assert.equal((await wf.describe()).type, 'campaign');
       await wf.terminate('drill over');
@@ -237,7 +297,10 @@ function datasetShape(dir: string): Shape {
     const head = readFileSync(join(dir, file)).subarray(0, 256).toString('latin1');
     const m = /'shape': \(([^)]*)\)/.exec(head);
     if (!m) throw new Error(`no shape in ${file}`);
-    return (m[1] ?? '').split(',').filter((x) => x.trim()).map(Number);
+    return (m[1] ?? '')
+      .split(',')
+      .filter((x) => x.trim())
+      .map(Number);
   };
   const [train, val, test] = (['train', 'val', 'test'] as const).map((s) => npyShape(`${s}.npy`));
   return {
@@ -280,7 +343,10 @@ function malformedConfigs(): unknown[] {
     { ...base, traffic: { model: 'poisson-ish' } },
     { ...base, traffic: { ratePerSec: -1 } },
     { ...base, traffic: { thinkTime: 'soon' } },
-    { ...base, traffic: { weights: { index: 0, setCurrency: 0, browseProduct: 0, addToCart: 0, viewCart: 0, checkout: 0 } } },
+    {
+      ...base,
+      traffic: { weights: { index: 0, setCurrency: 0, browseProduct: 0, addToCart: 0, viewCart: 0, checkout: 0 } },
+    },
     { ...base, browser: { profile: 'tablet' } },
     { ...base, browser: { interval: '1 minute' } },
     { ...base, chaos: { faults: [] } },

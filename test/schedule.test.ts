@@ -23,7 +23,11 @@ describe('nightly schedules', function () {
       assert.equal(next.getUTCMinutes(), 0);
 
       await handle.trigger();
-      const started = await waitUntil(async () => (await handle.describe()).info.recentActions[0], 20_000, 'a triggered run');
+      const started = await waitUntil(
+        async () => (await handle.describe()).info.recentActions[0],
+        20_000,
+        'a triggered run',
+      );
       const wfId = started?.action.workflow.workflowId ?? '';
       assert.match(wfId, /^campaign-nightly-scheduled/);
       const wf = await t.client.workflow.getHandle(wfId).describe();

@@ -161,7 +161,9 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
   let cleanupRuns = 0;
   let message: string | undefined;
   type PhaseEntry = Pick<CampaignProgress['phases'][number], 'name' | 'state' | 'startMs' | 'endMs'>;
-  const phaseState = new Map<Phase, PhaseEntry>(PHASES.map((p) => [p, { name: p, state: planned.has(p) ? 'pending' : 'skipped' }]));
+  const phaseState = new Map<Phase, PhaseEntry>(
+    PHASES.map((p) => [p, { name: p, state: planned.has(p) ? 'pending' : 'skipped' }]),
+  );
   let chaosStarted = false;
   const chaosId = chaosWorkflowId(campaignId);
 
@@ -303,7 +305,14 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
     if (config.traffic.enabled) {
       work.push(
         longRunning
-          .runLoad({ campaignId, dataDir, phase: name, frontendUrl: ep.frontendUrl, durationMs, traffic: config.traffic })
+          .runLoad({
+            campaignId,
+            dataDir,
+            phase: name,
+            frontendUrl: ep.frontendUrl,
+            durationMs,
+            traffic: config.traffic,
+          })
           .then((s) => {
             traffic.push(s);
             requestsSent += s.requests;
@@ -313,7 +322,14 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
     if (withProbe && config.browser.enabled) {
       work.push(
         longRunning
-          .runBrowserProbe({ campaignId, dataDir, phase: name, frontendUrl: ep.frontendUrl, durationMs, browser: config.browser })
+          .runBrowserProbe({
+            campaignId,
+            dataDir,
+            phase: name,
+            frontendUrl: ep.frontendUrl,
+            durationMs,
+            browser: config.browser,
+          })
           .then((s) => void browser.push(s)),
       );
     }
@@ -325,7 +341,17 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
           // (same task queue as the campaign: whoever runs campaigns runs their chaos loops)
           // The child removes its own faults when the campaign is cancelled or terminated.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          args: [{ campaignId, dataDir, target: config.target, endpoints: ep, chaos: config.chaos, startMs, endMs: startMs + durationMs }],
+          args: [
+            {
+              campaignId,
+              dataDir,
+              target: config.target,
+              endpoints: ep,
+              chaos: config.chaos,
+              startMs,
+              endMs: startMs + durationMs,
+            },
+          ],
         }).then((r) => {
           chaosResult = r;
           faultsInjected = r.injected;
@@ -357,7 +383,11 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
       });
     });
     await phase('dataset', async () => {
-      if (!collected) throw ApplicationFailure.nonRetryable('no metrics collected: the collect phase must run first', 'InvalidConfig');
+      if (!collected)
+        throw ApplicationFailure.nonRetryable(
+          'no metrics collected: the collect phase must run first',
+          'InvalidConfig',
+        );
       dataset = await longRunning.buildDataset({
         campaignId,
         dataDir,
@@ -368,13 +398,15 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
       });
     });
     await phase('train', async () => {
-      if (!dataset) throw ApplicationFailure.nonRetryable('no dataset: the dataset phase must run first', 'InvalidConfig');
+      if (!dataset)
+        throw ApplicationFailure.nonRetryable('no dataset: the dataset phase must run first', 'InvalidConfig');
       const t = await trainer.trainModel({ campaignId, dataDir, dataset, model: config.model });
       trained = t;
       epochs = t.epochs;
     });
     await phase('evaluate', async () => {
-      if (!dataset || !trained) throw ApplicationFailure.nonRetryable('evaluate needs the dataset and train phases', 'InvalidConfig');
+      if (!dataset || !trained)
+        throw ApplicationFailure.nonRetryable('evaluate needs the dataset and train phases', 'InvalidConfig');
       headline = await longRunning.evaluateModel({ campaignId, dataDir, dataset, trained, model: config.model });
     });
   } catch (err) {
@@ -401,7 +433,11 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
           setPhase('report');
           phaseState.set('report', { name: 'report', state: 'running', startMs: Date.now() });
           // Earlier campaigns of the same config, so the report can show the trend and flag regressions.
-          const previous = await book.campaignHistory({ dataDir, configHash: prepared.configHash, excludeId: campaignId });
+          const previous = await book.campaignHistory({
+            dataDir,
+            configHash: prepared.configHash,
+            excludeId: campaignId,
+          });
           report = await book.writeReport({
             previousResultsPaths: previous.flatMap((e) => (e.resultsPath ? [e.resultsPath] : [])),
             campaignId,

@@ -47,7 +47,10 @@ export function configHash(config: unknown): string {
               .map(([k, x]) => [k, canon(x)]),
           )
         : v;
-  return createHash('sha256').update(JSON.stringify(canon(config))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(canon(config)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Bookkeeping activities: the campaign's data dir and the index that outlives Temporal's retention. */

@@ -1,3 +1,5 @@
+import type { FeatureConfig } from '../../schemas/features';
+
 export interface PhaseWindow {
   name: string;
   startMs: number;
@@ -10,7 +12,7 @@ export interface CollectInput {
   prometheusUrl: string;
   phases: PhaseWindow[];
   /** Resolved feature definitions (name → PromQL); see schemas/features.ts */
-  features: import('../../schemas/features').FeatureConfig;
+  features: FeatureConfig;
   stepMs: number;
 }
 

@@ -114,7 +114,9 @@ function formatProgress(p: CampaignProgress): string {
   for (const ph of p.phases) {
     if (ph.state === 'skipped') continue;
     const took = ph.startMs && ph.endMs ? ` (${((ph.endMs - ph.startMs) / 1000).toFixed(1)} s)` : '';
-    lines.push(`  ${ph.state === 'done' ? '✔' : ph.state === 'running' ? '▶' : ph.state === 'failed' ? '✖' : '·'} ${ph.name}${took}`);
+    lines.push(
+      `  ${ph.state === 'done' ? '✔' : ph.state === 'running' ? '▶' : ph.state === 'failed' ? '✖' : '·'} ${ph.name}${took}`,
+    );
   }
   return lines.join('\n');
 }
@@ -133,7 +135,8 @@ async function existing(client: Client, id: string): Promise<WorkflowHandle> {
   try {
     await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no campaign with id ${id} (see faultline campaign list)`, EXIT.usage);
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`no campaign with id ${id} (see faultline campaign list)`, EXIT.usage);
     throw err;
   }
   return handle;
@@ -160,7 +163,10 @@ export function registerCampaignCommands(program: Command): void {
         console.log(handle.workflowId);
         if (!opts.wait) return;
         const result = await followCampaign(handle).catch((err: Error) => {
-          throw new CliError(`campaign ${handle.workflowId} failed: ${err.cause instanceof Error ? err.cause.message : err.message}`, EXIT.failed);
+          throw new CliError(
+            `campaign ${handle.workflowId} failed: ${err.cause instanceof Error ? err.cause.message : err.message}`,
+            EXIT.failed,
+          );
         });
         printResult(result);
         process.exitCode = exitCodeFor(result);
@@ -217,20 +223,27 @@ export function registerCampaignCommands(program: Command): void {
         if (opts.json) return console.log(JSON.stringify(entries, null, 2));
         if (entries.length === 0) return console.log('no campaigns recorded in ' + faultlineHome());
         for (const e of entries) {
-          const h = e.headline ? `  F1-PA ${e.headline.bestF1PointAdjusted.toFixed(3)} AUC ${e.headline.rocAuc.toFixed(3)}` : '';
-          console.log(`${new Date(e.startedAtMs).toISOString()}  ${e.status.padEnd(9)} ${e.campaignId}${h}${e.reportPath ? `  ${e.reportPath}` : ''}`);
+          const h = e.headline
+            ? `  F1-PA ${e.headline.bestF1PointAdjusted.toFixed(3)} AUC ${e.headline.rocAuc.toFixed(3)}`
+            : '';
+          console.log(
+            `${new Date(e.startedAtMs).toISOString()}  ${e.status.padEnd(9)} ${e.campaignId}${h}${e.reportPath ? `  ${e.reportPath}` : ''}`,
+          );
         }
         return;
       }
       await withClient(globals(), async (client) => {
         const rows: Record<string, unknown>[] = [];
         for await (const wf of client.workflow.list({ query: `WorkflowType = 'campaign' ORDER BY StartTime DESC` })) {
-          const phase = wf.searchAttributes?.CampaignPhase?.[0];
+          const phase = String(wf.searchAttributes?.CampaignPhase?.[0] ?? '');
           rows.push({ id: wf.workflowId, status: wf.status.name, phase, start: wf.startTime.toISOString() });
           if (rows.length >= 50) break;
         }
         if (opts.json) return console.log(JSON.stringify(rows, null, 2));
-        for (const r of rows) console.log(`${String(r.start)}  ${String(r.status).padEnd(10)} ${String(r.phase ?? '').padEnd(9)} ${String(r.id)}`);
+        for (const r of rows)
+          console.log(
+            `${String(r.start)}  ${String(r.status).padEnd(10)} ${String(r.phase).padEnd(9)} ${String(r.id)}`,
+          );
         if (rows.length === 0) console.log('no campaigns');
       });
     });

@@ -24,7 +24,9 @@ export function registerDemoCommand(program: Command): void {
       const { client, close } = await connectClient({ address: stack.temporal.address });
       try {
         const handle = await startCampaign(client, config);
-        console.error(`campaign ${handle.workflowId} started (watch it in the UI, or: faultline campaign status ${handle.workflowId})`);
+        console.error(
+          `campaign ${handle.workflowId} started (watch it in the UI, or: faultline campaign status ${handle.workflowId})`,
+        );
         const result = await followCampaign(handle);
         printResult(result);
         process.exitCode = exitCodeFor(result);

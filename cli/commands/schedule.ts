@@ -66,7 +66,10 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (opts: { cron: string; file: string; id?: string; catchupWindow: string; timezone?: string }) => {
       const config = loadCampaignConfig(opts.file);
       if (opts.cron.trim().split(/\s+/).length < 5 && !opts.cron.startsWith('@')) {
-        throw new CliError(`--cron "${opts.cron}" needs 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`, EXIT.usage);
+        throw new CliError(
+          `--cron "${opts.cron}" needs 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`,
+          EXIT.usage,
+        );
       }
       await withClient(async (client) => {
         const handle = await createCampaignSchedule(client, {

