@@ -4,11 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from usad.data import flatten, load_dataset_dir
 from usad.model import UsadModel, score
-from usad.train import TrainConfig, _adam, train, train_step, usad_gradients
+from usad.train import TrainConfig, _adam, reconstruction_errors, train, train_step, usad_gradients
 
 PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -100,7 +101,7 @@ def test_converges_and_separates_injected_anomalies(tmp_path, synth):
     tr, va, te, y = synth
     model, state, info = train(flatten(tr), flatten(va), cfg(epochs=8, batch_size=32, patience=3), str(tmp_path))
     h = state.history
-    assert h[0]["loss1"] < 0.05 and state.best_val < h[0]["val_score"]
+    assert h[0]["loss1"] < 0.05 and state.best_val < h[0]["val_recon"]
     assert state.best_epoch > 1 and info["best_epoch"] == state.best_epoch
     s = score(model, torch.from_numpy(flatten(te))).numpy()
     assert auc(y, s) > 0.95
@@ -130,12 +131,21 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run(tmp_path, synth):
         assert torch.equal(a, b), k
 
 
-def test_early_stopping_keeps_the_best_epoch(tmp_path, synth):
+@pytest.mark.parametrize("stop_on,key", [("recon", "val_recon"), ("score", "val_score")])
+def test_early_stopping_keeps_the_best_epoch(tmp_path, synth, stop_on, key):
     tr, va, _, _ = synth
-    _, st, info = train(flatten(tr), flatten(va), cfg(epochs=200, patience=2), str(tmp_path))
+    _, st, info = train(flatten(tr), flatten(va), cfg(epochs=200, patience=2, stop_on=stop_on), str(tmp_path))
     assert st.stopped_early and info["epochs_run"] < 200
     assert info["best_epoch"] == info["epochs_run"] - 2
-    assert st.best_val == min(h["val_score"] for h in st.history)
+    assert st.best_val == min(h[key] for h in st.history)
+    assert all(h["stop_on"] == stop_on for h in st.history)
+
+
+def test_val_recon_is_the_mean_of_both_direct_reconstructions(tmp_path, synth):
+    tr, va, _, _ = synth
+    model, st, _ = train(flatten(tr), flatten(va), cfg(epochs=1), str(tmp_path))
+    e = reconstruction_errors(model, torch.from_numpy(flatten(va)), 4096).mean(0)
+    assert abs(st.history[0]["val_recon"] - 0.5 * float(e[0] + e[1])) < 1e-6
 
 
 def test_cli_streams_json_progress_and_exports(tmp_path, dataset_dir):
@@ -160,3 +170,20 @@ def test_cli_streams_json_progress_and_exports(tmp_path, dataset_dir):
     ev = [json.loads(l)["event"] for l in p2.stdout.splitlines()]
     assert ev == ["start", "done"]
     assert load_dataset_dir(dataset_dir).window == 8
+
+
+def test_warmup_epochs_use_the_paper_epoch_one_losses_then_its_schedule(tmp_path, synth):
+    tr, va, _, _ = synth
+    _, st, _ = train(flatten(tr), flatten(va), cfg(epochs=5, warmup_epochs=3), str(tmp_path / "w"))
+    assert [h["n"] for h in st.history] == [1, 1, 1, 1, 2]  # 3 warm-up epochs, then the paper's n = 1, 2
+    # warm-up epochs are plain reconstruction: loss2 = MSE(w, w2) >= 0, no adversarial (negative) part
+    assert all(h["loss2"] >= 0 for h in st.history[:4])
+    _, s0, _ = train(flatten(tr), flatten(va), cfg(epochs=2), str(tmp_path / "p"))
+    assert [h["n"] for h in s0.history] == [1, 2]
+    assert s0.history[0]["loss1"] == st.history[0]["loss1"]  # same first epoch
+
+
+def test_warmup_epochs_do_not_count_towards_patience(tmp_path, synth):
+    tr, va, _, _ = synth
+    _, st, info = train(flatten(tr), flatten(va), cfg(epochs=6, warmup_epochs=6, patience=1), str(tmp_path))
+    assert info["epochs_run"] == 6 and not st.stopped_early

@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs; 0 = off")
     t.add_argument("--min-delta", type=float, default=d.min_delta)
+    t.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs,
+                   help="epochs with the paper's epoch-1 losses (no adversarial term) before n = 1, 2, ...")
+    t.add_argument("--stop-on", choices=["recon", "score"], default=d.stop_on,
+                   help="validation criterion for early stopping and the exported epoch (README)")
     t.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads; 0 = all cores")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default=d.device)
     t.add_argument("--alpha", type=float, default=d.alpha)
@@ -54,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(a: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, latent_size=a.latent_size, learning_rate=a.lr,
-                      seed=a.seed, patience=a.patience, min_delta=a.min_delta, threads=a.threads, device=a.device,
+                      seed=a.seed, patience=a.patience, min_delta=a.min_delta, stop_on=a.stop_on, warmup_epochs=a.warmup_epochs, threads=a.threads, device=a.device,
                       alpha=a.alpha, beta=a.beta, shuffle=not a.no_shuffle, update=a.update)
     t0 = time.perf_counter()
     data = load_dataset_dir(a.data)

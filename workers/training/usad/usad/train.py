@@ -46,9 +46,21 @@ class TrainConfig:
     latent_size: int = 40
     learning_rate: float = 1e-3
     seed: int = 0
-    # early stopping on the validation score (alpha*MSE(w,w1) + beta*MSE(w,w3) on normal validation
-    # windows; n-independent, unlike val_loss1/2 whose weights change every epoch); 0 disables it
+    # early stopping / best-epoch selection on normal validation windows; 0 disables stopping (the best
+    # epoch is still kept). What is watched (`stop_on`):
+    #   "recon": (MSE(w,w1) + MSE(w,w2)) / 2, the two autoencoders' direct reconstruction errors. Both losses
+    #            minimise their own term at every epoch, so it falls while the models learn normal data.
+    #   "score": alpha*MSE(w,w1) + beta*MSE(w,w3), the anomaly score itself. AE2 is trained to *raise*
+    #            MSE(w,w3) (loss2's adversarial term, weight 1-1/n), so this rises from epoch 2 on by design and
+    #            stops training after 1-2 epochs, before the models have learnt the data.
     patience: int = 5
+    stop_on: str = "recon"
+    # Warm-up: `warmup_epochs` epochs with the paper's epoch-1 losses (n = 1: weight 1 on each autoencoder's
+    # own reconstruction, 0 on the adversarial term) before the paper's schedule n = 1, 2, ... (0 = the paper). The paper's n counts epochs, so how much plain reconstruction the models learn before the
+    # adversarial term takes over depends on the steps per epoch: with small data (or MSL at batch 32) one
+    # epoch is far too few steps, and the adversarial phase then starts from models no better than predicting
+    # the training mean. Early stopping does not count warm-up epochs (the best epoch is still tracked).
+    warmup_epochs: int = 0
     min_delta: float = 0.0
     threads: int = 0  # 0: all cores torch sees (os.cpu_count())
     device: str = "auto"
@@ -196,8 +208,10 @@ Emit = Callable[[Dict], None]
 
 
 def train(train_x: np.ndarray, val_x: np.ndarray, cfg: TrainConfig, out_dir: str, resume: bool = False,
-          emit: Optional[Emit] = None, meta: Optional[Dict] = None) -> Tuple[UsadModel, TrainState, Dict]:
-    """Train on flattened normal windows; returns the best model (by validation score), state and info.
+          emit: Optional[Emit] = None, meta: Optional[Dict] = None,
+          on_epoch: Optional[Callable[[UsadModel, int], None]] = None) -> Tuple[UsadModel, TrainState, Dict]:
+    """Train on flattened normal windows; returns the best model (by the `stop_on` validation criterion),
+    state and info. `on_epoch(model, epoch)` (optional) sees the current weights after each epoch's checkpoint.
 
     Checkpoints `out_dir/checkpoint.pt` after every epoch; with resume=True continues from it (model,
     both optimizers, shuffle RNG, early-stopping state), so a resumed run equals an uninterrupted one.
@@ -245,38 +259,43 @@ def train(train_x: np.ndarray, val_x: np.ndarray, cfg: TrainConfig, out_dir: str
     model.train()
     while state.epoch < cfg.epochs and not state.stopped_early:
         n = state.epoch + 1
+        n_loss = max(1, n - cfg.warmup_epochs)  # the paper's n (loss weights 1/n, 1-1/n)
         t0 = time.perf_counter()
         perm = torch.randperm(ntr, generator=gen).to(device) if cfg.shuffle else None
         s1 = torch.zeros((), device=device)
         s2 = torch.zeros((), device=device)
         for i in range(0, ntr, bs):
             xb = tr.index_select(0, perm[i:i + bs]) if perm is not None else tr[i:i + bs]
-            l1, l2 = train_step(model, opt1, opt2, xb, n, cfg.update)
+            l1, l2 = train_step(model, opt1, opt2, xb, n_loss, cfg.update)
             s1 += l1 * xb.shape[0]
             s2 += l2 * xb.shape[0]
         loss1, loss2 = (s1 / ntr).item(), (s2 / ntr).item()  # .item() syncs CUDA, so the timing is real
         seconds = time.perf_counter() - t0
         tv = time.perf_counter()
         err = reconstruction_errors(model, va, cfg.eval_batch_size).mean(0) if va.shape[0] else None
-        a, b = 1.0 / n, 1.0 - 1.0 / n
+        a, b = 1.0 / n_loss, 1.0 - 1.0 / n_loss
         if err is not None:
             m1, m2, m3 = (float(v) for v in err.tolist())
             val1, val2, val_score = a * m1 + b * m3, a * m2 - b * m3, cfg.alpha * m1 + cfg.beta * m3
+            val_recon = 0.5 * (m1 + m2)
         else:
-            val1 = val2 = val_score = float("nan")
+            val1 = val2 = val_score = val_recon = float("nan")
+        watched = _watched(cfg.stop_on, val_score, val_recon)
         val_seconds = time.perf_counter() - tv
         state.epoch = n
         if err is None:  # no validation windows: nothing to select or stop on, keep the latest
             state.best_epoch, best_state = n, copy.deepcopy(model.state_dict())
-        elif np.isfinite(val_score) and val_score < state.best_val - cfg.min_delta:
-            state.best_val, state.best_epoch, state.bad_epochs = val_score, n, 0
+        elif np.isfinite(watched) and watched < state.best_val - cfg.min_delta:
+            state.best_val, state.best_epoch, state.bad_epochs = watched, n, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
-            state.bad_epochs += 1
+            if n > cfg.warmup_epochs:
+                state.bad_epochs += 1
             if cfg.patience > 0 and state.bad_epochs >= cfg.patience:
                 state.stopped_early = True
-        rec = {"event": "epoch", "epoch": n, "epochs": cfg.epochs, "loss1": loss1, "loss2": loss2,
-               "val_loss1": val1, "val_loss2": val2, "val_score": val_score, "seconds": seconds,
+        rec = {"event": "epoch", "epoch": n, "n": n_loss, "epochs": cfg.epochs, "loss1": loss1, "loss2": loss2,
+               "val_loss1": val1, "val_loss2": val2, "val_score": val_score, "val_recon": val_recon,
+               "stop_on": cfg.stop_on, "seconds": seconds,
                "val_seconds": val_seconds, "device": device.type, "best_epoch": state.best_epoch,
                "stopped_early": state.stopped_early}
         state.history.append(rec)
@@ -285,6 +304,8 @@ def train(train_x: np.ndarray, val_x: np.ndarray, cfg: TrainConfig, out_dir: str
                             "config": asdict(cfg), "w_size": w_size, "meta": meta or {}}, ckpt_path)
         _atomic_write_text(os.path.join(out_dir, HISTORY), "".join(json.dumps(h) + "\n" for h in state.history))
         emit(rec)
+        if on_epoch is not None:
+            on_epoch(model, n)
     model.load_state_dict(best_state)
     model.eval()
     info = {"device": device.type, "device_name": _device_name(device), "threads": threads,
@@ -293,6 +314,14 @@ def train(train_x: np.ndarray, val_x: np.ndarray, cfg: TrainConfig, out_dir: str
             "resumed_from_epoch": resumed_from, "checkpoint": ckpt_path,
             "history": os.path.join(out_dir, HISTORY)}
     return model, state, info
+
+
+def _watched(stop_on: str, val_score: float, val_recon: float) -> float:
+    if stop_on == "recon":
+        return val_recon
+    if stop_on == "score":
+        return val_score
+    raise ValueError(f"unknown stop_on {stop_on!r} (recon|score)")
 
 
 def _device_name(device: torch.device) -> str:
