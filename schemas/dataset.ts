@@ -12,6 +12,11 @@ export const datasetSchema = z
     /** What to do with a series that still has a gap longer than maxGapFill: fail (default) or drop it (reported). */
     onLongGap: z.enum(['fail', 'drop-series']).default('fail'),
     scaler: z.enum(['minmax', 'standard']).default('minmax'),
+    /**
+     * Clip scaled values: min-max to [−clip, 1 + clip] (the training range is [0, 1]), standard to
+     * ±3·(1 + clip); null keeps them unbounded. See activities/dataset/scaler.ts for why.
+     */
+    clip: z.number().min(0).nullable().default(1),
     window: z
       .object({ size: z.number().int().min(1).default(12), stride: z.number().int().min(1).default(1) })
       .prefault({}),

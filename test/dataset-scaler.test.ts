@@ -49,14 +49,14 @@ describe('dataset scaler', () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  it('fits min-max on the normal training split only and applies it unclipped everywhere', async () => {
+  it('fits min-max on the normal training split only and applies it unclipped everywhere with clip: null', async () => {
     const res = await buildDatasetFromTables({
       campaignId: 'c',
       configHash: 'h',
       outDir: join(dir, 'minmax'),
       tables: await tables(dir),
       faults: [chaosFault],
-      config: datasetSchema.parse({ window: { size: 5, stride: 5 }, valFraction: 0.2, scaler: 'minmax' }),
+      config: datasetSchema.parse({ window: { size: 5, stride: 5 }, valFraction: 0.2, scaler: 'minmax', clip: null }),
     });
     const scaler = JSON.parse(await readFile(join(res.dir, 'scaler.json'), 'utf8')) as ScalerParams;
     assert.deepEqual(scaler.features, ['x', 'y']);
@@ -75,6 +75,24 @@ describe('dataset scaler', () => {
     assert.equal(val.data[0], 10); // (100 − 0) / 10: not clipped
     const test = readNpy(join(res.dir, 'test.npy'));
     assert.ok(Math.abs(test.data[0]! - (1000 + 20) / 10) < 1e-3);
+  });
+
+  it('clips scaled values to [−clip, 1 + clip] by default, fit unchanged', async () => {
+    const res = await buildDatasetFromTables({
+      campaignId: 'c',
+      configHash: 'h',
+      outDir: join(dir, 'clipped'),
+      tables: await tables(dir),
+      faults: [chaosFault],
+      config: datasetSchema.parse({ window: { size: 5, stride: 5 }, valFraction: 0.2, scaler: 'minmax' }),
+    });
+    const scaler = JSON.parse(await readFile(join(res.dir, 'scaler.json'), 'utf8')) as ScalerParams;
+    assert.deepEqual(scaler.offset, [0, 2]);
+    assert.deepEqual(scaler.clip, [-1, 2]);
+    const val = readNpy(join(res.dir, 'val.npy'));
+    assert.equal(val.data[0], 2); // (100 − 0) / 10 = 10, clipped to 1 + 1
+    const test = readNpy(join(res.dir, 'test.npy'));
+    assert.ok(test.data.every((v) => v >= -1 && v <= 2));
   });
 
   it('fits a standard scaler the same way (population std of normal training points)', async () => {

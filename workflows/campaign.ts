@@ -61,7 +61,7 @@ type Activities = ReturnType<typeof createCampaignActivities> &
   ReturnType<typeof createReportActivities>;
 type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 
-const NON_RETRYABLE = ['InvalidConfig', 'BlastRadiusRefused', 'DataError', 'NotAvailable'];
+const NON_RETRYABLE = ['InvalidConfig', 'BlastRadius', 'DatasetNaNRemains', 'DatasetInvalidInput', 'NotAvailable'];
 
 /** Quick bookkeeping: small files in the data dir. */
 const book = proxyActivities<Activities>({

@@ -8,7 +8,7 @@ import { readArrowTable, writeArrowTable } from '../metrics/arrow-table';
 import { DATASET_ERRORS, DatasetError } from './errors';
 import { labelPoints, maskNamer } from './label';
 import { cleanColumns, type CleanReport, type Segment } from './clean';
-import { fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
+import { clipRange, fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
 import { concatWindows, makeWindows, type WindowSet } from './windows';
 import { NpyWriter, writeNpy } from './npy';
 import { writeReferenceCsv } from './csv';
@@ -177,6 +177,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     );
   }
   const scaler = fitScaler(cfg.scaler, names, cols, ts, labels.isAnomaly, trainRange.from, trainRange.to);
+  scaler.clip = clipRange(cfg.scaler, cfg.clip);
   const scaled = scaleRowMajor(scaler, cols, ts.length);
   await lap('scale');
 

@@ -73,7 +73,7 @@ export function renderCardMarkdown(card: DatasetCard): string {
   out.push(`- gaps longer than ${card.cleaning.maxGapPoints} points are never filled`);
   out.push('', `## Scaler: ${card.scaler.kind}`, '');
   out.push(
-    `Fit on ${card.scaler.fit.points} normal training points (${iso(card.scaler.fit.fromMs)} .. ${iso(card.scaler.fit.toMs)}); x' = (x − offset) / scale, not clipped.`,
+    `Fit on ${card.scaler.fit.points} normal training points (${iso(card.scaler.fit.fromMs)} .. ${iso(card.scaler.fit.toMs)}); x' = (x − offset) / scale, ${card.scaler.clip ? `clipped to [${card.scaler.clip[0]}, ${card.scaler.clip[1]}]` : 'not clipped'}.`,
     '',
     '| feature | offset | scale | unit | query |',
     '|---|---|---|---|---|',

@@ -1,9 +1,13 @@
 /**
  * One scaler for the whole dataset: x' = (x − offset) / scale, fit on the normal points of the
- * training split only and applied unchanged to every split. Values are not clipped: a test
- * point outside the training range is exactly what the detector must see (min-max output may
- * leave [0, 1] outside the training data). A feature constant on the training data gets
- * scale 1 (so it is shifted, not divided by zero).
+ * training split only and applied unchanged to every split. A feature constant on the training data
+ * gets scale 1 (so it is shifted, not divided by zero).
+ *
+ * Scaled values are clipped to `clipRange()` (dataset.clip; null turns it off). Leaving the training
+ * range is what the detector must see, and a clipped value still sits far outside it; but unbounded,
+ * one feature that barely moved during a short baseline (the p95 latency of a quiet service) turns
+ * ordinary noise into values of 100+ whose squared error drowns every other feature. On the e2e
+ * campaigns' datasets, ROC-AUC was 0.26–0.40 unclipped and 0.73–0.78 with clip 1.
  */
 export interface ScalerParams {
   kind: 'minmax' | 'standard';
@@ -14,6 +18,14 @@ export interface ScalerParams {
   stats: Record<string, { min: number; max: number; mean: number; std: number }>;
   /** The points the scaler was fit on. */
   fit: { points: number; fromMs: number; toMs: number };
+  /** Scaled values are clipped to [lo, hi]; absent = not clipped. */
+  clip?: [number, number];
+}
+
+/** min-max: the training range is [0, 1], clip to [−c, 1 + c]; standard: clip to ±3·(1 + c). */
+export function clipRange(kind: 'minmax' | 'standard', clip: number | null): [number, number] | undefined {
+  if (clip === null) return undefined;
+  return kind === 'minmax' ? [-clip, 1 + clip] : [-3 * (1 + clip), 3 * (1 + clip)];
 }
 
 /** Fits on points i in [from, to) with isAnomaly[i] === 0. */
@@ -79,7 +91,15 @@ export function scaleRowMajor(params: ScalerParams, cols: Map<string, Float64Arr
     const v = cols.get(params.features[f] as string) as Float64Array;
     const off = params.offset[f] as number;
     const inv = 1 / (params.scale[f] as number);
-    for (let i = 0, k = f; i < n; i++, k += F) out[k] = ((v[i] as number) - off) * inv;
+    if (params.clip) {
+      const [lo, hi] = params.clip;
+      for (let i = 0, k = f; i < n; i++, k += F) {
+        const x = ((v[i] as number) - off) * inv;
+        out[k] = x < lo ? lo : x > hi ? hi : x;
+      }
+    } else {
+      for (let i = 0, k = f; i < n; i++, k += F) out[k] = ((v[i] as number) - off) * inv;
+    }
   }
   return out;
 }
