@@ -6,7 +6,8 @@
  * bench/msl_bench.py (one phase per call). Writes bench/results/msl.json.
  * Run alone: `node lib/bench/msl.js` (env: FAULTLINE_PYTHON, FAULTLINE_MSL_DIR, FAULTLINE_BENCH_THREADS,
  * FAULTLINE_MSL_CHANNELS for a subset, FAULTLINE_MSL_REF_EPOCHS, FAULTLINE_MSL_PHASES, FAULTLINE_MSL_WORK to keep
- * and reuse a work dir across calls, e.g. one phase at a time).
+ * and reuse a work dir across calls, e.g. one phase at a time; FAULTLINE_MSL_OURS_ARGS: extra msl_bench.py flags
+ * for the "ours" phase, space-separated, e.g. "--warmup 0 --stop-on score" to rerun the earlier settings).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -111,6 +112,7 @@ export async function run(): Promise<unknown> {
     for (const phase of phases) {
       const args = ['--phase', phase, ...extra];
       if (phase === 'reference') args.push('--ref-epochs', refEpochs);
+      if (phase === 'ours') args.push(...(process.env.FAULTLINE_MSL_OURS_ARGS ?? '').split(' ').filter((x) => x));
       await python(args, work);
     }
     // ONNX scoring in Node of every model set the Python phases exported (this call's or an earlier one's)
