@@ -264,6 +264,11 @@ export const chaosSchema = z
     episodes: episodesSchema.nullable().default({ burst: '30s', quiet: '20s', startWith: 'burst' }),
     guard: guardSchema.prefault({}),
     abort: abortSchema.prefault({}),
+    /**
+     * Plan time one injection activity covers at most: counters reach the campaign's `progress` after each
+     * batch, so a batch of 100 faults in sparse bursts would leave them at 0 for minutes.
+     */
+    batchSpan: duration().default('20s'),
     /** Faults per heartbeating injection activity. Large, because the first fault after a batch boundary pays a
      * workflow round trip (seconds on a loaded host); 100 faults ≈ 2.5 min at 1–2 s. */
     batchSize: z.number().int().min(1).max(200).default(100),

@@ -122,6 +122,8 @@ export function planFaults(
   startMs: number,
   endMs: number,
   n: number,
+  /** A batch also ends once it would span more than this much plan time (so counters flow during a phase). */
+  spanMs = Infinity,
 ): PlannedFault[] {
   const out: PlannedFault[] = [];
   const totalWeight = chaos.faults.reduce((s, f) => s + f.weight, 0);
@@ -129,6 +131,8 @@ export function planFaults(
     const b = burstAt(chaos, startMs, state.cursorMs);
     const planned = Math.max(state.cursorMs, b.from);
     if (planned >= endMs) break;
+    // checked before any random draw, so the plan itself does not depend on how it is batched
+    if (out.length > 0 && planned > (out[0] as PlannedFault).plannedMs + spanMs) break;
     let pick = nextRandom(state) * totalWeight;
     let specIndex = 0;
     for (; specIndex < chaos.faults.length - 1; specIndex++) {
@@ -289,7 +293,14 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
         await continueAsNew<typeof chaosLoop>({ ...input, state });
       }
 
-      const batch = planFaults(chaos, state, input.startMs, input.endMs, chaos.batchSize);
+      const batch = planFaults(
+        chaos,
+        state,
+        input.startMs,
+        input.endMs,
+        chaos.batchSize,
+        parseDuration(chaos.batchSpan),
+      );
       nextPlannedMs = batch[0]?.plannedMs;
       if (batch.length === 0) {
         // nothing left to plan: wait out the phase (or a signal)

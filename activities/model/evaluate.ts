@@ -192,6 +192,8 @@ export interface EvaluationResults {
   windows: { val: number; test: number; testAnomalous: number };
   thresholds: ThresholdChoice[];
   chosenThreshold: ThresholdChoice;
+  /** the split thresholds were picked on: 'val', or 'train' when validation held no normal window */
+  thresholdSplit?: 'val' | 'train';
   usad: DetectorMetrics;
   /** the USAD test metrics at every threshold method */
   byThresholdMethod: Record<string, { threshold: number; atThreshold: Prf; falseAlarmsPerHour: number }>;
@@ -248,7 +250,17 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     await new Promise<void>((resolve) => setImmediate(resolve));
   };
   await beat('load');
-  const [val, test] = await Promise.all([loadSplit(dir, 'val'), loadSplit(dir, 'test')]);
+  const [loadedVal, test, train] = await Promise.all([
+    loadSplit(dir, 'val'),
+    loadSplit(dir, 'test'),
+    loadSplit(dir, 'train'),
+  ]);
+  // A campaign stopped early can leave no validation window with a normal label (a 40 s baseline has
+  // no room for a validation tail). Thresholds then come from the training split, normal by
+  // construction, rather than failing the whole evaluation: noted in results.json.
+  const valUsable = loadedVal.n > 0 && loadedVal.labels.some((l) => l === 0);
+  const val = valUsable ? loadedVal : train;
+  const thresholdSplit: 'val' | 'train' = valUsable ? 'val' : 'train';
   const alpha = input.model.alpha;
   const beta = input.model.beta;
 
@@ -301,7 +313,6 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   // Baselines: Isolation Forest on flattened windows fitted on the (normal) training split,
   // a USAD+IForest ensemble, and random scores (what chance looks like on this label balance).
   const baselines: EvaluationResults['baselines'] = {};
-  const train = await loadSplit(dir, 'train');
   await beat('iforest-fit');
   const forest = IsolationForest.fit(train.windows, train.dim, {
     seed: input.model.seed,
@@ -373,6 +384,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     windows: { val: val.n, test: test.n, testAnomalous: test.labels.reduce((a, b) => a + (b > 0 ? 1 : 0), 0) },
     thresholds: all,
     chosenThreshold: chosen,
+    thresholdSplit,
     usad,
     byThresholdMethod,
     baselines,
