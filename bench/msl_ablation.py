@@ -28,6 +28,21 @@ DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "datasets", "ms
 
 
 @torch.no_grad()
+def feat_errors(model, x: np.ndarray, window: int, nfeat: int, batch: int = 8192) -> np.ndarray:
+    """[n, 2, nfeat]: per-feature error of w1 and w3, mean over the window's steps."""
+    model.eval()
+    out = []
+    xt = torch.from_numpy(x)
+    for i in range(0, len(xt), batch):
+        xb = xt[i:i + batch]
+        w1 = model.decoder1(model.encoder(xb))
+        w3 = model.decoder2(model.encoder(w1))
+        out.append(torch.stack([((xb - w) ** 2).reshape(-1, window, nfeat).mean(1) for w in (w1, w3)], 1))
+    model.train()
+    return torch.cat(out).numpy().astype(np.float32)
+
+
+@torch.no_grad()
 def pos_errors(model, x: np.ndarray, window: int, nfeat: int, batch: int = 8192) -> np.ndarray:
     """[n, 6, window]: mean-over-features error of w1, w2, w3, then feature-0 error of w1, w2, w3."""
     model.eval()
@@ -60,22 +75,33 @@ def dump(a) -> None:
         if os.path.exists(path):
             continue
         nf = len(ch.features)
-        val_e, test_e = [], []
+        val_e, test_e, val_f, test_f = [], [], [], []
 
         def hook(model, n):
             val_e.append(pos_errors(model, ch.val, 12, nf))
             test_e.append(pos_errors(model, ch.test, 12, nf))
+            val_f.append(feat_errors(model, ch.val, 12, nf))
+            test_f.append(feat_errors(model, ch.test, 12, nf))
 
         cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch, latent_size=a.latent, learning_rate=a.lr, seed=0,
                           patience=0, threads=1, device="cpu", warmup_epochs=a.warmup)
         t0 = time.perf_counter()
         _, state, _ = train(ch.train, ch.val, cfg, os.path.join(a.work, "ck", ch.name), on_epoch=hook)
-        np.savez(path, val=np.stack(val_e), test=np.stack(test_e), labels=ch.labels,
+        np.savez(path, val=np.stack(val_e), test=np.stack(test_e), val_feat=np.stack(val_f),
+                 test_feat=np.stack(test_f), labels=ch.labels,
                  val_recon=np.array([h["val_recon"] for h in state.history]),
                  val_score=np.array([h["val_score"] for h in state.history]),
                  seconds=np.array([h["seconds"] for h in state.history]))
         print(f"[dump {ch.name}] {time.perf_counter() - t0:.1f}s val_recon "
               + " ".join(f"{v:.4f}" for v in state.history and [h['val_recon'] for h in state.history]), flush=True)
+
+
+def score_z(f: np.ndarray, fval: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """Per-feature errors [n, 2, F] divided by the feature's mean error on normal validation windows, then averaged
+    over features: each feature counts alike, whatever its scale (label-free, validation data only)."""
+    ref = np.maximum(fval.mean(0, dtype=np.float64), 1e-8)  # [2, F]
+    z = f.astype(np.float64) / ref
+    return alpha * z[:, 0, :].mean(1) + beta * z[:, 1, :].mean(1)
 
 
 def score(e: np.ndarray, alpha: float, beta: float, how: str) -> np.ndarray:
@@ -98,7 +124,7 @@ def analyse(a) -> dict:
     for e in range(E):
         rules[f"epoch_{e + 1}"] = (lambda k: (lambda d: k))(e)
     variants = [(0.5, 0.5, "mean"), (0.1, 0.9, "mean"), (0.9, 0.1, "mean"), (0.5, 0.5, "last"),
-                (0.5, 0.5, "f0mean"), (0.5, 0.5, "f0last")]
+                (0.5, 0.5, "f0mean"), (0.5, 0.5, "f0last"), (0.5, 0.5, "valnorm"), (0.1, 0.9, "valnorm")]
     out = {"channels": list(D), "epochs": E, "results": [], "config": json.load(open(os.path.join(a.work, "config.json")))
            if os.path.exists(os.path.join(a.work, "config.json")) else None,
            "keep_rules": [f"epoch_{k}" for k in a.keep_epochs.split(",") if k]}
@@ -107,12 +133,20 @@ def analyse(a) -> dict:
             per, sc, nm, lb = [], [], [], []
             for name, d in D.items():
                 k = rule(d)
-                s = score(d["test"][k], al, be, how)
-                sv = score(d["val"][k], al, be, how)
+                if how == "valnorm":
+                    if "test_feat" not in d:
+                        break
+                    s = score_z(d["test_feat"][k], d["val_feat"][k], al, be)
+                    sv = score_z(d["val_feat"][k], d["val_feat"][k], al, be)
+                else:
+                    s = score(d["test"][k], al, be, how)
+                    sv = score(d["val"][k], al, be, how)
                 per.append(msl.all_metrics(d["labels"], s))
                 sc.append(s)
                 nm.append(msl.normalise_by_validation(s, sv))
                 lb.append(d["labels"])
+            if len(per) < len(D):
+                continue
             h = msl.headline(msl.summarize(per, nm, lb))
             row = {"rule": rn, "alpha": al, "beta": be, "score": how, **{k: round(v, 4) for k, v in h.items()},
                    "epochs_chosen": [rule(d) + 1 for d in D.values()] if not rn.startswith("epoch_") else None}

@@ -365,7 +365,9 @@ def phase_summary(a) -> Dict:
             "what": "bench/msl_ablation.py: one fixed-length run per channel (same trainer and settings, patience "
                     "off), test metrics of epoch-selection rules that use validation data only and of scoring "
                     "variants. TEST-SET SENSITIVITY, not used to choose the headline settings. score: mean = over "
-                    "the whole window, last = the window's last step, f0* = feature 0 (telemetry value) only",
+                    "the whole window, last = the window's last step, f0* = feature 0 (telemetry value) only, "
+                    "valnorm = each feature's error divided by its mean error on normal validation windows, then "
+                    "averaged over features",
             "runs": []}
         for f in abl:
             ab = json.load(open(os.path.join(a.work, f)))
