@@ -156,7 +156,18 @@ export async function run(): Promise<DatasetBenchRow[]> {
     console.log(
       `\ndataset pipeline, ${ROWS.toLocaleString('en-US')} rows × ${FEATURES} features, window ${WINDOW}/${STRIDE} (niced, same machine, same run)`,
     );
-    const stages = ['read', 'label', 'clean', 'scale', 'window', 'write-npy', 'write-arrow', 'write-csv', 'csv-total', 'card'];
+    const stages = [
+      'read',
+      'label',
+      'clean',
+      'scale',
+      'window',
+      'write-npy',
+      'write-arrow',
+      'write-csv',
+      'csv-total',
+      'card',
+    ];
     console.log(
       'engine'.padEnd(18) +
         stages.map((s) => s.padStart(12)).join('') +

@@ -164,7 +164,9 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     await restartTestTemporal({ downMs: 3_000 });
     // Prometheus goes down as the chaos phase ends, so the collect phase meets it down.
     await waitUntil(async () => (await handle.query(progressQuery)).faultsInjected > 0, 60_000, 'faults counted');
-    const promPid = Number(readFileSync(join(env.home, 'stack', 'prometheus.pid'), 'utf8'));
+    const promPid = (
+      JSON.parse(readFileSync(join(env.home, 'stack', 'prometheus.pid.json'), 'utf8')) as { pid: number }
+    ).pid;
     await waitUntil(
       async () =>
         ['collect', 'dataset'].includes((await handle.query(progressQuery)).phase) || (await chaosEndsSoon(handle)),

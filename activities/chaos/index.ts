@@ -73,7 +73,7 @@ export function createChaosActivities(deps: ChaosActivityDeps = {}) {
 
   return {
     /** Opens the log with the campaign line; reports guard refusals and an active global halt. */
-    // eslint-disable-next-line @typescript-eslint/require-await -- an activity: async so a throw becomes a failure
+     
     async chaosPreflight(input: ChaosPreflightInput): Promise<ChaosPreflightResult> {
       const path = faultLogPath(input.dataDir);
       const log = FaultLog.open(path);
@@ -151,7 +151,7 @@ export function createChaosActivities(deps: ChaosActivityDeps = {}) {
     },
 
     /** Ground truth exports: folded JSONL, Arrow IPC and Grafana annotations beside the log. */
-    // eslint-disable-next-line @typescript-eslint/require-await -- an activity: async so a throw becomes a failure
+     
     async exportFaultLog(input: ExportFaultLogInput): Promise<ExportFaultLogResult> {
       const path = faultLogPath(input.dataDir);
       const records = readFaultLog(path);

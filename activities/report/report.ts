@@ -821,7 +821,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 <style>${CSS}</style></head>
 <body><header><div class="wrap"><div class="brand">faultline <span>campaign report</span></div>
 <h1>${esc(input.campaignName)} <span class="badge ${statusTone}">${esc(input.status)}</span></h1>
-<div class="meta">campaign <code>${esc(input.campaignId)}</code> · config <code>${esc(input.configHash.slice(0, 12))}</code> · generated ${iso(createdMs)} UTC${input.endpoints ? ` · target <code>${esc(JSON.stringify(input.endpoints).slice(0, 80))}</code>` : ''}</div>
+<div class="meta">campaign <code>${esc(input.campaignId)}</code> · config <code>${esc(input.configHash.slice(0, 12))}</code> · generated ${iso(createdMs)} UTC${input.endpoints ? ` · target <code>${esc(input.endpoints.kind)}${input.endpoints.namespace ? `/${esc(input.endpoints.namespace)}` : ''}</code> at <code>${esc(input.endpoints.frontendUrl)}</code>` : ''}</div>
 <nav>${nav}</nav></div></header>
 <main class="wrap">${
     Object.keys(errors).length
