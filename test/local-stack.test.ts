@@ -344,7 +344,15 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
       ),
       'frontend p95',
     );
-    const apps = await queryRange(prom, 'count by (app) (up{job="boutique"} == 1)', end - 5000, end);
+    // A pod killed by an earlier test may still be in back-off: wait for every app to be scraped again.
+    let apps: Series[] = [];
+    const deadline = Date.now() + 45_000;
+    do {
+      const now = Date.now();
+      apps = await queryRange(prom, 'count by (app) (up{job="boutique"} == 1)', now - 5000, now);
+      if (apps.length === 10) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    } while (Date.now() < deadline);
     assert.equal(apps.length, 10, 'every service is scraped');
   });
 
