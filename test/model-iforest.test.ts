@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { IsolationForest, averagePathLength } from '../activities/model/isolation-forest';
 import { ensembleScores, rankNormalise } from '../activities/model/ensemble';
 import { rocAuc } from '../activities/model/metrics';
-import { mulberry32 } from '../activities/model/isolation-forest';
+import { mulberry32 } from '../activities/random';
 
 describe('model isolation forest and ensemble', () => {
   it('uses the c(n) normalisation of Liu et al.', () => {

@@ -13,7 +13,7 @@ import {
   rocAuc,
   thresholdSweep,
 } from '../activities/model/metrics';
-import { mulberry32 } from '../activities/model/isolation-forest';
+import { mulberry32 } from '../activities/random';
 
 const close = (a: number, b: number, eps = 1e-9): void => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 

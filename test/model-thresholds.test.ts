@@ -8,7 +8,7 @@ import {
   spot,
   bestF1Threshold,
 } from '../activities/model/thresholds';
-import { mulberry32 } from '../activities/model/isolation-forest';
+import { mulberry32 } from '../activities/random';
 
 describe('model thresholds', () => {
   it('takes linear-interpolated percentiles of normal scores only', () => {

@@ -13,7 +13,7 @@ import { writeArrowTable } from '../activities/metrics/arrow-table';
 import { modelSchema } from '../schemas/model';
 import type { FaultLogEvent } from '../schemas/fault-log';
 import { makeModelFixture, pythonTorch, type ModelFixture } from './fixtures/model-helpers';
-import { mulberry32 } from '../activities/model/isolation-forest';
+import { mulberry32 } from '../activities/random';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMEDRIVER = '/usr/bin/chromedriver';

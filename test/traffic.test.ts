@@ -8,7 +8,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { CancelledFailure } from '@temporalio/common';
 import { createTrafficActivities, type LoadHeartbeat, type LoadRunReport } from '../activities/traffic';
 import { JTL_COLUMNS, JTL_HEADER, parseCsvLine } from '../activities/traffic/recorder';
-import { checkoutForm, luhnValid, PRODUCT_IDS, rng, taskPicker } from '../activities/traffic/boutique-journeys';
+import { checkoutForm, luhnValid, PRODUCT_IDS, taskPicker } from '../activities/traffic/boutique-journeys';
+import { mulberry32 } from '../activities/random';
 import { arrivalNumber, arrivalOffsetMs } from '../activities/traffic/engine';
 import { trafficSchema, type TrafficConfigInput } from '../schemas/traffic';
 import type { LoadRunInput } from '../activities/traffic/types';
@@ -91,7 +92,7 @@ async function plainServer(handler: http.RequestListener): Promise<{ url: string
 
 describe('traffic: journeys and config', () => {
   it('fills checkout forms with Luhn-valid VISA numbers and real product ids', () => {
-    const r = rng(42);
+    const r = mulberry32(42);
     for (let i = 0; i < 200; i++) {
       const f = checkoutForm(r);
       assert.match(f.credit_card_number ?? '', /^4\d{15}$/);
@@ -103,7 +104,7 @@ describe('traffic: journeys and config', () => {
 
   it('picks tasks in the locustfile proportions (1:2:10:2:3:1)', () => {
     const pick = taskPicker(trafficSchema.parse({}).weights);
-    const r = rng(7);
+    const r = mulberry32(7);
     const n: Record<string, number> = {};
     for (let i = 0; i < 19_000; i++) {
       const t = pick(r);

@@ -1,17 +1,6 @@
 import type { PodInfo } from '../deploy/types';
 import type { FaultMode } from '../../schemas/faults';
-
-/** mulberry32: tiny, fast, seedable; the same seed picks the same pods on a retry. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../random';
 
 /** Stable 32-bit hash of a string (FNV-1a), to derive per-fault seeds. */
 export function hash32(text: string): number {
@@ -40,7 +29,7 @@ function shuffled<T>(items: T[], rnd: () => number): T[] {
  */
 export function selectPods(pods: PodInfo[], mode: FaultMode, value: number | undefined, seed: number): PodInfo[] {
   if (pods.length === 0) return [];
-  const rnd = seededRandom(seed);
+  const rnd = mulberry32(seed);
   const sorted = [...pods].sort((a, b) => a.name.localeCompare(b.name));
   const pool = shuffled(sorted, rnd);
   const n = pool.length;
@@ -74,5 +63,5 @@ export function selectPods(pods: PodInfo[], mode: FaultMode, value: number | und
 /** Picks one app among candidates (empty selector = any allowed app, like the reference's namespace-wide kill). */
 export function pickOne<T>(items: T[], seed: number): T | undefined {
   if (items.length === 0) return undefined;
-  return items[Math.floor(seededRandom(seed)() * items.length)];
+  return items[Math.floor(mulberry32(seed)() * items.length)];
 }

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import type { FaultRecord } from '../../schemas/fault-log';
 import { FAULT_TYPES } from '../../schemas/faults';
 import { writeArrowTable } from '../metrics/arrow-table';
+import { mulberry32 } from '../random';
 
 /**
  * A synthetic campaign in the collect output format (tests and the benchmark): a baseline and a
@@ -27,17 +28,6 @@ export interface SyntheticCampaign {
   names: string[];
   faults: FaultRecord[];
   stepMs: number;
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function syntheticCampaign(o: SyntheticOptions): SyntheticCampaign {

@@ -26,7 +26,8 @@ import {
   type Prf,
 } from './metrics';
 import { bestF1Threshold, percentileThreshold, potThreshold, spot, type PotResult } from './thresholds';
-import { IsolationForest, mulberry32 } from './isolation-forest';
+import { IsolationForest } from './isolation-forest';
+import { mulberry32 } from '../random';
 import { ensembleScores } from './ensemble';
 
 export interface Split {

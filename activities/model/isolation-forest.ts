@@ -1,3 +1,4 @@
+import { mulberry32 } from '../random';
 /**
  * Isolation Forest (Liu, Ting & Zhou, ICDM 2008): trees grown on subsamples of ψ points by random
  * axis-parallel splits up to height ⌈log2 ψ⌉; anomaly score s(x) = 2^(−E[h(x)]/c(ψ)), where h(x) is the
@@ -9,18 +10,6 @@ export interface IsolationForestOptions {
   trees?: number;
   subsample?: number;
   seed?: number;
-}
-
-/** mulberry32: small, fast, seedable; enough for sampling and split points. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const EULER = 0.5772156649015329;

@@ -18,18 +18,6 @@ export const PRODUCT_IDS = [
 /** Currencies the locustfile's setCurrency picks from. */
 export const CURRENCIES = ['EUR', 'USD', 'JPY', 'CAD', 'GBP', 'TRY'] as const;
 
-/** A small seeded PRNG (mulberry32) so a run's task mix and form data can be reproduced. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 const int = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 

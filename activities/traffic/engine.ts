@@ -13,7 +13,8 @@ interface Transport {
   sender(jar: CookieJar): Sender;
   destroy(): void;
 }
-import { rng, taskPicker, taskRequests } from './boutique-journeys';
+import { taskPicker, taskRequests } from './boutique-journeys';
+import { mulberry32 } from '../random';
 import type { Recorder, Sample } from './recorder';
 
 export interface EngineOptions {
@@ -234,7 +235,7 @@ export class LoadEngine {
     // one connection per virtual user, kept alive, as a JMeter thread with "Use KeepAlive"
     const transport = this.transport(1);
     const so = transport.sender(new CookieJar());
-    const r = rng(this.o.seed + i * 7919);
+    const r = mulberry32(this.o.seed + i * 7919);
     this.progress.activeUsers++;
     try {
       if (this.o.config.onStartIndex && this.o.config.scenario === 'boutique') {
@@ -262,10 +263,10 @@ export class LoadEngine {
     const transport = this.transport(c.maxInFlight);
     const sessions = Array.from({ length: c.users }, (_, i) => ({
       so: transport.sender(new CookieJar()),
-      r: rng(this.o.seed + i * 7919),
+      r: mulberry32(this.o.seed + i * 7919),
       name: `boutique 1-${i + 1}`,
     }));
-    const r = rng(this.o.seed ^ 0x5bd1e995);
+    const r = mulberry32(this.o.seed ^ 0x5bd1e995);
     const queue: number[] = [];
     const running = new Set<Promise<void>>();
     let nextSession = 0;

@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a small, fast, seedable PRNG. One implementation for every activity that needs a
+ * reproducible stream (pod selection, traffic task mix, Isolation Forest sampling, synthetic data).
+ * (workflows/chaos-loop.ts keeps its own step function: its state must travel through continue-as-new.)
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
