@@ -141,7 +141,22 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     assert.ok(killed.size >= 6, `killed during ${[...killed].join(', ')}`);
     const ds = datasetShape(join(result.dataDir, 'dataset'));
     assert.ok(firstDataset, 'the first campaign ran');
-    assert.deepEqual(ds.features, firstDataset.features, 'same features');
+    // The same series are collected and cleaned; which ones are kept is data-dependent only in one
+    // way: a series that never moved in one run (say, checkout errors when no kill hit a checkout)
+    // is dropped as constant there. Everything else must match exactly, in order.
+    assert.deepEqual(ds.candidates, firstDataset.candidates, 'same collected series');
+    const kept = new Set(ds.features);
+    const keptFirst = new Set(firstDataset.features);
+    for (const f of ds.candidates) {
+      if (kept.has(f) === keptFirst.has(f)) continue;
+      const why = (kept.has(f) ? firstDataset : ds).dropped.get(f);
+      assert.ok(why === 'constant' || why === 'empty', `${f} kept in one run only, dropped as ${String(why)}`);
+    }
+    assert.deepEqual(
+      ds.features.filter((f) => keptFirst.has(f)),
+      firstDataset.features.filter((f) => kept.has(f)),
+      'same feature order',
+    );
     assert.equal(ds.windowSize, firstDataset.windowSize);
     for (const split of ['train', 'val', 'test'] as const) {
       const a = ds.windows[split];
@@ -297,6 +312,10 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
 
 interface Shape {
   features: string[];
+  /** Series dropped by cleaning, with the reason. */
+  dropped: Map<string, string>;
+  /** Every series the dataset step saw (kept or dropped), sorted. */
+  candidates: string[];
   windowSize: number;
   windows: { train: number; val: number; test: number };
 }
@@ -313,8 +332,15 @@ function datasetShape(dir: string): Shape {
       .map(Number);
   };
   const [train, val, test] = (['train', 'val', 'test'] as const).map((s) => npyShape(`${s}.npy`));
+  const features = JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8')) as string[];
+  const card = JSON.parse(readFileSync(join(dir, 'card.json'), 'utf8')) as {
+    cleaning: { dropped: { name: string; reason: string }[] };
+  };
+  const dropped = new Map(card.cleaning.dropped.map((d) => [d.name, d.reason]));
   return {
-    features: JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8')) as string[],
+    features,
+    dropped,
+    candidates: [...features, ...dropped.keys()].sort(),
     windowSize: train?.[1] ?? 0,
     windows: { train: train?.[0] ?? 0, val: val?.[0] ?? 0, test: test?.[0] ?? 0 },
   };
