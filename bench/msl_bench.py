@@ -29,7 +29,8 @@ from usad.export import export_onnx
 from usad.train import TrainConfig, reconstruction_errors, set_threads, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "anchors", "usad-msl", "usad_reference.py"))
+REFERENCE = os.environ.get("FAULTLINE_USAD_REFERENCE") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "shared", "anchors", "usad-msl", "usad_reference.py"))
 # ../shared/anchors/usad-msl/usad-msl-reference.md: the same script, all 27 channels, labels "ref", seed 0,
 # measured earlier on this machine (2 threads, unloaded). The script is deterministic (fixed seed, no shuffling).
 DOCUMENTED_REFERENCE = {
@@ -171,26 +172,29 @@ def paired_timing(a) -> Dict:
     """Reference loop and ours alternated epoch by epoch on the same data in one process, so load from other
     jobs on the machine hits both alike; the minimum over repetitions estimates the unloaded cost."""
     from usad.model import UsadModel
-    from usad.train import _adam, train_step
+    from usad.train import _adam, resolve_device, train_step
     R = _load_reference()
+    dev = resolve_device(a.device)  # both loops on the same device; CUDA work is asynchronous, so sync to time it
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     rows = {r["chan_id"]: r for r in msl.channel_rows(a.data)}
     out = []
     for name in [c for c in a.paired_channels.split(",") if c in rows]:
         ch = msl.load_channel(a.data, rows[name], window=12, clip=False, drop_constant_commands=False)
-        x = torch.from_numpy(ch.train)
+        x = torch.from_numpy(ch.train).to(dev)
         w = x.shape[1]
         torch.manual_seed(0)
-        rm = R.UsadModel(w, 1200)
+        rm = R.UsadModel(w, 1200).to(dev)
         r1 = torch.optim.Adam(list(rm.encoder.parameters()) + list(rm.decoder1.parameters()))
         r2 = torch.optim.Adam(list(rm.encoder.parameters()) + list(rm.decoder2.parameters()))
         ours = {}
         for mode in ("paper", "sequential"):
             torch.manual_seed(0)
-            m = UsadModel(w, 1200)
+            m = UsadModel(w, 1200).to(dev)
             ours[mode] = (m, _adam(m.params1(), 1e-3), _adam(m.params2(), 1e-3))
         times = {"reference": [], "paper": [], "sequential": []}
         for k in range(a.paired_reps + 1):
             n = k + 1
+            sync()
             t0 = time.perf_counter()
             for batch in R.batches(x, 7919):  # usad.py lines 86-101, verbatim order
                 loss1, loss2 = rm.training_step(batch, n)
@@ -201,19 +205,21 @@ def paired_timing(a) -> Dict:
                 loss2.backward()
                 r2.step()
                 r2.zero_grad()
+            sync()
             tr = time.perf_counter() - t0
             tm = {}
             for mode, (m, o1, o2) in ours.items():
                 t0 = time.perf_counter()
                 for i in range(0, x.shape[0], 7919):
                     train_step(m, o1, o2, x[i:i + 7919], n, mode)
+                sync()
                 tm[mode] = time.perf_counter() - t0
             if k == 0:
                 continue  # epoch 1 has no adversarial term (ours skips the w3 path there): warm-up, not timed
             times["reference"].append(tr)
             for mode in tm:
                 times[mode].append(tm[mode])
-        row = {"chan": name, "train_windows": int(x.shape[0]), "seconds": times}
+        row = {"chan": name, "train_windows": int(x.shape[0]), "seconds": times, "device": dev.type}
         for mode in ("paper", "sequential"):
             row[f"speedup_{mode}_min"] = min(times["reference"]) / min(times[mode])
             row[f"speedup_{mode}_median"] = float(np.median(np.array(times["reference"]) / np.array(times[mode])))
@@ -289,8 +295,10 @@ def phase_summary(a) -> Dict:
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "goals": GOALS,
            "env": {"torch": torch.__version__, "numpy": np.__version__, "cpus": os.cpu_count(),
                    "cuda": torch.cuda.is_available(),
-                   "note": "shared 2-core machine (other developers' jobs ran at the same time: timings are noisy, "
-                           "both sides measured in the same run)"}}
+                   "note": (f"{torch.cuda.get_device_name(0)} with {os.cpu_count()} CPU cores, not shared"
+                            if torch.cuda.is_available() else
+                            "shared 2-core machine (other developers' jobs ran at the same time: timings are noisy, "
+                            "both sides measured in the same run)")}}
     heads = {}
     for name, p in (("ours", ours), ("reference", ref), ("random", rnd)):
         if p:

@@ -159,7 +159,8 @@ def test_cli_streams_json_progress_and_exports(tmp_path, dataset_dir):
     ep = lines[1]
     for k in ("epoch", "loss1", "loss2", "val_loss1", "val_loss2", "seconds", "device"):
         assert k in ep
-    assert ep["device"] == "cpu" and lines[-1]["device"] == "cpu"
+    auto = "cuda" if torch.cuda.is_available() else "cpu"  # the CLI's default device is auto
+    assert ep["device"] == auto and lines[-1]["device"] == auto
     for f in ("model.onnx", "model.json", "checkpoint.pt", "history.jsonl", "result.json"):
         assert os.path.exists(os.path.join(out, f)), f
     assert len(open(os.path.join(out, "history.jsonl")).read().splitlines()) == 2

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 from typing import Dict, Optional
@@ -13,6 +14,9 @@ import torch
 from .model import UsadModel
 
 OPSET = 13
+# torch >= 2.9 exports through dynamo by default (needs onnxscript, ignores dynamic_axes); the TorchScript
+# exporter gives the same small graph on every torch version we run (1.13 on CPU boxes, 2.x on GPU machines).
+_LEGACY_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def export_onnx(model: UsadModel, path: str, meta: Optional[Dict] = None) -> str:
@@ -22,7 +26,7 @@ def export_onnx(model: UsadModel, path: str, meta: Optional[Dict] = None) -> str
     with torch.no_grad():
         torch.onnx.export(cpu_model, (dummy,), tmp, input_names=["input"], output_names=["recon1", "recon2"],
                           dynamic_axes={"input": {0: "batch"}, "recon1": {0: "batch"}, "recon2": {0: "batch"}},
-                          opset_version=OPSET, do_constant_folding=True)
+                          opset_version=OPSET, do_constant_folding=True, **_LEGACY_EXPORTER)
     os.replace(tmp, path)
     if meta is not None:
         info = {"input": "input", "outputs": ["recon1", "recon2"], "opset": OPSET, "w_size": cpu_model.w_size,

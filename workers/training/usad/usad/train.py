@@ -176,9 +176,10 @@ def train_step(model: UsadModel, opt1: torch.optim.Optimizer, opt2: torch.optim.
 def reconstruction_errors(model: UsadModel, x: torch.Tensor, batch: int) -> torch.Tensor:
     """[n, 3] per-window MSE(w,w1), MSE(w,w2), MSE(w,w3)."""
     model.eval()
+    dev = next(model.parameters()).device  # x may live on the CPU while the model is on CUDA
     out = []
     for i in range(0, x.shape[0], batch):
-        xb = x[i:i + batch]
+        xb = x[i:i + batch].to(dev)
         z = model.encoder(xb)
         w1 = model.decoder1(z)
         w2 = model.decoder2(z)
@@ -231,13 +232,14 @@ def train(train_x: np.ndarray, val_x: np.ndarray, cfg: TrainConfig, out_dir: str
     ckpt_path = os.path.join(out_dir, CHECKPOINT)
     resumed_from = 0
     if resume and os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=device)
+        # our own file (optimizer states, RNG state, config): torch >= 2.6 defaults to weights_only=True
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         if ck["w_size"] != w_size or ck["config"]["latent_size"] != cfg.latent_size:
             raise ValueError("checkpoint does not match the data/config (window*features or latent size differ)")
         model.load_state_dict(ck["model"])
         opt1.load_state_dict(ck["opt1"])
         opt2.load_state_dict(ck["opt2"])
-        gen.set_state(ck["gen"])
+        gen.set_state(ck["gen"].cpu())  # map_location moved it with the rest; the shuffle generator is CPU
         best_state = ck["best_model"]
         state = TrainState(**ck["state"])
         resumed_from = state.epoch
