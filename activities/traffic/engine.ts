@@ -3,14 +3,20 @@ import { setMaxListeners } from 'node:events';
 import type { TrafficConfig } from '../../schemas/traffic';
 import { ms } from '../../schemas/duration';
 import { CookieJar, nowMs, send, type HttpResult, type RequestSpec } from './http-client';
-import { RawConnection } from './raw-client';
+import { RawClient, type RawConnection } from './raw-client';
 
 /** Sends one request for a session (its cookie jar is bound in). */
 type Sender = (spec: RequestSpec) => Promise<HttpResult>;
 
-/** Where a session's requests go: one connection per closed-model user, a shared pool in the open model. */
+/**
+ * Where sessions' requests go. `own`: the session keeps one kept-alive connection of its own (a
+ * closed-model user, as a JMeter thread with "Use KeepAlive"); otherwise it borrows one from a pool of
+ * at most `maxConnections` shared by all sessions (the open model).
+ */
 interface Transport {
-  sender(jar: CookieJar): Sender;
+  sender(jar: CookieJar, own: boolean): Sender;
+  /** ends every request in flight as 'aborted' */
+  abortAll(): void;
   destroy(): void;
 }
 import { taskPicker, taskRequests } from './boutique-journeys';
@@ -75,8 +81,14 @@ export class LoadEngine {
   private readonly stopping = new AbortController();
   /** in-flight requests abort when this fires */
   private readonly hardStop = new AbortController();
-  private readonly inflight = new Set<() => void>();
+  /** the run's transport, whose requests in flight a hard stop aborts */
+  private transportInUse: Transport | undefined;
   private readonly base: URL;
+  /** BASE_URL path without a trailing slash, and origin + that path (the JTL URL's prefix) */
+  private readonly basePath: string;
+  private readonly urlPrefix: string;
+  /** scenario single: the one request, the same object every time */
+  private readonly single: RequestSpec[];
   private readonly timeoutMs: number;
   private readonly thinkMin: number;
   private readonly thinkMax: number;
@@ -84,15 +96,16 @@ export class LoadEngine {
 
   constructor(private readonly o: EngineOptions) {
     this.base = new URL(o.baseUrl);
+    this.basePath = this.base.pathname.replace(/\/$/, '');
+    this.urlPrefix = this.base.origin + this.basePath;
+    this.single = [{ label: o.config.path, method: 'GET', path: o.config.path }];
     this.timeoutMs = ms(o.config.requestTimeout);
     this.thinkMin = ms(o.config.thinkTime);
     this.thinkMax = Math.max(this.thinkMin, o.config.thinkTimeMax ? ms(o.config.thinkTimeMax) : this.thinkMin);
     this.pickTask = taskPicker(o.config.weights);
     // every in-flight request listens on these; hundreds at once is expected, not a leak
     setMaxListeners(0, this.hardStop.signal, this.stopping.signal);
-    this.hardStop.signal.addEventListener('abort', () => {
-      for (const abort of [...this.inflight]) abort();
-    });
+    this.hardStop.signal.addEventListener('abort', () => this.transportInUse?.abortAll());
   }
 
   get stopped(): boolean {
@@ -126,67 +139,78 @@ export class LoadEngine {
     }
   }
 
-  private base_path(): string {
-    return this.base.pathname.replace(/\/$/, '');
-  }
-
   /**
-   * A transport with `maxConnections` kept-alive connections: raw sockets (default) or node:http with a
-   * keep-alive Agent (`client: node-http`). Requests in flight register an aborter for a hard stop.
+   * A transport with at most `maxConnections` pooled kept-alive connections: raw sockets (default) or
+   * node:http with keep-alive Agents (`client: node-http`).
    */
   private transport(maxConnections: number): Transport {
     const host = this.base.hostname;
     const port = Number(this.base.port || 80);
-    const basePath = this.base_path();
+    const basePath = this.basePath;
+    let t: Transport;
     if (this.o.config.client === 'node-http') {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: maxConnections });
-      return {
-        sender: (jar) => (spec) =>
-          send(spec, {
-            agent,
-            host,
-            port,
-            basePath,
-            hostHeader: this.base.host,
-            jar,
-            timeoutMs: this.timeoutMs,
-            inflight: this.inflight,
-          }),
-        destroy: () => agent.destroy(),
+      const inflight = new Set<() => void>();
+      const pool = new http.Agent({ keepAlive: true, maxSockets: maxConnections });
+      const agents = [pool];
+      t = {
+        sender: (jar, own) => {
+          let agent = pool;
+          if (own) agents.push((agent = new http.Agent({ keepAlive: true, maxSockets: 1 })));
+          return (spec) =>
+            send(spec, {
+              agent,
+              host,
+              port,
+              basePath,
+              hostHeader: this.base.host,
+              jar,
+              timeoutMs: this.timeoutMs,
+              inflight,
+            });
+        },
+        abortAll: () => {
+          for (const abort of [...inflight]) abort();
+        },
+        destroy: () => {
+          for (const a of agents) a.destroy();
+        },
+      };
+    } else {
+      const client = new RawClient(host, port, this.base.host, basePath, this.timeoutMs);
+      const idle: RawConnection[] = [];
+      t = {
+        sender: (jar, own) => {
+          if (own) {
+            const conn = client.connection();
+            return (spec) => conn.send(spec, jar);
+          }
+          return async (spec) => {
+            const conn = idle.pop() ?? client.connection();
+            try {
+              return await conn.send(spec, jar);
+            } finally {
+              idle.push(conn);
+            }
+          };
+        },
+        abortAll: () => client.abortAll(),
+        destroy: () => client.destroy(),
       };
     }
-    const idle: RawConnection[] = [];
-    const all = new Set<RawConnection>();
-    return {
-      sender: (jar) => async (spec) => {
-        const conn = idle.pop() ?? new RawConnection(host, port, this.base.host);
-        all.add(conn);
-        const abort = (): void => conn.abort();
-        this.inflight.add(abort);
-        try {
-          return await conn.send(spec, basePath, jar, this.timeoutMs);
-        } finally {
-          this.inflight.delete(abort);
-          idle.push(conn);
-        }
-      },
-      destroy: () => {
-        for (const c of all) c.destroy();
-      },
-    };
+    this.transportInUse = t;
+    return t;
   }
 
-  /** Sends one request and records it; `intendedMs` (open model) is where its latency counts from. */
-  private async exec(spec: RequestSpec, sendFn: Sender, threadName: string, intendedMs?: number): Promise<void> {
-    if (this.hardStop.signal.aborted) return;
-    const grp = this.o.config.model === 'open' ? this.progress.inFlight : this.progress.activeUsers;
-    const res = await sendFn(spec);
+  /**
+   * Records one completed request; `intendedMs` (open model) is where its latency counts from, `grp`
+   * the active threads when it was sent.
+   */
+  private sample(spec: RequestSpec, res: HttpResult, threadName: string, grp: number, intendedMs?: number): void {
     if (res.errorKind === 'aborted') return; // cut off by stop/cancel: not a result of the system under test
     const t0 = intendedMs !== undefined && intendedMs < res.startMs ? intendedMs : res.startMs;
-    const ts = Math.floor(t0);
     const ok = res.status > 0 && res.status < 400;
     const s: Sample = {
-      timeStamp: ts,
+      timeStamp: Math.floor(t0),
       elapsed: Math.round(res.endMs - t0),
       label: spec.label,
       responseCode: res.status > 0 ? String(res.status) : `Non HTTP response code: ${res.errorCode ?? 'ERR'}`,
@@ -198,7 +222,7 @@ export class LoadEngine {
       sentBytes: res.sentBytes,
       grpThreads: grp,
       allThreads: grp,
-      url: this.base.origin + this.base_path() + spec.path,
+      url: this.urlPrefix + spec.path,
       latency: Math.round(res.firstByteMs - t0),
       idle: Math.round(res.startMs - t0),
       connect: Math.round(res.connectMs),
@@ -216,42 +240,52 @@ export class LoadEngine {
   }
 
   private tasksOf(r: () => number): RequestSpec[] {
-    if (this.o.config.scenario === 'single')
-      return [{ label: this.o.config.path, method: 'GET', path: this.o.config.path }];
-    return taskRequests(this.pickTask(r), r, this.base.origin + this.base_path() + '/');
+    if (this.o.config.scenario === 'single') return this.single;
+    return taskRequests(this.pickTask(r), r, this.urlPrefix + '/');
   }
 
   private async runClosed(): Promise<void> {
     const { users } = this.o.config;
     const rampMs = ms(this.o.config.rampUp);
-    await Promise.all(Array.from({ length: users }, (_, i) => this.user(i, this.o.originMs + (rampMs * i) / users)));
+    const transport = this.transport(users);
+    try {
+      await Promise.all(
+        Array.from({ length: users }, (_, i) => this.user(i, this.o.originMs + (rampMs * i) / users, transport)),
+      );
+    } finally {
+      transport.destroy();
+    }
   }
 
-  private async user(i: number, startAtMs: number): Promise<void> {
+  private async user(i: number, startAtMs: number, transport: Transport): Promise<void> {
     const stop = this.stopping.signal;
+    const hard = this.hardStop.signal;
     await sleep(startAtMs - nowMs(), stop);
     if (stop.aborted) return;
     const threadName = `boutique 1-${i + 1}`;
     // one connection per virtual user, kept alive, as a JMeter thread with "Use KeepAlive"
-    const transport = this.transport(1);
-    const so = transport.sender(new CookieJar());
+    const so = transport.sender(new CookieJar(), true);
     const r = mulberry32(this.o.seed + i * 7919);
-    this.progress.activeUsers++;
+    const progress = this.progress;
+    progress.activeUsers++;
     try {
       if (this.o.config.onStartIndex && this.o.config.scenario === 'boutique') {
-        await this.exec({ label: 'index', method: 'GET', path: '/' }, so, threadName);
+        const spec: RequestSpec = { label: 'index', method: 'GET', path: '/' };
+        const grp = progress.activeUsers;
+        this.sample(spec, await so(spec), threadName, grp);
       }
       while (!stop.aborted) {
-        for (const spec of this.tasksOf(r)) {
-          if (stop.aborted) break;
-          await this.exec(spec, so, threadName);
+        const specs = this.tasksOf(r);
+        for (let k = 0; k < specs.length && !stop.aborted && !hard.aborted; k++) {
+          const spec = specs[k] as RequestSpec;
+          const grp = progress.activeUsers;
+          this.sample(spec, await so(spec), threadName, grp);
         }
         const think = this.thinkMs(r);
         if (think > 0) await sleep(think, stop);
       }
     } finally {
-      this.progress.activeUsers--;
-      transport.destroy();
+      progress.activeUsers--;
     }
   }
 
@@ -262,7 +296,7 @@ export class LoadEngine {
     const rampMs = ms(c.rampUp);
     const transport = this.transport(c.maxInFlight);
     const sessions = Array.from({ length: c.users }, (_, i) => ({
-      so: transport.sender(new CookieJar()),
+      so: transport.sender(new CookieJar(), false),
       r: mulberry32(this.o.seed + i * 7919),
       name: `boutique 1-${i + 1}`,
     }));
@@ -281,7 +315,8 @@ export class LoadEngine {
           let intended: number | undefined = intendedMs;
           for (const spec of this.tasksOf(session.r)) {
             if (this.hardStop.signal.aborted) break;
-            await this.exec(spec, session.so, session.name, intended);
+            const grp = this.progress.inFlight;
+            this.sample(spec, await session.so(spec), session.name, grp, intended);
             intended = undefined; // later requests of a task follow the previous one, as a user's would
           }
         } finally {

@@ -41,6 +41,8 @@ export interface HttpResult {
 export class CookieJar {
   private readonly cookies = new Map<string, string>();
   private cached: string | undefined;
+  /** the last Set-Cookie line stored, when storing it again would change nothing */
+  private lastLine: string | undefined;
 
   header(): string | undefined {
     if (this.cached === undefined && this.cookies.size > 0) {
@@ -52,6 +54,10 @@ export class CookieJar {
   store(setCookie: string[] | undefined): void {
     if (!setCookie) return;
     for (const line of setCookie) {
+      // servers often send the same Set-Cookie on every response: without an Expires date its effect
+      // is the same each time
+      if (line === this.lastLine) continue;
+      this.lastLine = /expires/i.test(line) ? undefined : line;
       const parts = line.split(';');
       const first = parts[0] ?? '';
       const eq = first.indexOf('=');
@@ -59,15 +65,19 @@ export class CookieJar {
       const name = first.slice(0, eq).trim();
       const value = first.slice(eq + 1).trim();
       let expired = value === '';
-      for (const attr of parts.slice(1)) {
-        const [k, v] = attr.split('=').map((s) => s.trim());
+      for (let i = 1; i < parts.length; i++) {
+        const [k, v] = (parts[i] as string).split('=').map((s) => s.trim());
         const key = (k ?? '').toLowerCase();
         if (key === 'max-age' && Number(v) <= 0) expired = true;
         if (key === 'expires' && v && Date.parse(v) < Date.now()) expired = true;
       }
-      if (expired) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-      this.cached = undefined;
+      if (expired) {
+        if (this.cookies.delete(name)) this.cached = undefined;
+      } else if (this.cookies.get(name) !== value) {
+        // a server re-sending the cookie the jar holds (every response, for some) changes nothing
+        this.cookies.set(name, value);
+        this.cached = undefined;
+      }
     }
   }
 

@@ -2,22 +2,98 @@ import * as net from 'node:net';
 import { errorKindOf, nowMs, type CookieJar, type HttpResult, type RequestSpec } from './http-client';
 
 /**
- * A minimal HTTP/1.1 client on one kept-alive TCP connection: one request at a time, responses read
+ * A minimal HTTP/1.1 client: kept-alive TCP connections, one request at a time on each, responses read
  * by a small parser (status line, headers, Content-Length / chunked / read-to-close bodies). It exists
  * because node:http's client costs 3–5× autocannon's CPU per request, which caps a 2-core generator
  * well below the server's capacity; this costs about what autocannon does while the engine still
- * records every request. Same contract as `send`: never rejects, one result per request.
+ * records every request. Same contract as `send`: never fails, one result per request.
+ *
+ * The per-request path allocates little and arms no timer: a connection keeps its parser state in its
+ * own fields, and one sweep per client (every tenth of the timeout, 10–250 ms) fails requests past their
+ * deadline, so a timed-out request ends at most a tenth of the timeout late.
  */
+export class RawClient {
+  private readonly conns = new Set<RawConnection>();
+  private sweeper: NodeJS.Timeout | undefined;
+  /** request line tail and the headers every request carries, as sent on the wire */
+  readonly fixedHead: string;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    hostHeader: string,
+    /** prefix of every path (a BASE_URL) */
+    readonly basePath: string,
+    readonly timeoutMs: number,
+  ) {
+    this.fixedHead =
+      ` HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: faultline-traffic/1\r\nAccept: text/html,*/*\r\n` +
+      'Connection: keep-alive\r\n';
+  }
+
+  /** A new connection (opened lazily by its first request). */
+  connection(): RawConnection {
+    const c = new RawConnection(this);
+    this.conns.add(c);
+    if (!this.sweeper) {
+      const tick = Math.min(250, Math.max(10, this.timeoutMs / 10));
+      this.sweeper = setInterval(() => {
+        const now = nowMs();
+        for (const conn of this.conns) conn.checkTimeout(now);
+      }, tick);
+      this.sweeper.unref();
+    }
+    return c;
+  }
+
+  /** Aborts every request in flight (each ends as 'aborted'). */
+  abortAll(): void {
+    for (const c of this.conns) c.abort();
+  }
+
+  destroy(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+  }
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+/** `remaining` before the response head is complete */
+const IN_HEAD = -3;
+const CHUNKED = -1;
+const UNTIL_CLOSE = -2;
+
+/** One kept-alive connection; at most one request in flight. */
 export class RawConnection {
   private socket: net.Socket | undefined;
   private alive = false;
-  private cur: Pending | undefined;
+  // the request in flight (cb set while one is)
+  private cb: ((r: HttpResult) => void) | undefined;
+  private spec: RequestSpec | undefined;
+  private jar: CookieJar | undefined;
+  private reused = false;
+  private retried = false;
+  private deadline = 0;
+  private startMs = 0;
+  private connectStart = 0;
+  private connectMs = 0;
+  private sentBytes = 0;
+  // parser state
+  private firstByteMs = 0;
+  private bytes = 0;
+  private buf: Buffer | undefined;
+  private status = 0;
+  private statusMessage = '';
+  /** body framing once the head is read: remaining Content-Length, CHUNKED or UNTIL_CLOSE; IN_HEAD before */
+  private remaining = IN_HEAD;
+  private close = false;
+  private isHead = false;
+  /** chunked: offset in buf where the next chunk-size line starts */
+  private pos = 0;
 
-  constructor(
-    private readonly host: string,
-    private readonly port: number,
-    private readonly hostHeader: string,
-  ) {}
+  constructor(private readonly client: RawClient) {}
 
   destroy(): void {
     this.socket?.destroy();
@@ -27,202 +103,225 @@ export class RawConnection {
 
   /** Aborts the request in flight (if any) as 'aborted'. */
   abort(): void {
-    this.cur?.fail('ABORT_ERR', 'aborted');
+    if (this.cb) this.fail('ABORT_ERR', 'aborted');
     this.destroy();
   }
 
-  async send(spec: RequestSpec, basePath: string, jar: CookieJar | undefined, timeoutMs: number): Promise<HttpResult> {
-    const reused = this.alive;
-    const r = await this.once(spec, basePath, jar, timeoutMs);
-    // a kept-alive socket the server closed while idle fails before any byte comes back: retry once on
-    // a fresh connection, as browsers and JMeter's HttpClient do
-    if (reused && r.status === 0 && r.bytes === 0 && (r.errorCode === 'ECONNRESET' || r.errorCode === 'EPIPE')) {
-      return this.once(spec, basePath, jar, timeoutMs);
-    }
-    return r;
+  checkTimeout(now: number): void {
+    if (this.cb && now >= this.deadline)
+      this.fail('ETIMEDOUT', `no complete response within ${this.client.timeoutMs} ms`);
   }
 
-  private once(
-    spec: RequestSpec,
-    basePath: string,
-    jar: CookieJar | undefined,
-    timeoutMs: number,
-  ): Promise<HttpResult> {
-    return new Promise((resolve) => {
-      const startMs = nowMs();
-      let head = `${spec.method} ${basePath}${spec.path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nUser-Agent: faultline-traffic/1\r\nAccept: text/html,*/*\r\nConnection: keep-alive\r\n`;
-      const cookie = jar?.header();
-      if (cookie) head += `Cookie: ${cookie}\r\n`;
-      if (spec.headers) for (const k in spec.headers) head += `${k}: ${spec.headers[k]}\r\n`;
-      let body = '';
-      if (spec.form) {
-        body = new URLSearchParams(spec.form).toString();
-        head += `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
-      }
-      const wire = head + '\r\n' + body;
-      const p = new Pending(spec.method === 'HEAD', startMs, Buffer.byteLength(wire), jar, (res, close) => {
-        clearTimeout(timer);
-        this.cur = undefined;
-        if (close || res.status === 0) this.destroy();
-        resolve(res);
-      });
-      this.cur = p;
-      const timer = setTimeout(() => p.fail('ETIMEDOUT', `no complete response within ${timeoutMs} ms`), timeoutMs);
-      let sock = this.alive ? this.socket : undefined;
-      if (!sock) {
-        this.socket?.destroy();
-        const connectStart = nowMs();
-        sock = net.connect({ host: this.host, port: this.port, noDelay: true });
-        this.socket = sock;
-        this.alive = true;
-        const s = sock;
-        s.once('connect', () => {
-          if (this.cur) this.cur.connectMs = nowMs() - connectStart;
-        });
-        s.on('data', (chunk: Buffer) => {
-          if (this.cur && this.socket === s) this.cur.data(chunk);
-        });
-        s.on('error', (err: NodeJS.ErrnoException) => {
-          if (this.socket === s) {
-            this.alive = false;
-            this.cur?.fail(err.code ?? 'ERR', err.message);
-          }
-        });
-        s.on('close', () => {
-          if (this.socket === s) {
-            this.alive = false;
-            this.cur?.closed();
-          }
-        });
-      }
-      sock.write(wire);
+  send(spec: RequestSpec, jar: CookieJar | undefined): Promise<HttpResult> {
+    return new Promise((resolve) => this.request(spec, jar, resolve));
+  }
+
+  /**
+   * Sends `spec` and calls `cb` once with its result (never synchronously). A kept-alive socket the
+   * server closed while idle fails before any byte comes back: the request is retried once on a fresh
+   * connection, as browsers and JMeter's HttpClient do.
+   */
+  request(spec: RequestSpec, jar: CookieJar | undefined, cb: (r: HttpResult) => void): void {
+    this.spec = spec;
+    this.jar = jar;
+    this.cb = cb;
+    this.retried = false;
+    this.start();
+  }
+
+  private start(): void {
+    const spec = this.spec as RequestSpec;
+    const c = this.client;
+    this.startMs = nowMs();
+    this.deadline = this.startMs + c.timeoutMs;
+    this.connectMs = 0;
+    this.firstByteMs = 0;
+    this.bytes = 0;
+    this.buf = undefined;
+    this.status = 0;
+    this.statusMessage = '';
+    this.remaining = IN_HEAD;
+    this.close = false;
+    this.pos = 0;
+    this.isHead = spec.method === 'HEAD';
+    let wire = spec.method + ' ' + c.basePath + spec.path + c.fixedHead;
+    const cookie = this.jar?.header();
+    if (cookie) wire += 'Cookie: ' + cookie + '\r\n';
+    if (spec.headers) for (const k in spec.headers) wire += `${k}: ${spec.headers[k]}\r\n`;
+    if (spec.form) {
+      const body = new URLSearchParams(spec.form).toString();
+      wire += `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    } else wire += '\r\n';
+    this.sentBytes = Buffer.byteLength(wire);
+    this.reused = this.alive;
+    let sock = this.alive ? this.socket : undefined;
+    if (!sock) sock = this.open();
+    sock.write(wire);
+  }
+
+  private open(): net.Socket {
+    this.socket?.destroy();
+    const c = this.client;
+    this.connectStart = nowMs();
+    const s = net.connect({ host: c.host, port: c.port, noDelay: true });
+    this.socket = s;
+    this.alive = true;
+    s.once('connect', () => {
+      if (this.socket === s && this.cb) this.connectMs = nowMs() - this.connectStart;
     });
+    s.on('data', (chunk: Buffer) => {
+      if (this.socket === s) this.data(chunk);
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.socket === s) {
+        this.alive = false;
+        if (this.cb) this.fail(err.code ?? 'ERR', err.message);
+      }
+    });
+    s.on('close', () => {
+      if (this.socket === s) {
+        this.alive = false;
+        if (this.cb) this.closed();
+      }
+    });
+    return s;
   }
-}
 
-const CRLF2 = Buffer.from('\r\n\r\n');
-
-/** One request awaiting its response: the parser state. */
-class Pending {
-  connectMs = 0;
-  private firstByteMs = 0;
-  private bytes = 0;
-  private buf: Buffer | undefined;
-  private status = 0;
-  private statusMessage = '';
-  /** body framing once headers are read: remaining Content-Length, -1 chunked, -2 until close */
-  private remaining = -3;
-  private close = false;
-  private done = false;
-  /** chunked: offset in buf where the next chunk-size line starts */
-  private pos = 0;
-
-  constructor(
-    private readonly isHead: boolean,
-    private readonly startMs: number,
-    private readonly sentBytes: number,
-    private readonly jar: CookieJar | undefined,
-    private readonly onDone: (r: HttpResult, close: boolean) => void,
-  ) {}
-
+  /** Ends the request in flight and hands its result over; `status` 0 means no response. */
   private finish(
-    r: Omit<HttpResult, 'startMs' | 'connectMs' | 'sentBytes' | 'firstByteMs' | 'bytes' | 'endMs'>,
+    status: number,
+    statusMessage: string,
+    errorKind: string | undefined,
+    errorCode: string | undefined,
     close: boolean,
   ): void {
-    if (this.done) return;
-    this.done = true;
+    const cb = this.cb;
+    if (!cb) return;
+    this.cb = undefined;
+    this.buf = undefined;
     const endMs = nowMs();
-    this.onDone(
-      {
-        ...r,
-        startMs: this.startMs,
-        connectMs: this.connectMs,
-        sentBytes: this.sentBytes,
-        firstByteMs: this.firstByteMs || endMs,
-        endMs,
-        bytes: this.bytes,
-      },
-      close,
-    );
+    if (close || status === 0) this.destroy();
+    if (
+      status === 0 &&
+      this.reused &&
+      !this.retried &&
+      this.bytes === 0 &&
+      (errorCode === 'ECONNRESET' || errorCode === 'EPIPE')
+    ) {
+      this.retried = true;
+      this.cb = cb;
+      this.start();
+      return;
+    }
+    const r: HttpResult = {
+      status,
+      statusMessage,
+      errorKind,
+      errorCode,
+      errorMessage: status === 0 ? statusMessage : undefined,
+      startMs: this.startMs,
+      firstByteMs: this.firstByteMs || endMs,
+      endMs,
+      connectMs: this.connectMs,
+      bytes: this.bytes,
+      sentBytes: this.sentBytes,
+    };
+    this.spec = undefined;
+    this.jar = undefined;
+    cb(r);
   }
 
-  fail(code: string, message: string): void {
-    this.finish(
-      { status: 0, statusMessage: message, errorKind: errorKindOf(code), errorCode: code, errorMessage: message },
-      true,
-    );
+  private fail(code: string, message: string): void {
+    this.finish(0, message, errorKindOf(code), code, true);
   }
 
-  closed(): void {
-    if (this.remaining === -2) this.complete();
+  private closed(): void {
+    if (this.remaining === UNTIL_CLOSE) this.complete();
     else this.fail('ECONNRESET', this.status ? 'connection closed before the response ended' : 'socket hang up');
   }
 
   private complete(): void {
-    this.finish(
-      {
-        status: this.status,
-        statusMessage: this.statusMessage,
-        errorKind: this.status >= 400 ? `http_${this.status}` : undefined,
-      },
-      this.close,
-    );
+    const s = this.status;
+    this.finish(s, this.statusMessage, s >= 400 ? `http_${s}` : undefined, undefined, this.close);
   }
 
-  data(chunk: Buffer): void {
-    if (this.done) return;
-    if (!this.firstByteMs) this.firstByteMs = nowMs();
+  private data(chunk: Buffer): void {
+    if (!this.cb) return; // nothing asked: bytes after a response (a misbehaving server) are ignored
+    if (this.firstByteMs === 0) this.firstByteMs = nowMs();
     this.bytes += chunk.length;
-    if (this.remaining === -3) {
-      this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
-      const end = this.buf.indexOf(CRLF2);
-      if (end < 0) return;
-      this.headers(this.buf.toString('latin1', 0, end));
-      if (this.done) return;
-      const rest = this.buf.subarray(end + 4);
+    if (this.remaining === IN_HEAD) {
+      const b = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+      const end = b.indexOf(CRLF2);
+      if (end < 0) {
+        this.buf = b;
+        return;
+      }
       this.buf = undefined;
+      if (!this.head(b.toString('latin1', 0, end))) return;
       if ((this.remaining as number) === 0) return this.complete();
-      if (rest.length === 0) return;
-      chunk = rest;
+      if (end + 4 === b.length) return;
+      chunk = b.subarray(end + 4);
     }
     if (this.remaining > 0) {
       this.remaining -= chunk.length;
       if (this.remaining <= 0) this.complete();
-    } else if (this.remaining === -1) {
+    } else if (this.remaining === CHUNKED) {
       this.chunked(chunk);
     }
-    // -2: read until the server closes
+    // UNTIL_CLOSE: read until the server closes
   }
 
-  private headers(head: string): void {
-    const lines = head.split('\r\n');
-    const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0] ?? '');
-    if (!m) return this.fail('EPROTO', `not an HTTP response: ${(lines[0] ?? '').slice(0, 80)}`);
-    this.status = Number(m[1]);
-    this.statusMessage = m[2] ?? '';
+  /** Parses the status line and headers; false (and the request failed) when it is not HTTP. */
+  private head(head: string): boolean {
+    let e = head.indexOf('\r\n');
+    if (e < 0) e = head.length;
+    // "HTTP/1.x ddd[ message]"
+    const d0 = head.charCodeAt(9) - 48;
+    const d1 = head.charCodeAt(10) - 48;
+    const d2 = head.charCodeAt(11) - 48;
+    if (
+      e < 12 ||
+      !head.startsWith('HTTP/1.') ||
+      head.charCodeAt(8) !== 32 ||
+      !(d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) ||
+      (e > 12 && head.charCodeAt(12) !== 32)
+    ) {
+      this.fail('EPROTO', `not an HTTP response: ${head.slice(0, Math.min(e, 80))}`);
+      return false;
+    }
+    const status = d0 * 100 + d1 * 10 + d2;
+    this.status = status;
+    this.statusMessage = e > 13 ? head.slice(13, e) : '';
     let length = -1;
     let chunked = false;
-    const cookies: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const c = line.indexOf(':');
-      if (c <= 0) continue;
-      const name = line.slice(0, c).toLowerCase();
-      const value = line.slice(c + 1).trim();
-      if (name === 'content-length') length = Number(value);
-      else if (name === 'transfer-encoding') chunked = /chunked/i.test(value);
-      else if (name === 'connection') this.close = /close/i.test(value);
-      else if (name === 'set-cookie') cookies.push(value);
+    let cookies: string[] | undefined;
+    let i = e + 2;
+    while (i < head.length) {
+      let end = head.indexOf('\r\n', i);
+      if (end < 0) end = head.length;
+      const c = head.indexOf(':', i);
+      const n = c - i;
+      // only the four headers that matter are looked at by name (set-cookie, content-length,
+      // connection, transfer-encoding: first letter and length first)
+      const f = head.charCodeAt(i) | 0x20;
+      if (c > i && c < end && (f === 99 ? n === 14 || n === 10 : f === 115 ? n === 10 : f === 116 && n === 17)) {
+        const name = head.slice(i, c).toLowerCase();
+        if (name === 'set-cookie') (cookies ??= []).push(head.slice(c + 1, end).trim());
+        else if (name === 'content-length') length = Number(head.slice(c + 1, end));
+        else if (name === 'transfer-encoding') chunked = /chunked/i.test(head.slice(c + 1, end));
+        else if (name === 'connection') this.close = /close/i.test(head.slice(c + 1, end));
+      }
+      i = end + 2;
     }
-    if (cookies.length) this.jar?.store(cookies);
-    if (this.isHead || this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200))
-      this.remaining = 0;
-    else if (chunked) this.remaining = -1;
+    if (cookies) this.jar?.store(cookies);
+    if (this.isHead || status === 204 || status === 304 || (status >= 100 && status < 200)) this.remaining = 0;
+    else if (chunked) this.remaining = CHUNKED;
     else if (length >= 0) this.remaining = length;
     else {
-      this.remaining = -2;
+      this.remaining = UNTIL_CLOSE;
       this.close = true;
     }
+    return true;
   }
 
   /** Walks chunk-size lines; the body ends at the zero-size chunk and its blank line. */
@@ -237,10 +336,7 @@ class Pending {
       if (size === 0) {
         // last chunk: optional trailers, then a blank line
         const end = b.indexOf(CRLF2, nl - 2 >= 0 ? nl - 2 : 0);
-        if (end >= 0 || b.length >= nl + 4) {
-          this.buf = undefined;
-          return this.complete();
-        }
+        if (end >= 0 || b.length >= nl + 4) return this.complete();
         break;
       }
       const next = nl + 2 + size + 2;
