@@ -25,6 +25,16 @@ export const datasetSchema = z
     valFraction: z.number().min(0).max(0.9).default(0.2),
     /** Share of the chaos phase, at its start, that joins validation (labelled); the rest is the held-out test set. */
     valChaosFraction: z.number().min(0).max(0.9).default(0.2),
+    /**
+     * Which cleaned series the detector sees (the windows' features), as glob patterns over feature
+     * names (`*` matches any run of characters), e.g. ["svc_*_ready_replicas", "svc_*_error_rate"].
+     * dataset.csv keeps every series either way. A pattern may match nothing (its series was dropped as
+     * constant, say); the build fails only when the selection as a whole is empty.
+     */
+    modelFeatures: z
+      .array(z.string().regex(/^[a-z0-9_*]+$/, 'lower-case letters, digits, _ and *'))
+      .min(1)
+      .default(['*']),
     /** Values written to dataset.csv: cleaned values in their units (raw) or the scaled values the model sees. */
     csvValues: z.enum(['raw', 'scaled']).default('raw'),
   })

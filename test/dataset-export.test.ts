@@ -114,4 +114,31 @@ describe('dataset export', () => {
       card.splits.train.points.anomalous + card.splits.val.points.anomalous + card.splits.test.points.anomalous;
     assert.equal(out.attack, pointAttacks);
   });
+
+  it('feeds the detector only dataset.modelFeatures while the CSV keeps every series; an empty selection is a clear error', async () => {
+    const c = syntheticCampaign({ baselineRows: 300, chaosRows: 200, features: 5, faultEvery: 60, seed: 5 });
+    const sub = join(dir, 'select');
+    const { tables, faultLogPath } = await writeSyntheticCampaign(sub, c);
+    const build = (modelFeatures: string[], id: string) =>
+      createDatasetActivities().buildDataset({
+        campaignId: id,
+        dataDir: sub,
+        collected: { tables, rows: 500, features: c.names, gaps: 0, stepMs: c.stepMs },
+        faultLogPath,
+        dataset: datasetSchema.parse({ window: { size: 6 }, modelFeatures }),
+        configHash: 'sel',
+      });
+    const ref = await build(['f01', 'f0*3'], 'c-select');
+    assert.deepEqual(JSON.parse(await readFile(join(ref.dir, 'features.json'), 'utf8')), ['f01', 'f03']);
+    assert.deepEqual(readNpy(join(ref.dir, 'train.npy')).shape, [ref.windows.train, 6, 2]);
+    const header = (await readFile(join(ref.dir, 'dataset.csv'), 'utf8')).split('\n')[0];
+    assert.equal(header, [...REFERENCE_COLUMNS, ...c.names].join(','));
+    const card = JSON.parse(await readFile(ref.cardPath, 'utf8')) as DatasetCard;
+    assert.deepEqual(card.scaler.features, ['f01', 'f03']);
+    assert.match(await readFile(join(ref.dir, 'card.md'), 'utf8'), /detector input: 2 of 5 series/);
+    await assert.rejects(
+      build(['svc_*_ready_replicas'], 'c-none'),
+      /dataset\.modelFeatures \[svc_\*_ready_replicas\] matches none/,
+    );
+  });
 });

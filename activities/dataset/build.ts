@@ -176,7 +176,9 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
       DATASET_ERRORS.invalidInput,
     );
   }
-  const scaler = fitScaler(cfg.scaler, names, cols, ts, labels.isAnomaly, trainRange.from, trainRange.to);
+  // The detector's input: the selected series (dataset.modelFeatures); every kept series stays in the CSV.
+  const modelNames = selectFeatures(names, cfg.modelFeatures);
+  const scaler = fitScaler(cfg.scaler, modelNames, cols, ts, labels.isAnomaly, trainRange.from, trainRange.to);
   scaler.clip = clipRange(cfg.scaler, cfg.clip);
   const scaled = scaleRowMajor(scaler, cols, ts.length);
   await lap('scale');
@@ -193,7 +195,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
           ts,
           stepMs,
           labels.isAnomaly,
-          names,
+          cfg.csvValues === 'scaled' ? modelNames : names,
           cfg.csvValues === 'scaled' ? { rowMajor: scaled } : { cols },
         );
   csvDone?.catch(() => undefined); // observed by the await below; avoids an unhandled rejection meanwhile
@@ -212,7 +214,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
 
   await mkdir(args.outDir, { recursive: true });
   const nameOf = maskNamer(labels.types);
-  const F = names.length;
+  const F = modelNames.length;
   const rowBytes = W * F;
   for (const split of SPLITS) {
     const set = windows[split];
@@ -243,7 +245,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     for (let k = 0; k < n; k++) typeNames[k] = nameOf(set.typeMask[k] as number);
     await writeFile(join(args.outDir, `${split}_fault_types.json`), JSON.stringify(typeNames));
   }
-  await writeFile(join(args.outDir, 'features.json'), JSON.stringify(names));
+  await writeFile(join(args.outDir, 'features.json'), JSON.stringify(modelNames));
   await writeFile(join(args.outDir, 'scaler.json'), JSON.stringify(scaler, null, 1));
   await lap('write-npy');
 
@@ -302,6 +304,27 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     card,
     timings,
   };
+}
+
+/**
+ * The series matching any of the glob patterns (`*` = any run of characters), in collection order.
+ * Fails, naming the field, when nothing matches: a detector needs at least one input.
+ */
+export function selectFeatures(names: string[], patterns: readonly string[]): string[] {
+  const res = patterns.map((p) => new RegExp(`^${p.split('*').map(escapeRegExp).join('.*')}$`));
+  const out = names.filter((n) => res.some((re) => re.test(n)));
+  if (out.length === 0) {
+    throw new DatasetError(
+      `dataset.modelFeatures [${patterns.join(', ')}] matches none of the ${names.length} series left after cleaning ` +
+        `(${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}); widen the patterns or use ["*"]`,
+      DATASET_ERRORS.invalidInput,
+    );
+  }
+  return out;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function makeCard(

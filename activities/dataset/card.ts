@@ -50,6 +50,12 @@ export function renderCardMarkdown(card: DatasetCard): string {
     `- fault log: ${card.labelling.faultLog ?? '(none: no fault was injected, every point is normal)'} — ${card.labelling.faults.applied} applied faults used, ${card.labelling.faults.ignored} never applied (ignored)`,
   );
   if (card.ignoredPhases.length) out.push(`- phases not used: ${card.ignoredPhases.join(', ')}`);
+  const seen = card.scaler.features;
+  if (seen.length < card.features.length) {
+    out.push(
+      `- detector input: ${seen.length} of ${card.features.length} series (dataset.modelFeatures ${(card.config.modelFeatures ?? ['*']).join(', ')}); dataset.csv keeps all`,
+    );
+  }
   out.push('', '## Time ranges (UTC)', '', '| phase / split | start | end | points |', '|---|---|---|---|');
   for (const p of card.phases) out.push(`| phase ${p.name} | ${iso(p.startMs)} | ${iso(p.endMs)} | ${p.points} |`);
   for (const [name, s] of Object.entries(card.splits)) {
