@@ -99,9 +99,12 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     // Both classes are in the test split, so every headline metric is defined. (Detection quality is
     // measured on the longer demo campaign, not on 60 s of CI baseline.)
     for (const [k, v] of Object.entries(result.headline)) {
-      if (k === 'resultsPath' || k === 'threshold') continue;
+      if (k === 'resultsPath' || k === 'threshold' || k === 'faultRecall') continue;
       assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${k} = ${String(v)}`);
     }
+    const recall = result.headline.faultRecall ?? {};
+    assert.ok('pod-kill' in recall, `pod kills are scored per injected fault: ${JSON.stringify(recall)}`);
+    for (const v of Object.values(recall)) assert.ok(v >= 0 && v <= 1);
     const p: CampaignProgress = await handle.query(progressQuery);
     assert.ok(
       p.phases.every((x) => x.state === 'done'),

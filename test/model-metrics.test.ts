@@ -6,6 +6,7 @@ import {
   confusion,
   detectionDelays,
   falseAlarmsPerHour,
+  faultEventRecall,
   pointAdjust,
   predict,
   prfAtThreshold,
@@ -124,5 +125,25 @@ describe('model metrics', () => {
     assert.deepEqual([...sw.thresholds], [3, 2, 1]);
     assert.deepEqual([...sw.tp], [1, 2, 2]);
     assert.deepEqual([...sw.fp], [0, 1, 2]);
+  });
+
+  it('counts injected faults detected when an alarmed window ends inside the fault interval', () => {
+    // windows end at 10, 11, …, 29 s; alarms at window ends 14 s and 25 s
+    const n = 20;
+    const times = Float64Array.from({ length: 2 * n }, (_, k) => (k % 2 ? 10 + (k - 1) / 2 : 10 + k / 2 - 5) * 1000);
+    const pred = Uint8Array.from({ length: n }, (_, i) => (i === 4 || i === 15 ? 1 : 0));
+    const r = faultEventRecall(pred, times, [
+      { type: 'pod-kill', fromMs: 12_000, toMs: 17_000 }, // alarm at 14 s: delay 2 s
+      { type: 'pod-kill', fromMs: 14_000, toMs: 15_000 }, // the same alarm, delay 0
+      { type: 'pod-kill', fromMs: 18_000, toMs: 25_000 }, // alarm at 25 s is outside [18, 25)
+      { type: 'cpu-stress', fromMs: 24_500, toMs: 30_000 }, // alarm at 25 s: delay 0.5 s
+      { type: 'cpu-stress', fromMs: 5_000, toMs: 12_000 }, // starts before the split: not counted
+      { type: 'cpu-stress', fromMs: 40_000, toMs: 45_000 }, // after the split: not counted
+    ]);
+    assert.deepEqual(r, [
+      { faultType: 'cpu-stress', faults: 1, detected: 1, recall: 1, meanDelayMs: 500 },
+      { faultType: 'pod-kill', faults: 3, detected: 2, recall: 2 / 3, meanDelayMs: 1000 },
+    ]);
+    assert.deepEqual(faultEventRecall(new Uint8Array(0), new Float64Array(0), []), []);
   });
 });

@@ -252,6 +252,15 @@ describe('report', () => {
     for (const s of SECTIONS) assert.equal(results.sections[s], 'ok', `section ${s}: ${results.sections[s]}`);
     assert.equal(results.faults.total, 5);
     assert.ok(results.evaluation && results.evaluation.usad.rocAuc > 0.9);
+    assert.deepEqual(
+      results.evaluation.usad.perFault.map((r) => [r.faultType, r.faults]),
+      [
+        ['cpu-stress', 2],
+        ['pod-kill', 2],
+      ],
+      'each injected fault of the test split scored from the fault log',
+    );
+    assert.match(html, /Injected faults detected/);
     assert.ok(
       results.history && results.history.regressions.some((r) => r.metric === 'availability'),
       'availability regression flagged',

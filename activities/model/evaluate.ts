@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { EvaluateInput, EvaluationHeadline } from './types';
 import { readNpyAs, writeNpy } from './npy';
 import { UsadScorer, combineTerms, type ScoreTerms } from './score';
@@ -11,6 +11,7 @@ import {
   confusion,
   detectionDelays,
   falseAlarmsPerHour,
+  faultEventRecall,
   pointAdjust,
   predict,
   prCurve,
@@ -22,6 +23,8 @@ import {
   type CurvePoint,
   type EpisodeDelay,
   type FalseAlarmRate,
+  type FaultEventRecall,
+  type FaultSpan,
   type FaultTypeRecall,
   type Prf,
 } from './metrics';
@@ -29,6 +32,9 @@ import { bestF1Threshold, percentileThreshold, potThreshold, spot, type PotResul
 import { IsolationForest } from './isolation-forest';
 import { mulberry32 } from '../random';
 import { ensembleScores } from './ensemble';
+import type { DatasetCard } from '../dataset/card';
+import { readFaultRecords } from '../dataset/fault-records';
+import { faultInterval } from '../dataset/label';
 
 export interface Split {
   windows: Float32Array;
@@ -71,6 +77,8 @@ export interface DetectorMetrics {
   atThreshold: Prf;
   atThresholdPointAdjusted: Prf;
   perFaultType: FaultTypeRecall[];
+  /** per injected fault (from the fault log), by fault type; empty when no fault log is known */
+  perFault: FaultEventRecall[];
   delays: EpisodeDelay[];
   meanDelayMs: number | null;
   falseAlarms: FalseAlarmRate;
@@ -81,6 +89,7 @@ export function detectorMetrics(
   test: Split,
   threshold: number,
   thresholdMethod: string,
+  faults: readonly FaultSpan[] = [],
 ): DetectorMetrics {
   const sw = thresholdSweep(scores, test.labels);
   const pred = predict(scores, threshold);
@@ -96,6 +105,7 @@ export function detectorMetrics(
     atThreshold: confusion(pred, test.labels),
     atThresholdPointAdjusted: confusion(pointAdjust(pred, test.labels), test.labels),
     perFaultType: recallPerFaultType(pred, test.labels, test.faultTypes),
+    perFault: faultEventRecall(pred, test.times, faults),
     delays,
     meanDelayMs: found.length ? found.reduce((a, b) => a + b, 0) / found.length : null,
     falseAlarms: falseAlarmsPerHour(pred, test.labels, test.times),
@@ -198,7 +208,7 @@ export interface EvaluationResults {
   usad: DetectorMetrics;
   /** the USAD test metrics at every threshold method */
   byThresholdMethod: Record<string, { threshold: number; atThreshold: Prf; falseAlarmsPerHour: number }>;
-  baselines: Record<string, Omit<DetectorMetrics, 'delays' | 'perFaultType'> & { note: string }>;
+  baselines: Record<string, Omit<DetectorMetrics, 'delays' | 'perFaultType' | 'perFault'> & { note: string }>;
   sweep: SweepRow[];
   curves: { roc: CurvePoint[]; pr: CurvePoint[] };
   /** test scores thinned for plotting: window end time, score, label */
@@ -230,8 +240,8 @@ function thinSeries(test: Split, scores: Float64Array, max = 1500): EvaluationRe
 function withoutDetail(
   m: DetectorMetrics,
   note: string,
-): Omit<DetectorMetrics, 'delays' | 'perFaultType'> & { note: string } {
-  const { delays: _d, perFaultType: _p, ...rest } = m;
+): Omit<DetectorMetrics, 'delays' | 'perFaultType' | 'perFault'> & { note: string } {
+  const { delays: _d, perFaultType: _p, perFault: _f, ...rest } = m;
   return { ...rest, note };
 }
 
@@ -284,7 +294,8 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
 
   await beat('thresholds');
   const { chosen, all } = chooseThresholds(valScores, val.labels);
-  const usad = detectorMetrics(testScores, test, chosen.threshold, chosen.method);
+  const faults = await faultSpans(input.dataset.cardPath, input.dataDir);
+  const usad = detectorMetrics(testScores, test, chosen.threshold, chosen.method, faults);
   const byThresholdMethod: EvaluationResults['byThresholdMethod'] = {};
   for (const c of all) {
     const pred = predict(testScores, c.threshold);
@@ -334,7 +345,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   const thr = (s: Float64Array): { chosen: ThresholdChoice } => chooseThresholds(s, val.labels);
   const ifChoice = thr(ifVal).chosen;
   baselines.isolationForest = withoutDetail(
-    detectorMetrics(ifTest, test, ifChoice.threshold, ifChoice.method),
+    detectorMetrics(ifTest, test, ifChoice.threshold, ifChoice.method, faults),
     'Isolation Forest (100 trees, ψ = 256) on flattened windows, fitted on train',
   );
   for (const method of ['rank', 'z'] as const) {
@@ -354,14 +365,14 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     );
     const c = thr(ensVal).chosen;
     baselines[`ensemble-${method}`] = withoutDetail(
-      detectorMetrics(ensTest, test, c.threshold, c.method),
+      detectorMetrics(ensTest, test, c.threshold, c.method, faults),
       `mean of USAD and IForest scores, ${method === 'rank' ? 'rank' : 'z'}-normalised against validation`,
     );
   }
   await beat('baselines');
   const rand = mulberry32(input.model.seed + 1);
   const rTest = Float64Array.from({ length: test.n }, () => rand());
-  baselines.random = withoutDetail(detectorMetrics(rTest, test, 0.99, 'fixed 0.99'), 'uniform random scores');
+  baselines.random = withoutDetail(detectorMetrics(rTest, test, 0.99, 'fixed 0.99', faults), 'uniform random scores');
 
   const resultsDir = join(input.dataDir, 'results');
   await mkdir(resultsDir, { recursive: true });
@@ -408,5 +419,20 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     bestF1PointAdjusted: usad.bestF1PointAdjusted.f1,
     f1AtThreshold: usad.atThreshold.f1,
     threshold: chosen.threshold,
+    faultRecall: Object.fromEntries(usad.perFault.map((r) => [r.faultType, r.recall])),
   };
+}
+
+/** The injected faults' labelled intervals, from the fault log and margin the dataset card names. */
+async function faultSpans(cardPath: string, dataDir: string): Promise<FaultSpan[]> {
+  if (!existsSync(cardPath)) return [];
+  const card = JSON.parse(await readFile(cardPath, 'utf8')) as DatasetCard;
+  const log = card.labelling.faultLog === null ? null : resolve(dataDir, card.labelling.faultLog);
+  if (!log || !existsSync(log)) return [];
+  const out: FaultSpan[] = [];
+  for (const f of await readFaultRecords(log)) {
+    const iv = faultInterval(f, card.labelling.marginMs);
+    if (iv) out.push({ type: f.type, fromMs: iv.from, toMs: iv.to });
+  }
+  return out;
 }

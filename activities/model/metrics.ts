@@ -424,3 +424,69 @@ export function falseAlarmsPerHour(pred: Labels, labels: Labels, times: ArrayLik
   const normalHours = normalMs / 3_600_000;
   return { alarms, normalHours, perHour: normalHours > 0 ? alarms / normalHours : Number.NaN };
 }
+
+/** One injected fault's labelled interval [fromMs, toMs): applied until recovered/removed + label margin. */
+export interface FaultSpan {
+  type: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface FaultEventRecall {
+  faultType: string;
+  /** injected faults of this type whose start falls inside the split's time range */
+  faults: number;
+  detected: number;
+  recall: number;
+  /** mean over detected faults: first alarmed window end minus the fault's start */
+  meanDelayMs: number | null;
+}
+
+/**
+ * Recall per injected fault (the chaos engineer's question: "did an alarm go off for this kill?"),
+ * not per window: a fault counts as detected when a window whose end (its decision time) lies in
+ * the fault's labelled interval is predicted anomalous. Faults overlap in bursts, so one alarm can
+ * detect several; windows are the split's, in time order (times = [start, end] pairs).
+ */
+export function faultEventRecall(
+  pred: Labels,
+  times: ArrayLike<number>,
+  faults: readonly FaultSpan[],
+): FaultEventRecall[] {
+  const n = pred.length;
+  if (n === 0) return [];
+  const ends = Float64Array.from({ length: n }, (_, i) => times[2 * i + 1]!);
+  const first = ends[0]!;
+  const last = ends[n - 1]!;
+  const by = new Map<string, { faults: number; detected: number; delays: number[] }>();
+  for (const f of faults) {
+    if (f.fromMs < first || f.fromMs > last) continue;
+    const r = by.get(f.type) ?? { faults: 0, detected: 0, delays: [] };
+    by.set(f.type, r);
+    r.faults++;
+    // first window ending at or after the fault's start
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ends[mid]! < f.fromMs) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < n && ends[i]! < f.toMs; i++) {
+      if (pred[i]! > 0) {
+        r.detected++;
+        r.delays.push(ends[i]! - f.fromMs);
+        break;
+      }
+    }
+  }
+  return [...by]
+    .map(([faultType, r]) => ({
+      faultType,
+      faults: r.faults,
+      detected: r.detected,
+      recall: r.faults ? r.detected / r.faults : 0,
+      meanDelayMs: r.delays.length ? r.delays.reduce((a, b) => a + b, 0) / r.delays.length : null,
+    }))
+    .sort((a, b) => a.faultType.localeCompare(b.faultType));
+}

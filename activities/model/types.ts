@@ -39,4 +39,6 @@ export interface EvaluationHeadline {
   bestF1PointAdjusted: number;
   f1AtThreshold: number;
   threshold: number;
+  /** share of injected faults detected at the chosen threshold, by fault type (e.g. "pod-kill": 0.96) */
+  faultRecall?: Record<string, number>;
 }

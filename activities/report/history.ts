@@ -17,6 +17,8 @@ export interface CampaignSummary {
     thresholdMethod?: string;
     meanDelayMs?: number | null;
     falseAlarmsPerHour?: number | null;
+    /** share of injected faults detected at the threshold, by fault type */
+    faultRecall?: Record<string, number>;
   };
   /** browser-probe availability over every phase (passed / runs) */
   availability?: number | null;

@@ -243,6 +243,7 @@ export function summarise(
           thresholdMethod: evaluation?.chosenThreshold.method,
           meanDelayMs: finite(evaluation?.usad.meanDelayMs),
           falseAlarmsPerHour: finite(evaluation?.usad.falseAlarms.perHour),
+          faultRecall: ev.faultRecall,
         }
       : undefined,
     availability: runs ? passed / runs : undefined,
@@ -564,12 +565,26 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         ms(ds.length ? ds.reduce((a, b) => a + b, 0) / ds.length : null),
       ];
     });
+    const pf = u.perFault ?? [];
+    const pfTable = pf.length
+      ? `<div class="ct2">Injected faults detected (each fault from the fault log, alarm within its labelled interval)</div>${table(
+          ['fault', 'injected', 'detected', 'recall', 'mean delay'],
+          pf.map((r) => [
+            `<span class="dot" style="background:${faultColor(r.faultType)}"></span>${esc(r.faultType)}`,
+            String(r.faults),
+            String(r.detected),
+            pct(r.recall),
+            ms(r.meanDelayMs),
+          ]),
+          'num nowrap',
+        )}`
+      : '';
     body.push(
       section(
         'faults-detected',
         'Detection per fault type',
         ft.length
-          ? `<div class="grid2 wide-left"><div>${table(['fault type', 'episodes', 'detected', 'windows', 'window recall', 'mean delay'], ftRows, 'num nowrap')}</div><div>${barsSvg(ft.map((r) => ({ label: r.faultType, value: r.recall, color: faultColor(r.faultType) })))}</div></div><p class="note">At the chosen threshold. Delay: from the end of an episode's first anomalous window to the end of its first alarmed window. False alarms: ${u.falseAlarms.alarms} in ${u.falseAlarms.normalHours.toFixed(2)} h of normal operation (${num(u.falseAlarms.perHour, 2)} / h).</p>`
+          ? `${pfTable}<div class="grid2 wide-left"><div>${table(['active fault types', 'episodes', 'detected', 'windows', 'window recall', 'mean delay'], ftRows, 'num nowrap')}</div><div>${barsSvg(ft.map((r) => ({ label: r.faultType, value: r.recall, color: faultColor(r.faultType) })))}</div></div><p class="note">At the chosen threshold. Delay: from the end of an episode's first anomalous window to the end of its first alarmed window. False alarms: ${u.falseAlarms.alarms} in ${u.falseAlarms.normalHours.toFixed(2)} h of normal operation (${num(u.falseAlarms.perHour, 2)} / h).</p>`
           : notRun('Per-fault detection', 'the test split has no labelled faults'),
       ),
     );

@@ -102,6 +102,8 @@ export function printResult(r: CampaignResult): void {
       `  detector: ROC-AUC ${h.rocAuc.toFixed(3)}  PR-AUC ${h.prAuc.toFixed(3)}  best F1 ${h.bestF1.toFixed(3)}  ` +
         `best F1 (point-adjusted) ${h.bestF1PointAdjusted.toFixed(3)}  F1@threshold ${h.f1AtThreshold.toFixed(3)}`,
     );
+    const fr = Object.entries(h.faultRecall ?? {});
+    if (fr.length) console.log(`  faults detected: ${fr.map(([t, r]) => `${t} ${(r * 100).toFixed(0)} %`).join('  ')}`);
   }
 }
 
