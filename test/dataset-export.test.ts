@@ -30,12 +30,28 @@ describe('dataset export', () => {
       { from: 0, to: 20_000 },
       { from: 30_000, to: n },
     ];
-    assert.equal(await writeReferenceCsv(one, ts, 1000, lab, ['a', 'b'], { cols }, ranges, 1), 40_000);
+    assert.equal(await writeReferenceCsv(one, ts, 1000, lab, ['a', 'b'], { cols }, ranges, 0), 40_000);
     assert.equal(await writeReferenceCsv(many, ts, 1000, lab, ['a', 'b'], { cols }, ranges, 3), 40_000);
     const [x, y] = [await readFile(one, 'utf8'), await readFile(many, 'utf8')];
     assert.equal(x.length, y.length);
     assert.ok(x === y, 'identical bytes');
     assert.equal(x.split('\n').length, 40_002);
+    // The bytes of the plain string formatting (String(v): shortest round-trip text).
+    const text = (i: number, vals: string[]) =>
+      `${ts[i]! - 1000},${ts[i]},${lab[i] ? 'Attack' : 'Normal'},${vals.join(',')}\n`;
+    let want = 'window_start,window_end,Normal/Attack,a,b\n';
+    for (const r of ranges)
+      for (let i = r.from; i < r.to; i++) want += text(i, [`${cols.get('a')![i]}`, `${cols.get('b')![i]}`]);
+    assert.ok(x === want, 'same bytes as String(v)');
+    // Scaled float32 values: String(+v.toPrecision(8)).
+    const rowMajor = Float32Array.from({ length: n * 2 }, (_, k) => Math.sin(k) * 1.7 - 0.2);
+    const f32 = join(dir, 'f32.csv');
+    await writeReferenceCsv(f32, ts, 1000, lab, ['a', 'b'], { rowMajor }, ranges, 2);
+    want = 'window_start,window_end,Normal/Attack,a,b\n';
+    for (const r of ranges)
+      for (let i = r.from; i < r.to; i++)
+        want += text(i, [String(+rowMajor[2 * i]!.toPrecision(8)), String(+rowMajor[2 * i + 1]!.toPrecision(8))]);
+    assert.ok((await readFile(f32, 'utf8')) === want, 'float32 values as String(+v.toPrecision(8))');
   });
 
   it('writes npy, Arrow, a pandas-readable reference CSV and a card; no window straddles a split', async () => {

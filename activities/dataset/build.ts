@@ -4,14 +4,15 @@ import type { DatasetConfig } from '../../schemas/dataset';
 import type { FaultRecord } from '../../schemas/fault-log';
 import { parseDuration } from '../../schemas/duration';
 import type { DatasetRef } from './types';
-import { readArrowTable, writeArrowTable } from '../metrics/arrow-table';
+import type { DataType, Table } from 'apache-arrow';
+import { copyNumericColumn, isStringColumn, loadArrowTable, writeArrowTable } from '../metrics/arrow-table';
 import { DATASET_ERRORS, DatasetError } from './errors';
 import { labelPoints, maskNamer } from './label';
 import { cleanColumns, type CleanReport, type Segment } from './clean';
 import { clipRange, fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
 import { concatWindows, makeWindows, type WindowSet } from './windows';
 import { NpyWriter, writeNpy } from './npy';
-import { writeReferenceCsv } from './csv';
+import { csvThreadsBeside, writeReferenceCsv } from './csv';
 import { renderCardMarkdown, type DatasetCard } from './card';
 import { yieldToLoop } from '../metrics/activity-context';
 
@@ -53,6 +54,11 @@ interface Loaded {
   ignoredPhases: string[];
 }
 
+/** A float64 array on shared memory (the CSV threads read it in place). */
+function sharedFloat64(n: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(n * Float64Array.BYTES_PER_ELEMENT));
+}
+
 async function loadPhases(tables: Record<string, string>, stepHint: number | undefined): Promise<Loaded> {
   const wanted = [BASELINE_PHASE, CHAOS_PHASE].filter((p) => tables[p] !== undefined);
   const ignoredPhases = Object.keys(tables).filter((p) => !wanted.includes(p));
@@ -63,13 +69,15 @@ async function loadPhases(tables: Record<string, string>, stepHint: number | und
     );
   }
   const parts = [];
-  for (const p of wanted) parts.push({ phase: p, table: await readArrowTable(tables[p] as string) });
+  for (const p of wanted) parts.push({ phase: p, table: await loadArrowTable(tables[p] as string) });
+  const numericNames = (t: Table) =>
+    t.schema.fields.filter((f) => !isStringColumn(f.type as DataType)).map((f) => f.name);
   const first = parts[0]!.table;
-  const names = first.names.filter((n) => n !== 'timestamp');
+  const names = numericNames(first).filter((n) => n !== 'timestamp');
   for (const { phase, table } of parts) {
-    if (!table.columns.has('timestamp'))
+    if (!numericNames(table).includes('timestamp'))
       throw new DatasetError(`${tables[phase]}: no timestamp column`, DATASET_ERRORS.invalidInput);
-    const other = table.names.filter((n) => n !== 'timestamp');
+    const other = numericNames(table).filter((n) => n !== 'timestamp');
     if (other.join(',') !== names.join(',')) {
       throw new DatasetError(
         `phase ${phase} has features [${other.join(', ')}], ${wanted[0]} has [${names.join(', ')}]`,
@@ -77,16 +85,17 @@ async function loadPhases(tables: Record<string, string>, stepHint: number | und
       );
     }
   }
-  const n = parts.reduce((a, p) => a + p.table.rows, 0);
-  const ts = new Float64Array(n);
-  const cols = new Map<string, Float64Array>(names.map((name) => [name, new Float64Array(n)]));
+  // One copy, straight from the files' column buffers into the concatenated columns.
+  const n = parts.reduce((a, p) => a + p.table.numRows, 0);
+  const ts = sharedFloat64(n);
+  const cols = new Map<string, Float64Array>(names.map((name) => [name, sharedFloat64(n)]));
   const segments: Segment[] = [];
   let at = 0;
   for (const { phase, table } of parts) {
-    ts.set(table.columns.get('timestamp') as Float64Array, at);
-    for (const name of names) (cols.get(name) as Float64Array).set(table.columns.get(name) as Float64Array, at);
-    segments.push({ name: phase, from: at, to: at + table.rows });
-    at += table.rows;
+    copyNumericColumn(table, 'timestamp', ts, at);
+    for (const name of names) copyNumericColumn(table, name, cols.get(name) as Float64Array, at);
+    segments.push({ name: phase, from: at, to: at + table.numRows });
+    at += table.numRows;
   }
   for (let i = 1; i < n; i++) {
     if (!((ts[i] as number) > (ts[i - 1] as number))) {
@@ -96,8 +105,9 @@ async function loadPhases(tables: Record<string, string>, stepHint: number | und
       );
     }
   }
+  const metadata = first.schema.metadata;
   let featureMeta: Loaded['featureMeta'] = names.map((name) => ({ name, query: '' }));
-  const metaText = first.metadata.get('features');
+  const metaText = metadata.get('features');
   if (metaText) {
     try {
       featureMeta = JSON.parse(metaText) as Loaded['featureMeta'];
@@ -105,7 +115,7 @@ async function loadPhases(tables: Record<string, string>, stepHint: number | und
       /* keep names only */
     }
   }
-  const stepMeta = Number(first.metadata.get('stepMs'));
+  const stepMeta = Number(metadata.get('stepMs'));
   const stepMs = stepHint ?? (stepMeta > 0 ? stepMeta : n > 1 ? (ts[1] as number) - (ts[0] as number) : 1000);
   return { ts, names, cols, segments, featureMeta, stepMs, ignoredPhases };
 }
@@ -183,8 +193,8 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   const scaled = scaleRowMajor(scaler, cols, ts.length);
   await lap('scale');
 
-  // The CSV is formatted on worker threads while this thread windows and writes the .npy and
-  // Arrow files (number formatting is CPU-bound, those writes mostly I/O); awaited below.
+  // The CSV is formatted and written by worker threads (reading the shared columns in place) while
+  // this thread windows and writes the .npy and Arrow files; awaited below.
   await mkdir(args.outDir, { recursive: true });
   const csvStarted = performance.now();
   const csvDone =
@@ -197,6 +207,8 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
           labels.isAnomaly,
           cfg.csvValues === 'scaled' ? modelNames : names,
           cfg.csvValues === 'scaled' ? { rowMajor: scaled } : { cols },
+          undefined,
+          csvThreadsBeside(),
         );
   csvDone?.catch(() => undefined); // observed by the await below; avoids an unhandled rejection meanwhile
 
@@ -215,22 +227,16 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   await mkdir(args.outDir, { recursive: true });
   const nameOf = maskNamer(labels.types);
   const F = modelNames.length;
-  const rowBytes = W * F;
   for (const split of SPLITS) {
     const set = windows[split];
     const n = set.starts.length;
     const w = new NpyWriter(join(args.outDir, `${split}.npy`), '<f4', [n, W, F]);
-    // Gather windows into one reusable chunk and write it whole (a window is a contiguous slice of `scaled`).
-    const perChunk = Math.max(1, Math.floor((2 << 20) / rowBytes));
-    const chunk = new Float32Array(perChunk * rowBytes);
-    for (let k0 = 0; k0 < n; k0 += perChunk) {
-      const k1 = Math.min(n, k0 + perChunk);
-      for (let k = k0; k < k1; k++) {
-        const s = (set.starts[k] as number) * F;
-        chunk.set(scaled.subarray(s, s + rowBytes), (k - k0) * rowBytes);
-      }
-      w.write(chunk.subarray(0, (k1 - k0) * rowBytes));
-      if ((k0 / perChunk) % 2 === 1) await yieldToLoop(); // feed the CSV threads
+    // A window is a contiguous slice of `scaled`: copied straight into the writer's buffer. The
+    // event loop gets a turn every few tens of MB (heartbeats).
+    const perTurn = Math.max(1, Math.floor((32 << 20) / (W * F * 4)));
+    for (let k0 = 0; k0 < n; k0 += perTurn) {
+      w.writeSlices(scaled, set.starts, k0, Math.min(n, k0 + perTurn), F, W * F);
+      await yieldToLoop();
     }
     w.close();
     writeNpy(join(args.outDir, `${split}_labels.npy`), '|u1', [n], set.labels);

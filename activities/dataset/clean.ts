@@ -55,19 +55,27 @@ export function cleanColumns(
   for (const name of names) {
     const v = cols.get(name);
     if (!v) throw new DatasetError(`series ${name} is missing from the table`, DATASET_ERRORS.invalidInput);
-    let finite = 0;
+    // One pass: range of the finite values and every maximal run [a, b) of missing ones.
+    const runs: number[] = [];
+    let missing = 0;
     let min = Infinity;
     let max = -Infinity;
-    for (let i = 0; i < v.length; i++) {
+    const n = v.length;
+    for (let i = 0; i < n; i++) {
       const x = v[i] as number;
       if (x - x === 0) {
         // finite
-        finite++;
         if (x < min) min = x;
         if (x > max) max = x;
+        continue;
       }
+      let j = i + 1;
+      while (j < n && !((v[j] as number) - (v[j] as number) === 0)) j++;
+      runs.push(i, j);
+      missing += j - i;
+      i = j - 1;
     }
-    if (finite === 0) {
+    if (missing === n) {
       report.dropped.push({ name, reason: 'empty', detail: `no sample in ${v.length} points` });
       cols.delete(name);
       continue;
@@ -77,14 +85,14 @@ export function cleanColumns(
       cols.delete(name);
       continue;
     }
-    if (finite === v.length) {
+    if (missing === 0) {
       kept.push(name);
       continue;
     }
-    // First pass: find long gaps without touching the data, so a dropped or failing series stays as read.
+    // Long gaps first, without touching the data, so a dropped or failing series stays as read.
     const long: LongGap[] = [];
     for (const seg of segments)
-      forEachGap(v, seg, (a, b, whole) => void ((whole || b - a > maxGapPoints) && long.push({ from: a, to: b })));
+      forEachGap(runs, seg, (a, b, whole) => void ((whole || b - a > maxGapPoints) && long.push({ from: a, to: b })));
     if (long.length) {
       const ranges = long
         .slice(0, 5)
@@ -107,7 +115,7 @@ export function cleanColumns(
     }
     const fill: FilledSeries = { name, gaps: 0, points: 0, edgePoints: 0 };
     for (const seg of segments) {
-      forEachGap(v, seg, (a, b) => {
+      forEachGap(runs, seg, (a, b) => {
         fill.gaps++;
         fill.points += b - a;
         if (a === seg.from || b === seg.to) {
@@ -138,19 +146,24 @@ export function cleanColumns(
   return { names: kept, report };
 }
 
-/** Calls fn(a, b) for every maximal run [a, b) of non-finite values inside the segment; a fully empty segment is one run. */
-function forEachGap(v: Float64Array, seg: Segment, fn: (a: number, b: number, whole: boolean) => void): void {
-  let i = seg.from;
-  while (i < seg.to) {
-    const x = v[i] as number;
-    if (x - x === 0) {
-      i++;
-      continue;
-    }
-    let j = i + 1;
-    while (j < seg.to && !((v[j] as number) - (v[j] as number) === 0)) j++;
+/**
+ * Calls fn(a, b) for every maximal run [a, b) of missing values inside the segment, from the
+ * column's runs (pairs [start, end), ascending); a fully empty segment is one run.
+ */
+function forEachGap(runs: number[], seg: Segment, fn: (a: number, b: number, whole: boolean) => void): void {
+  // First run ending after the segment's start.
+  let lo = 0;
+  let hi = runs.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((runs[2 * mid + 1] as number) <= seg.from) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let r = lo; r < runs.length / 2; r++) {
+    const a = Math.max(runs[2 * r] as number, seg.from);
+    const b = Math.min(runs[2 * r + 1] as number, seg.to);
+    if (a >= seg.to) break;
     // A phase with no sample at all has no neighbour to fill from: always a long gap.
-    fn(i, j, i === seg.from && j === seg.to);
-    i = j;
+    if (b > a) fn(a, b, a === seg.from && b === seg.to);
   }
 }

@@ -60,6 +60,29 @@ export class NpyWriter {
     this.used += bytes.length;
   }
 
+  /**
+   * Appends items k0..k1−1, item k being src[starts[k]·rowElems, starts[k]·rowElems + itemElems):
+   * the windows of a row-major matrix, copied straight into the write buffer (no gathered copy).
+   */
+  writeSlices(src: NpyArray, starts: Int32Array, k0: number, k1: number, rowElems: number, itemElems: number): void {
+    const bpe = src.BYTES_PER_ELEMENT;
+    const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+    const itemBytes = itemElems * bpe;
+    const rowBytes = rowElems * bpe;
+    for (let k = k0; k < k1; k++) {
+      const s = (starts[k] as number) * rowBytes;
+      if (itemBytes >= this.buf.length) {
+        this.flush();
+        writeSync(this.fd, bytes, s, itemBytes);
+        continue;
+      }
+      if (this.used + itemBytes > this.buf.length) this.flush();
+      this.buf.set(bytes.subarray(s, s + itemBytes), this.used);
+      this.used += itemBytes;
+    }
+    this.written += (k1 - k0) * itemElems;
+  }
+
   private flush(): void {
     if (this.used) writeSync(this.fd, this.buf, 0, this.used);
     this.used = 0;

@@ -28,6 +28,19 @@ export function clipRange(kind: 'minmax' | 'standard', clip: number | null): [nu
   return kind === 'minmax' ? [-clip, 1 + clip] : [-3 * (1 + clip), 3 * (1 + clip)];
 }
 
+/** Maximal runs [a, b) of normal points (isAnomaly 0) inside [from, to), as pairs. */
+function normalRuns(isAnomaly: Uint8Array, from: number, to: number): number[] {
+  const runs: number[] = [];
+  let i = from;
+  while (i < to) {
+    while (i < to && isAnomaly[i] !== 0) i++;
+    const a = i;
+    while (i < to && isAnomaly[i] === 0) i++;
+    if (i > a) runs.push(a, i);
+  }
+  return runs;
+}
+
 /** Fits on points i in [from, to) with isAnomaly[i] === 0. */
 export function fitScaler(
   kind: 'minmax' | 'standard',
@@ -41,27 +54,32 @@ export function fitScaler(
   const offset: number[] = [];
   const scale: number[] = [];
   const stats: ScalerParams['stats'] = {};
+  // The normal stretches once, so the passes below are branch-free loops over plain ranges
+  // (same points, same order: same sums as a point-by-point loop).
+  const runs = normalRuns(isAnomaly, from, to);
   let points = 0;
-  for (let i = from; i < to; i++) if (isAnomaly[i] === 0) points++;
+  for (let r = 0; r < runs.length; r += 2) points += (runs[r + 1] as number) - (runs[r] as number);
   if (points === 0) throw new Error('no normal training point to fit the scaler on');
   for (const name of names) {
     const v = cols.get(name) as Float64Array;
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;
-    for (let i = from; i < to; i++) {
-      if (isAnomaly[i] !== 0) continue;
-      const x = v[i] as number;
-      if (x < min) min = x;
-      if (x > max) max = x;
-      sum += x;
+    for (let r = 0; r < runs.length; r += 2) {
+      for (let i = runs[r] as number, b = runs[r + 1] as number; i < b; i++) {
+        const x = v[i] as number;
+        if (x < min) min = x;
+        if (x > max) max = x;
+        sum += x;
+      }
     }
     const mean = sum / points;
     let ss = 0;
-    for (let i = from; i < to; i++) {
-      if (isAnomaly[i] !== 0) continue;
-      const d = (v[i] as number) - mean;
-      ss += d * d;
+    for (let r = 0; r < runs.length; r += 2) {
+      for (let i = runs[r] as number, b = runs[r + 1] as number; i < b; i++) {
+        const d = (v[i] as number) - mean;
+        ss += d * d;
+      }
     }
     const std = Math.sqrt(ss / points);
     stats[name] = { min, max, mean, std };
@@ -83,22 +101,29 @@ export function fitScaler(
   };
 }
 
-/** Applies the scaler into a row-major float32 matrix [n, F] (a window is then one contiguous slice). */
+/** Rows per block of scaleRowMajor: a block of the output stays in cache while every column fills it. */
+const SCALE_BLOCK = 2048;
+
+/**
+ * Applies the scaler into a row-major float32 matrix [n, F] (a window is then one contiguous slice),
+ * on shared memory (threads can read it in place). Written block by block of rows, so the strided
+ * stores of each column land in cache instead of sweeping the whole matrix once per feature.
+ */
 export function scaleRowMajor(params: ScalerParams, cols: Map<string, Float64Array>, n: number): Float32Array {
   const F = params.features.length;
-  const out = new Float32Array(n * F);
-  for (let f = 0; f < F; f++) {
-    const v = cols.get(params.features[f] as string) as Float64Array;
-    const off = params.offset[f] as number;
-    const inv = 1 / (params.scale[f] as number);
-    if (params.clip) {
-      const [lo, hi] = params.clip;
-      for (let i = 0, k = f; i < n; i++, k += F) {
+  const out = new Float32Array(new SharedArrayBuffer(n * F * Float32Array.BYTES_PER_ELEMENT));
+  const vs = params.features.map((name) => cols.get(name) as Float64Array);
+  const [lo, hi] = params.clip ?? [-Infinity, Infinity];
+  for (let b0 = 0; b0 < n; b0 += SCALE_BLOCK) {
+    const b1 = Math.min(n, b0 + SCALE_BLOCK);
+    for (let f = 0; f < F; f++) {
+      const v = vs[f] as Float64Array;
+      const off = params.offset[f] as number;
+      const inv = 1 / (params.scale[f] as number);
+      for (let i = b0, k = b0 * F + f; i < b1; i++, k += F) {
         const x = ((v[i] as number) - off) * inv;
         out[k] = x < lo ? lo : x > hi ? hi : x;
       }
-    } else {
-      for (let i = 0, k = f; i < n; i++, k += F) out[k] = ((v[i] as number) - off) * inv;
     }
   }
   return out;

@@ -130,38 +130,65 @@ export interface NumericTable {
   rows: number;
 }
 
+/** Reads an Arrow IPC file (its columns are views on the file's bytes; nothing is copied yet). */
+export async function loadArrowTable(path: string): Promise<Table> {
+  return tableFromIPC(await readFile(path));
+}
+
+/** Whether a column holds strings (dictionary or utf8) rather than numbers. */
+export function isStringColumn(type: DataType): boolean {
+  return Dictionary.isDictionary(type) || type instanceof Utf8;
+}
+
+/**
+ * Copies a numeric column into `out` from index `at`, as float64 with nulls → NaN. A float64 column
+ * is one memcpy per record batch, then NaN where the validity bitmap has a zero bit (whole bytes of
+ * valid bits are skipped, so a few nulls cost next to nothing).
+ */
+export function copyNumericColumn(table: Table, name: string, out: Float64Array, at: number): void {
+  const vec = table.getChild(name);
+  if (!vec) throw new Error(`no column ${name}`);
+  let start = at;
+  for (const d of vec.data) {
+    const vals = d.values as ArrayLike<number>;
+    const bitmap = d.nullCount > 0 ? d.nullBitmap : undefined;
+    if (d.offset !== 0) {
+      // Sliced data (never produced by our writer): take the slow, always-correct path.
+      for (let i = 0; i < d.length; i++) out[start + i] = Number(vec.get(start - at + i) ?? NaN);
+      start += d.length;
+      continue;
+    }
+    if (vals instanceof Float64Array) out.set(vals.subarray(0, d.length), start);
+    else for (let i = 0; i < d.length; i++) out[start + i] = Number(vals[i]);
+    if (bitmap) {
+      for (let byte = 0; byte < (d.length + 7) >> 3; byte++) {
+        const b = bitmap[byte] as number;
+        if (b === 0xff) continue;
+        for (let bit = 0; bit < 8; bit++) {
+          const i = (byte << 3) + bit;
+          if (i < d.length && ((b >> bit) & 1) === 0) out[start + i] = NaN;
+        }
+      }
+    }
+    start += d.length;
+  }
+}
+
 /** Reads an Arrow IPC file into Float64 columns (nulls → NaN) and string columns. */
 export async function readArrowTable(path: string): Promise<NumericTable> {
-  const table = tableFromIPC(await readFile(path));
+  const table = await loadArrowTable(path);
   const names: string[] = [];
   const columns = new Map<string, Float64Array>();
   const strings = new Map<string, Array<string | null>>();
   for (const field of table.schema.fields) {
     const vec = table.getChild(field.name);
     if (!vec) continue;
-    const type = field.type as DataType;
-    if (Dictionary.isDictionary(type) || type instanceof Utf8) {
+    if (isStringColumn(field.type as DataType)) {
       strings.set(field.name, Array.from(vec.toArray() as Iterable<string | null>));
       continue;
     }
     const out = new Float64Array(table.numRows);
-    let at = 0;
-    for (const d of vec.data) {
-      const vals = d.values as ArrayLike<number>;
-      const bitmap = d.nullCount > 0 ? d.nullBitmap : undefined;
-      if (d.offset !== 0) {
-        // Sliced data (never produced by our writer): take the slow, always-correct path.
-        for (let i = 0; i < d.length; i++) out[at + i] = Number(vec.get(at + i) ?? NaN);
-      } else if (!bitmap && vals instanceof Float64Array) {
-        out.set(vals.subarray(0, d.length), at);
-      } else if (!bitmap) {
-        for (let i = 0; i < d.length; i++) out[at + i] = Number(vals[i]);
-      } else {
-        for (let i = 0; i < d.length; i++)
-          out[at + i] = ((bitmap[i >> 3]! >> (i & 7)) & 1) === 0 ? NaN : Number(vals[i]);
-      }
-      at += d.length;
-    }
+    copyNumericColumn(table, field.name, out, 0);
     names.push(field.name);
     columns.set(field.name, out);
   }

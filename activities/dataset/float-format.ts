@@ -1,0 +1,271 @@
+/**
+ * Numbers → ASCII written straight into a byte buffer, for the CSV writer (no strings, no UTF-8
+ * encoding step, no garbage).
+ *
+ * `writeNumber` writes exactly the bytes of `String(x)`: the shortest decimal that reads back to the
+ * same double (ECMAScript Number::toString, as V8 and Python's repr compute it), so the CSV keeps
+ * every value exactly and is byte-identical to the string formatter it replaces.
+ * `writeFloat32Rounded` writes exactly `String(+x.toPrecision(8))`, the text used for float32 values.
+ *
+ * How (no big integers): with x = m·2^q and 10^k exact for k ≤ 22 (5^22 < 2^53), the product
+ * x·10^k is computed exactly as hi + lo (Dekker's two-product). 15 significant digits are tried
+ * first: n = round(x·10^k) < 2^53, and n / 10^k is then correctly rounded (Clinger's fast path),
+ * so `n / 10^k === x` is an exact round-trip test; a round-tripping decimal of ≤ 15 digits is unique
+ * (the 15-digit grid is ~10× coarser than an ulp), hence the shortest. Otherwise 16 digits, with
+ * an exact test: the nearest 16-digit integer N reads back to x iff |N − x·10^k| is below half an
+ * ulp of x times 10^k (or equal to it and x's significand is even: reading rounds half to even).
+ * Otherwise 17 digits, which always read back (half an ulp is ≥ 0.55 units of the 17th digit).
+ * Among equally short candidates the nearest is taken, ties to even, as V8 does.
+ * Values outside [1e-6, 1e15) (exponent notation, rare in metrics) fall back to `String(x)`.
+ */
+
+const P10 = new Float64Array(23);
+const P10_HI = new Float64Array(23);
+const P10_LO = new Float64Array(23);
+const SPLITTER = 134217729; // 2^27 + 1
+for (let k = 0; k <= 22; k++) {
+  const p = Number(`1e${k}`); // parsing is correctly rounded, and 10^k is exact up to 10^22
+  P10[k] = p;
+  const t = SPLITTER * p;
+  P10_HI[k] = t - (t - p);
+  P10_LO[k] = p - (P10_HI[k] as number);
+}
+const TWO53 = 9007199254740992;
+
+const bits = new Float64Array(1);
+const words = new Uint32Array(bits.buffer); // little-endian: words[0] low, words[1] high
+
+/** Result registers of twoProduct (module-level, so the hot path allocates nothing). */
+let prodHi = 0;
+let prodLo = 0;
+
+/** x·10^k exactly as prodHi + prodLo (Dekker; exact for the magnitudes used here). */
+function twoProduct(x: number, k: number): void {
+  const p = x * (P10[k] as number);
+  const t = SPLITTER * x;
+  const xh = t - (t - x);
+  const xl = x - xh;
+  const bh = P10_HI[k] as number;
+  const bl = P10_LO[k] as number;
+  prodHi = p;
+  prodLo = xh * bh - p + xh * bl + xl * bh + xl * bl;
+}
+
+/** "00".."99" as ASCII pairs. */
+const PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  PAIRS[2 * i] = 48 + Math.floor(i / 10);
+  PAIRS[2 * i + 1] = 48 + (i % 10);
+}
+/** Scratch: an 18-digit integer as ASCII, D[0..2) D[2..10) D[10..18). */
+const D = new Uint8Array(18);
+
+/**
+ * The 8 digits of an integer 0 ≤ v < 10^8 at D[at..at+8). Multiplying by 1e-4 and 0.01 (doubles a
+ * hair above the true values) and flooring is exact for these ranges, and cheaper than division.
+ */
+function put8(at: number, v: number): void {
+  const hi = Math.floor(v * 1e-4);
+  const lo = v - hi * 10000;
+  const a = Math.floor(hi * 0.01);
+  const b = hi - a * 100;
+  const c = Math.floor(lo * 0.01);
+  const d = lo - c * 100;
+  D[at] = PAIRS[2 * a] as number;
+  D[at + 1] = PAIRS[2 * a + 1] as number;
+  D[at + 2] = PAIRS[2 * b] as number;
+  D[at + 3] = PAIRS[2 * b + 1] as number;
+  D[at + 4] = PAIRS[2 * c] as number;
+  D[at + 5] = PAIRS[2 * c + 1] as number;
+  D[at + 6] = PAIRS[2 * d] as number;
+  D[at + 7] = PAIRS[2 * d + 1] as number;
+}
+
+/** D ← the 18-digit decimal of q·10^8 + r (q < 10^10, r < 10^8); returns the index of its first non-zero digit. */
+function putDigits(q: number, r: number): number {
+  let s = 10;
+  if (q > 0) {
+    let qh = Math.floor(q / 1e8);
+    let ql = q - qh * 1e8;
+    if (ql < 0) {
+      qh--;
+      ql += 1e8;
+    }
+    D[0] = PAIRS[2 * qh] as number;
+    D[1] = PAIRS[2 * qh + 1] as number;
+    put8(2, ql);
+    s = 0;
+  }
+  put8(10, r);
+  while (s < 17 && D[s] === 48) s++;
+  return s;
+}
+
+function writeAscii(buf: Uint8Array, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+  return pos;
+}
+
+/** Writes a non-negative integer < 2^53 (no sign, no leading zeros). */
+function writeUint(buf: Uint8Array, pos: number, v: number): number {
+  let q = Math.floor(v / 1e8);
+  let r = v - q * 1e8; // q·1e8 is exact; the remainder corrects a rounded-up quotient
+  if (r < 0) {
+    q--;
+    r += 1e8;
+  }
+  for (let i = putDigits(q, r); i < 18; i++) buf[pos++] = D[i] as number;
+  return pos;
+}
+
+/**
+ * Writes the decimal (q·10^8 + r)·10^−k (0 ≤ r < 10^8, q < 10^10, not zero) in ECMAScript
+ * Number::toString layout (trailing zeros dropped), for a value in [1e-6, 1e21).
+ */
+function writeDecimal(buf: Uint8Array, pos: number, q: number, r: number, k: number): number {
+  const s = putDigits(q, r);
+  let end = 18;
+  while (end > s + 1 && D[end - 1] === 48) end--;
+  const point = 18 - s - k; // value = 0.D[s..end) × 10^point
+  if (point >= end - s) {
+    for (let i = s; i < end; i++) buf[pos++] = D[i] as number;
+    for (let i = end - s; i < point; i++) buf[pos++] = 48;
+  } else if (point > 0) {
+    const dot = s + point;
+    for (let i = s; i < dot; i++) buf[pos++] = D[i] as number;
+    buf[pos++] = 46;
+    for (let i = dot; i < end; i++) buf[pos++] = D[i] as number;
+  } else {
+    buf[pos++] = 48;
+    buf[pos++] = 46;
+    for (let i = point; i < 0; i++) buf[pos++] = 48;
+    for (let i = s; i < end; i++) buf[pos++] = D[i] as number;
+  }
+  return pos;
+}
+
+/** Splits the integer h + r (h a double, r a small integer; total < 10^18) into q·10^8 + rem and writes it. */
+function writeSplit(buf: Uint8Array, pos: number, h: number, r: number, k: number): number {
+  let q = Math.floor(h / 1e8);
+  let rem = h - q * 1e8 + r; // q·1e8 and the difference are exact
+  while (rem < 0) {
+    rem += 1e8;
+    q--;
+  }
+  while (rem >= 1e8) {
+    rem -= 1e8;
+    q++;
+  }
+  return writeDecimal(buf, pos, q, rem, k);
+}
+
+/** The most bytes one number takes ("-1.7976931348623157e+308"). */
+export const MAX_NUMBER_BYTES = 24;
+
+/** Writes `String(x)` as ASCII at `pos`; returns the position after it. */
+export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
+  if (x < 0) {
+    buf[pos++] = 45;
+    x = -x;
+  }
+  if (x >= 1e-6 && x < 1e15) {
+    if (x === Math.floor(x)) return writeUint(buf, pos, x);
+    // ≤ 15 significant digits (exponent estimate may be off by one; the test is exact anyway).
+    let e = Math.floor(Math.log10(x));
+    let k = 14 - e;
+    if (k >= 0 && k <= 22) {
+      const p10 = P10[k] as number;
+      const n = Math.round(x * p10);
+      if (n < 1e15 && n / p10 === x) return writeSplit(buf, pos, n, 0, k);
+    }
+    // Exact decimal exponent: 10^16 ≤ x·10^(16−e) < 10^17.
+    for (let tries = 0; tries < 3; tries++) {
+      k = 16 - e;
+      if (k < 0 || k > 22) break;
+      twoProduct(x, k);
+      if (prodHi < 1e16 || (prodHi === 1e16 && prodLo < 0)) e--;
+      else if (prodHi > 1e17 || (prodHi === 1e17 && prodLo >= 0)) e++;
+      else return writeDigits1617(buf, pos, x, e);
+    }
+    return writeAscii(buf, pos, String(x));
+  }
+  if (x === 0) {
+    buf[pos++] = 48;
+    return pos;
+  }
+  return writeAscii(buf, pos, String(x));
+}
+
+/** 16 or 17 digits for x with exact decimal exponent e (prodHi + prodLo = x·10^(16−e)). */
+function writeDigits1617(buf: Uint8Array, pos: number, x: number, e: number): number {
+  const h17 = prodHi;
+  const l17 = prodLo;
+  bits[0] = x;
+  const lowWord = words[0] as number;
+  const highWord = words[1] as number;
+  if (lowWord === 0 && (highWord & 0xfffff) === 0) return writeAscii(buf, pos, String(x)); // a power of two: lopsided interval
+  // 16 digits: N = nearest integer to x·10^k16 (ties to even).
+  const k16 = 15 - e;
+  twoProduct(x, k16);
+  const h = prodHi;
+  const l = prodLo;
+  if (h < TWO53) {
+    let n = Math.floor(h);
+    const f = h - n; // a multiple of h's ulp (≥ 1/8 here), so only f = 0.5 needs lo to decide
+    if (f > 0.5 || (f === 0.5 && (l > 0 || (l === 0 && n % 2 === 1)))) n += 1;
+    if (n / (P10[k16] as number) === x) return writeSplit(buf, pos, n, 0, k16);
+  } else {
+    // h is an even integer here and |l| ≤ 1; ties go to h (even).
+    const r = l > 0.5 ? 1 : l < -0.5 ? -1 : 0;
+    const d = Math.abs(r - l); // exact (Sterbenz)
+    const halfUlp = halfUlpOf(highWord);
+    const t = halfUlp * (P10[k16] as number); // exact: a power of two times 10^k
+    if (d < t || (d === t && (lowWord & 1) === 0)) return writeSplit(buf, pos, h, r, k16);
+  }
+  // 17 digits always read back; nearest, ties to even (h17 is even).
+  const fl = Math.floor(l17);
+  const mid = fl + 0.5; // exact (|l17| ≤ 8), so the comparisons below are exact
+  const r = l17 > mid || (l17 === mid && (fl & 1) !== 0) ? fl + 1 : fl;
+  return writeSplit(buf, pos, h17, r, 16 - e);
+}
+
+const half = new Float64Array(1);
+const halfWords = new Uint32Array(half.buffer);
+/** Half an ulp of a positive normal double with this high word: 2^(E − 53). */
+function halfUlpOf(highWord: number): number {
+  const biased = (highWord >>> 20) & 0x7ff;
+  halfWords[0] = 0;
+  halfWords[1] = (biased - 53) << 20;
+  return half[0] as number;
+}
+
+/** Writes `String(+x.toPrecision(8))` (8 significant digits, for float32 values) at `pos`. */
+export function writeFloat32Rounded(buf: Uint8Array, pos: number, x: number): number {
+  let a = x;
+  if (a < 0) a = -a;
+  if (a >= 1e-5 && a < 1e15) {
+    let e = Math.floor(Math.log10(a));
+    for (let tries = 0; tries < 3; tries++) {
+      const k = 7 - e;
+      if (k < 0 || k > 22) break;
+      twoProduct(a, k);
+      const h = prodHi;
+      const l = prodLo;
+      if (h < 1e7 || (h === 1e7 && l < 0)) e--;
+      else if (h > 1e8 || (h === 1e8 && l >= 0)) e++;
+      else {
+        // toPrecision rounds half away from zero; h < 2^27, so its fraction is exact.
+        let n = Math.floor(h);
+        const f = h - n;
+        if (f > 0.5 || (f === 0.5 && l >= 0)) n += 1;
+        if (x < 0) buf[pos++] = 45;
+        return n >= 1e8 ? writeDecimal(buf, pos, 1, 0, k) : writeDecimal(buf, pos, 0, n, k);
+      }
+    }
+  }
+  if (x === 0) {
+    buf[pos++] = 48;
+    return pos;
+  }
+  return writeAscii(buf, pos, String(+x.toPrecision(8)));
+}
