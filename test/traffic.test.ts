@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CancelledFailure } from '@temporalio/common';
@@ -405,6 +406,81 @@ describe('traffic: open model, cancellation and resume', function () {
       }
     } finally {
       await srv.close();
+    }
+  });
+
+  it('reads a response head that arrives in pieces, and times out a silent server within a tenth of the timeout', async function () {
+    this.timeout(30_000);
+    // a raw server: the response to GET /pieces comes in five writes, split inside the status line, a
+    // header name and the blank line; GET /silent never answers
+    const response = 'HTTP/1.1 201 Made\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\n\r\nhello';
+    const cuts = [3, 24, 52, 56];
+    const srv = net.createServer((sock) => {
+      let pending = '';
+      sock.setNoDelay(true);
+      sock.on('data', (d: Buffer) => {
+        pending += d.toString('latin1');
+        for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+          const req = pending.slice(0, end);
+          pending = pending.slice(end + 4);
+          if (req.startsWith('GET /silent')) continue;
+          const bounds = [0, ...cuts, response.length];
+          const parts = cuts.map((c, i) => response.slice(bounds[i], c)).concat(response.slice(cuts.at(-1)));
+          void (async () => {
+            for (const part of parts) {
+              sock.write(part);
+              await new Promise((r) => setTimeout(r, 3));
+            }
+          })();
+        }
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      const env = new MockActivityEnvironment();
+      const pieces = await runIn(env, () =>
+        activities.runLoad(
+          input(dir, 'pieces', url, 1000, {
+            users: 2,
+            rampUp: '0s',
+            thinkTime: '0ms',
+            scenario: 'single',
+            path: '/pieces',
+          }),
+        ),
+      );
+      const { rows } = readJtl(pieces.jtlPath);
+      assert.equal(pieces.errors, 0, JSON.stringify(readReport(pieces.summaryPath).errorsByKind));
+      assert.ok(rows.length > 10, `${rows.length} requests`);
+      for (const r of rows) {
+        assert.equal(r.responseCode, '201');
+        assert.equal(r.bytes, response.length);
+        assert.ok(r.latency < r.elapsed || r.elapsed === 0, 'first byte before the last');
+      }
+
+      const silent = await runIn(env, () =>
+        activities.runLoad(
+          input(dir, 'silent', url, 1000, {
+            users: 1,
+            rampUp: '0s',
+            thinkTime: '0ms',
+            scenario: 'single',
+            path: '/silent',
+            requestTimeout: '200ms',
+          }),
+        ),
+      );
+      const report = readReport(silent.summaryPath);
+      const timeouts = readJtl(silent.jtlPath).rows;
+      assert.ok(timeouts.length >= 3, `${timeouts.length} timeouts`);
+      assert.equal(report.errorsByKind.timeout, timeouts.length);
+      for (const r of timeouts) {
+        assert.equal(r.responseCode, 'Non HTTP response code: ETIMEDOUT');
+        assert.ok(r.elapsed >= 199 && r.elapsed <= 260, `timed out after ${r.elapsed} ms`);
+      }
+    } finally {
+      srv.close();
     }
   });
 

@@ -5,8 +5,15 @@ import { ms } from '../../schemas/duration';
 import { CookieJar, nowMs, send, type HttpResult, type RequestSpec } from './http-client';
 import { RawClient, type RawConnection } from './raw-client';
 
-/** Sends one request for a session (its cookie jar is bound in). */
-type Sender = (spec: RequestSpec) => Promise<HttpResult>;
+/**
+ * Sends one request for a session (its cookie jar is bound in) and calls `done` with its result, never
+ * synchronously. Callbacks, not promises: a closed-model user chains its requests from the response
+ * callbacks, so the hot path allocates no promise per request.
+ */
+type Sender = (spec: RequestSpec, done: (r: HttpResult) => void) => void;
+
+/** The locustfile's on_start request. */
+const START_INDEX: RequestSpec[] = [{ label: 'index', method: 'GET', path: '/' }];
 
 /**
  * Where sessions' requests go. `own`: the session keeps one kept-alive connection of its own (a
@@ -156,8 +163,8 @@ export class LoadEngine {
         sender: (jar, own) => {
           let agent = pool;
           if (own) agents.push((agent = new http.Agent({ keepAlive: true, maxSockets: 1 })));
-          return (spec) =>
-            send(spec, {
+          return (spec, done) =>
+            void send(spec, {
               agent,
               host,
               port,
@@ -166,7 +173,7 @@ export class LoadEngine {
               jar,
               timeoutMs: this.timeoutMs,
               inflight,
-            });
+            }).then(done);
         },
         abortAll: () => {
           for (const abort of [...inflight]) abort();
@@ -182,15 +189,14 @@ export class LoadEngine {
         sender: (jar, own) => {
           if (own) {
             const conn = client.connection();
-            return (spec) => conn.send(spec, jar);
+            return (spec, done) => conn.request(spec, jar, done);
           }
-          return async (spec) => {
+          return (spec, done) => {
             const conn = idle.pop() ?? client.connection();
-            try {
-              return await conn.send(spec, jar);
-            } finally {
+            conn.request(spec, jar, (res) => {
               idle.push(conn);
-            }
+              done(res);
+            });
           };
         },
         abortAll: () => client.abortAll(),
@@ -267,22 +273,55 @@ export class LoadEngine {
     const so = transport.sender(new CookieJar(), true);
     const r = mulberry32(this.o.seed + i * 7919);
     const progress = this.progress;
+    // the user's place: the requests of its current task, the next one, the one in flight
+    let onStart = this.o.config.onStartIndex && this.o.config.scenario === 'boutique';
+    let specs = onStart ? START_INDEX : this.tasksOf(r);
+    let k = 0;
+    let spec = specs[0] as RequestSpec;
+    let grp = 0;
+    let think = 0;
+    let endStretch: () => void = () => undefined;
+    let failStretch: (err: unknown) => void = () => undefined;
+    // Sends the next request, or ends the stretch at a think time or the stop. Task after task without
+    // think time runs as one stretch: each response's callback records it and sends the next request.
+    const next = (): void => {
+      for (;;) {
+        if (stop.aborted || hard.aborted) return endStretch();
+        if (k < specs.length) break;
+        // a task is done: think (the start request is followed by the first task at once)
+        if (onStart) onStart = false;
+        else {
+          think = this.thinkMs(r);
+          if (think > 0) return endStretch();
+        }
+        specs = this.tasksOf(r);
+        k = 0;
+      }
+      spec = specs[k++] as RequestSpec;
+      grp = progress.activeUsers;
+      so(spec, done);
+    };
+    const done = (res: HttpResult): void => {
+      try {
+        this.sample(spec, res, threadName, grp);
+        next();
+      } catch (err) {
+        failStretch(err);
+      }
+    };
     progress.activeUsers++;
     try {
-      if (this.o.config.onStartIndex && this.o.config.scenario === 'boutique') {
-        const spec: RequestSpec = { label: 'index', method: 'GET', path: '/' };
-        const grp = progress.activeUsers;
-        this.sample(spec, await so(spec), threadName, grp);
-      }
       while (!stop.aborted) {
-        const specs = this.tasksOf(r);
-        for (let k = 0; k < specs.length && !stop.aborted && !hard.aborted; k++) {
-          const spec = specs[k] as RequestSpec;
-          const grp = progress.activeUsers;
-          this.sample(spec, await so(spec), threadName, grp);
-        }
-        const think = this.thinkMs(r);
-        if (think > 0) await sleep(think, stop);
+        await new Promise<void>((resolve, reject) => {
+          endStretch = resolve;
+          failStretch = reject;
+          next();
+        });
+        if (think <= 0) break; // stopped
+        await sleep(think, stop);
+        think = 0;
+        specs = this.tasksOf(r);
+        k = 0;
       }
     } finally {
       progress.activeUsers--;
@@ -316,7 +355,8 @@ export class LoadEngine {
           for (const spec of this.tasksOf(session.r)) {
             if (this.hardStop.signal.aborted) break;
             const grp = this.progress.inFlight;
-            this.sample(spec, await session.so(spec), session.name, grp, intended);
+            const res = await new Promise<HttpResult>((resolve) => session.so(spec, resolve));
+            this.sample(spec, res, session.name, grp, intended);
             intended = undefined; // later requests of a task follow the previous one, as a user's would
           }
         } finally {

@@ -60,10 +60,39 @@ export class RawClient {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
+const HTTP1 = Buffer.from('HTTP/1.');
+// lower-case names and tokens, compared ignoring ASCII case
+const CONTENT_LENGTH = Buffer.from('content-length');
+const SET_COOKIE = Buffer.from('set-cookie');
+const CONNECTION = Buffer.from('connection');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const CLOSE = Buffer.from('close');
+const CHUNKED_TOKEN = Buffer.from('chunked');
+
+const startsWith = (b: Buffer, prefix: Buffer): boolean => {
+  if (b.length < prefix.length) return false;
+  for (let k = 0; k < prefix.length; k++) if (b[k] !== prefix[k]) return false;
+  return true;
+};
+
+/** `b[i, i + name.length)` equals the lower-case `name`, ignoring ASCII case. */
+const sameName = (b: Buffer, i: number, name: Buffer): boolean => {
+  for (let k = 0; k < name.length; k++) if (((b[i + k] as number) | 0x20) !== name[k]) return false;
+  return true;
+};
+
+/** `b[from, to)` contains the lower-case `token`, ignoring ASCII case. */
+const contains = (b: Buffer, from: number, to: number, token: Buffer): boolean => {
+  for (let i = from; i + token.length <= to; i++) if (sameName(b, i, token)) return true;
+  return false;
+};
 /** `remaining` before the response head is complete */
 const IN_HEAD = -3;
 const CHUNKED = -1;
 const UNTIL_CLOSE = -2;
+/** what `head` returns when the head is not whole yet, or was not HTTP */
+const HEAD_INCOMPLETE = -1;
+const HEAD_FAILED = -2;
 
 /** One kept-alive connection; at most one request in flight. */
 export class RawConnection {
@@ -82,6 +111,7 @@ export class RawConnection {
   private sentBytes = 0;
   // parser state
   private firstByteMs = 0;
+  private lastByteMs = 0;
   private bytes = 0;
   private buf: Buffer | undefined;
   private status = 0;
@@ -92,6 +122,9 @@ export class RawConnection {
   private isHead = false;
   /** chunked: offset in buf where the next chunk-size line starts */
   private pos = 0;
+  /** the last reason phrase read, as bytes and as the string handed out */
+  private reasonBytes: Buffer | undefined;
+  private reasonText = '';
 
   constructor(private readonly client: RawClient) {}
 
@@ -110,10 +143,6 @@ export class RawConnection {
   checkTimeout(now: number): void {
     if (this.cb && now >= this.deadline)
       this.fail('ETIMEDOUT', `no complete response within ${this.client.timeoutMs} ms`);
-  }
-
-  send(spec: RequestSpec, jar: CookieJar | undefined): Promise<HttpResult> {
-    return new Promise((resolve) => this.request(spec, jar, resolve));
   }
 
   /**
@@ -136,6 +165,7 @@ export class RawConnection {
     this.deadline = this.startMs + c.timeoutMs;
     this.connectMs = 0;
     this.firstByteMs = 0;
+    this.lastByteMs = 0;
     this.bytes = 0;
     this.buf = undefined;
     this.status = 0;
@@ -199,7 +229,8 @@ export class RawConnection {
     if (!cb) return;
     this.cb = undefined;
     this.buf = undefined;
-    const endMs = nowMs();
+    // a response ends with the data event that completed it; a failure ends now
+    const endMs = status > 0 ? this.lastByteMs : nowMs();
     if (close || status === 0) this.destroy();
     if (
       status === 0 &&
@@ -247,20 +278,28 @@ export class RawConnection {
 
   private data(chunk: Buffer): void {
     if (!this.cb) return; // nothing asked: bytes after a response (a misbehaving server) are ignored
-    if (this.firstByteMs === 0) this.firstByteMs = nowMs();
+    const now = nowMs();
+    if (this.firstByteMs === 0) this.firstByteMs = now;
+    this.lastByteMs = now;
     this.bytes += chunk.length;
     if (this.remaining === IN_HEAD) {
       const b = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
-      const end = b.indexOf(CRLF2);
-      if (end < 0) {
+      const bodyAt = this.head(b);
+      if (bodyAt === HEAD_INCOMPLETE) {
         this.buf = b;
         return;
       }
       this.buf = undefined;
-      if (!this.head(b.toString('latin1', 0, end))) return;
+      if (bodyAt === HEAD_FAILED) return;
       if ((this.remaining as number) === 0) return this.complete();
-      if (end + 4 === b.length) return;
-      chunk = b.subarray(end + 4);
+      if (bodyAt === b.length) return;
+      if (this.remaining > 0) {
+        // the common case: a Content-Length body, counted without slicing it off
+        this.remaining -= b.length - bodyAt;
+        if (this.remaining <= 0) this.complete();
+        return;
+      }
+      chunk = b.subarray(bodyAt);
     }
     if (this.remaining > 0) {
       this.remaining -= chunk.length;
@@ -271,57 +310,101 @@ export class RawConnection {
     // UNTIL_CLOSE: read until the server closes
   }
 
-  /** Parses the status line and headers; false (and the request failed) when it is not HTTP. */
-  private head(head: string): boolean {
-    let e = head.indexOf('\r\n');
-    if (e < 0) e = head.length;
+  /**
+   * Parses the status line and headers at the start of `b` byte by byte (no decoding of the whole
+   * head). Returns where the body starts, HEAD_INCOMPLETE when the blank line has not come yet (nothing
+   * is taken from a head until it is whole), or HEAD_FAILED (the request failed: not HTTP). Only
+   * Content-Length, Transfer-Encoding, Connection and Set-Cookie are read.
+   */
+  private head(b: Buffer): number {
+    const len = b.length;
     // "HTTP/1.x ddd[ message]"
-    const d0 = head.charCodeAt(9) - 48;
-    const d1 = head.charCodeAt(10) - 48;
-    const d2 = head.charCodeAt(11) - 48;
+    let e = 0;
+    while (e < len && b[e] !== 13) e++;
+    if (e + 1 >= len) return HEAD_INCOMPLETE;
+    const d0 = (b[9] as number) - 48;
+    const d1 = (b[10] as number) - 48;
+    const d2 = (b[11] as number) - 48;
     if (
       e < 12 ||
-      !head.startsWith('HTTP/1.') ||
-      head.charCodeAt(8) !== 32 ||
+      !startsWith(b, HTTP1) ||
+      b[8] !== 32 ||
       !(d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) ||
-      (e > 12 && head.charCodeAt(12) !== 32)
+      (e > 12 && b[12] !== 32)
     ) {
-      this.fail('EPROTO', `not an HTTP response: ${head.slice(0, Math.min(e, 80))}`);
-      return false;
+      this.fail('EPROTO', `not an HTTP response: ${b.toString('latin1', 0, Math.min(e, 80))}`);
+      return HEAD_FAILED;
+    }
+    const lineEnd = e;
+    let length = -1;
+    let chunked = false;
+    let close = false;
+    let cookies: string[] | undefined;
+    let i = e + 2;
+    for (;;) {
+      if (i + 1 >= len) return HEAD_INCOMPLETE;
+      if (b[i] === 13) break; // the blank line
+      // one header line [i, e), name [i, c)
+      let c = -1;
+      e = i;
+      while (e < len && b[e] !== 13) {
+        if (c < 0 && b[e] === 58) c = e;
+        e++;
+      }
+      if (e + 1 >= len) return HEAD_INCOMPLETE;
+      const n = c - i;
+      if (n === 10 || n === 14 || n === 17) {
+        let vs = c + 1;
+        while (vs < e && (b[vs] === 32 || b[vs] === 9)) vs++;
+        let ve = e;
+        while (ve > vs && (b[ve - 1] === 32 || b[ve - 1] === 9)) ve--;
+        if (n === 14 && sameName(b, i, CONTENT_LENGTH)) {
+          length = ve > vs ? 0 : NaN;
+          for (let k = vs; k < ve; k++) {
+            const d = (b[k] as number) - 48;
+            if (d < 0 || d > 9) {
+              length = NaN;
+              break;
+            }
+            length = length * 10 + d;
+          }
+        } else if (n === 10 && sameName(b, i, SET_COOKIE)) (cookies ??= []).push(b.toString('latin1', vs, ve));
+        else if (n === 10 && sameName(b, i, CONNECTION)) close = contains(b, vs, ve, CLOSE);
+        else if (n === 17 && sameName(b, i, TRANSFER_ENCODING)) chunked = contains(b, vs, ve, CHUNKED_TOKEN);
+      }
+      i = e + 2;
     }
     const status = d0 * 100 + d1 * 10 + d2;
     this.status = status;
-    this.statusMessage = e > 13 ? head.slice(13, e) : '';
-    let length = -1;
-    let chunked = false;
-    let cookies: string[] | undefined;
-    let i = e + 2;
-    while (i < head.length) {
-      let end = head.indexOf('\r\n', i);
-      if (end < 0) end = head.length;
-      const c = head.indexOf(':', i);
-      const n = c - i;
-      // only the four headers that matter are looked at by name (set-cookie, content-length,
-      // connection, transfer-encoding: first letter and length first)
-      const f = head.charCodeAt(i) | 0x20;
-      if (c > i && c < end && (f === 99 ? n === 14 || n === 10 : f === 115 ? n === 10 : f === 116 && n === 17)) {
-        const name = head.slice(i, c).toLowerCase();
-        if (name === 'set-cookie') (cookies ??= []).push(head.slice(c + 1, end).trim());
-        else if (name === 'content-length') length = Number(head.slice(c + 1, end));
-        else if (name === 'transfer-encoding') chunked = /chunked/i.test(head.slice(c + 1, end));
-        else if (name === 'connection') this.close = /close/i.test(head.slice(c + 1, end));
-      }
-      i = end + 2;
-    }
+    this.statusMessage = this.reason(b, lineEnd);
+    this.close = close;
     if (cookies) this.jar?.store(cookies);
     if (this.isHead || status === 204 || status === 304 || (status >= 100 && status < 200)) this.remaining = 0;
     else if (chunked) this.remaining = CHUNKED;
     else if (length >= 0) this.remaining = length;
-    else {
+    else if (Number.isNaN(length)) {
+      this.fail('EPROTO', 'bad Content-Length');
+      return HEAD_FAILED;
+    } else {
       this.remaining = UNTIL_CLOSE;
       this.close = true;
     }
-    return true;
+    return i + 2;
+  }
+
+  /** The status line's reason phrase, `b[13, e)`; the string of the previous response when the bytes repeat. */
+  private reason(b: Buffer, e: number): string {
+    const prev = this.reasonBytes;
+    const n = e - 13;
+    if (n <= 0) return '';
+    if (prev && prev.length === n) {
+      let k = 0;
+      while (k < n && prev[k] === b[13 + k]) k++;
+      if (k === n) return this.reasonText;
+    }
+    this.reasonBytes = Buffer.from(b.subarray(13, e));
+    this.reasonText = b.toString('latin1', 13, e);
+    return this.reasonText;
   }
 
   /** Walks chunk-size lines; the body ends at the zero-size chunk and its blank line. */
