@@ -340,6 +340,17 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         'oracle threshold on test',
       ),
     );
+    const pk = d.faultRecall?.['pod-kill'];
+    if (pk !== undefined) {
+      cards.push(
+        card(
+          'Pod kills detected',
+          pct(pk, 0),
+          'injected kills with an alarm',
+          pk >= 0.95 ? 'good' : pk < 0.8 ? 'bad' : 'warn',
+        ),
+      );
+    }
     cards.push(card('Detection delay', ms(d.meanDelayMs), 'mean over detected episodes'));
     cards.push(
       card(
