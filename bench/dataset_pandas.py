@@ -3,9 +3,10 @@
 
 Same input (the synthetic campaign; numeric tables as .npy because the machine has no pyarrow),
 same rules: label from the fault log (applied <= t < (recovered or removed) + margin), drop
-empty/constant series, fill gaps up to max_gap points (interior: linear in time; phase edges:
-nearest value), fail on longer gaps, min-max scaler fit on normal training points only, windows
-of `size`/`stride` inside each split range (label 'any'), then write train/val/test .npy
+empty/constant series, fill gaps up to max_gap points within each split range, as the Node side
+does (interior: linear in time; range edges: nearest value), fail on longer gaps, min-max scaler
+fit on normal training points only, scaled values clipped to [-1, 2] (the Node default, clip 1),
+windows of `size`/`stride` inside each split range (label 'any'), then write train/val/test .npy
 (float32 [n, W, F]), labels, times, fault types and the reference CSV.
 Prints one JSON line: seconds per stage, total, and peak RSS.
 Usage: dataset_pandas.py <input dir> <output dir> <window> <stride> <margin ms> <max gap ms>
@@ -70,6 +71,13 @@ def main() -> None:
     is_anomaly = (mask != 0).astype(np.uint8)
     lap('label')
 
+    # Split ranges (train = baseline head, val = baseline tail + chaos head, test = chaos rest);
+    # gaps are filled within each, never across a split boundary (as buildDataset does).
+    n_train = int(round(seg_len[0] * 0.8))
+    n_valc = int(round(seg_len[1] * 0.2))
+    ranges = {'train': [(0, n_train)], 'val': [(n_train, seg_len[0]), (c0, c0 + n_valc)], 'test': [(c0 + n_valc, c1)]}
+    fill_ranges = [r for rs in ranges.values() for r in rs if r[1] > r[0]]
+
     max_gap = int(max_gap_ms // step)
     kept = []
     for name in names:
@@ -77,7 +85,7 @@ def main() -> None:
         if s.notna().sum() == 0 or s.min() == s.max():
             df.drop(columns=name, inplace=True)
             continue
-        for lo, hi in segments:
+        for lo, hi in fill_ranges:
             part = df[name].iloc[lo:hi]
             na = part.isna().to_numpy()
             if not na.any():
@@ -92,14 +100,12 @@ def main() -> None:
         kept.append(name)
     lap('clean')
 
-    n_train = int(round(seg_len[0] * 0.8))
-    n_valc = int(round(seg_len[1] * 0.2))
-    ranges = {'train': [(0, n_train)], 'val': [(n_train, seg_len[0]), (c0, c0 + n_valc)], 'test': [(c0 + n_valc, c1)]}
     X = df[kept].to_numpy()
     fit = X[:n_train][is_anomaly[:n_train] == 0]
     mn, mx = fit.min(axis=0), fit.max(axis=0)
     scale = np.where(mx - mn > 0, mx - mn, 1.0)
     Xs = ((X - mn) / scale).astype(np.float32)
+    np.clip(Xs, -1.0, 2.0, out=Xs)
     lap('scale')
 
     wins = {}

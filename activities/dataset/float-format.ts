@@ -35,11 +35,10 @@ const TWO53 = 9007199254740992;
 const bits = new Float64Array(1);
 const words = new Uint32Array(bits.buffer); // little-endian: words[0] low, words[1] high
 
-/** Result registers of twoProduct (module-level, so the hot path allocates nothing). */
-let prodHi = 0;
-let prodLo = 0;
+/** twoProduct's result, [hi, lo] (a typed array: module-level doubles would be boxed on every store). */
+const PROD = new Float64Array(2);
 
-/** x·10^k exactly as prodHi + prodLo (Dekker; exact for the magnitudes used here). */
+/** x·10^k exactly as PROD[0] + PROD[1] (Dekker; exact for the magnitudes used here). */
 function twoProduct(x: number, k: number): void {
   const p = x * (P10[k] as number);
   const t = SPLITTER * x;
@@ -47,8 +46,22 @@ function twoProduct(x: number, k: number): void {
   const xl = x - xh;
   const bh = P10_HI[k] as number;
   const bl = P10_LO[k] as number;
-  prodHi = p;
-  prodLo = xh * bh - p + xh * bl + xl * bh + xl * bl;
+  PROD[0] = p;
+  PROD[1] = xh * bh - p + xh * bl + xl * bh + xl * bl;
+}
+
+/**
+ * Decimal exponent estimate by binary exponent: for 2^E ≤ x < 2^(E+1), floor(log10 x) is
+ * E10[E] or E10[E] + 1, the latter iff x ≥ UP[E] (10^(E10[E] + 1), rounded; near a negative
+ * power of ten the estimate may be one off, which the exact steps below correct).
+ */
+const E10 = new Int16Array(2048);
+const UP = new Float64Array(2048);
+for (let biased = 1; biased < 2047; biased++) {
+  const e2 = biased - 1023;
+  const e10 = Math.floor(e2 * Math.LOG10E * Math.LN2);
+  E10[biased] = e10;
+  UP[biased] = Number(`1e${e10 + 1}`);
 }
 
 /** "00".."99" as ASCII pairs. */
@@ -85,11 +98,14 @@ function put8(at: number, v: number): void {
 function putDigits(q: number, r: number): number {
   let s = 10;
   if (q > 0) {
-    let qh = Math.floor(q / 1e8);
+    let qh = Math.floor(q * 1e-8);
     let ql = q - qh * 1e8;
     if (ql < 0) {
       qh--;
       ql += 1e8;
+    } else if (ql >= 1e8) {
+      qh++;
+      ql -= 1e8;
     }
     D[0] = PAIRS[2 * qh] as number;
     D[1] = PAIRS[2 * qh + 1] as number;
@@ -146,7 +162,8 @@ function writeDecimal(buf: Uint8Array, pos: number, q: number, r: number, k: num
 
 /** Splits the integer h + r (h a double, r a small integer; total < 10^18) into q·10^8 + rem and writes it. */
 function writeSplit(buf: Uint8Array, pos: number, h: number, r: number, k: number): number {
-  let q = Math.floor(h / 1e8);
+  let q = Math.floor(h * 1e-8); // may be one off; the remainder corrects it
+  if (q < 0) q = 0;
   let rem = h - q * 1e8 + r; // q·1e8 and the difference are exact
   while (rem < 0) {
     rem += 1e8;
@@ -171,7 +188,9 @@ export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
   if (x >= 1e-6 && x < 1e15) {
     if (x === Math.floor(x)) return writeUint(buf, pos, x);
     // ≤ 15 significant digits (exponent estimate may be off by one; the test is exact anyway).
-    let e = Math.floor(Math.log10(x));
+    bits[0] = x;
+    const biased = (words[1] as number) >>> 20;
+    let e = (E10[biased] as number) + (x >= (UP[biased] as number) ? 1 : 0);
     let k = 14 - e;
     if (k >= 0 && k <= 22) {
       const p10 = P10[k] as number;
@@ -183,8 +202,10 @@ export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
       k = 16 - e;
       if (k < 0 || k > 22) break;
       twoProduct(x, k);
-      if (prodHi < 1e16 || (prodHi === 1e16 && prodLo < 0)) e--;
-      else if (prodHi > 1e17 || (prodHi === 1e17 && prodLo >= 0)) e++;
+      const hi = PROD[0] as number;
+      const lo = PROD[1] as number;
+      if (hi < 1e16 || (hi === 1e16 && lo < 0)) e--;
+      else if (hi > 1e17 || (hi === 1e17 && lo >= 0)) e++;
       else return writeDigits1617(buf, pos, x, e);
     }
     return writeAscii(buf, pos, String(x));
@@ -196,19 +217,18 @@ export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
   return writeAscii(buf, pos, String(x));
 }
 
-/** 16 or 17 digits for x with exact decimal exponent e (prodHi + prodLo = x·10^(16−e)). */
+/** 16 or 17 digits for x with exact decimal exponent e (PROD = x·10^(16−e)). */
 function writeDigits1617(buf: Uint8Array, pos: number, x: number, e: number): number {
-  const h17 = prodHi;
-  const l17 = prodLo;
-  bits[0] = x;
-  const lowWord = words[0] as number;
+  const h17 = PROD[0] as number;
+  const l17 = PROD[1] as number;
+  const lowWord = words[0] as number; // bits of x, set by writeNumber
   const highWord = words[1] as number;
   if (lowWord === 0 && (highWord & 0xfffff) === 0) return writeAscii(buf, pos, String(x)); // a power of two: lopsided interval
   // 16 digits: N = nearest integer to x·10^k16 (ties to even).
   const k16 = 15 - e;
   twoProduct(x, k16);
-  const h = prodHi;
-  const l = prodLo;
+  const h = PROD[0] as number;
+  const l = PROD[1] as number;
   if (h < TWO53) {
     let n = Math.floor(h);
     const f = h - n; // a multiple of h's ulp (≥ 1/8 here), so only f = 0.5 needs lo to decide
@@ -244,13 +264,15 @@ export function writeFloat32Rounded(buf: Uint8Array, pos: number, x: number): nu
   let a = x;
   if (a < 0) a = -a;
   if (a >= 1e-5 && a < 1e15) {
-    let e = Math.floor(Math.log10(a));
+    bits[0] = a;
+    const biased = (words[1] as number) >>> 20;
+    let e = (E10[biased] as number) + (a >= (UP[biased] as number) ? 1 : 0);
     for (let tries = 0; tries < 3; tries++) {
       const k = 7 - e;
       if (k < 0 || k > 22) break;
       twoProduct(a, k);
-      const h = prodHi;
-      const l = prodLo;
+      const h = PROD[0] as number;
+      const l = PROD[1] as number;
       if (h < 1e7 || (h === 1e7 && l < 0)) e--;
       else if (h > 1e8 || (h === 1e8 && l >= 0)) e++;
       else {

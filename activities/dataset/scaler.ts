@@ -102,7 +102,7 @@ export function fitScaler(
 }
 
 /** Rows per block of scaleRowMajor: a block of the output stays in cache while every column fills it. */
-const SCALE_BLOCK = 2048;
+const SCALE_BLOCK = 512;
 
 /**
  * Applies the scaler into a row-major float32 matrix [n, F] (a window is then one contiguous slice),
