@@ -119,14 +119,27 @@ def main() -> int:
     ap.add_argument("--out", default="")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--window", type=int, default=0, help="window size (default: the campaign's)")
+    ap.add_argument("--margin", type=float, default=-1, help="label margin in s (default: the campaign's); relabels "
+                    "the points from the fault log")
+    ap.add_argument("--sets", default="", help="comma-separated names of SETS to run (default: all)")
     a = ap.parse_args()
     card, names, t, y, x, faults = load(a.campaign)
-    w = card["window"]["size"]
+    w = a.window or card["window"]["size"]
+    margin = card["labelling"]["marginMs"] if a.margin < 0 else a.margin * 1000
+    if a.margin >= 0:
+        chaos = [p for p in card["phases"] if p["name"] == "chaos"]
+        c0, c1 = (chaos[0]["startMs"], chaos[0]["endMs"]) if chaos else (float("inf"), float("inf"))
+        y = np.zeros(len(t), dtype=np.uint8)
+        for f in faults:
+            y |= ((t >= f["from"]) & (t < f.get("to", float("inf")) + margin) & (t >= c0) & (t <= c1)).astype(np.uint8)
     cfg = TrainConfig(epochs=a.epochs, batch_size=32, latent_size=40, seed=a.seed, patience=8, threads=1, device="cpu")
     res = {}
     print(f"{'feature set':26s} {'F':>3s} {'AUC':>6s} {'F1':>6s} {'F1-PA':>6s}  faults detected at the val threshold")
     for name, pats in SETS.items():
-        r = evaluate(card, names, t, y, x, faults, pats, cfg, w, card["labelling"]["marginMs"])
+        if a.sets and name not in a.sets.split(","):
+            continue
+        r = evaluate(card, names, t, y, x, faults, pats, cfg, w, margin)
         if r is None:
             continue
         res[name] = {"patterns": pats, **r}
