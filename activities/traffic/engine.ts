@@ -52,20 +52,6 @@ export interface EngineProgress {
   notSent: number;
 }
 
-/** Abortable sleep that resolves (never rejects) when the time passes or the signal fires. */
-function sleep(msToWait: number, signal: AbortSignal): Promise<void> {
-  if (msToWait <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(done, msToWait);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Time (ms after the origin) of the n-th arrival when the rate ramps linearly from 0 to `rate` over
  * `ramp` ms and stays there: the inverse of N(t) = rate·t²/(2·ramp) for t < ramp, rate·(t − ramp/2) after.
@@ -88,6 +74,8 @@ export class LoadEngine {
   private readonly stopping = new AbortController();
   /** in-flight requests abort when this fires */
   private readonly hardStop = new AbortController();
+  /** wakers of the pending sleeps (think times, ramp-up, arrivals), all called when stopping */
+  private readonly sleepers = new Set<() => void>();
   /** the run's transport, whose requests in flight a hard stop aborts */
   private transportInUse: Transport | undefined;
   private readonly base: URL;
@@ -113,6 +101,26 @@ export class LoadEngine {
     // every in-flight request listens on these; hundreds at once is expected, not a leak
     setMaxListeners(0, this.hardStop.signal, this.stopping.signal);
     this.hardStop.signal.addEventListener('abort', () => this.transportInUse?.abortAll());
+    this.stopping.signal.addEventListener('abort', () => {
+      for (const wake of [...this.sleepers]) wake();
+    });
+  }
+
+  /**
+   * Sleeps `msToWait`, or less when the run stops first; never rejects. (A set of wakers rather than an
+   * abort listener per sleep: the open model sleeps before every arrival.)
+   */
+  private sleep(msToWait: number): Promise<void> {
+    if (msToWait <= 0 || this.stopping.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, msToWait);
+      this.sleepers.add(wake);
+    });
   }
 
   get stopped(): boolean {
@@ -266,7 +274,7 @@ export class LoadEngine {
   private async user(i: number, startAtMs: number, transport: Transport): Promise<void> {
     const stop = this.stopping.signal;
     const hard = this.hardStop.signal;
-    await sleep(startAtMs - nowMs(), stop);
+    await this.sleep(startAtMs - nowMs());
     if (stop.aborted) return;
     const threadName = `boutique 1-${i + 1}`;
     // one connection per virtual user, kept alive, as a JMeter thread with "Use KeepAlive"
@@ -318,7 +326,7 @@ export class LoadEngine {
           next();
         });
         if (think <= 0) break; // stopped
-        await sleep(think, stop);
+        await this.sleep(think);
         think = 0;
         specs = this.tasksOf(r);
         k = 0;
@@ -379,7 +387,7 @@ export class LoadEngine {
         const intended = this.o.originMs + nextOffset;
         if (intended >= this.o.endAtMs) break;
         const wait = intended - nowMs();
-        if (wait >= 1) await sleep(wait, stop);
+        if (wait >= 1) await this.sleep(wait);
         if (stop.aborted) break;
         if (this.progress.inFlight < c.maxInFlight) start(intended);
         else queue.push(intended);
@@ -392,7 +400,7 @@ export class LoadEngine {
         t = nextOffset;
       }
       // let in-flight tasks finish (bounded by the grace period after stopping)
-      await sleep(Math.max(0, this.o.endAtMs - nowMs()), stop);
+      await this.sleep(Math.max(0, this.o.endAtMs - nowMs()));
       this.stopping.abort();
       while (running.size > 0) await Promise.all([...running]);
     } finally {

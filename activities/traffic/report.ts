@@ -28,7 +28,8 @@ export interface AggregateRow {
 
 const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 
-function stats(h: LabelStats['hist'], count: number): LatencyStats {
+/** `sumUs`: the sum of the values recorded in `h`, for their exact mean (the histogram's walks every bucket). */
+function stats(h: LabelStats['hist'], count: number, sumUs: number): LatencyStats {
   if (count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
   // histogram values are microseconds
   // HDR returns the top of a value's bucket; clamp to the exact max so min ≤ p50 ≤ … ≤ p99 ≤ max holds
@@ -36,7 +37,7 @@ function stats(h: LabelStats['hist'], count: number): LatencyStats {
   const at = (p: number): number => r3(Math.min(h.getValueAtPercentile(p), max) / 1000);
   return {
     min: r3(h.minNonZeroValue / 1000),
-    mean: r3(h.mean / 1000),
+    mean: r3(sumUs / count / 1000),
     p50: at(50),
     p90: at(90),
     p95: at(95),
@@ -52,8 +53,8 @@ export function aggregateRow(label: string, s: LabelStats): AggregateRow {
     samples: s.count,
     errors: s.errors,
     errorPct: s.count ? r3((100 * s.errors) / s.count) : 0,
-    latencyMs: stats(s.hist, s.count),
-    serviceTimeMs: stats(s.serviceHist, s.count),
+    latencyMs: stats(s.hist, s.count, s.sumUs),
+    serviceTimeMs: stats(s.serviceHist, s.count, s.sumServiceUs),
     throughputPerSec: r3(s.count / spanS),
     receivedKBPerSec: r3(s.bytes / 1024 / spanS),
     sentKBPerSec: r3(s.sentBytes / 1024 / spanS),
