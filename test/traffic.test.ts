@@ -409,27 +409,37 @@ describe('traffic: open model, cancellation and resume', function () {
     }
   });
 
-  it('reads a response head that arrives in pieces, and times out a silent server within a tenth of the timeout', async function () {
+  it('reads responses that arrive in pieces, and times out a silent server within a tenth of the timeout', async function () {
     this.timeout(30_000);
-    // a raw server: the response to GET /pieces comes in five writes, split inside the status line, a
-    // header name and the blank line; GET /silent never answers
-    const response = 'HTTP/1.1 201 Made\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\n\r\nhello';
-    const cuts = [3, 24, 52, 56];
+    // a raw server sending each response in several writes: /length cut inside the status line, a
+    // header name and the blank line; /chunked cut inside a size line, chunk data, the last chunk and
+    // the final blank line (after a trailer); /silent never answers
+    const responses: Record<string, { text: string; cuts: number[] }> = {
+      '/length': {
+        text: 'HTTP/1.1 201 Made\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\n\r\nhello',
+        cuts: [3, 24, 52, 56],
+      },
+      '/chunked': {
+        text: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1a;x=1\r\n${'a'.repeat(26)}\r\n0\r\nT: t\r\n\r\n`,
+        cuts: [50, 58, 60, 75, 92, 100, 103],
+      },
+    };
     const srv = net.createServer((sock) => {
       let pending = '';
       sock.setNoDelay(true);
       sock.on('data', (d: Buffer) => {
         pending += d.toString('latin1');
         for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
-          const req = pending.slice(0, end);
+          const path = pending.slice(4, pending.indexOf(' ', 4));
           pending = pending.slice(end + 4);
-          if (req.startsWith('GET /silent')) continue;
-          const bounds = [0, ...cuts, response.length];
-          const parts = cuts.map((c, i) => response.slice(bounds[i], c)).concat(response.slice(cuts.at(-1)));
+          const r = responses[path];
+          if (!r) continue;
+          const bounds = [0, ...r.cuts, r.text.length];
+          const parts = bounds.slice(1).map((e, i) => r.text.slice(bounds[i], e));
           void (async () => {
             for (const part of parts) {
               sock.write(part);
-              await new Promise((r) => setTimeout(r, 3));
+              await new Promise((res) => setTimeout(res, 3));
             }
           })();
         }
@@ -439,24 +449,26 @@ describe('traffic: open model, cancellation and resume', function () {
     const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
     try {
       const env = new MockActivityEnvironment();
-      const pieces = await runIn(env, () =>
-        activities.runLoad(
-          input(dir, 'pieces', url, 1000, {
-            users: 2,
-            rampUp: '0s',
-            thinkTime: '0ms',
-            scenario: 'single',
-            path: '/pieces',
-          }),
-        ),
-      );
-      const { rows } = readJtl(pieces.jtlPath);
-      assert.equal(pieces.errors, 0, JSON.stringify(readReport(pieces.summaryPath).errorsByKind));
-      assert.ok(rows.length > 10, `${rows.length} requests`);
-      for (const r of rows) {
-        assert.equal(r.responseCode, '201');
-        assert.equal(r.bytes, response.length);
-        assert.ok(r.latency < r.elapsed || r.elapsed === 0, 'first byte before the last');
+      for (const [path, { text }] of Object.entries(responses)) {
+        const pieces = await runIn(env, () =>
+          activities.runLoad(
+            input(dir, `pieces${path.replace('/', '-')}`, url, 1000, {
+              users: 2,
+              rampUp: '0s',
+              thinkTime: '0ms',
+              scenario: 'single',
+              path,
+            }),
+          ),
+        );
+        const { rows } = readJtl(pieces.jtlPath);
+        assert.equal(pieces.errors, 0, `${path}: ${JSON.stringify(readReport(pieces.summaryPath).errorsByKind)}`);
+        assert.ok(rows.length > 10, `${path}: ${rows.length} requests`);
+        for (const r of rows) {
+          assert.equal(r.responseCode, text.slice(9, 12));
+          assert.equal(r.bytes, text.length);
+          assert.ok(r.latency < r.elapsed || r.elapsed === 0, 'first byte before the last');
+        }
       }
 
       const silent = await runIn(env, () =>

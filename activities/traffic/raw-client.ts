@@ -17,6 +17,8 @@ export class RawClient {
   private sweeper: NodeJS.Timeout | undefined;
   /** request line tail and the headers every request carries, as sent on the wire */
   readonly fixedHead: string;
+  /** where every connection's reads land (each read is parsed before the next one) */
+  readonly readBuffer = Buffer.allocUnsafe(65536);
 
   constructor(
     readonly host: string,
@@ -59,7 +61,6 @@ export class RawClient {
   }
 }
 
-const CRLF2 = Buffer.from('\r\n\r\n');
 const HTTP1 = Buffer.from('HTTP/1.');
 // lower-case names and tokens, compared ignoring ASCII case
 const CONTENT_LENGTH = Buffer.from('content-length');
@@ -120,8 +121,12 @@ export class RawConnection {
   private remaining = IN_HEAD;
   private close = false;
   private isHead = false;
-  /** chunked: offset in buf where the next chunk-size line starts */
-  private pos = 0;
+  /** chunked: bytes of the current chunk (and its CRLF) still to come */
+  private chunkLeft = 0;
+  /** chunked: a size or trailer line cut by a read */
+  private line = '';
+  /** chunked: past the zero-size chunk, reading trailers up to the blank line */
+  private trailers = false;
   /** the last reason phrase read, as bytes and as the string handed out */
   private reasonBytes: Buffer | undefined;
   private reasonText = '';
@@ -172,7 +177,9 @@ export class RawConnection {
     this.statusMessage = '';
     this.remaining = IN_HEAD;
     this.close = false;
-    this.pos = 0;
+    this.chunkLeft = 0;
+    this.line = '';
+    this.trailers = false;
     this.isHead = spec.method === 'HEAD';
     let wire = spec.method + ' ' + c.basePath + spec.path + c.fixedHead;
     const cookie = this.jar?.header();
@@ -193,14 +200,25 @@ export class RawConnection {
     this.socket?.destroy();
     const c = this.client;
     this.connectStart = nowMs();
-    const s = net.connect({ host: c.host, port: c.port, noDelay: true });
+    // reads land in the client's buffer and come to `data` directly, without a stream's Buffer and
+    // 'data' event per read
+    const readBuffer = c.readBuffer;
+    const s = net.connect({
+      host: c.host,
+      port: c.port,
+      noDelay: true,
+      onread: {
+        buffer: readBuffer,
+        callback: (n: number) => {
+          if (this.socket === s) this.data(readBuffer, n);
+          return true;
+        },
+      },
+    });
     this.socket = s;
     this.alive = true;
     s.once('connect', () => {
       if (this.socket === s && this.cb) this.connectMs = nowMs() - this.connectStart;
-    });
-    s.on('data', (chunk: Buffer) => {
-      if (this.socket === s) this.data(chunk);
     });
     s.on('error', (err: NodeJS.ErrnoException) => {
       if (this.socket === s) {
@@ -276,48 +294,49 @@ export class RawConnection {
     this.finish(s, this.statusMessage, s >= 400 ? `http_${s}` : undefined, undefined, this.close);
   }
 
-  private data(chunk: Buffer): void {
+  /**
+   * Reads `n` bytes that came in `b` (the client's read buffer, reused for the next read: whatever must
+   * outlive this call is copied).
+   */
+  private data(b: Buffer, n: number): void {
     if (!this.cb) return; // nothing asked: bytes after a response (a misbehaving server) are ignored
     const now = nowMs();
     if (this.firstByteMs === 0) this.firstByteMs = now;
     this.lastByteMs = now;
-    this.bytes += chunk.length;
+    this.bytes += n;
+    let from = 0;
     if (this.remaining === IN_HEAD) {
-      const b = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
-      const bodyAt = this.head(b);
+      if (this.buf) {
+        b = Buffer.concat([this.buf, b.subarray(0, n)]);
+        n = b.length;
+      }
+      const bodyAt = this.head(b, n);
       if (bodyAt === HEAD_INCOMPLETE) {
-        this.buf = b;
+        this.buf = this.buf ? b : Buffer.from(b.subarray(0, n));
         return;
       }
       this.buf = undefined;
       if (bodyAt === HEAD_FAILED) return;
       if ((this.remaining as number) === 0) return this.complete();
-      if (bodyAt === b.length) return;
-      if (this.remaining > 0) {
-        // the common case: a Content-Length body, counted without slicing it off
-        this.remaining -= b.length - bodyAt;
-        if (this.remaining <= 0) this.complete();
-        return;
-      }
-      chunk = b.subarray(bodyAt);
+      from = bodyAt;
     }
     if (this.remaining > 0) {
-      this.remaining -= chunk.length;
+      // a Content-Length body: counted, not kept
+      this.remaining -= n - from;
       if (this.remaining <= 0) this.complete();
     } else if (this.remaining === CHUNKED) {
-      this.chunked(chunk);
+      this.chunked(b, from, n);
     }
     // UNTIL_CLOSE: read until the server closes
   }
 
   /**
-   * Parses the status line and headers at the start of `b` byte by byte (no decoding of the whole
+   * Parses the status line and headers at the start of `b[0, len)` byte by byte (no decoding of the whole
    * head). Returns where the body starts, HEAD_INCOMPLETE when the blank line has not come yet (nothing
    * is taken from a head until it is whole), or HEAD_FAILED (the request failed: not HTTP). Only
    * Content-Length, Transfer-Encoding, Connection and Set-Cookie are read.
    */
-  private head(b: Buffer): number {
-    const len = b.length;
+  private head(b: Buffer, len: number): number {
     // "HTTP/1.x ddd[ message]"
     let e = 0;
     while (e < len && b[e] !== 13) e++;
@@ -407,29 +426,36 @@ export class RawConnection {
     return this.reasonText;
   }
 
-  /** Walks chunk-size lines; the body ends at the zero-size chunk and its blank line. */
-  private chunked(chunk: Buffer): void {
-    this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
-    const b = this.buf;
-    for (;;) {
-      const nl = b.indexOf('\r\n', this.pos, 'latin1');
-      if (nl < 0) break;
-      const size = parseInt(b.toString('latin1', this.pos, nl), 16);
-      if (Number.isNaN(size)) return this.fail('EPROTO', 'bad chunk size');
-      if (size === 0) {
-        // last chunk: optional trailers, then a blank line
-        const end = b.indexOf(CRLF2, nl - 2 >= 0 ? nl - 2 : 0);
-        if (end >= 0 || b.length >= nl + 4) return this.complete();
-        break;
+  /**
+   * Walks a chunked body in `b[i, to)`: chunk-size lines (a size line cut by a read is kept as text),
+   * chunk data skipped without being kept; the body ends at the blank line after the zero-size chunk
+   * and its trailers.
+   */
+  private chunked(b: Buffer, i: number, to: number): void {
+    while (i < to) {
+      if (this.chunkLeft > 0) {
+        const take = Math.min(this.chunkLeft, to - i);
+        this.chunkLeft -= take;
+        i += take;
+        continue;
       }
-      const next = nl + 2 + size + 2;
-      if (next > b.length) break;
-      this.pos = next;
-    }
-    // keep only what is still unparsed
-    if (this.pos > 0) {
-      this.buf = b.subarray(this.pos);
-      this.pos = 0;
+      const nl = b.indexOf(10, i);
+      if (nl < 0 || nl >= to) {
+        this.line += b.toString('latin1', i, to);
+        return;
+      }
+      let line = this.line + b.toString('latin1', i, nl);
+      this.line = '';
+      i = nl + 1;
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (this.trailers) {
+        if (line === '') return this.complete();
+        continue; // a trailer field
+      }
+      const size = parseInt(line, 16); // chunk extensions after ';' end the number
+      if (Number.isNaN(size)) return this.fail('EPROTO', 'bad chunk size');
+      if (size === 0) this.trailers = true;
+      else this.chunkLeft = size + 2; // the data and its CRLF
     }
   }
 }
