@@ -9,6 +9,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -30,6 +31,22 @@ export interface ChaosBenchResult {
   /** Split of adherence: the wake-up (apply call started − planned) and the target's apply time. */
   dispatchLatenessMs: { p50: number; p99: number };
   applyDurationMs: { p50: number; p99: number };
+  /** Lateness by position in its batch activity: the first fault of a batch pays any hand-over gap. */
+  byPosition: Record<'first' | 'rest', { n: number; p50: number; p99: number; max: number }>;
+  /** The worker process's event-loop delay over the run (perf_hooks histogram, 10 ms resolution). */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** 1-min load average sampled every 5 s during the run. */
+  load1: { min: number; mean: number; max: number };
+  /** The latest faults with what was going on around them. */
+  worst: {
+    id: string;
+    pos: number;
+    latenessMs: number;
+    wakeMs: number;
+    applyMs: number;
+    stallMs: number;
+    load1: number;
+  }[];
   runs: number;
   historyEvents: number;
   maxEventsPerRun: number;
@@ -112,10 +129,25 @@ export async function run(): Promise<ChaosBenchResult> {
       endMs: startMs + durationS * 1000,
     };
     const workflowId = chaosWorkflowId(campaignId);
+    // what the worker process and the host were doing: event-loop stalls (with when) and the load average
+    const eld = monitorEventLoopDelay({ resolution: 10 });
+    eld.enable();
+    const stalls: { at: number; ms: number }[] = [];
+    let tick = Date.now();
+    const stallTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - tick > 30) stalls.push({ at: now, ms: now - tick - 10 });
+      tick = now;
+    }, 10);
+    const loads: { at: number; l: number }[] = [];
+    const loadTimer = setInterval(() => loads.push({ at: Date.now(), l: loadavg()[0] ?? 0 }), 5000);
     await worker.runUntil(async () => {
       const h = await client.workflow.start('chaosLoop', { taskQueue, workflowId, args: [input] });
       (await h.result()) as ChaosLoopResult;
     });
+    clearInterval(stallTimer);
+    clearInterval(loadTimer);
+    eld.disable();
     const recs = readFaultLog(faultLogPath(input.dataDir));
     const lat = recs
       .filter((r) => r.appliedMs !== undefined)
@@ -130,11 +162,52 @@ export async function run(): Promise<ChaosBenchResult> {
     let runs = 0;
     let historyEvents = 0;
     let maxEventsPerRun = 0;
+    /** fault id → position in the batch activity that carried it (from the scheduled activities' inputs). */
+    const position = new Map<string, number>();
     for await (const ex of client.workflow.list({ query: `WorkflowId="${workflowId}"` })) {
       runs++;
       historyEvents += ex.historyLength;
       maxEventsPerRun = Math.max(maxEventsPerRun, ex.historyLength);
+      const hist = await client.workflow.getHandle(workflowId, ex.runId).fetchHistory();
+      for (const e of hist.events ?? []) {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (a?.activityType?.name !== 'injectFaultBatch') continue;
+        const data = a.input?.payloads?.[0]?.data;
+        if (!data) continue;
+        const arg = JSON.parse(Buffer.from(data).toString('utf8')) as { faults: { id: string }[] };
+        arg.faults.forEach((f, i) => position.set(f.id, i));
+      }
     }
+    const appliedById = new Map(applied.map((e) => [e.id, e]));
+    const detail = recs
+      .filter((r) => r.appliedMs !== undefined)
+      .map((r) => {
+        const a = appliedById.get(r.id);
+        const appliedMs = r.appliedMs as number;
+        const near = loads.reduce((b, x) => (Math.abs(x.at - r.plannedMs) < Math.abs(b.at - r.plannedMs) ? x : b), {
+          at: 0,
+          l: NaN,
+        });
+        return {
+          id: r.id,
+          pos: position.get(r.id) ?? -1,
+          latenessMs: appliedMs - r.plannedMs,
+          wakeMs: a?.startedMs !== undefined ? a.startedMs - r.plannedMs : NaN,
+          applyMs: a?.startedMs !== undefined ? a.ts - a.startedMs : NaN,
+          stallMs: stalls
+            .filter((x) => x.at >= r.plannedMs - 500 && x.at - x.ms <= appliedMs)
+            .reduce((m, x) => Math.max(m, x.ms), 0),
+          load1: Math.round(near.l * 10) / 10,
+        };
+      });
+    const posStats = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s[s.length - 1] ?? NaN };
+    };
+    if (process.env.FAULTLINE_BENCH_CHAOS_DETAIL)
+      writeFileSync(process.env.FAULTLINE_BENCH_CHAOS_DETAIL, detail.map((d) => JSON.stringify(d)).join('\n'));
+    const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+    const loadValues = loads.map((x) => x.l);
     const result: ChaosBenchResult = {
       durationS,
       planned: recs.length,
@@ -148,6 +221,17 @@ export async function run(): Promise<ChaosBenchResult> {
       },
       dispatchLatenessMs: { p50: quantile(wake, 0.5), p99: quantile(wake, 0.99) },
       applyDurationMs: { p50: quantile(dur, 0.5), p99: quantile(dur, 0.99) },
+      byPosition: {
+        first: posStats(detail.filter((d) => d.pos === 0).map((d) => d.latenessMs)),
+        rest: posStats(detail.filter((d) => d.pos !== 0).map((d) => d.latenessMs)),
+      },
+      eventLoopDelayMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max) },
+      load1: {
+        min: Math.round(Math.min(...loadValues) * 10) / 10,
+        mean: Math.round((loadValues.reduce((a, b) => a + b, 0) / Math.max(1, loadValues.length)) * 10) / 10,
+        max: Math.round(Math.max(...loadValues) * 10) / 10,
+      },
+      worst: [...detail].sort((a, b) => b.latenessMs - a.latenessMs).slice(0, 5),
       runs,
       historyEvents,
       maxEventsPerRun,

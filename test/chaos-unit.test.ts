@@ -16,7 +16,15 @@ import type { KubeObject } from '../activities/deploy/kube-objects';
 import { loadCrdSchemas, validateChaosObject, type OpenApiSchema } from '../activities/chaos/crd-schema';
 import { checkConcurrency, checkSpec, checkTarget, preflight } from '../activities/chaos/guard';
 import { selectPods } from '../activities/chaos/select';
-import { FaultLog, exportFaultLogArrow, grafanaAnnotations, readFaultLog } from '../activities/chaos/fault-log';
+import {
+  FaultLog,
+  FaultLogTail,
+  exportFaultLogArrow,
+  foldFaultLog,
+  grafanaAnnotations,
+  readFaultLog,
+  readFaultLogEvents,
+} from '../activities/chaos/fault-log';
 import type { ResolvedFault } from '../activities/chaos/faults';
 import type { PodInfo } from '../activities/deploy/types';
 import { planFaults, type ChaosLoopState } from '../workflows/chaos-loop';
@@ -291,6 +299,47 @@ describe('chaos: ground-truth log (fault-log.ts)', () => {
     assert.equal(ann.length, 2);
     assert.deepEqual([ann[0]?.time, ann[0]?.timeEnd], [1003, 2500]);
     writeFileSync(join(dir, 'x'), '');
+  });
+
+  it('appends off the event loop in order (group writes) and is read incrementally, a half-written line later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faultline-chaos-log-'));
+    process.env.FAULTLINE_HOME ??= join(dir, 'home');
+    const path = join(dir, 'chaos', 'faults.jsonl');
+    const log = FaultLog.open(path);
+    const tail = new FaultLogTail(path);
+    assert.deepEqual(tail.readNew(), []);
+    log.append({
+      ev: 'planned',
+      ts: 1,
+      id: 'f000000',
+      campaignId: 'c1',
+      type: 'network-delay',
+      target: { namespace: 'default', app: 'cartservice', pods: ['cartservice-0'] },
+      params: { note: 'non-ASCII: µs → ✓' },
+      plannedMs: 10,
+      plannedEndMs: 20,
+    });
+    const writes = [
+      log.appendAsync({ ev: 'applied', ts: 11, id: 'f000000' }),
+      log.appendAsync({ ev: 'removed', ts: 20, id: 'f000000' }),
+      log.appendAsync({ ev: 'recovered', ts: 25, id: 'f000000' }),
+    ];
+    await log.flush();
+    await Promise.all(writes);
+    assert.deepEqual(
+      readFaultLogEvents(path).map((e) => e.ev),
+      ['planned', 'applied', 'removed', 'recovered'],
+    );
+    const records = foldFaultLog(tail.readNew());
+    assert.deepEqual(records.get('f000000')?.params, { note: 'non-ASCII: µs → ✓' });
+    assert.equal(records.get('f000000')?.recoveredMs, 25);
+    log.close();
+    appendFileSync(path, '{"ev":"planned","ts":30,"id":"f000001","campaignId":"c1","type":"pod-kill","target":');
+    assert.deepEqual(tail.readNew(), [], 'a line still being written is not returned');
+    appendFileSync(path, '{"namespace":"default","app":"x","pods":[]},"params":{},"plannedMs":40,"plannedEndMs":40}\n');
+    foldFaultLog(tail.readNew(), records);
+    assert.deepEqual([...records.keys()], ['f000000', 'f000001']);
+    assert.equal(records.get('f000000')?.status, 'removed');
   });
 });
 

@@ -5,6 +5,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -51,6 +52,12 @@ const book = proxyActivities<ChaosActivities>({
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 });
+
+/**
+ * History events one batch adds: activity scheduled/started/completed, the workflow task it wakes (scheduled,
+ * started, completed) and the counters signal to the parent (initiated, signaled).
+ */
+const EVENTS_PER_BATCH = 8;
 
 /** Carried across continue-as-new. */
 export interface ChaosLoopState {
@@ -257,6 +264,24 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
     state.epoch += 1;
   };
 
+  /** Batches running (or waiting for their hand-over), oldest first. */
+  interface InFlight {
+    scope: CancellationScope;
+    first: PlannedFault;
+    last: PlannedFault;
+    res?: InjectBatchResult;
+    failure?: unknown;
+  }
+  let inflight: InFlight[] = [];
+  // runs started before overlapping batches keep one batch at a time (same commands on replay)
+  const depth = patched('chaos-batch-overlap') ? 2 : 1;
+  let planDone = false;
+  let lastDoneSeq = -1;
+  const cancelInflight = () => {
+    for (const b of inflight) b.scope.cancel();
+    inflight = [];
+  };
+
   let continuing = false;
   let cleanedUp = false;
   try {
@@ -278,79 +303,106 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
       if (Date.now() >= input.endMs) break;
 
       if (state.paused || state.halted !== undefined) {
+        cancelInflight();
         await cleanup(state.halted !== undefined ? `halt: ${state.halted}` : 'pause');
         await condition(() => state.stopRequested || (!state.paused && state.halted === undefined));
-        // faults planned during the pause are skipped, not injected in a burst on resume
-        const now = Date.now();
-        if (state.cursorMs < now) state.cursorMs = now + interval(chaos.schedule, state);
+        // faults planned during the pause are skipped, not injected in a burst on resume; the cancelled batches
+        // may have planned ahead of now, so the schedule restarts one interval after the resume either way
+        state.cursorMs = Date.now() + interval(chaos.schedule, state);
+        planDone = false;
         continue;
       }
 
       const info = workflowInfo();
-      if (info.continueAsNewSuggested || info.historyLength >= chaos.maxHistoryEvents) {
+      // the batches in flight still add their events to this run: launch another only if the run then stays
+      // within maxHistoryEvents, else drain and continue as new (one batch at a time: as before overlapping)
+      const reserve = depth > 1 ? EVENTS_PER_BATCH * (inflight.length + 1) : 0;
+      const canDue = info.continueAsNewSuggested || info.historyLength + reserve >= chaos.maxHistoryEvents;
+      if (canDue && inflight.length === 0) {
         await condition(allHandlersFinished);
         continuing = true;
         await continueAsNew<typeof chaosLoop>({ ...input, state });
       }
 
-      const batch = planFaults(
-        chaos,
-        state,
-        input.startMs,
-        input.endMs,
-        chaos.batchSize,
-        parseDuration(chaos.batchSpan),
-      );
-      nextPlannedMs = batch[0]?.plannedMs;
-      if (batch.length === 0) {
+      // keep `depth` batches in flight: the next one is already running (waiting for the hand-over) when the
+      // current one injects its last fault, so no workflow round trip falls between two faults. Before a
+      // continue-as-new the pipeline drains (an activity does not outlive its run).
+      while (!canDue && !planDone && inflight.length < depth) {
+        const batch = planFaults(
+          chaos,
+          state,
+          input.startMs,
+          input.endMs,
+          chaos.batchSize,
+          parseDuration(chaos.batchSpan),
+        );
+        if (batch.length === 0) {
+          planDone = true;
+          break;
+        }
+        const last = batch[batch.length - 1] as PlannedFault;
+        const batchEndsPhase = last.plannedMs + 1 >= input.endMs || planPeek(chaos, state, input.startMs, input.endMs);
+        if (batchEndsPhase) planDone = true;
+        const prev = inflight[inflight.length - 1];
+        const scope = new CancellationScope();
+        const b: InFlight = { scope, first: batch[0] as PlannedFault, last };
+        const run = scope.run(() =>
+          injector.injectFaultBatch({
+            campaignId: input.campaignId,
+            dataDir: input.dataDir,
+            target: input.target,
+            endpoints: input.endpoints,
+            chaos,
+            faults: batch,
+            epoch: state.epoch,
+            chaosStartMs: input.startMs,
+            ...(batchEndsPhase ? { serviceUntilMs: input.endMs } : {}),
+            sloBreachSince: state.sloBreachSince,
+            ...(prev ? { afterSeq: prev.last.seq } : {}),
+          }),
+        );
+        void run.then(
+          (r) => {
+            b.res = r;
+          },
+          (err: unknown) => {
+            b.failure = err ?? new Error('batch failed');
+          },
+        );
+        inflight.push(b);
+      }
+      nextPlannedMs = inflight[0]?.first.plannedMs;
+      if (inflight.length === 0) {
         // nothing left to plan: wait out the phase (or a signal)
         await condition(interrupted, Math.max(1, input.endMs - Date.now()));
         continue;
       }
-      const last = batch[batch.length - 1] as PlannedFault;
-      const batchEndsPhase = last.plannedMs + 1 >= input.endMs || planPeek(chaos, state, input.startMs, input.endMs);
-      const scope = new CancellationScope();
-      const run = scope.run(() =>
-        injector.injectFaultBatch({
-          campaignId: input.campaignId,
-          dataDir: input.dataDir,
-          target: input.target,
-          endpoints: input.endpoints,
-          chaos,
-          faults: batch,
-          epoch: state.epoch,
-          chaosStartMs: input.startMs,
-          ...(batchEndsPhase ? { serviceUntilMs: input.endMs } : {}),
-          sloBreachSince: state.sloBreachSince,
-        }),
-      );
-      let res: InjectBatchResult | undefined;
-      let failure: unknown;
-      void run.then(
-        (r) => {
-          res = r;
-        },
-        (err: unknown) => {
-          failure = err ?? new Error('batch failed');
-        },
-      );
-      await condition(() => res !== undefined || failure !== undefined || interrupted());
-      if (res === undefined && failure === undefined) {
-        // pause / halt / stop: cancel the batch; the cleanup at the top of the loop fences it (no wait needed)
-        scope.cancel();
+      const settled = () => inflight.find((x) => x.res !== undefined || x.failure !== undefined);
+      await condition(() => settled() !== undefined || interrupted());
+      const done = settled();
+      if (done === undefined) {
+        // pause / halt / stop: cancel the batches; the cleanup at the top of the loop fences them (no wait needed)
+        cancelInflight();
         continue;
       }
-      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
-      const r = res as InjectBatchResult;
+      inflight.splice(inflight.indexOf(done), 1);
+      if (done.failure !== undefined)
+        throw done.failure instanceof Error ? done.failure : new Error(JSON.stringify(done.failure));
+      const r = done.res as InjectBatchResult;
       state.injected += r.injected;
       state.rejected += r.rejected;
       state.failed += r.failed;
-      state.sloBreachSince = r.sloBreachSince;
-      active = r.active;
+      // the newest batch to finish carries the newest abort state and active count
+      if (done.last.seq >= lastDoneSeq) {
+        lastDoneSeq = done.last.seq;
+        state.sloBreachSince = r.sloBreachSince;
+        active = r.active;
+      }
       if (r.aborted) state.aborted = r.aborted;
       if (r.halted) state.halted = r.halted.reason;
       await sendCounters();
     }
+    cancelInflight();
     await CancellationScope.nonCancellable(() =>
       cleanup(state.stopRequested ? 'stop' : state.aborted ? `abort: ${state.aborted.reason}` : 'end of chaos phase'),
     );
@@ -359,6 +411,7 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
     return result(state.stopRequested);
   } finally {
     if (!continuing && !cleanedUp) {
+      cancelInflight();
       // cancel or failure: remove every fault no matter what
       await CancellationScope.nonCancellable(() => cleanup('cancelled or failed'));
     }

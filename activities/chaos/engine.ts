@@ -3,17 +3,32 @@ import type { FaultSpec } from '../../schemas/faults';
 import type { FaultRecord } from '../../schemas/fault-log';
 import type { PodInfo } from '../deploy/types';
 import { checkAbort, type AbortState } from './abort';
-import { activeFaults, foldFaultLog, readFaultLogEvents, type FaultLog, type FoldedRecord } from './fault-log';
+import {
+  activeFaults,
+  foldFaultLog,
+  FaultLogTail,
+  readFaultLogEvents,
+  type FaultLog,
+  type FoldedRecord,
+} from './fault-log';
 import type { ResolvedFault } from './faults';
 import { killStress } from './faults/stress';
 import { checkConcurrency, checkSpec, checkTarget, isPlatformService } from './guard';
 import { readFence, readHalt } from './halt';
+import { readHandoff, writeHandoff } from './handoff';
 import { faultKey, type Injector } from './injector';
 import { hash32, pickOne, selectPods } from './select';
 import type { InjectBatchInput, InjectBatchResult, BatchHeartbeat, PlannedFault } from './types';
 
-/** Time before the planned instant at which the target is resolved and the `planned` line written. */
-const LEAD_MS = 150;
+/**
+ * Time before the planned instant at which the target is resolved and the `planned` line written (a pod list and
+ * an fsync: tens of ms on a loaded host, so this leaves room for both before the deadline).
+ */
+const LEAD_MS = 300;
+/** The last stretch before a deadline is waited out on setImmediate, not a timer (timers fire a ms or two late). */
+const SPIN_MS = 3;
+/** How often a batch waiting for its predecessor's hand-over looks at the marker. */
+const HANDOFF_POLL_MS = 5;
 /** Removals / recovery polls / abort checks are not started this close to an injection. */
 const SERVICE_GUARD_MS = 60;
 /** How often removed faults are checked for recovery. */
@@ -78,6 +93,7 @@ export class BatchEngine {
   private readonly watching = new Map<string, Watching>();
   private readonly abortState: AbortState;
   private nextAbortCheckMs = 0;
+  private readonly tail: FaultLogTail;
   private readonly adherence: number[] = [];
   private next = 0;
 
@@ -87,8 +103,18 @@ export class BatchEngine {
     private readonly input: InjectBatchInput,
     private readonly ctx: EngineContext,
   ) {
-    this.records = foldFaultLog(readFaultLogEvents(log.path));
-    const now = ctx.now();
+    // the log is parsed once here (a batch starts a whole batch ahead) and only its new lines at the hand-over
+    this.tail = new FaultLogTail(log.path);
+    this.records = foldFaultLog(this.tail.readNew());
+    this.abortState = { breachSince: { ...(ctx.resume?.sloBreachSince ?? input.sloBreachSince ?? {}) } };
+  }
+
+  /** Takes over the campaign's active faults and recovery watches from the log (after the hand-over). */
+  private load(): void {
+    foldFaultLog(this.tail.readNew(), this.records);
+    this.active.clear();
+    this.watching.clear();
+    const now = this.ctx.now();
     for (const r of activeFaults(this.records.values())) {
       if (r.status === 'applied') this.active.set(r.id, { fault: resolvedFromRecord(r) });
     }
@@ -102,11 +128,19 @@ export class BatchEngine {
         this.watching.set(r.id, { fault: resolvedFromRecord(r), removedMs: r.removedMs, nextPollMs: now });
       }
     }
-    this.abortState = { breachSince: { ...(ctx.resume?.sloBreachSince ?? input.sloBreachSince ?? {}) } };
   }
 
+  /**
+   * Logs an event. The first line of a fault id is written synchronously (cleanup fences the loop and then reads
+   * the last id from the log, so an id must be on disk before anything else happens to it); every later line of
+   * that id joins an asynchronous group write, so no fsync blocks the event loop near an injection.
+   */
   private append(ev: Parameters<FaultLog['append']>[0]): void {
-    this.log.append(ev);
+    if ('id' in ev && this.records.has(ev.id)) {
+      this.log.appendAsync(ev).catch(() => undefined); // a failed write surfaces in flush()
+    } else {
+      this.log.append(ev);
+    }
     // keep the in-memory fold current (only the fields the engine reads)
     if ('id' in ev) {
       const folded = foldFaultLog([ev]).get(ev.id);
@@ -132,19 +166,53 @@ export class BatchEngine {
     this.next = this.ctx.resume?.next ?? 0;
     let stop: Stop | undefined;
     try {
+      if (this.input.afterSeq !== undefined) await this.awaitHandoff(this.input.afterSeq);
+      this.load();
       for (; this.next < faults.length; this.next++) {
         const pf = faults[this.next] as PlannedFault;
         await this.injectOne(pf);
         this.ctx.heartbeat({ next: this.next + 1, sloBreachSince: this.abortState.breachSince });
       }
-      // service removals that fall due before the batch hands over (keeps the removal times exact)
-      await this.serviceUntil(Math.min(this.input.serviceUntilMs ?? 0, this.ctx.now() + 60_000));
+      // the last batch of the phase services removals until the end; any other hands over at once
+      if (this.input.serviceUntilMs !== undefined)
+        await this.serviceUntil(Math.min(this.input.serviceUntilMs, this.ctx.now() + 60_000));
     } catch (err) {
       if (!(err instanceof Stop)) throw err;
       stop = err;
       if (err.kind !== 'fenced') this.append({ ev: err.kind, ts: err.atMs, reason: err.reason });
     }
+    await this.log.flush();
+    const last = faults[faults.length - 1];
+    if (!stop && last) {
+      // everything of this batch is settled and on disk: the successor may take over
+      writeHandoff(this.input.dataDir, {
+        seq: last.seq,
+        sloBreachSince: this.abortState.breachSince,
+        atMs: this.ctx.now(),
+      });
+    }
     return this.result(this.next, stop);
+  }
+
+  /** Waits (heartbeating) until the batch before this one has settled fault `seq` and handed over. */
+  private async awaitHandoff(seq: number): Promise<void> {
+    let nextBeat = 0;
+    for (;;) {
+      const h = readHandoff(this.input.dataDir);
+      if (h && h.seq >= seq) {
+        // the predecessor's abort state is newer than the one this batch was started with
+        if (!this.ctx.resume) this.abortState.breachSince = { ...h.sloBreachSince };
+        return;
+      }
+      const now = this.ctx.now();
+      if (now >= nextBeat) {
+        // a cleanup fences a waiting batch too (stop, pause, a failed predecessor)
+        this.checkHalt();
+        this.ctx.heartbeat({ next: this.next, sloBreachSince: this.abortState.breachSince });
+        nextBeat = now + 250;
+      }
+      await this.ctx.sleep(HANDOFF_POLL_MS);
+    }
   }
 
   private result(next: number, stop: Stop | undefined): InjectBatchResult {
@@ -411,8 +479,12 @@ export class BatchEngine {
       if (this.hasAbortChecks) wake = Math.min(wake, Math.max(this.nextAbortCheckMs, after + 1));
       // no service work just before an injection: it could delay it
       if (wake < untilMs && untilMs - wake < SERVICE_GUARD_MS) wake = untilMs;
-      this.ctx.heartbeat({ next: this.next, sloBreachSince: this.abortState.breachSince });
-      await this.ctx.sleep(Math.max(1, Math.min(1000, wake - after)));
+      const left = wake - after;
+      // a timer to just before the deadline, then setImmediate turns: timers fire a ms or two late
+      if (left > SPIN_MS) {
+        this.ctx.heartbeat({ next: this.next, sloBreachSince: this.abortState.breachSince });
+        await this.ctx.sleep(Math.min(1000, left - SPIN_MS));
+      } else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

@@ -1,10 +1,14 @@
 import {
   appendFileSync,
   closeSync,
+  fstatSync,
+  fsync,
   fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
+  write,
   writeSync,
   writeFileSync,
 } from 'node:fs';
@@ -39,8 +43,98 @@ export class FaultLog {
     fsyncSync(this.fd);
   }
 
+  private pending = '';
+  private failed: Error | undefined;
+  private job: Promise<void> | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Appends without blocking the event loop: the line joins the next group write (one write() and one fsync on
+   * the libuv pool for every line queued meanwhile). The promise resolves once the line is durable; lines keep
+   * their order. Do not mix with `append` on the same log while writes are queued.
+   */
+  appendAsync(event: FaultLogEvent): Promise<void> {
+    this.pending += `${JSON.stringify(event)}\n`;
+    if (!this.job) {
+      const job = this.chain.then(async () => {
+        this.job = undefined;
+        const data = this.pending;
+        this.pending = '';
+        await new Promise<void>((resolve, reject) =>
+          write(this.fd, data, null, 'utf8', (err) => (err ? reject(err) : resolve())),
+        );
+        await new Promise<void>((resolve, reject) => fsync(this.fd, (err) => (err ? reject(err) : resolve())));
+      });
+      this.job = job;
+      this.chain = job.catch((err: unknown) => {
+        this.failed ??= err instanceof Error ? err : new Error(String(err));
+      });
+    }
+    return this.job;
+  }
+
+  /** Resolves when every line queued so far is durable; rejects if any queued write failed. */
+  async flush(): Promise<void> {
+    await this.chain;
+    if (this.failed) throw this.failed;
+  }
+
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+/**
+ * Reads a log incrementally: each `readNew()` returns the events appended since the last call (only whole lines;
+ * a line still being written is returned by a later call), so a long campaign's log is parsed once, not per batch.
+ */
+export class FaultLogTail {
+  private offset = 0;
+  private rest: Buffer = Buffer.alloc(0);
+
+  constructor(readonly path: string) {}
+
+  readNew(): FaultLogEvent[] {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    let chunk: Buffer;
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= this.offset) return [];
+      chunk = Buffer.alloc(size - this.offset);
+      let got = 0;
+      while (got < chunk.length) {
+        const n = readSync(fd, chunk, got, chunk.length - got, this.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      chunk = chunk.subarray(0, got);
+      this.offset += got;
+    } finally {
+      closeSync(fd);
+    }
+    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    const end = buf.lastIndexOf(0x0a);
+    if (end < 0) {
+      this.rest = Buffer.from(buf);
+      return [];
+    }
+    this.rest = Buffer.from(buf.subarray(end + 1));
+    const out: FaultLogEvent[] = [];
+    for (const line of buf.subarray(0, end).toString('utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        out.push(JSON.parse(line) as FaultLogEvent);
+      } catch {
+        // a torn line (crash mid-write) followed by later lines: skipped, as in readFaultLogEvents
+      }
+    }
+    return out;
   }
 }
 
@@ -92,8 +186,11 @@ export interface FoldedRecord extends FaultRecord {
 }
 
 /** Folds events into one record per fault id, in order of first appearance. */
-export function foldFaultLog(events: FaultLogEvent[]): Map<string, FoldedRecord> {
-  const byId = new Map<string, FoldedRecord>();
+export function foldFaultLog(
+  events: FaultLogEvent[],
+  /** Fold into these records (incremental reading); a new map by default. */
+  byId = new Map<string, FoldedRecord>(),
+): Map<string, FoldedRecord> {
   for (const e of events) {
     switch (e.ev) {
       case 'planned': {

@@ -73,7 +73,7 @@ export function createChaosActivities(deps: ChaosActivityDeps = {}) {
 
   return {
     /** Opens the log with the campaign line; reports guard refusals and an active global halt. */
-     
+
     async chaosPreflight(input: ChaosPreflightInput): Promise<ChaosPreflightResult> {
       const path = faultLogPath(input.dataDir);
       const log = FaultLog.open(path);
@@ -116,6 +116,7 @@ export function createChaosActivities(deps: ChaosActivityDeps = {}) {
         });
         return await engine.run();
       } finally {
+        await log.flush().catch(() => undefined);
         log.close();
       }
     },
@@ -151,7 +152,7 @@ export function createChaosActivities(deps: ChaosActivityDeps = {}) {
     },
 
     /** Ground truth exports: folded JSONL, Arrow IPC and Grafana annotations beside the log. */
-     
+
     async exportFaultLog(input: ExportFaultLogInput): Promise<ExportFaultLogResult> {
       const path = faultLogPath(input.dataDir);
       const records = readFaultLog(path);

@@ -1,5 +1,12 @@
 import type { PodInfo, ProxyFault } from '../../infra/local/supervisor/api';
+import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
 import { targetUnavailable } from './errors';
+
+/**
+ * One kept-alive pool for every supervisor client in the process. Idle sockets are dropped after 2 s, before the
+ * server's own 5 s keep-alive timeout, so a request never lands on a socket the server is closing.
+ */
+const supervisorAgent = new Agent({ keepAlive: true, maxSockets: 16, timeout: 2000 });
 
 /**
  * The calls the local injectors make on the supervisor (infra/local/supervisor/api.ts). Kept here, small,
@@ -11,26 +18,66 @@ export class SupervisorHttp {
     private readonly timeoutMs = 5000,
   ) {}
 
-  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+  private call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const url = `${this.baseUrl.replace(/\/$/, '')}${path}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(
+          err instanceof SupervisorError
+            ? err
+            : targetUnavailable(`supervisor ${method} ${url} failed: ${err.message}`, err),
+        );
+      };
+      let req: ClientRequest;
+      try {
+        // a kept-alive connection: an injection is one request on a warm socket, not a TCP handshake
+        req = httpRequest(url, {
+          method,
+          agent: supervisorAgent,
+          headers:
+            payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        });
+      } catch (err) {
+        fail(err as Error);
+        return;
+      }
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+      if (signal) {
+        if (signal.aborted) req.destroy(new Error('aborted'));
+        else signal.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      }
+      req.on('error', fail);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', fail);
+        res.on('end', () => {
+          if (settled) return;
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            fail(new SupervisorError(`supervisor ${method} ${path} → ${status} ${text.slice(0, 300)}`, status));
+            return;
+          }
+          try {
+            const value = (text ? JSON.parse(text) : undefined) as T;
+            settled = true;
+            clearTimeout(timer);
+            resolve(value);
+          } catch (err) {
+            fail(err as Error);
+          }
+        });
       });
-    } catch (err) {
-      throw targetUnavailable(`supervisor ${method} ${url} failed: ${(err as Error).message}`, err as Error);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      const e = new SupervisorError(`supervisor ${method} ${path} → ${res.status} ${text.slice(0, 300)}`, res.status);
-      throw e;
-    }
-    return (text ? JSON.parse(text) : undefined) as T;
+      req.end(payload);
+    });
   }
 
   listPods(selector: Record<string, string>, signal?: AbortSignal): Promise<PodInfo[]> {

@@ -77,6 +77,11 @@ export interface InjectBatchInput {
   serviceUntilMs?: number;
   /** SLO name → first breach time, carried across batches. */
   sloBreachSince?: Record<string, number>;
+  /**
+   * Set when the loop started this batch while the previous one still runs: the sequence number of that batch's
+   * last fault. This batch waits for its hand-over (activities/chaos/handoff.ts) before it touches anything.
+   */
+  afterSeq?: number;
 }
 
 export interface BatchHeartbeat {
