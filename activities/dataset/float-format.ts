@@ -70,51 +70,62 @@ for (let i = 0; i < 100; i++) {
   PAIRS[2 * i] = 48 + Math.floor(i / 10);
   PAIRS[2 * i + 1] = 48 + (i % 10);
 }
-/** Scratch: an 18-digit integer as ASCII, D[0..2) D[2..10) D[10..18). */
-const D = new Uint8Array(18);
 
-/**
- * The 8 digits of an integer 0 ≤ v < 10^8 at D[at..at+8). Multiplying by 1e-4 and 0.01 (doubles a
- * hair above the true values) and flooring is exact for these ranges, and cheaper than division.
- */
-function put8(at: number, v: number): void {
-  const hi = Math.floor(v * 1e-4);
-  const lo = v - hi * 10000;
-  const a = Math.floor(hi * 0.01);
-  const b = hi - a * 100;
-  const c = Math.floor(lo * 0.01);
-  const d = lo - c * 100;
-  D[at] = PAIRS[2 * a] as number;
-  D[at + 1] = PAIRS[2 * a + 1] as number;
-  D[at + 2] = PAIRS[2 * b] as number;
-  D[at + 3] = PAIRS[2 * b + 1] as number;
-  D[at + 4] = PAIRS[2 * c] as number;
-  D[at + 5] = PAIRS[2 * c + 1] as number;
-  D[at + 6] = PAIRS[2 * d] as number;
-  D[at + 7] = PAIRS[2 * d + 1] as number;
+/** An integer N = QR[0]·10^8 + QR[1] (QR[1] < 10^8, QR[0] < 2^31), set by split(). */
+const QR = new Int32Array(2);
+
+/** QR ← the integer h + adj (h an integer-valued double, adj a small integer; the sum < 10^17). */
+function split(h: number, adj: number): void {
+  let q = Math.floor(h * 1e-8); // may be one off; the remainder corrects it
+  let r = h - q * 1e8 + adj; // q·1e8 and the difference are exact
+  while (r < 0) {
+    r += 1e8;
+    q--;
+  }
+  while (r >= 1e8) {
+    r -= 1e8;
+    q++;
+  }
+  QR[0] = q;
+  QR[1] = r;
 }
 
-/** D ← the 18-digit decimal of q·10^8 + r (q < 10^10, r < 10^8); returns the index of its first non-zero digit. */
-function putDigits(q: number, r: number): number {
-  let s = 10;
-  if (q > 0) {
-    let qh = Math.floor(q * 1e-8);
-    let ql = q - qh * 1e8;
-    if (ql < 0) {
-      qh--;
-      ql += 1e8;
-    } else if (ql >= 1e8) {
-      qh++;
-      ql -= 1e8;
+/** The number of decimal digits of QR's integer (≥ 1). */
+function digitsOfQR(): number {
+  const q = QR[0] as number;
+  return q > 0 ? 8 + digits32(q) : digits32(QR[1] as number);
+}
+
+/** The number of decimal digits of 1 ≤ v < 2^31. */
+function digits32(v: number): number {
+  if (v < 1e4) return v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : 4;
+  if (v < 1e8) return v < 1e6 ? (v < 1e5 ? 5 : 6) : v < 1e7 ? 7 : 8;
+  return v < 1e9 ? 9 : 10;
+}
+
+/**
+ * Writes the p digits of QR's integer right to left into buf[start, start + p), two digits a step
+ * (int32 division and remainder by 100 compile to multiplications).
+ */
+function putDigits(buf: Uint8Array, start: number, p: number): void {
+  let end = start + p;
+  let t = QR[1] as number;
+  if (p > 8) {
+    for (let i = 0; i < 4; i++) {
+      const d = t % 100;
+      t = (t / 100) | 0;
+      buf[--end] = PAIRS[2 * d + 1] as number;
+      buf[--end] = PAIRS[2 * d] as number;
     }
-    D[0] = PAIRS[2 * qh] as number;
-    D[1] = PAIRS[2 * qh + 1] as number;
-    put8(2, ql);
-    s = 0;
+    t = QR[0] as number;
   }
-  put8(10, r);
-  while (s < 17 && D[s] === 48) s++;
-  return s;
+  while (end - start >= 2) {
+    const d = t % 100;
+    t = (t / 100) | 0;
+    buf[--end] = PAIRS[2 * d + 1] as number;
+    buf[--end] = PAIRS[2 * d] as number;
+  }
+  if (end > start) buf[start] = 48 + t;
 }
 
 function writeAscii(buf: Uint8Array, pos: number, s: string): number {
@@ -124,56 +135,36 @@ function writeAscii(buf: Uint8Array, pos: number, s: string): number {
 
 /** Writes a non-negative integer < 2^53 (no sign, no leading zeros). */
 function writeUint(buf: Uint8Array, pos: number, v: number): number {
-  let q = Math.floor(v / 1e8);
-  let r = v - q * 1e8; // q·1e8 is exact; the remainder corrects a rounded-up quotient
-  if (r < 0) {
-    q--;
-    r += 1e8;
-  }
-  for (let i = putDigits(q, r); i < 18; i++) buf[pos++] = D[i] as number;
-  return pos;
+  split(v, 0);
+  const p = digitsOfQR();
+  putDigits(buf, pos, p);
+  return pos + p;
 }
 
 /**
- * Writes the decimal (q·10^8 + r)·10^−k (0 ≤ r < 10^8, q < 10^10, not zero) in ECMAScript
- * Number::toString layout (trailing zeros dropped), for a value in [1e-6, 1e21).
+ * Writes QR's integer N (p digits) times 10^−k, k ≥ 0, in ECMAScript Number::toString layout for a
+ * value in [1e-6, 1e21): trailing zeros of the fraction dropped, "0.000ddd" below 1.
  */
-function writeDecimal(buf: Uint8Array, pos: number, q: number, r: number, k: number): number {
-  const s = putDigits(q, r);
-  let end = 18;
-  while (end > s + 1 && D[end - 1] === 48) end--;
-  const point = 18 - s - k; // value = 0.D[s..end) × 10^point
-  if (point >= end - s) {
-    for (let i = s; i < end; i++) buf[pos++] = D[i] as number;
-    for (let i = end - s; i < point; i++) buf[pos++] = 48;
-  } else if (point > 0) {
-    const dot = s + point;
-    for (let i = s; i < dot; i++) buf[pos++] = D[i] as number;
-    buf[pos++] = 46;
-    for (let i = dot; i < end; i++) buf[pos++] = D[i] as number;
-  } else {
+function writeScaled(buf: Uint8Array, pos: number, p: number, k: number): number {
+  const point = p - k; // value = 0.d1…dp × 10^point, point ≤ p
+  if (point <= 0) {
     buf[pos++] = 48;
     buf[pos++] = 46;
     for (let i = point; i < 0; i++) buf[pos++] = 48;
-    for (let i = s; i < end; i++) buf[pos++] = D[i] as number;
+    putDigits(buf, pos, p);
+    let end = pos + p;
+    while (buf[end - 1] === 48) end--; // N ≥ 1 has a non-zero digit
+    return end;
   }
-  return pos;
-}
-
-/** Splits the integer h + r (h a double, r a small integer; total < 10^18) into q·10^8 + rem and writes it. */
-function writeSplit(buf: Uint8Array, pos: number, h: number, r: number, k: number): number {
-  let q = Math.floor(h * 1e-8); // may be one off; the remainder corrects it
-  if (q < 0) q = 0;
-  let rem = h - q * 1e8 + r; // q·1e8 and the difference are exact
-  while (rem < 0) {
-    rem += 1e8;
-    q--;
-  }
-  while (rem >= 1e8) {
-    rem -= 1e8;
-    q++;
-  }
-  return writeDecimal(buf, pos, q, rem, k);
+  // Digits one byte to the right, then the integer part moved left over it and the point after it.
+  putDigits(buf, pos + 1, p);
+  const dot = pos + point;
+  let end = pos + 1 + p;
+  while (end > dot + 1 && buf[end - 1] === 48) end--;
+  for (let i = pos; i < dot; i++) buf[i] = buf[i + 1] as number;
+  if (end === dot + 1) return dot; // an integer
+  buf[dot] = 46;
+  return end;
 }
 
 /** The most bytes one number takes ("-1.7976931348623157e+308"). */
@@ -194,8 +185,13 @@ export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
     let k = 14 - e;
     if (k >= 0 && k <= 22) {
       const p10 = P10[k] as number;
-      const n = Math.round(x * p10);
-      if (n < 1e15 && n / p10 === x) return writeSplit(buf, pos, n, 0, k);
+      const y = x * p10; // within 1/16 of x·10^k
+      const n = Math.round(y);
+      const f = y - n; // exact; a round trip needs |x·10^k − n| ≤ 0.111, so |f| < 0.2
+      if (f < 0.2 && f > -0.2 && n < 1e15 && n / p10 === x) {
+        split(n, 0);
+        return writeScaled(buf, pos, digitsOfQR(), k);
+      }
     }
     // Exact decimal exponent: 10^16 ≤ x·10^(16−e) < 10^17.
     for (let tries = 0; tries < 3; tries++) {
@@ -233,20 +229,27 @@ function writeDigits1617(buf: Uint8Array, pos: number, x: number, e: number): nu
     let n = Math.floor(h);
     const f = h - n; // a multiple of h's ulp (≥ 1/8 here), so only f = 0.5 needs lo to decide
     if (f > 0.5 || (f === 0.5 && (l > 0 || (l === 0 && n % 2 === 1)))) n += 1;
-    if (n / (P10[k16] as number) === x) return writeSplit(buf, pos, n, 0, k16);
+    if (n / (P10[k16] as number) === x) {
+      split(n, 0);
+      return writeScaled(buf, pos, digitsOfQR(), k16);
+    }
   } else {
     // h is an even integer here and |l| ≤ 1; ties go to h (even).
     const r = l > 0.5 ? 1 : l < -0.5 ? -1 : 0;
     const d = Math.abs(r - l); // exact (Sterbenz)
     const halfUlp = halfUlpOf(highWord);
     const t = halfUlp * (P10[k16] as number); // exact: a power of two times 10^k
-    if (d < t || (d === t && (lowWord & 1) === 0)) return writeSplit(buf, pos, h, r, k16);
+    if (d < t || (d === t && (lowWord & 1) === 0)) {
+      split(h, r);
+      return writeScaled(buf, pos, digitsOfQR(), k16);
+    }
   }
   // 17 digits always read back; nearest, ties to even (h17 is even).
   const fl = Math.floor(l17);
   const mid = fl + 0.5; // exact (|l17| ≤ 8), so the comparisons below are exact
   const r = l17 > mid || (l17 === mid && (fl & 1) !== 0) ? fl + 1 : fl;
-  return writeSplit(buf, pos, h17, r, 16 - e);
+  split(h17, r);
+  return writeScaled(buf, pos, digitsOfQR(), 16 - e);
 }
 
 const half = new Float64Array(1);
@@ -281,7 +284,8 @@ export function writeFloat32Rounded(buf: Uint8Array, pos: number, x: number): nu
         const f = h - n;
         if (f > 0.5 || (f === 0.5 && l >= 0)) n += 1;
         if (x < 0) buf[pos++] = 45;
-        return n >= 1e8 ? writeDecimal(buf, pos, 1, 0, k) : writeDecimal(buf, pos, 0, n, k);
+        split(n, 0);
+        return writeScaled(buf, pos, digitsOfQR(), k);
       }
     }
   }
