@@ -57,11 +57,14 @@ function twoProduct(x: number, k: number): void {
  */
 const E10 = new Int16Array(2048);
 const UP = new Float64Array(2048);
+/** 1 where the estimate is exact: UP is 10^(E10 + 1) exactly (E10 + 1 in 0..22). */
+const EXACT = new Uint8Array(2048);
 for (let biased = 1; biased < 2047; biased++) {
   const e2 = biased - 1023;
   const e10 = Math.floor(e2 * Math.LOG10E * Math.LN2);
   E10[biased] = e10;
   UP[biased] = Number(`1e${e10 + 1}`);
+  EXACT[biased] = e10 >= -1 && e10 <= 21 ? 1 : 0;
 }
 
 /** "00".."99" as ASCII pairs. */
@@ -193,6 +196,7 @@ export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
         return writeScaled(buf, pos, digitsOfQR(), k);
       }
     }
+    if (EXACT[biased] === 1) return writeDigits1617(buf, pos, x, e, false);
     // Exact decimal exponent: 10^16 ≤ x·10^(16−e) < 10^17.
     for (let tries = 0; tries < 3; tries++) {
       k = 16 - e;
@@ -202,7 +206,7 @@ export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
       const lo = PROD[1] as number;
       if (hi < 1e16 || (hi === 1e16 && lo < 0)) e--;
       else if (hi > 1e17 || (hi === 1e17 && lo >= 0)) e++;
-      else return writeDigits1617(buf, pos, x, e);
+      else return writeDigits1617(buf, pos, x, e, true);
     }
     return writeAscii(buf, pos, String(x));
   }
@@ -213,10 +217,10 @@ export function writeNumber(buf: Uint8Array, pos: number, x: number): number {
   return writeAscii(buf, pos, String(x));
 }
 
-/** 16 or 17 digits for x with exact decimal exponent e (PROD = x·10^(16−e)). */
-function writeDigits1617(buf: Uint8Array, pos: number, x: number, e: number): number {
-  const h17 = PROD[0] as number;
-  const l17 = PROD[1] as number;
+/** 16 or 17 digits for x with exact decimal exponent e (PROD = x·10^(16−e) when haveP17). */
+function writeDigits1617(buf: Uint8Array, pos: number, x: number, e: number, haveP17: boolean): number {
+  let h17 = PROD[0] as number;
+  let l17 = PROD[1] as number;
   const lowWord = words[0] as number; // bits of x, set by writeNumber
   const highWord = words[1] as number;
   if (lowWord === 0 && (highWord & 0xfffff) === 0) return writeAscii(buf, pos, String(x)); // a power of two: lopsided interval
@@ -245,6 +249,11 @@ function writeDigits1617(buf: Uint8Array, pos: number, x: number, e: number): nu
     }
   }
   // 17 digits always read back; nearest, ties to even (h17 is even).
+  if (!haveP17) {
+    twoProduct(x, 16 - e);
+    h17 = PROD[0] as number;
+    l17 = PROD[1] as number;
+  }
   const fl = Math.floor(l17);
   const mid = fl + 0.5; // exact (|l17| ≤ 8), so the comparisons below are exact
   const r = l17 > mid || (l17 === mid && (fl & 1) !== 0) ? fl + 1 : fl;

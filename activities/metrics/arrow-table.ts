@@ -1,4 +1,5 @@
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { readFile, rename } from 'node:fs/promises';
 import type { Data } from 'apache-arrow';
 import {
   Dictionary,
@@ -7,6 +8,7 @@ import {
   Float64,
   Int32,
   RecordBatch,
+  RecordBatchFileWriter,
   Schema,
   Struct,
   Table,
@@ -14,7 +16,6 @@ import {
   Utf8,
   makeData,
   tableFromIPC,
-  tableToIPC,
   vectorFromArray,
   type DataType,
 } from 'apache-arrow';
@@ -116,7 +117,34 @@ export async function writeArrowTable(
   });
   const table = new Table([new RecordBatch(schema, struct)]);
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, tableToIPC(table, 'file'));
+  // The writer queues views of the columns' own buffers (plus small metadata pieces); they go to
+  // the file as they are, instead of being joined into one copy of the whole table first.
+  const writer = RecordBatchFileWriter.writeAll(table);
+  const fd = openSync(tmp, 'w');
+  try {
+    const staging = Buffer.allocUnsafe(1 << 20);
+    let used = 0;
+    const flush = () => {
+      for (let done = 0; done < used;) done += writeSync(fd, staging, done, used - done);
+      used = 0;
+    };
+    for await (const chunk of writer as AsyncIterable<Uint8Array>) {
+      if (chunk.byteLength > staging.length >> 2) {
+        flush();
+        for (let done = 0; done < chunk.byteLength;) done += writeSync(fd, chunk, done, chunk.byteLength - done);
+        continue;
+      }
+      if (used + chunk.byteLength > staging.length) flush();
+      staging.set(chunk, used);
+      used += chunk.byteLength;
+    }
+    flush();
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
   await rename(tmp, path);
 }
 
