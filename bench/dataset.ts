@@ -40,6 +40,7 @@ export interface DatasetBenchRun {
   engine: Engine;
   round: number;
   seconds: number;
+  cpuSeconds: number;
   peakRssMiB: number;
   /** 1-minute load average just before and just after the run. */
   load: [number, number];
@@ -50,6 +51,8 @@ export interface DatasetBenchSide {
   engine: Engine;
   best: number;
   median: number;
+  /** CPU seconds (user + system, all threads): least and median over the rounds. */
+  cpuSeconds: { best: number; median: number };
   peakRssMiB: { best: number; max: number };
   /** Per-stage ms of the best run. */
   timingsMs: Record<string, number>;
@@ -61,7 +64,8 @@ export interface DatasetBenchResult {
   window: { size: number; stride: number };
   rounds: number;
   host: { cpus: number };
-  speedup: { best: number; median: number; goal: number };
+  /** Wall time pandas / node (best / best, median / median), and CPU time pandas / node (medians). */
+  speedup: { best: number; median: number; cpu: number; goal: number };
   windows: Record<string, number>;
   sides: DatasetBenchSide[];
   runs: DatasetBenchRun[];
@@ -70,6 +74,8 @@ export interface DatasetBenchResult {
 interface ChildOut {
   timings: Record<string, number>;
   seconds: number;
+  /** CPU time of the timed part, user + system, all threads. */
+  cpuSeconds: number;
   peakRssKb: number;
   windows: Record<string, number>;
   anomalousWindows: Record<string, number>;
@@ -84,6 +90,7 @@ function peakRssKb(): number {
 /** The timed Node side (runs in a child process). */
 async function child(dir: string, out: string): Promise<void> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const faults = await readFaultRecords(join(dir, 'chaos', 'faults.jsonl'));
   const res = await buildDatasetFromTables({
     campaignId: 'bench',
@@ -94,6 +101,7 @@ async function child(dir: string, out: string): Promise<void> {
     config: datasetSchema.parse({ window: { size: WINDOW, stride: STRIDE }, labelMargin: MARGIN, maxGapFill: MAX_GAP }),
   });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0); // every thread of the process, user + system
   const anomalousWindows = Object.fromEntries(
     Object.entries(res.card.splits).map(([k, s]) => [k, s.windows.anomalous]),
   );
@@ -101,6 +109,7 @@ async function child(dir: string, out: string): Promise<void> {
     JSON.stringify({
       timings: res.timings,
       seconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       peakRssKb: peakRssKb(),
       windows: res.windows,
       anomalousWindows,
@@ -195,12 +204,13 @@ export async function run(): Promise<DatasetBenchResult> {
           engine,
           round,
           seconds: out.seconds,
+          cpuSeconds: Math.round(out.cpuSeconds * 100) / 100,
           peakRssMiB: Math.round(out.peakRssKb / 1024),
           load: [before, after],
           timingsMs: out.timings,
         });
         console.error(
-          `  round ${round + 1}/${ROUNDS} ${engine.padEnd(16)} ${out.seconds.toFixed(2).padStart(6)} s  peak ${Math.round(out.peakRssKb / 1024)} MiB  load ${before} → ${after}`,
+          `  round ${round + 1}/${ROUNDS} ${engine.padEnd(16)} ${out.seconds.toFixed(2).padStart(6)} s (CPU ${out.cpuSeconds.toFixed(1)} s)  peak ${Math.round(out.peakRssKb / 1024)} MiB  load ${before} → ${after}`,
         );
       }
     }
@@ -211,6 +221,10 @@ export async function run(): Promise<DatasetBenchResult> {
         engine,
         best: best.seconds,
         median: median(mine.map((r) => r.seconds)),
+        cpuSeconds: {
+          best: Math.min(...mine.map((r) => r.cpuSeconds)),
+          median: median(mine.map((r) => r.cpuSeconds)),
+        },
         peakRssMiB: { best: best.peakRssMiB, max: Math.max(...mine.map((r) => r.peakRssMiB)) },
         timingsMs: best.timingsMs,
       };
@@ -226,6 +240,7 @@ export async function run(): Promise<DatasetBenchResult> {
       speedup: {
         best: Math.round((py.best / node.best) * 100) / 100,
         median: Math.round((py.median / node.median) * 100) / 100,
+        cpu: Math.round((py.cpuSeconds.median / node.cpuSeconds.median) * 100) / 100,
         goal: 2,
       },
       windows: reference?.windows ?? {},
@@ -255,6 +270,7 @@ export async function run(): Promise<DatasetBenchResult> {
         stages.map((s) => s.padStart(12)).join('') +
         'best s'.padStart(9) +
         'median s'.padStart(10) +
+        'CPU s'.padStart(8) +
         'peak MiB'.padStart(10),
     );
     for (const r of [node, py]) {
@@ -263,12 +279,13 @@ export async function run(): Promise<DatasetBenchResult> {
           stages.map((s) => (r.timingsMs[s] === undefined ? '—' : String(r.timingsMs[s])).padStart(12)).join('') +
           r.best.toFixed(2).padStart(9) +
           r.median.toFixed(2).padStart(10) +
+          r.cpuSeconds.median.toFixed(1).padStart(8) +
           String(r.peakRssMiB.max).padStart(10),
       );
     }
     const loads = runs.flatMap((r) => r.load);
     log(
-      `speed-up: best ${result.speedup.best}×, median ${result.speedup.median}× (goal ≥ 2×); ` +
+      `speed-up: best ${result.speedup.best}×, median ${result.speedup.median}× (goal ≥ 2×), CPU time ${result.speedup.cpu}×; ` +
         `load average during the runs ${Math.min(...loads)}–${Math.max(...loads)} on ${result.host.cpus} cores; windows ${JSON.stringify(result.windows)}`,
     );
     return result;

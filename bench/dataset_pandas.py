@@ -13,6 +13,7 @@ Usage: dataset_pandas.py <input dir> <output dir> <window> <stride> <margin ms> 
 """
 import json
 import os
+import resource
 import sys
 import time
 
@@ -37,6 +38,7 @@ def main() -> None:
     t = {}
     t0 = time.perf_counter()
     start = t0
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
 
     def lap(name: str) -> None:
         nonlocal t0
@@ -141,7 +143,9 @@ def main() -> None:
     lap('write-csv')
 
     total = time.perf_counter() - start
-    print(json.dumps({'engine': 'pandas', 'timings': t, 'seconds': total, 'peakRssKb': peak_rss_kb(),
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru.ru_utime - ru0.ru_utime) + (ru.ru_stime - ru0.ru_stime)
+    print(json.dumps({'engine': 'pandas', 'timings': t, 'seconds': total, 'cpuSeconds': cpu, 'peakRssKb': peak_rss_kb(),
                       'windows': {k: int(len(v[0])) for k, v in wins.items()}, 'features': len(kept),
                       'anomalousWindows': {k: int(v[1].sum()) for k, v in wins.items()}}))
 
