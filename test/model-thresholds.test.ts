@@ -17,7 +17,14 @@ describe('model thresholds', () => {
   });
 
   it('picks the best-F1 threshold on a labelled split', () => {
-    assert.deepEqual(bestF1Threshold([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), { threshold: 0.8, f1: 1 });
+    // midway between the weakest alarmed score (0.8) and the strongest quiet one (0.2)
+    assert.deepEqual(bestF1Threshold([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), { threshold: 0.5, f1: 1 });
+    // the best F1 alarms 0.9, 0.7 (and the normal 0.75): midway to 0.3, the next quiet score
+    const b = bestF1Threshold([0.1, 0.3, 0.7, 0.75, 0.9], [0, 0, 1, 0, 1]);
+    assert.equal(b.threshold, 0.5);
+    assert.ok(Math.abs(b.f1 - 0.8) < 1e-12);
+    // every score alarmed: nothing below, the lowest score stays the threshold
+    assert.deepEqual(bestF1Threshold([0.4, 0.6], [1, 1]), { threshold: 0.4, f1: 1 });
   });
 
   it('fits GPD parameters by Grimshaw maximum likelihood', () => {

@@ -134,6 +134,17 @@ describe('supervisor (ReplicaSet + kubelet + Service proxy for local processes)'
       metrics,
       /kube_pod_container_status_restarts_total\{namespace="default",pod="grpcapp-[^"]+",app="grpcapp",container="server"\} [1-9]/,
     );
+    // kube-state-metrics' pod identity: the replacement's creation time and its app label, joined on pod
+    const [now] = await client.listPods({ app: 'grpcapp' });
+    assert.ok(now?.createdAtMs);
+    const created = new RegExp(
+      `kube_pod_created\\{namespace="default",pod="${now.name}",uid="${now.uid}"\\} ([0-9.e+]+)`,
+    );
+    assert.equal(Number(created.exec(metrics)?.[1]), now.createdAtMs / 1000);
+    assert.match(
+      metrics,
+      new RegExp(`kube_pod_labels\\{namespace="default",pod="${now.name}",uid="${now.uid}",label_app="grpcapp"\\} 1`),
+    );
   });
 
   it('keeps a crashing app in CrashLoopBackOff with the back-off capped at max', async () => {

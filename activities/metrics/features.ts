@@ -142,6 +142,16 @@ export function serviceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
         description: `${s}: container restarts within the last ${r}`,
       },
       {
+        // Restart counts stay 0 when a pod is replaced (a pod kill makes a new pod); pod churn does not.
+        name: serviceColumn(s, 'pods_created'),
+        query:
+          `count((kube_pod_created * on(namespace, pod) group_left(label_app) kube_pod_labels{label_app="${s}"})` +
+          ` > (time() - ${parseDuration(cfg.rateWindow) / 1000})) or vector(0)`,
+        set: 'service',
+        unit: 'pods',
+        description: `${s}: pods created within the last ${r} (replacements after a kill, rollouts, scale-ups)`,
+      },
+      {
         name: serviceColumn(s, 'ready_replicas'),
         query: `sum(kube_deployment_status_replicas_available{deployment="${s}"}) or vector(0)`,
         set: 'service',

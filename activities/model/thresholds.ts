@@ -1,4 +1,4 @@
-import { bestF1, type Labels, type Scores } from './metrics';
+import { bestF1, thresholdSweep, type Labels, type Scores } from './metrics';
 
 /** Linear-interpolated quantile (numpy's default 'linear' method), q in [0, 1]. */
 export function quantile(values: ArrayLike<number>, q: number): number {
@@ -17,10 +17,19 @@ export function percentileThreshold(scores: Scores, labels: Labels | undefined, 
   return quantile(normal, q);
 }
 
-/** The threshold giving the best F1 on a labelled (validation) split. */
+/**
+ * The threshold giving the best F1 on a labelled (validation) split, placed in the middle of the gap
+ * that F1 leaves between the lowest alarmed score and the highest score left quiet. Every threshold in
+ * that gap gives the same validation F1; its upper edge (the lowest alarmed validation score itself)
+ * would miss any test anomaly scoring a hair below the weakest validation one, so the threshold that
+ * generalises is the one with the most room on both sides.
+ */
 export function bestF1Threshold(scores: Scores, labels: Labels): { threshold: number; f1: number } {
-  const b = bestF1(scores, labels);
-  return { threshold: b.threshold, f1: b.f1 };
+  const sw = thresholdSweep(scores, labels);
+  const b = bestF1(scores, labels, sw);
+  const k = sw.thresholds.indexOf(b.threshold);
+  const below = k >= 0 ? sw.thresholds[k + 1] : undefined;
+  return { threshold: below === undefined ? b.threshold : (b.threshold + below) / 2, f1: b.f1 };
 }
 
 export interface GpdFit {

@@ -41,6 +41,32 @@ export class SupervisorMetrics implements ProxyMetrics {
         }
       },
     });
+    // kube-state-metrics' pod identity series: creation time (seconds) and the pod's labels, joined on
+    // (namespace, pod) in queries. A pod kill shows as a new pod created, whatever its restart count.
+    new Gauge({
+      name: 'kube_pod_created',
+      help: 'Unix creation timestamp of the pod.',
+      labelNames: ['namespace', 'pod', 'uid'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const p of pods()?.pods() ?? []) {
+          if (p.createdAtMs !== undefined) this.set({ namespace: ns, pod: p.name, uid: p.uid }, p.createdAtMs / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: 'kube_pod_labels',
+      help: 'Kubernetes labels converted to Prometheus labels.',
+      labelNames: ['namespace', 'pod', 'uid', 'label_app'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const p of pods()?.pods() ?? []) {
+          this.set({ namespace: ns, pod: p.name, uid: p.uid, label_app: p.labels.app ?? '' }, 1);
+        }
+      },
+    });
     new Gauge({
       name: 'kube_pod_status_phase',
       help: 'The pod phase.',
