@@ -1,5 +1,4 @@
 import * as http from 'node:http';
-import { setMaxListeners } from 'node:events';
 import type { TrafficConfig } from '../../schemas/traffic';
 import { ms } from '../../schemas/duration';
 import { CookieJar, nowMs, send, type HttpResult, type RequestSpec } from './http-client';
@@ -98,8 +97,6 @@ export class LoadEngine {
     this.thinkMin = ms(o.config.thinkTime);
     this.thinkMax = Math.max(this.thinkMin, o.config.thinkTimeMax ? ms(o.config.thinkTimeMax) : this.thinkMin);
     this.pickTask = taskPicker(o.config.weights);
-    // every in-flight request listens on these; hundreds at once is expected, not a leak
-    setMaxListeners(0, this.hardStop.signal, this.stopping.signal);
     this.hardStop.signal.addEventListener('abort', () => this.transportInUse?.abortAll());
     this.stopping.signal.addEventListener('abort', () => {
       for (const wake of [...this.sleepers]) wake();
