@@ -269,10 +269,11 @@ export const chaosSchema = z
      * batch, so a batch of 100 faults in sparse bursts would leave them at 0 for minutes.
      */
     batchSpan: duration().default('20s'),
-    /** Faults per heartbeating injection activity. Large, because the first fault after a batch boundary pays a
-     * workflow round trip (seconds on a loaded host); 100 faults ≈ 2.5 min at 1–2 s. */
+    /** Faults per heartbeating injection activity (at most; `batchSpan` usually ends a batch first). Batches
+     * overlap: the next one is already running and takes over through a hand-over file, so a batch boundary costs
+     * no workflow round trip; only a continue-as-new drains them. */
     batchSize: z.number().int().min(1).max(200).default(100),
-    /** History events per run before continue-as-new. */
+    /** History events per run before continue-as-new (the loop reserves room for the batches in flight). */
     maxHistoryEvents: z.number().int().min(50).max(40000).default(400),
     /** A fault planned more than this long ago (e.g. after a worker crash) is logged as missed, not injected late. */
     maxLateness: duration().default('15s'),

@@ -14,9 +14,11 @@ import {
 import type { ResolvedFault } from './faults';
 import { killStress } from './faults/stress';
 import { checkConcurrency, checkSpec, checkTarget, isPlatformService } from './guard';
-import { readFence, readHalt } from './halt';
+import { fencePath, readFence, readHalt } from './halt';
+import { haltMarkerPath } from './paths';
 import { readHandoff, writeHandoff } from './handoff';
 import { faultKey, type Injector } from './injector';
+import { FireRefused, type ApplyTiming } from './supervisor-http';
 import { hash32, pickOne, selectPods } from './select';
 import type { InjectBatchInput, InjectBatchResult, BatchHeartbeat, PlannedFault } from './types';
 
@@ -24,7 +26,7 @@ import type { InjectBatchInput, InjectBatchResult, BatchHeartbeat, PlannedFault 
  * Time before the planned instant at which the target is resolved and the `planned` line written (a pod list and
  * an fsync: tens of ms on a loaded host, so this leaves room for both before the deadline).
  */
-const LEAD_MS = 300;
+const LEAD_MS = 500;
 /** The last stretch before a deadline is waited out on setImmediate, not a timer (timers fire a ms or two late). */
 const SPIN_MS = 3;
 /** How often a batch waiting for its predecessor's hand-over looks at the marker. */
@@ -166,6 +168,7 @@ export class BatchEngine {
     this.next = this.ctx.resume?.next ?? 0;
     let stop: Stop | undefined;
     try {
+      this.injector.warm?.();
       if (this.input.afterSeq !== undefined) await this.awaitHandoff(this.input.afterSeq);
       this.load();
       for (; this.next < faults.length; this.next++) {
@@ -282,6 +285,26 @@ export class BatchEngine {
     }
     const resolved = await this.resolve(pf, spec);
     if (typeof resolved === 'string') return;
+    if (this.injector.timedApply?.(pf.type) === true) {
+      // an injector that fires at the planned instant by itself (a trigger thread that checks the halt marker and
+      // the fence at that instant) gets the fault now, up to LEAD_MS early, so a main event loop stalled for that
+      // long cannot make it late; removals and recovery polls go on meanwhile
+      this.checkHalt();
+      const applying = this.applyResolved(resolved, pf, pf.plannedMs).then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      );
+      let stop: Error | undefined;
+      try {
+        await this.serviceUntil(pf.plannedMs - SERVICE_GUARD_MS);
+      } catch (err) {
+        stop = err instanceof Error ? err : new Error(String(err));
+      }
+      const failed = await applying;
+      if (failed !== undefined) throw failed;
+      if (stop !== undefined) throw stop;
+      return;
+    }
     await this.serviceUntil(pf.plannedMs);
     this.checkHalt();
     await this.applyResolved(resolved, pf);
@@ -399,11 +422,23 @@ export class BatchEngine {
     return fault;
   }
 
-  private async applyResolved(fault: ResolvedFault, pf: PlannedFault): Promise<void> {
-    const startedMs = this.ctx.now();
+  private async applyResolved(fault: ResolvedFault, pf: PlannedFault, at?: number): Promise<void> {
+    let startedMs = this.ctx.now();
+    let timing: ApplyTiming | void;
     try {
-      await this.injector.apply(fault);
+      timing = await this.injector.apply(
+        fault,
+        at,
+        at === undefined
+          ? undefined
+          : { haltPath: haltMarkerPath(), fencePath: fencePath(this.input.dataDir), epoch: this.input.epoch ?? 0 },
+      );
     } catch (err) {
+      if (err instanceof FireRefused) {
+        // halted or fenced at the instant of firing: nothing was sent (a later pod of several may have been)
+        await this.injector.recover(fault).catch(() => undefined);
+        throw this.stopReason() ?? new Stop('halted', err.reason, this.ctx.now());
+      }
       // half-applied is possible (one of two pods): undo what may be there, then record the failure
       await this.injector.recover(fault).catch(() => undefined);
       const now = this.ctx.now();
@@ -421,7 +456,10 @@ export class BatchEngine {
       });
       return;
     }
-    const applied = this.ctx.now();
+    // a timed apply reports when the effect itself happened (its request sent / answered), not when this loop
+    // got round to noting it
+    const applied = timing?.appliedMs ?? this.ctx.now();
+    if (timing?.startedMs !== undefined) startedMs = timing.startedMs;
     this.adherence.push(applied - pf.plannedMs);
     this.markApplied(fault, applied, undefined, startedMs);
     const stop = this.stopReason();

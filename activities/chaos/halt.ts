@@ -43,7 +43,7 @@ export interface Fence {
   reason: string;
   atMs: number;
 }
-const fencePath = (dataDir: string) => `${dataDir.replace(/\/$/, '')}/chaos/fence.json`;
+export const fencePath = (dataDir: string) => `${dataDir.replace(/\/$/, '')}/chaos/fence.json`;
 
 export function readFence(dataDir: string): Fence | undefined {
   try {

@@ -1,7 +1,18 @@
 import type { FaultType } from '../../schemas/faults';
 import type { PodInfo } from '../deploy/types';
 import { LOCAL_FAULTS, type LocalFaultContext, type ResolvedFault } from './faults';
-import { SupervisorHttp } from './supervisor-http';
+import { SupervisorHttp, type ApplyTiming } from './supervisor-http';
+import type { FireGuard } from './trigger-thread';
+
+/** Local fault types whose apply is nothing but supervisor requests (stress faults spawn processes instead). */
+const TIMED_LOCAL = new Set<FaultType>([
+  'pod-kill',
+  'pod-failure',
+  'network-delay',
+  'network-loss',
+  'http-abort',
+  'http-delay',
+]);
 
 /** Applies faults on one target kind; the engine (engine.ts) does timing, guard, logging and recovery watch. */
 export interface Injector {
@@ -9,7 +20,15 @@ export interface Injector {
   listPods(selector: Record<string, string>): Promise<PodInfo[]>;
   oneShot(type: FaultType): boolean;
   prepare?(fault: ResolvedFault): Promise<void>;
-  apply(fault: ResolvedFault): Promise<void>;
+  /**
+   * Applies the fault. With `at` (only for types where `timedApply` says so) the injector itself fires the effect
+   * at that instant (the engine hands it over a little early) and reports when it took effect.
+   */
+  apply(fault: ResolvedFault, at?: number, guard?: FireGuard): Promise<ApplyTiming | void>;
+  /** Whether `apply(fault, at)` fires at `at` by itself for this fault type. */
+  timedApply?(type: FaultType): boolean;
+  /** Prepares what timed applies use (thread, connection) ahead of time; called when a batch starts. */
+  warm?(): void;
   recover(fault: ResolvedFault): Promise<void>;
   recovered(fault: ResolvedFault, removedMs: number): Promise<boolean>;
   /** After a crash between the `planned` line and the `applied` line: is it in place already? */
@@ -48,8 +67,18 @@ export class LocalInjector implements Injector {
   oneShot(type: FaultType) {
     return LOCAL_FAULTS[type].oneShot;
   }
-  apply(f: ResolvedFault) {
-    return LOCAL_FAULTS[f.type].apply(this.ctx, f);
+  warm() {
+    this.supervisor.warm();
+  }
+  timedApply(type: FaultType) {
+    return TIMED_LOCAL.has(type);
+  }
+  async apply(f: ResolvedFault, at?: number, guard?: FireGuard): Promise<ApplyTiming | void> {
+    if (at === undefined || !this.timedApply(f.type)) return LOCAL_FAULTS[f.type].apply(this.ctx, f);
+    const timing: ApplyTiming = {};
+    this.supervisor.warm(); // the trigger thread's socket may have idled out since the last fault
+    await LOCAL_FAULTS[f.type].apply({ supervisor: this.supervisor.timed(at, timing, guard) }, f);
+    return timing;
   }
   recover(f: ResolvedFault) {
     return LOCAL_FAULTS[f.type].recover(this.ctx, f);

@@ -1,6 +1,13 @@
 import type { PodInfo, ProxyFault } from '../../infra/local/supervisor/api';
 import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
 import { targetUnavailable } from './errors';
+import { fireAt, type FireGuard, type TimedResponse } from './trigger-thread';
+
+/** When a timed apply took effect: its first request sent, its last one answered (epoch ms, trigger thread). */
+export interface ApplyTiming {
+  startedMs?: number;
+  appliedMs?: number;
+}
 
 /**
  * One kept-alive pool for every supervisor client in the process. Idle sockets are dropped after 2 s, before the
@@ -18,7 +25,66 @@ export class SupervisorHttp {
     private readonly timeoutMs = 5000,
   ) {}
 
+  /** Set on a timed view: its first request fires at `at`, and every request goes through the trigger thread. */
+  private trigger?: { at: number; timing: ApplyTiming; guard?: FireGuard };
+
+  /**
+   * A view of this client whose first request is sent at `at` exactly, from the trigger thread (trigger-thread.ts),
+   * the rest right after; `timing` receives when the first was sent and the last answered.
+   */
+  timed(at: number, timing: ApplyTiming, guard?: FireGuard): SupervisorHttp {
+    const view = new SupervisorHttp(this.baseUrl, this.timeoutMs);
+    view.trigger = { at, timing, ...(guard ? { guard } : {}) };
+    return view;
+  }
+
+  /** Starts the trigger thread and opens its kept-alive connection (a cheap GET), so a timed request finds both. */
+  warm(): void {
+    fireAt({
+      at: 0,
+      method: 'GET',
+      url: `${this.baseUrl.replace(/\/$/, '')}/healthz`,
+      timeoutMs: this.timeoutMs,
+    }).catch(() => undefined);
+  }
+
+  private async callTimed<T>(
+    trigger: { at: number; timing: ApplyTiming; guard?: FireGuard },
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const url = `${this.baseUrl.replace(/\/$/, '')}${path}`;
+    let r: TimedResponse;
+    try {
+      r = await fireAt({
+        at: trigger.at,
+        method,
+        url,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        timeoutMs: this.timeoutMs,
+        ...(trigger.guard ? { guard: trigger.guard } : {}),
+      });
+    } catch (err) {
+      throw targetUnavailable(`supervisor ${method} ${url} failed: ${(err as Error).message}`, err as Error);
+    }
+    if (r.refused !== undefined) throw new FireRefused(r.refused);
+    trigger.at = 0;
+    trigger.timing.startedMs ??= r.startedMs;
+    trigger.timing.appliedMs = r.endedMs;
+    if (r.error !== undefined) {
+      const err = new Error(r.error);
+      throw targetUnavailable(`supervisor ${method} ${url} failed: ${r.error}`, err);
+    }
+    const text = r.text ?? '';
+    const status = r.status ?? 0;
+    if (status < 200 || status >= 300)
+      throw new SupervisorError(`supervisor ${method} ${path} → ${status} ${text.slice(0, 300)}`, status);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
   private call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    if (this.trigger) return this.callTimed<T>(this.trigger, method, path, body);
     const url = `${this.baseUrl.replace(/\/$/, '')}${path}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
@@ -114,6 +180,14 @@ export class SupervisorHttp {
   }
   podPid(pod: string): Promise<{ pid: number }> {
     return this.call('GET', `/pods/${encodeURIComponent(pod)}/pid`);
+  }
+}
+
+/** A timed request the trigger thread did not send because the halt marker or the fence said stop. */
+export class FireRefused extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'FireRefused';
   }
 }
 
