@@ -3,7 +3,10 @@
  *  - schedule adherence: applied − planned (ms) per injected fault, p50 / p99 / max, at the reference cadence
  *    (uniform 1–2 s, pod-kill dominated mix) through the real path — Temporal dev server, chaosLoop workflow,
  *    heartbeating batch activity, the real local supervisor with small HTTP pods;
- *  - history events per hour of campaign: events over every run of the loop (continue-as-new bounds each run).
+ *  - history events per hour of campaign: events over every run of the loop (continue-as-new bounds each run);
+ *  - where lateness comes from: by position in its batch activity (a batch boundary shows at position 0), the
+ *    wake-up vs the target's apply time, the worker's event-loop delay and stalls around each fault, the load
+ *    average during the run (FAULTLINE_BENCH_CHAOS_DETAIL=file.jsonl writes one line per fault).
  * Run alone: `nice -n 10 node lib/bench/chaos.js` (FAULTLINE_BENCH_CHAOS_S, default 120 s;
  * FAULTLINE_BENCH_CHAOS_MAX_EVENTS, default the config's 400).
  */
