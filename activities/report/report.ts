@@ -109,13 +109,19 @@ async function readMetricSeries(
   else if (input.collected) tables.push(...Object.values(input.collected.tables).filter((p) => existsSync(p)));
   if (!tables.length) return { series: [], source: '' };
   const acc = new Map<string, { t: number[]; v: number[] }>();
+  // The detector's inputs first (dataset.modelFeatures may have narrowed them), then the other series.
+  const inputs = new Set(input.dataset?.features ?? []);
+  let wanted: Set<string> | undefined;
   for (const path of tables) {
     const t = await readArrowTable(path);
     const ts = t.columns.get('timestamp');
     if (!ts) continue;
-    for (const name of t.names) {
-      if (name === 'timestamp' || name === 'is_anomaly') continue;
-      if (!acc.has(name) && acc.size >= maxFeatures) continue;
+    const names = t.names.filter((n) => n !== 'timestamp' && n !== 'is_anomaly');
+    wanted ??= new Set(
+      [...names.filter((n) => inputs.has(n)), ...names.filter((n) => !inputs.has(n))].slice(0, maxFeatures),
+    );
+    for (const name of names) {
+      if (!wanted.has(name)) continue;
       const col = t.columns.get(name)!;
       const a = acc.get(name) ?? { t: [], v: [] };
       for (let i = 0; i < ts.length; i++) {
