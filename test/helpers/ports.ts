@@ -1,28 +1,42 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (asks the kernel; races are unlikely within one test run). */
+/**
+ * Ports handed to services are taken below the kernel's ephemeral range, so an outgoing connection (a
+ * scrape, a gRPC client) can never grab one between the probe and the service's bind; and no port is
+ * handed out twice in this process, so a single port never lands inside a range given to a stack.
+ */
+const handedOut = new Set<number>();
+const LOWEST = 10_000;
+
+function ephemeralLow(): number {
+  try {
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(lo) && lo > LOWEST + 2_000) return lo;
+  } catch {
+    // not Linux: the usual default
+  }
+  return 32_768;
+}
+
+/** A free TCP port on 127.0.0.1, outside the ephemeral range and not handed out before. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return freePortRange(1);
 }
 
 /** A base port with `span` consecutive free ports above it (for the local stack's fixed offsets). */
 export async function freePortRange(span: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
+  const top = ephemeralLow() - span;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = LOWEST + Math.floor(Math.random() * (top - LOWEST));
     let ok = true;
-    for (let p = base; p < base + span && ok; p++) ok = await isFree(p);
-    if (ok) return base;
+    for (let p = base; p < base + span && ok; p++) ok = !handedOut.has(p) && (await isFree(p));
+    if (ok) {
+      for (let p = base; p < base + span; p++) handedOut.add(p);
+      return base;
+    }
   }
-  throw new Error(`no free range of ${span} ports found`);
+  throw new Error(`no free range of ${span} ports found below ${top + span}`);
 }
 
 export async function isFree(port: number): Promise<boolean> {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { PodInfo } from '../../../activities/deploy/types';
 import type { AppSpec, SupervisorConfig } from './config';
 import { GrpcHealthProbe, checkHttp } from './health';
+import { POD_MARKER } from './state';
 
 /** Kubernetes' name-suffix alphabet (no vowels, no ambiguous characters). */
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -146,6 +147,8 @@ export class PodManager {
         POD_UID: pod.uid,
         POD_NAMESPACE: this.config.namespace,
         APP_NAME: spec.app,
+        // lets a later supervisor find this pod if this one dies before its state file names it
+        [POD_MARKER]: path.resolve(this.config.dataDir),
       },
       stdio: ['ignore', fd, fd],
     });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The supervisor's state file (<dataDir>/state.json): its pid and every pod with its process. */
@@ -25,24 +25,55 @@ export function cmdlineOf(pid: number): string | undefined {
  * file records, when the pid still runs the same command line (pids get reused). Returns the pids it killed.
  */
 export function reapLeftoverPods(dataDir: string): number[] {
-  let state: StateFile;
+  const victims = new Set<number>();
   try {
-    state = JSON.parse(readFileSync(stateFilePath(dataDir), 'utf8')) as StateFile;
+    const state = JSON.parse(readFileSync(stateFilePath(dataDir), 'utf8')) as StateFile;
+    for (const p of state.pods) if (p.pid && p.cmdline && cmdlineOf(p.pid) === p.cmdline) victims.add(p.pid);
   } catch {
-    return [];
+    // no state file: the marker scan below still finds the pods
   }
+  // The state file trails the pods by up to 100 ms (and a pod's cmdline read right after spawn can still be
+  // the parent's): a supervisor killed just after starting a pod leaves one the file does not name. Every pod
+  // carries POD_MARKER=<dataDir> in its environment, which /proc keeps as it was at exec.
+  for (const pid of podsMarkedFor(dataDir)) victims.add(pid);
   const killed: number[] = [];
-  for (const p of state.pods) {
-    if (p.pid && p.cmdline && cmdlineOf(p.pid) === p.cmdline) {
-      try {
-        process.kill(p.pid, 'SIGKILL');
-        killed.push(p.pid);
-      } catch {
-        // already gone
-      }
+  for (const pid of victims) {
+    if (pid === process.pid) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      // already gone
     }
   }
   return killed;
+}
+
+/** The environment variable every pod of a supervisor carries: the supervisor's data dir. */
+export const POD_MARKER = 'FAULTLINE_POD_OF';
+
+/** Pids of live processes whose environment carries POD_MARKER=<dataDir> (Linux /proc; empty elsewhere). */
+export function podsMarkedFor(dataDir: string): number[] {
+  const needle = Buffer.from(`\0${POD_MARKER}=${path.resolve(dataDir)}\0`);
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const pid = Number(e);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      // leading NUL so the first variable matches too
+      const env = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]);
+      if (env.includes(needle) && !processGone(pid)) out.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
 }
 
 /** Gone or a zombie (an exited orphan nobody reaped yet: its sockets are already closed). */
