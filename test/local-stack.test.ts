@@ -345,7 +345,7 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
       'frontend p95',
     );
     // A pod killed by an earlier test may still be in back-off: wait for every app to be scraped again.
-    let apps: Series[] = [];
+    let apps: Series[];
     const deadline = Date.now() + 45_000;
     do {
       const now = Date.now();
@@ -446,7 +446,10 @@ describe('local stack start errors', function () {
     try {
       await assert.rejects(
         ensureStack({ home, target }),
-        /^StackStartError: supervisor: port \d+ \(cartservice service\) is taken .* set target.basePort|supervisor: port \d+ \(cartservice service\) is taken/,
+        // names the holder too: this test process
+        new RegExp(
+          `supervisor: port \\d+ \\(cartservice service\\) is taken by another process \\(pid ${process.pid}: .*\\) — set target.basePort`,
+        ),
       );
     } finally {
       blocker.close();

@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { BOUTIQUE_SERVICES, type LocalTargetConfig } from '../../schemas/target';
@@ -110,6 +121,58 @@ function portFree(port: number): Promise<boolean> {
     srv.once('error', () => resolve(false));
     srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+async function portFreeWithin(port: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await portFree(port)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** " (pid N: command line)" of the process listening on a TCP port, from /proc; "" when unknown. */
+function describeListener(port: number): string {
+  try {
+    const inodes = new Set<string>();
+    for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text = '';
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const c = line.trim().split(/\s+/);
+        const local = c[1]?.split(':')[1];
+        if (local && parseInt(local, 16) === port && c[3] === '0A' && c[9]) inodes.add(`socket:[${c[9]}]`);
+      }
+    }
+    if (!inodes.size) return '';
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      let fds: string[] = [];
+      try {
+        fds = readdirSync(`/proc/${e}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          if (inodes.has(readlinkSync(`/proc/${e}/fd/${fd}`))) {
+            const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').trim();
+            return ` (pid ${e}: ${cmd.slice(0, 160)})`;
+          }
+        } catch {
+          // closed meanwhile
+        }
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return '';
 }
 
 function pidFile(dir: string, name: StackPartName): string {
@@ -368,10 +431,12 @@ async function startPart(p: PartPlan, dir: string, opts: EnsureStackOptions): Pr
     );
   }
   for (const e of p.extraPorts) {
-    if (!(await portFree(e.port))) {
+    // The supervisor's pod ports: pods of a supervisor that died hard were just killed, and a killed process
+    // can take a moment to release its socket on a loaded host.
+    if (!(await portFreeWithin(e.port, p.name === 'supervisor' ? 10_000 : 0))) {
       throw new StackStartError(
         p.name,
-        `port ${e.port} (${e.what}) is taken by another process — set target.basePort to a free range or stop that process`,
+        `port ${e.port} (${e.what}) is taken by another process${describeListener(e.port)} — set target.basePort to a free range or stop that process`,
         'port-taken',
       );
     }
