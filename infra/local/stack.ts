@@ -18,7 +18,7 @@ import { BOUTIQUE_SERVICES, type LocalTargetConfig } from '../../schemas/target'
 import { faultlineHome, stackDir, supervisorMainPath, boutiqueMainPath } from './paths';
 import { MAX_REPLICAS, PORT_SPAN, podMetricsPort, podPort, publicPort, serviceAddrEnv } from './ports';
 import type { AppSpec, SupervisorConfigInput } from './supervisor/config';
-import { reapLeftoverPods, waitGone } from './supervisor/state';
+import { processIds, reapLeftoverPods, waitGone } from './supervisor/state';
 import { REDIS_BIN, redisArgs, redisPing } from './redis/redis';
 import { NODE_EXPORTER_BIN, nodeExporterArgs } from './node-exporter/node-exporter';
 import { PROMETHEUS_BIN, prometheusArgs, prometheusConfig } from './prometheus/prometheus';
@@ -150,8 +150,7 @@ function describeListener(port: number): string {
       }
     }
     if (!inodes.size) return '';
-    for (const e of readdirSync('/proc')) {
-      if (!/^\d+$/.test(e)) continue;
+    for (const e of processIds()) {
       let fds: string[] = [];
       try {
         fds = readdirSync(`/proc/${e}/fd`);

@@ -49,6 +49,17 @@ export function reapLeftoverPods(dataDir: string): number[] {
   return killed;
 }
 
+/** Pids of every process /proc lists (empty where there is no /proc). */
+export function processIds(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** The environment variable every pod of a supervisor carries: the supervisor's data dir. */
 export const POD_MARKER = 'FAULTLINE_POD_OF';
 
@@ -56,15 +67,8 @@ export const POD_MARKER = 'FAULTLINE_POD_OF';
 export function podsMarkedFor(dataDir: string): number[] {
   const needle = Buffer.from(`\0${POD_MARKER}=${path.resolve(dataDir)}\0`);
   const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    const pid = Number(e);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+  for (const pid of processIds()) {
+    if (pid === process.pid) continue;
     try {
       // leading NUL so the first variable matches too
       const env = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]);
