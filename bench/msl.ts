@@ -1,6 +1,7 @@
 /**
  * USAD on NASA MSL (27 channels, one model per channel, window 12): faultline's trainer beside the reference
- * port (../shared/anchors/usad-msl/usad_reference.py) and a random-score baseline, in one run; ROC-AUC, best
+ * port (../shared/anchors/usad-msl/usad_reference.py), a random-score baseline and label-free baselines
+ * (nearest normal window, telemetry-only variants; msl_bench.py phase_baselines), in one run; ROC-AUC, best
  * F1 with and without point-adjust, per channel, mean over channels and joined; per-epoch training time at the
  * same hyperparameters; ONNX scoring in Node (onnxruntime-node) vs PyTorch. The Python half is
  * bench/msl_bench.py (one phase per call). Writes bench/results/msl.json.
@@ -104,7 +105,7 @@ async function scoreOnnx(dir: string, chans: OnnxChannel[], model: string, batch
 export async function run(): Promise<unknown> {
   const work = process.env.FAULTLINE_MSL_WORK ?? (await mkdtemp(join(tmpdir(), 'fl-bench-msl-')));
   await mkdir(work, { recursive: true });
-  const phases = (process.env.FAULTLINE_MSL_PHASES ?? 'ours,random,timing,reference').split(',');
+  const phases = (process.env.FAULTLINE_MSL_PHASES ?? 'ours,random,baselines,timing,reference').split(',');
   const extra = process.env.FAULTLINE_MSL_CHANNELS ? ['--channels', process.env.FAULTLINE_MSL_CHANNELS] : [];
   const refEpochs = process.env.FAULTLINE_MSL_REF_EPOCHS ?? '30';
   const node: NodeScoring[] = [];
@@ -130,7 +131,7 @@ export async function run(): Promise<unknown> {
     await writeFile(join(work, 'node.json'), JSON.stringify(node, null, 1));
     const out = join(ROOT, 'bench', 'results', 'msl.json');
     await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
-    await python(['--phase', 'summary', '--out', out], work);
+    await python(['--phase', 'summary', '--out', out, '--carry', out], work); // keeps earlier ablation sections
     const summary = JSON.parse(await readFile(out, 'utf8')) as { headline: unknown; timing: unknown };
     return { headline: summary.headline, timing: summary.timing, results: out };
   } finally {

@@ -68,9 +68,9 @@ def dump(a) -> None:
     set_threads(1)
     with open(os.path.join(a.work, "config.json"), "w") as f:
         json.dump({"epochs": a.epochs, "warmup_epochs": a.warmup, "batch": a.batch, "latent": a.latent, "lr": a.lr,
-                   "patience": 0, "seed": 0, "clip": True, "drop_constant_commands": True}, f)
+                   "patience": 0, "seed": 0, "clip": [-1.0, 2.0], "drop_constant_commands": True}, f)
     for r in rows:
-        ch = msl.load_channel(a.data, r, window=12, clip=True, drop_constant_commands=True)
+        ch = msl.load_channel(a.data, r, window=12, clip=1.0, drop_constant_commands=True)
         path = os.path.join(a.work, ch.name + ".npz")
         if os.path.exists(path):
             continue

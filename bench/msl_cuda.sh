@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MSL benchmark's Python half on a CUDA machine, where Node and onnxruntime-node may be absent:
 # the trainer's tests (the CUDA ones run there), then "ours" (quality and wall time on CUDA), "timing"
-# (our loop and the reference's, alternated epoch by epoch, both on CUDA), "random" and the summary.
+# (our loop and the reference's, alternated epoch by epoch, both on CUDA), "random", "baselines" (nearest normal
+# window, telemetry-only variants) and the summary.
 # Usage: bench/msl_cuda.sh MSL_DIR REFERENCE_PY OUT_DIR   (python3 must be a CUDA build of torch)
 set -uo pipefail
 data=$1 ref=$2 out=$3
@@ -18,5 +19,6 @@ run --phase ours --ours-threads 1 2>&1 | tee "$out/ours.log" | grep -E '^\[ours'
 echo "ours wall $(($(date +%s) - t0)) s"
 run --phase timing --onnx-timing 0 --paired-reps "${PAIRED_REPS:-4}" 2>&1 | grep -E '^\[(timing|paired)' || true
 run --phase random >/dev/null 2>&1
+run --phase baselines 2>&1 | tail -1
 run --phase summary --out "$out/msl-cuda.json" 2>&1 | tail -1
-cp "$work"/ours.json "$work"/timing.json "$out"/ 2>/dev/null
+cp "$work"/ours.json "$work"/timing.json "$work"/baselines.json "$out"/ 2>/dev/null

@@ -50,4 +50,30 @@ def test_trains_one_msl_channel_above_chance(tmp_path):
                            str(tmp_path))
     assert info["stopped_early"]
     s = score(model, torch.from_numpy(ch.test)).numpy()
-    assert msl.auc_score(ch.labels, s) > 0.65  # 0.735 in the benchmark run; random is 0.5
+    assert msl.auc_score(ch.labels, s) > 0.65  # 0.736 in the benchmark run; random is 0.5
+
+
+def test_clip_keeps_a_drop_below_a_feature_constant_in_training(tmp_path):
+    # A feature constant in training scales to 0 (MinMaxScaler's rule for a zero range), so clipping test values to
+    # the bare training range [0, 1] turned every drop below that constant back into the training value itself.
+    for d in ("train", "test"):
+        (tmp_path / d).mkdir()
+    tr = np.zeros((40, 3))
+    tr[:, 0] = 0.5  # telemetry constant in training (as MSL's M-6)
+    tr[::2, 1] = 1.0  # a command flag that is set in training
+    te = np.zeros((30, 3))
+    te[:, 0] = 0.5
+    te[10:20, 0] = 0.2  # the anomaly: a drop below the training constant
+    te[25:, 0] = 9.0  # far above: bounded by the clip
+    np.save(tmp_path / "train" / "X-1.npy", tr)
+    np.save(tmp_path / "test" / "X-1.npy", te)
+    (tmp_path / "labeled_anomalies.csv").write_text(
+        'chan_id,spacecraft,anomaly_sequences,class,num_values\nX-1,MSL,"[[10, 19]]",[point],30\n')
+    row = msl.channel_rows(str(tmp_path))[0]
+    ch = msl.load_channel(str(tmp_path), row, window=2, clip=1.0)
+    assert ch.features == [0, 1]  # feature 2 is never set in training: dropped
+    x0 = ch.test.reshape(len(ch.test), 2, 2)[:, 0, 0]
+    assert x0[0] == pytest.approx(0.0) and x0[10] == pytest.approx(-0.3)
+    assert x0[25] == pytest.approx(2.0)  # clipped to 1 + clip
+    raw = msl.load_channel(str(tmp_path), row, window=2, clip=None)
+    assert raw.test.reshape(len(raw.test), 2, 2)[25, 0, 0] == pytest.approx(8.5)

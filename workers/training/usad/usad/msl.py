@@ -33,8 +33,10 @@ def make_windows(x: np.ndarray, w: int) -> np.ndarray:
     return x[np.arange(w)[None, :] + np.arange(x.shape[0] - w)[:, None]]
 
 
-def load_channel(data_dir: str, row: Dict[str, str], window: int = 12, clip: bool = True,
+def load_channel(data_dir: str, row: Dict[str, str], window: int = 12, clip: Optional[float] = 1.0,
                  drop_constant_commands: bool = True) -> Channel:
+    """clip: scaled test values are clipped to [-clip, 1 + clip] (the training range is [0, 1]), the rule of
+    faultline's own dataset scaler (dataset.clip, activities/dataset/scaler.ts); None leaves them unbounded."""
     ch = row["chan_id"]
     tr = np.load(os.path.join(data_dir, "train", ch + ".npy")).astype(np.float64)
     te = np.load(os.path.join(data_dir, "test", ch + ".npy")).astype(np.float64)
@@ -43,11 +45,13 @@ def load_channel(data_dir: str, row: Dict[str, str], window: int = 12, clip: boo
     const = rng == 0.0
     rng[const] = 1.0  # MinMaxScaler rule (as the reference)
     trs, tes = (tr - mn) / rng, (te - mn) / rng
-    if clip:
+    if clip is not None:
         # Test values far outside the training range (P-14 reaches 2,000 after scaling) would otherwise decide
-        # every window's score on their own; clipping to the train range keeps "left the range" visible (error
-        # up to 1 per value) without letting one channel or one feature dominate.
-        tes = np.clip(tes, 0.0, 1.0)
+        # every window's score on their own; clipping keeps "left the range" visible without letting one
+        # channel or one feature dominate. Both sides get a margin: clipping to the range itself, [0, 1], erased
+        # every drop of a feature that is constant in training (it scales to 0, so any lower value clipped back
+        # to exactly the training value): M-6's telemetry is constant in training and its anomaly is a drop.
+        tes = np.clip(tes, -clip, 1.0 + clip)
     keep = list(range(tr.shape[1]))
     if drop_constant_commands:
         # Features 1.. are one-hot command flags. One never set in training carries nothing a model can learn;
