@@ -336,4 +336,36 @@ describe('supervisor (ReplicaSet + kubelet + Service proxy for local processes)'
       assert.equal(m.status, 200);
     }
   });
+
+  it('refuses to start on a taken port with the setting to change, and leaves the running one alone', async () => {
+    // A second supervisor (own data dir: a shared one would reap the first one's pods) on ports the first holds.
+    async function startFails(config: SupervisorConfigInput): Promise<string> {
+      const file = path.join(dir, `clash-${config.port}-${config.apps.length}.json`);
+      writeFileSync(file, JSON.stringify(config));
+      const p = spawn(process.execPath, [supervisorMainPath(), '--config', file], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      p.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+      const [code] = (await once(p, 'exit')) as [number | null];
+      assert.equal(code, 1, err);
+      return err;
+    }
+    const common = { dataDir: path.join(dir, 'clash-data'), proxy: { noEndpointWaitMs: 300 } };
+    const apiPort = Number(new URL(supervisorUrl).port);
+    const api = await startFails({ ...common, port: apiPort, apps: [] });
+    assert.match(
+      api,
+      new RegExp(`supervisor API: port ${apiPort} on 127\\.0\\.0\\.1 is already in use \\(target\\.supervisorPort\\)`),
+    );
+    const taken = app('grpcapp', 'grpc', 1, 0, 'grpc');
+    const proxy = await startFails({ ...common, port: await freePort(), apps: [taken] });
+    assert.match(
+      proxy,
+      /service proxy for grpcapp: port \d+ on 127\.0\.0\.1 is already in use \(target\.basePort \(the grpcapp service's port\)\)/,
+    );
+    assert.match(proxy, /stop whatever listens there/);
+    assert.ok(await client.healthy(), 'the running supervisor still answers');
+    assert.equal((await client.listPods({ app: 'grpcapp' })).filter((x) => x.ready).length, 2);
+  });
 });

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
-import { ListenError, listenHint } from './listen';
+import { ListenError, listenHint } from '../listen';
 import type { Logger } from './log';
 import { createGrpcServerMetrics, type GrpcServerMetrics } from './metrics';
 import { loadProtos, type HipstershopServiceName } from './proto';

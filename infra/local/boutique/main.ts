@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import type { BoutiqueService } from '../../../schemas/target';
 import { ConfigError, positiveIntEnv } from './env';
-import { ListenError } from './listen';
+import { ListenError } from '../listen';
 import { createLogger } from './log';
 import { createRegistry } from './metrics';
 import type { RunningService, ServiceMain } from './service';

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { listenHttp } from './listen';
+import { listenOn } from '../listen';
 
 /**
  * Prometheus metrics with the names the upstream ecosystem uses (go-grpc-prometheus for gRPC
@@ -101,6 +101,6 @@ export async function startMetricsServer(registry: Registry, host: string, port:
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   });
-  await listenHttp(server, host, port, 'METRICS_PORT');
+  await listenOn(server, host, port, 'METRICS_PORT');
   return server;
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { listenOn } from '../listen';
 import { chunkDelayMs, httpDecision, type FaultTable } from './faults';
 import { pickEndpoint, type EndpointSource, type ProxyMetrics } from './endpoints';
 
@@ -41,13 +42,7 @@ export class HttpProxy {
     });
     server.keepAliveTimeout = 65_000;
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(server, this.host, this.port, `target.basePort (the ${this.app} service's port)`);
   }
 
   private fail(res: http.ServerResponse, code: number, text: string): void {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { listenOn } from '../listen';
 import { chunkDelayMs, type FaultTable } from './faults';
 import { pickEndpoint, type EndpointSource, type ProxyMetrics } from './endpoints';
 
@@ -27,13 +28,7 @@ export class TcpProxy {
       this.handle(client).catch(() => client.destroy());
     });
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(server, this.host, this.port, `target.basePort (the ${this.app} service's port)`);
   }
 
   private async handle(client: net.Socket): Promise<void> {

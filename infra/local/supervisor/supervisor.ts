@@ -7,6 +7,7 @@ import { FaultTable, validateFault } from '../proxy/faults';
 import { TcpProxy } from '../proxy/tcp-proxy';
 import { HttpProxy } from '../proxy/http-proxy';
 import { cmdlineOf, reapLeftoverPods, stateFilePath, waitGone, type StateFile } from './state';
+import { listenOn } from '../listen';
 
 class HttpError extends Error {
   constructor(
@@ -81,7 +82,7 @@ export class Supervisor {
         await proxy.listen();
       } catch (err) {
         await this.closeProxies();
-        throw new Error(`service proxy for ${spec.app} cannot listen on port ${spec.publicPort}: ${String(err)}`, {
+        throw new Error(`service proxy for ${spec.app}: ${err instanceof Error ? err.message : String(err)}`, {
           cause: err,
         });
       }
@@ -95,12 +96,9 @@ export class Supervisor {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.config.port, this.config.host, () => resolve());
-    }).catch(async (err: unknown) => {
+    await listenOn(server, this.config.host, this.config.port, 'target.supervisorPort').catch(async (err: unknown) => {
       await this.closeProxies();
-      throw new Error(`supervisor API cannot listen on port ${this.config.port}: ${String(err)}`);
+      throw new Error(`supervisor API: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     pods.start();
     this.sweepTimer = setInterval(() => this.faults.sweep(), 1000);

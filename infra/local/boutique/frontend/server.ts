@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { requiredAddr, requiredPort } from '../env';
 import { BoutiqueClient } from '../grpc-client';
-import { listenHttp } from '../listen';
+import { listenOn } from '../../listen';
 import { createHttpMetrics, renderMetrics } from '../metrics';
 import { multiply, sum, zero } from '../money';
 import { SHUTDOWN_GRACE_MS, type RunContext, type ServiceMain } from '../service';
@@ -479,7 +479,7 @@ export const run: ServiceMain = async (ctx) => {
   });
   server.keepAliveTimeout = 5000;
   try {
-    await listenHttp(server, ctx.host, port, 'PORT');
+    await listenOn(server, ctx.host, port, 'PORT');
   } catch (err) {
     closeClients();
     throw err;
