@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { TemporalConfigError, temporalEnv, type TemporalEnv } from '../infra/temporal/connection-options';
 import { CliError, EXIT } from './errors';
 
 export interface ConnectOptions {
@@ -10,21 +11,25 @@ export interface ConnectOptions {
 export async function connectClient(
   opts: ConnectOptions = {},
 ): Promise<{ client: Client; close: () => Promise<void> }> {
-  const address = opts.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const namespace = opts.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+  let env: TemporalEnv;
+  try {
+    env = temporalEnv();
+  } catch (err) {
+    if (err instanceof TemporalConfigError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+  const address = opts.address ?? env.address;
+  const namespace = opts.namespace ?? env.namespace;
   let connection: Connection;
   try {
-    connection = await Connection.connect({
-      address,
-      connectTimeout: 5000,
-      apiKey: process.env.TEMPORAL_API_KEY || undefined,
-      tls: process.env.TEMPORAL_TLS === 'true' || !!process.env.TEMPORAL_API_KEY,
-    });
+    connection = await Connection.connect({ address, connectTimeout: 5000, apiKey: env.apiKey, tls: env.tls });
     await connection.workflowService.describeNamespace({ namespace });
   } catch (err) {
+    const hint = env.tls
+      ? `  check the certificate files (TEMPORAL_TLS_*), TEMPORAL_TLS_SERVER_NAME and that the server expects TLS`
+      : `  start a local server with \`faultline up\`, or set TEMPORAL_ADDRESS / --address (TEMPORAL_TLS_* for TLS)`;
     throw new CliError(
-      `cannot reach Temporal at ${address} (namespace ${namespace}): ${(err as Error).message}\n` +
-        `  start a local server with \`faultline up\`, or set TEMPORAL_ADDRESS / --address`,
+      `cannot reach Temporal at ${address} (namespace ${namespace}, ${env.security}): ${(err as Error).message}\n${hint}`,
       EXIT.unavailable,
     );
   }

@@ -6,6 +6,7 @@ import { registerUpCommands } from './commands/up';
 import { registerDemoCommand } from './commands/demo';
 import { registerChaosCommands } from './commands/chaos';
 import { registerDatasetCommands } from './commands/dataset';
+import { TEMPORAL_ENV_HELP } from '../infra/temporal/connection-options';
 import { CliError, EXIT } from './errors';
 
 /** Declares every command; the commands themselves live in cli/commands/*.ts. */
@@ -15,6 +16,13 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .option('--address <host:port>', 'Temporal frontend (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)')
     .option('--namespace <ns>', 'Temporal namespace (default $TEMPORAL_NAMESPACE or default)')
+    .addHelpText(
+      'after',
+      '\nConnection (workers read the same variables; the Temporal CLI uses these names too):\n' +
+        Object.entries(TEMPORAL_ENV_HELP)
+          .map(([name, what]) => `  ${name.padEnd(26)}${what}`)
+          .join('\n'),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerUpCommands(program);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { KUBE_PERMISSIONS } from '../activities/deploy/kubernetes-target';
+import { TEMPORAL_ENV_HELP, temporalEnv } from '../infra/temporal/connection-options';
 import { parseCampaignConfig } from '../schemas/campaign';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, TRAINING_TASK_QUEUE } from '../workflows/messages';
 
@@ -27,7 +28,7 @@ interface Container {
     valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
   }[];
   envFrom?: { configMapRef?: { name: string } }[];
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface PodSpec {
   serviceAccountName?: string;
@@ -35,7 +36,11 @@ interface PodSpec {
   initContainers?: Container[];
   nodeSelector?: Record<string, string>;
   tolerations?: { key?: string; operator?: string; effect?: string }[];
-  volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
+  volumes?: {
+    name: string;
+    persistentVolumeClaim?: { claimName: string };
+    secret?: { secretName: string; optional?: boolean };
+  }[];
 }
 interface Deployment extends Obj {
   spec: {
@@ -204,9 +209,9 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
       data: Record<string, string>;
     };
     assert.ok(cm);
-    const envSource = readFileSync(join(ROOT, 'workers', 'env.ts'), 'utf8');
-    for (const key of Object.keys(cm.data))
-      assert.ok(envSource.includes(`process.env.${key}`), `workers/env.ts reads ${key}`);
+    const cmText = readFileSync(join(ROOT, 'infra', 'k8s', 'temporal', 'configmap.yaml'), 'utf8');
+    for (const key of Object.keys(cm.data)) assert.ok(key in TEMPORAL_ENV_HELP, `the workers read ${key}`);
+    assert.equal(temporalEnv(cm.data).address, cm.data.TEMPORAL_ADDRESS, 'the ConfigMap is a valid connection');
     const pvcs = byKind('PersistentVolumeClaim');
     for (const d of [cpu, gpu]) {
       const c = d.spec.template.spec.containers[0] as Container;
@@ -221,6 +226,15 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
         c.env?.find((e) => e.name === 'FAULTLINE_HOME')?.value,
         c.volumeMounts?.find((m) => m.name === 'data')?.mountPath,
       );
+      // the mTLS client certificate: an optional Secret, mounted read-only where the ConfigMap's comment says
+      const tlsVolume = d.spec.template.spec.volumes?.find((v) => v.name === 'temporal-tls');
+      assert.deepEqual(
+        { name: tlsVolume?.secret?.secretName, optional: tlsVolume?.secret?.optional },
+        { name: 'faultline-temporal-tls', optional: true },
+      );
+      const tlsMount = c.volumeMounts?.find((m) => m.name === 'temporal-tls');
+      assert.ok(tlsMount?.readOnly === true && tlsMount.mountPath === '/etc/faultline/temporal-tls');
+      assert.ok(cmText.includes(`TEMPORAL_TLS_CERT: ${tlsMount.mountPath}/tls.crt`));
     }
     const pvc = pvcs[0] as Obj & { spec: { accessModes: string[] } };
     assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany'], 'both pools share campaign files');

@@ -1,23 +1,14 @@
 import { faultlineHome } from '../infra/home';
+import { TemporalConfigError, temporalEnv, type TemporalEnv } from '../infra/temporal/connection-options';
 
 /** The one config object workers read from their environment (12-factor: the same on a laptop and in k8s). */
-export interface WorkerEnv {
-  address: string;
-  namespace: string;
+export interface WorkerEnv extends TemporalEnv {
   home: string;
-  /** TLS / API key for Temporal Cloud or a secured cluster. */
-  apiKey?: string;
-  tls: boolean;
 }
 
+/** Throws TemporalConfigError (naming the variable to fix) before any connection attempt. */
 export function workerEnv(): WorkerEnv {
-  return {
-    address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
-    home: faultlineHome(),
-    apiKey: process.env.TEMPORAL_API_KEY || undefined,
-    tls: process.env.TEMPORAL_TLS === 'true' || !!process.env.TEMPORAL_API_KEY,
-  };
+  return { ...temporalEnv(), home: faultlineHome() };
 }
 
 /** Shuts the worker down gracefully on SIGTERM/SIGINT (in-flight activities finish or heartbeat out). */
@@ -28,4 +19,14 @@ export function shutdownOnSignals(shutdown: () => void): void {
       shutdown();
     });
   }
+}
+
+/** A worker failed to start: a setting error prints its message and exits 2, anything else its stack, exit 1. */
+export function failStart(err: unknown): never {
+  if (err instanceof TemporalConfigError) {
+    console.error(`[worker] ${err.message}`);
+    process.exit(2);
+  }
+  console.error(err);
+  process.exit(1);
 }

@@ -3,7 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { TASK_QUEUE } from '../workflows/messages';
 import { WORKFLOW_BUNDLE_PATH } from './bundle';
-import { shutdownOnSignals, workerEnv } from './env';
+import { failStart, shutdownOnSignals, workerEnv } from './env';
 
 /** The main worker: every workflow plus the CPU activities, on task queue `faultline`. */
 export async function runMainWorker(): Promise<void> {
@@ -24,14 +24,11 @@ export async function runMainWorker(): Promise<void> {
     shutdownGraceTime: '10s',
   });
   shutdownOnSignals(() => worker.shutdown());
-  console.error(`[worker] main worker polling ${TASK_QUEUE} on ${env.address} (${env.namespace})`);
+  console.error(`[worker] main worker polling ${TASK_QUEUE} on ${env.address} (${env.namespace}, ${env.security})`);
   await worker.run();
   await connection.close();
 }
 
 if (require.main === module) {
-  runMainWorker().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
+  runMainWorker().catch(failStart);
 }

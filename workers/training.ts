@@ -1,7 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createTrainingActivities } from '../activities/model/training-index';
 import { TRAINING_TASK_QUEUE } from '../workflows/messages';
-import { shutdownOnSignals, workerEnv } from './env';
+import { failStart, shutdownOnSignals, workerEnv } from './env';
 
 /**
  * The training pool: training activities only, on `faultline-training`. One activity per GPU at a time,
@@ -20,14 +20,13 @@ export async function runTrainingWorker(): Promise<void> {
     shutdownGraceTime: '30s',
   });
   shutdownOnSignals(() => worker.shutdown());
-  console.error(`[worker] training worker polling ${TRAINING_TASK_QUEUE} (${gpus} slot(s))`);
+  console.error(
+    `[worker] training worker polling ${TRAINING_TASK_QUEUE} on ${env.address} (${env.namespace}, ${env.security}; ${gpus} slot(s))`,
+  );
   await worker.run();
   await connection.close();
 }
 
 if (require.main === module) {
-  runTrainingWorker().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
+  runTrainingWorker().catch(failStart);
 }
