@@ -561,6 +561,13 @@ describe('boutique stand-in services', function () {
       assert.equal(unknown.status, 500);
       assert.match(unknown.html, /could not retrieve product: productcatalogservice/);
       assert.equal((await b.request('/_healthz')).html, 'ok');
+      // stand-in assets: a stylesheet for upstream's class names, a named tile per product picture
+      const css = await fetch(`${stack.frontendUrl}/static/styles/styles.css`);
+      assert.equal(css.headers.get('content-type'), 'text/css');
+      assert.match(await css.text(), /\.hot-product-card-name\{/);
+      const tile = await fetch(`${stack.frontendUrl}/static/img/products/tank-top.jpg`);
+      assert.equal(tile.headers.get('content-type'), 'image/svg+xml');
+      assert.match(await tile.text(), /^<svg [^>]*width="400"[^]*>tank top<\/text><\/svg>$/);
     });
 
     it('answers 500 naming cartservice while it is killed, and recovers when it is back', async function () {

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CancelledFailure } from '@temporalio/common';
@@ -203,5 +204,55 @@ describe('browser: journey against the local boutique', function () {
     assert.match(xml, /<testcase [^>]*name="home"[^>]*>\s*<failure message="GET http:\/\/127\.0\.0\.1:\d+\/ loads"/);
     assert.ok(xml.includes(`screenshot: ${run.screenshot}`));
     assert.equal((xml.match(/<skipped /g) ?? []).length, 5);
+  });
+});
+
+describe('browser: a page wider than the phone', function () {
+  this.timeout(90_000);
+  let server: http.Server;
+  let url: string;
+  let dir: string;
+  // Boutique-shaped pages whose product page is wider than the phone: the emulated phone's layout viewport
+  // grows with it, and chromedriver's click on "Add To Cart" lands beside the button.
+  const pages: Record<string, string> = {
+    '/': `<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, initial-scale=1"><title>Online Boutique</title></head>
+<body><main class="home"><h3>Hot Products</h3><div class="hot-product-card"><a href="/product/WIDE1">open</a>
+<div class="hot-product-card-name">Wide Thing</div><div class="hot-product-card-price">$1.00</div></div></main></body></html>`,
+    '/product/WIDE1': `<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, initial-scale=1"><title>Online Boutique</title></head>
+<body><div style="width:1600px;height:8px;background:#ccc"></div><div class="h-product"><h2>Wide Thing</h2>
+<p class="product-price">$1.00</p><form method="POST" action="/cart"><select id="quantity" name="quantity"><option>1</option></select>
+<button type="submit" style="margin-left:900px">Add To Cart</button></form></div></body></html>`,
+  };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-browser-wide-'));
+    server = http.createServer((req, res) => {
+      const page = pages[req.url ?? ''];
+      if (req.method === 'POST') {
+        res.writeHead(302, { location: '/cart' }).end();
+      } else if (page) {
+        res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+
+  after(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names the page width when a click does nothing', async () => {
+    const s = await runProbe(
+      probeInput(dir, 'wide', url, { profile: 'mobile', device: 'Pixel 7', stepTimeout: '3s' }),
+      { maxRuns: 1 },
+    );
+    const [run] = readRuns(s);
+    assert.equal(run?.ok, false);
+    assert.equal(run.failedStep, 'add-to-cart', `${run.assertion} — ${run.error}`);
+    assert.match(run.error ?? '', /the page is \d+ px wide in a 412 px viewport, so clicks can miss/);
   });
 });

@@ -101,7 +101,15 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
       const netErr = /\b(ERR_[A-Z_]+)\b/.exec(t)?.[1];
       if (netErr) return `the browser could not reach the frontend (net::${netErr})`;
       const title = await driver.getTitle();
-      return `${errorText(err)} (page title "${title}", url ${await driver.getCurrentUrl()})`;
+      // A page wider than the viewport widens an emulated phone's layout viewport (innerWidth follows it,
+      // clientWidth does not), and chromedriver's clicks then miss their element: a click that does nothing.
+      // Say so: it is the page's layout, not the network or the backend.
+      const widths: unknown = await driver.executeScript(
+        'return [document.documentElement.scrollWidth, document.documentElement.clientWidth];',
+      );
+      const [page = 0, view = 0] = Array.isArray(widths) ? (widths as number[]) : [];
+      const wide = page > view ? `; the page is ${page} px wide in a ${view} px viewport, so clicks can miss` : '';
+      return `${errorText(err)} (page title "${title}", url ${await driver.getCurrentUrl()}${wide})`;
     } catch {
       return errorText(err);
     }

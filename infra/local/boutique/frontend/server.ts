@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { requiredAddr, requiredPort } from '../env';
 import { BoutiqueClient } from '../grpc-client';
+import { staticAsset } from './assets';
 import { listenOn } from '../../listen';
 import { createHttpMetrics, renderMetrics } from '../metrics';
 import { multiply, sum, zero } from '../money';
@@ -321,22 +322,6 @@ function routeOf(path: string): Route {
   return 'other';
 }
 
-/** Stand-in static assets: the pages reference upstream's images and stylesheet; serve tiny placeholders. */
-function staticAsset(path: string): Page {
-  if (path.endsWith('.css')) {
-    return {
-      status: 200,
-      text: 'body{font-family:sans-serif}.cart-size-circle{border-radius:50%}\n',
-      contentType: 'text/css',
-    };
-  }
-  return {
-    status: 200,
-    text: '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>',
-    contentType: 'image/svg+xml',
-  };
-}
-
 export const run: ServiceMain = async (ctx) => {
   const port = requiredPort(ctx.env, 'PORT', 'the HTTP listen port');
   const d = ctx.deadlineMs;
@@ -407,7 +392,7 @@ export const run: ServiceMain = async (ctx) => {
         return fe.productMeta(pathParam(path, '/product-meta/'));
       case '/static':
         onlyGet();
-        return staticAsset(path);
+        return { status: 200, ...staticAsset(path) };
       case '/metrics': {
         onlyGet();
         const m = await renderMetrics(ctx.registry);
