@@ -80,10 +80,15 @@ def scores_of(model, x: np.ndarray, alpha=0.5, beta=0.5, batch=8192) -> np.ndarr
     return alpha * e[:, 0] + beta * e[:, 2]
 
 
+def ours_train_config(a) -> TrainConfig:
+    """faultline's trainer at its MSL settings (the "ours" phase; the telemetry-only baseline uses the same)."""
+    return TrainConfig(epochs=a.epochs, batch_size=a.batch, latent_size=a.latent, learning_rate=a.lr, seed=0,
+                       patience=a.patience, threads=a.ours_threads or a.threads, device=a.device, update="paper",
+                       warmup_epochs=a.warmup, stop_on=a.stop_on)
+
+
 def phase_ours(a) -> Dict:
-    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch, latent_size=a.latent, learning_rate=a.lr, seed=0,
-                      patience=a.patience, threads=a.ours_threads or a.threads, device=a.device, update="paper",
-                      warmup_epochs=a.warmup, stop_on=a.stop_on)
+    cfg = ours_train_config(a)
     set_threads(cfg.threads)
     t_all = time.perf_counter()
     per, scores, norm, labels, chans = [], [], [], [], []
@@ -287,10 +292,11 @@ def nearest_normal_distance(train: np.ndarray, x: np.ndarray, block: int = 4096)
                      ).numpy().astype(np.float64)
 
 
-def telemetry_only(ch: msl.Channel, x: np.ndarray) -> np.ndarray:
-    """Windows of feature 0 (the telemetry value) alone, out of the [n, W*F] layout load_channel returns."""
+def telemetry_splits(ch: msl.Channel) -> Dict[str, np.ndarray]:
+    """train/val/test windows of feature 0 (the telemetry value) alone, out of load_channel's [n, W*F] layout."""
     nf = len(ch.features)
-    return np.ascontiguousarray(x.reshape(len(x), -1, nf)[:, :, 0])
+    return {k: np.ascontiguousarray(x.reshape(len(x), -1, nf)[:, :, 0])
+            for k, x in (("train", ch.train), ("val", ch.val), ("test", ch.test))}
 
 
 def phase_baselines(a) -> Dict:
@@ -301,25 +307,23 @@ def phase_baselines(a) -> Dict:
     knn_telemetry_unclipped  the same on unclipped values (one feature cannot drown others, so nothing to bound)
     usad_telemetry faultline's trainer at the "ours" settings on feature 0 alone
     Each channel's validation scores normalise its test scores for the joined figures, as for "ours"."""
-    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch, latent_size=a.latent, learning_rate=a.lr, seed=0,
-                      patience=a.patience, threads=a.ours_threads or a.threads, device=a.device, update="paper",
-                      warmup_epochs=a.warmup, stop_on=a.stop_on)
+    cfg = ours_train_config(a)
     set_threads(cfg.threads)
     names = ("knn", "knn_telemetry", "knn_telemetry_unclipped", "usad_telemetry")
     acc = {n: {"per": [], "norm": [], "labels": [], "seconds": 0.0} for n in names}
     for r in rows_of(a):
         ch = msl.load_channel(a.data, r, window=12, clip=a.clip, drop_constant_commands=True)
-        tel = {k: telemetry_only(ch, getattr(ch, k)) for k in ("train", "val", "test")}
-        raw = msl.load_channel(a.data, r, window=12, clip=None, drop_constant_commands=True)
-        tel_raw = {k: telemetry_only(raw, getattr(raw, k)) for k in ("train", "val", "test")}
+        tel = telemetry_splits(ch)
+        windows = {"knn": {"train": ch.train, "val": ch.val, "test": ch.test}, "knn_telemetry": tel,
+                   "knn_telemetry_unclipped": telemetry_splits(
+                       msl.load_channel(a.data, r, window=12, clip=None, drop_constant_commands=True))}
         for n in names:
             t0 = time.perf_counter()
             if n == "usad_telemetry":
                 model, _, _ = train(tel["train"], tel["val"], cfg, os.path.join(a.work, "baselines", ch.name))
                 s, sv = scores_of(model, tel["test"]), scores_of(model, tel["val"])
             else:
-                src = {"knn_telemetry": tel, "knn_telemetry_unclipped": tel_raw}.get(
-                    n, {k: getattr(ch, k) for k in ("train", "val", "test")})
+                src = windows[n]
                 s = nearest_normal_distance(src["train"], src["test"])
                 sv = nearest_normal_distance(src["train"], src["val"])
             acc[n]["seconds"] += time.perf_counter() - t0

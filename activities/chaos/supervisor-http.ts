@@ -38,12 +38,16 @@ export class SupervisorHttp {
     return view;
   }
 
+  private url(path: string): string {
+    return `${this.baseUrl.replace(/\/$/, '')}${path}`;
+  }
+
   /** Starts the trigger thread and opens its kept-alive connection (a cheap GET), so a timed request finds both. */
   warm(): void {
     fireAt({
       at: 0,
       method: 'GET',
-      url: `${this.baseUrl.replace(/\/$/, '')}/healthz`,
+      url: this.url('/healthz'),
       timeoutMs: this.timeoutMs,
     }).catch(() => undefined);
   }
@@ -54,7 +58,7 @@ export class SupervisorHttp {
     path: string,
     body?: unknown,
   ): Promise<T> {
-    const url = `${this.baseUrl.replace(/\/$/, '')}${path}`;
+    const url = this.url(path);
     let r: TimedResponse;
     try {
       r = await fireAt({
@@ -76,16 +80,12 @@ export class SupervisorHttp {
       const err = new Error(r.error);
       throw targetUnavailable(`supervisor ${method} ${url} failed: ${r.error}`, err);
     }
-    const text = r.text ?? '';
-    const status = r.status ?? 0;
-    if (status < 200 || status >= 300)
-      throw new SupervisorError(`supervisor ${method} ${path} → ${status} ${text.slice(0, 300)}`, status);
-    return (text ? JSON.parse(text) : undefined) as T;
+    return parseReply<T>(method, path, r.status ?? 0, r.text ?? '');
   }
 
   private call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     if (this.trigger) return this.callTimed<T>(this.trigger, method, path, body);
-    const url = `${this.baseUrl.replace(/\/$/, '')}${path}`;
+    const url = this.url(path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -126,14 +126,8 @@ export class SupervisorHttp {
         res.on('error', fail);
         res.on('end', () => {
           if (settled) return;
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) {
-            fail(new SupervisorError(`supervisor ${method} ${path} → ${status} ${text.slice(0, 300)}`, status));
-            return;
-          }
           try {
-            const value = (text ? JSON.parse(text) : undefined) as T;
+            const value = parseReply<T>(method, path, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
             settled = true;
             clearTimeout(timer);
             resolve(value);
@@ -181,6 +175,13 @@ export class SupervisorHttp {
   podPid(pod: string): Promise<{ pid: number }> {
     return this.call('GET', `/pods/${encodeURIComponent(pod)}/pid`);
   }
+}
+
+/** A supervisor answer: its JSON body, or a SupervisorError carrying a non-2xx status and the start of the body. */
+function parseReply<T>(method: string, path: string, status: number, text: string): T {
+  if (status < 200 || status >= 300)
+    throw new SupervisorError(`supervisor ${method} ${path} → ${status} ${text.slice(0, 300)}`, status);
+  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 /** A timed request the trigger thread did not send because the halt marker or the fence said stop. */
