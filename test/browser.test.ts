@@ -7,6 +7,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { CancelledFailure } from '@temporalio/common';
 import { createBrowserActivities, runProbe, type ProbeHeartbeat, type ProbeRun } from '../activities/browser';
 import { kbpsToBytesPerSec, resolveDevice } from '../activities/browser/devices';
+import { openBrowser } from '../activities/browser/driver';
+import { documentGone } from '../activities/browser/journey';
+import { By, error as seleniumError, type WebElement } from 'selenium-webdriver';
 import { browserSchema, type BrowserConfigInput } from '../schemas/browser';
 import type { BrowserProbeInput, BrowserProbeSummary } from '../activities/browser/types';
 import { startBoutique, type BoutiqueStack } from './helpers/boutique-procs';
@@ -254,5 +257,42 @@ describe('browser: a page wider than the phone', function () {
     assert.equal(run?.ok, false);
     assert.equal(run.failedStep, 'add-to-cart', `${run.assertion} — ${run.error}`);
     assert.match(run.error ?? '', /the page is \d+ px wide in a 412 px viewport, so clicks can miss/);
+  });
+});
+
+describe('browser: leaving a page', function () {
+  this.timeout(60_000);
+
+  it('counts a replaced document as gone, whether chromedriver says "stale" or "not in the document"', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!DOCTYPE html><form id="f"></form><p>${req.url}</p>`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const session = await openBrowser(browserSchema.parse({ profile: 'desktop' }));
+    try {
+      await session.driver.get(`${url}/a`);
+      const form = await session.driver.findElement(By.css('form#f'));
+      assert.equal(await documentGone(form), false, 'the form of the page being shown is not gone');
+      await session.driver.get(`${url}/b`);
+      assert.equal(await documentGone(form), true, 'the form of the page left behind is gone');
+    } finally {
+      await session.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    // chromedriver's answer when the check lands while the next document is being committed (CI, order POST)
+    const racing = {
+      isEnabled: () =>
+        Promise.reject(
+          new seleniumError.WebDriverError(
+            'unknown error: unhandled inspector error: {"code":-32000,"message":"Node with given id does not belong to the document"}',
+          ),
+        ),
+    } as unknown as WebElement;
+    assert.equal(await documentGone(racing), true);
+    const broken = {
+      isEnabled: () => Promise.reject(new seleniumError.NoSuchSessionError('invalid session id')),
+    } as unknown as WebElement;
+    await assert.rejects(documentGone(broken), /invalid session id/, 'other errors are not taken for leaving the page');
   });
 });

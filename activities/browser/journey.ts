@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { By, until, type WebDriver, type WebElement } from 'selenium-webdriver';
+import { By, error as seleniumError, until, type WebDriver, type WebElement } from 'selenium-webdriver';
 
 /** The journey's steps, in order (home → product → add to cart → cart → checkout form → order). */
 export const JOURNEY_STEPS = ['home', 'product', 'add-to-cart', 'cart', 'checkout-form', 'order-confirmation'] as const;
@@ -268,7 +268,7 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
       // the step ends when the browser has left the cart page (click may return before the POST does)
       expect('submitting the order leaves the cart page');
       try {
-        await driver.wait(until.stalenessOf(form), wait);
+        await driver.wait(() => documentGone(form), wait, 'the checkout form is still on the page');
       } catch (err) {
         throw new AssertionFailed(assertion, await pageProblem(err));
       }
@@ -320,6 +320,23 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
   res.ok = true;
   res.endMs = Date.now();
   return res;
+}
+
+/**
+ * Whether `el`'s document has been replaced (the browser navigated away). selenium's
+ * until.stalenessOf only accepts "stale element reference"; chromedriver answers a check that lands
+ * while the new document is being committed with "unhandled inspector error: Node with given id does
+ * not belong to the document" instead (seen in CI on the order POST), which means the same thing.
+ */
+export async function documentGone(el: WebElement): Promise<boolean> {
+  try {
+    await el.isEnabled();
+    return false;
+  } catch (err) {
+    if (err instanceof seleniumError.StaleElementReferenceError) return true;
+    if (err instanceof Error && /does not belong to the document/.test(err.message)) return true;
+    throw err;
+  }
 }
 
 /** First line of an error, without selenium's long stack of driver internals. */
