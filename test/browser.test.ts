@@ -13,7 +13,9 @@ import { By, error as seleniumError, type WebElement } from 'selenium-webdriver'
 import { browserSchema, type BrowserConfigInput } from '../schemas/browser';
 import type { BrowserProbeInput, BrowserProbeSummary } from '../activities/browser/types';
 import { startBoutique, type BoutiqueStack } from './helpers/boutique-procs';
-import { waitUntil } from './helpers/ports';
+import { freePort, waitUntil } from './helpers/ports';
+import { HttpProxy } from '../infra/local/proxy/http-proxy';
+import { FaultTable } from '../infra/local/proxy/faults';
 
 const activities = createBrowserActivities({ log: () => undefined });
 
@@ -189,6 +191,45 @@ describe('browser: journey against the local boutique', function () {
     };
     assert.equal(summary.status, 'cancelled');
     assert.ok(summary.runs >= 1);
+  });
+
+  it("names a fault proxy's error answer (status and words) instead of a missing element", async function () {
+    this.timeout(60_000);
+    // the local target's real frontend Service proxy, with an http-abort on every request
+    const faults = new FaultTable();
+    faults.put('frontend', 'f000001', {
+      kind: 'http-abort',
+      statusCode: 503,
+      percent: 100,
+      expiresAtMs: Date.now() + 60_000,
+    });
+    const port = await freePort();
+    const frontendPort = Number(new URL(stack.frontendUrl).port);
+    const proxy = new HttpProxy(
+      'frontend',
+      '127.0.0.1',
+      port,
+      { readyPorts: () => [frontendPort], podAt: () => 'frontend-0' },
+      faults,
+      { connection: () => undefined, noEndpoint: () => undefined, httpResponse: () => undefined },
+      1000,
+    );
+    await proxy.listen();
+    try {
+      const s = await runProbe(probeInput(dir, 'aborted', `http://127.0.0.1:${port}`, { stepTimeout: '3s' }), {
+        maxRuns: 1,
+      });
+      const [run] = readRuns(s);
+      assert.equal(run?.ok, false);
+      assert.equal(run.failedStep, 'home');
+      assert.match(
+        run.error ?? '',
+        /the server answered HTTP 503 \("fault injected: http-abort 503"\) at http:\/\/127\.0\.0\.1:\d+\//,
+      );
+      assert.doesNotMatch(run.error ?? '', /px wide/);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('fails at the home step with the assertion and a screenshot when the frontend is down', async function () {

@@ -100,6 +100,13 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
       }
       const netErr = /\b(ERR_[A-Z_]+)\b/.exec(t)?.[1];
       if (netErr) return `the browser could not reach the frontend (net::${netErr})`;
+      // an error answer that is not the frontend's own page (a fault proxy's 503, a gateway's 502): its status
+      // and its words say what happened, where "element not found" would not
+      const status: unknown = await driver.executeScript(
+        "const n = performance.getEntriesByType('navigation')[0]; return n && n.responseStatus ? n.responseStatus : null;",
+      );
+      if (typeof status === 'number' && status >= 400)
+        return `the server answered HTTP ${status}${t ? ` ("${t.slice(0, 120)}")` : ''} at ${await driver.getCurrentUrl()}`;
       const title = await driver.getTitle();
       // A page wider than the viewport widens an emulated phone's layout viewport (innerWidth follows it,
       // clientWidth does not), and chromedriver's clicks then miss their element: a click that does nothing.
@@ -108,7 +115,8 @@ export async function runJourney(driver: WebDriver, o: JourneyOptions): Promise<
         'return [document.documentElement.scrollWidth, document.documentElement.clientWidth];',
       );
       const [page = 0, view = 0] = Array.isArray(widths) ? (widths as number[]) : [];
-      const wide = page > view ? `; the page is ${page} px wide in a ${view} px viewport, so clicks can miss` : '';
+      // (a pixel of rounding is not an overflow: a plain text page reads 981 in 980)
+      const wide = page > view + 1 ? `; the page is ${page} px wide in a ${view} px viewport, so clicks can miss` : '';
       return `${errorText(err)} (page title "${title}", url ${await driver.getCurrentUrl()}${wide})`;
     } catch {
       return errorText(err);
