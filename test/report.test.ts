@@ -111,6 +111,43 @@ async function campaign(dir: string, fx: ModelFixture): Promise<ReportInput> {
     p99: 120 * s,
     max: 480 * s,
   });
+  // Browser runs of the chaos phase as the probe writes them: one passed, two failed (one during an http-abort)
+  const chaosRuns = join(dir, 'browser', 'chaos', 'runs.jsonl');
+  mkdirSync(join(dir, 'browser', 'chaos'), { recursive: true });
+  const phone = { name: 'mobile', device: 'Pixel 7', width: 412, height: 915 };
+  const steps = [{ name: 'home', ok: true, ms: 900 }];
+  await writeFile(
+    chaosRuns,
+    [
+      { run: 1, profile: phone, ok: true, startMs: split + 1000, endMs: split + 9000, steps },
+      {
+        run: 2,
+        profile: phone,
+        ok: false,
+        startMs: split + 10_000,
+        endMs: split + 40_000,
+        steps: [{ name: 'home', ok: false, ms: 30_000 }],
+        failedStep: 'home',
+        assertion: 'home page main.home is shown',
+        error:
+          'home page main.home is shown: the server answered HTTP 503 ("fault injected: http-abort 503") at http://127.0.0.1:18000/',
+        screenshot: join(dir, 'browser', 'chaos', 'run-0002-1-home-FAILED.png'),
+      },
+      {
+        run: 3,
+        profile: { name: 'desktop' },
+        ok: false,
+        startMs: split + 41_000,
+        endMs: split + 50_000,
+        steps,
+        failedStep: 'cart',
+        assertion: 'cart badge span.cart-size-circle shows 1',
+        error: 'cart badge span.cart-size-circle shows 1: badge shows "<2>"',
+      },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n') + '\n{"run": 4, "cut sh',
+  );
   return {
     campaignId: 'c-report',
     campaignName: 'nightly-boutique',
@@ -163,7 +200,7 @@ async function campaign(dir: string, fx: ModelFixture): Promise<ReportInput> {
         failed: 9,
         availability: 61 / 70,
         meanJourneyMs: 11_900,
-        runsPath: '',
+        runsPath: chaosRuns,
         junitPath: '',
       },
     ],
@@ -261,6 +298,15 @@ describe('report', () => {
       'each injected fault of the test split scored from the fault log',
     );
     assert.match(html, /Injected faults detected/);
+    // failed journeys: why, as the journey said it, with a link to the screenshot beside the report
+    assert.match(html, /<h3>Failed journeys<\/h3>/);
+    assert.ok(
+      html.includes('the server answered HTTP 503 (&quot;fault injected: http-abort 503&quot;)'),
+      'error shown',
+    );
+    assert.ok(html.includes('href="../browser/chaos/run-0002-1-home-FAILED.png"'), 'screenshot linked relatively');
+    assert.ok(html.includes('mobile (Pixel 7)') && html.includes('badge shows &quot;&lt;2&gt;&quot;'), 'escaped');
+    assert.equal((html.match(/<td>cart<\/td>|<td>home<\/td>/g) ?? []).length, 2, 'only the two failed runs listed');
     assert.ok(
       results.history && results.history.regressions.some((r) => r.metric === 'availability'),
       'availability regression flagged',

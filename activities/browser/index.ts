@@ -7,16 +7,12 @@ import type { BrowserProbeInput, BrowserProbeSummary } from './types';
 import { openBrowser, type BrowserSession } from './driver';
 import { errorText, runJourney, type JourneyResult } from './journey';
 import { writeJunit } from './junit';
+import { readRuns, type ProbeRun } from './runs';
 
+export type { ProbeRun } from './runs';
 export type { BrowserProbeInput, BrowserProbeSummary } from './types';
 export { JOURNEY_STEPS } from './journey';
 export { DEVICES, kbpsToBytesPerSec } from './devices';
-
-/** One line of runs.jsonl. */
-export interface ProbeRun extends JourneyResult {
-  run: number;
-  profile: BrowserSession['profile'] | { name: string };
-}
 
 export interface ProbeHeartbeat {
   v: 1;
@@ -37,20 +33,6 @@ export interface ProbeHooks {
 
 export function browserDir(dataDir: string, phase: string): string {
   return path.join(dataDir, 'browser', phase);
-}
-
-function readRuns(file: string): ProbeRun[] {
-  if (!fs.existsSync(file)) return [];
-  const out: ProbeRun[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    try {
-      out.push(JSON.parse(line) as ProbeRun);
-    } catch {
-      // a line cut short by a crash
-    }
-  }
-  return out;
 }
 
 /**

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { ReportInput, ReportResult } from './types';
 import type { FaultRecord } from '../../schemas/fault-log';
 import type { EvaluationResults } from '../model/evaluate';
 import type { DatasetCard } from '../dataset/card';
 import { readFaultLog } from '../chaos/fault-log';
+import { readRuns, type ProbeRun } from '../browser/runs';
 import { readArrowTable } from '../metrics/arrow-table';
 import { compareWithHistory, type CampaignSummary, type HistoryComparison } from './history';
 import {
@@ -15,6 +16,7 @@ import {
   esc,
   faultColor,
   fmtNum,
+  fmtTime,
   lineChart,
   PALETTE,
   type Band,
@@ -72,6 +74,8 @@ const ms = (v: number | null | undefined): string => {
   if (Math.abs(v) < 120_000) return `${(v / 1000).toFixed(1)} s`;
   return `${(v / 60_000).toFixed(1)} min`;
 };
+/** Failed journeys listed in the report; the rest are in runs.jsonl. */
+const MAX_FAILED_JOURNEYS = 20;
 const iso = (t: number | undefined | null): string =>
   t === undefined || t === null ? '—' : new Date(t).toISOString().replace('T', ' ').slice(0, 19);
 const finite = (v: number | null | undefined): number | null =>
@@ -295,6 +299,11 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   const history = await attempt('training', () => readHistory(input.trained?.historyPath), [] as HistoryEpoch[]);
   const cardJson = await attempt('dataset', () => readJson<Partial<DatasetCard>>(input.dataset?.cardPath), null);
   const metrics = await attempt('metrics', () => readMetricSeries(input), { series: [], source: '' });
+  const journeys = await attempt(
+    'browser',
+    () => Promise.resolve(input.browser.map((b) => ({ phase: b.phase, runs: readRuns(b.runsPath) }))),
+    [] as { phase: string; runs: ProbeRun[] }[],
+  );
   const summary = summarise(input, evaluation, faults, createdMs);
   const previous = await attempt(
     'history',
@@ -724,8 +733,34 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       String(b.passed),
       String(b.failed),
       pct(b.availability, 2),
-      ms(b.meanJourneyMs),
+      b.passed ? ms(b.meanJourneyMs) : '—',
     ]);
+    // why journeys failed, as the journey said it (step, expectation, what the page showed), with its screenshot
+    const failed = journeys.flatMap(({ phase, runs }) => runs.filter((r) => !r.ok).map((r) => ({ phase, r })));
+    const shownFailed = failed.slice(0, MAX_FAILED_JOURNEYS);
+    const failedRows = shownFailed.map(({ phase, r }) => [
+      esc(phase),
+      fmtTime(r.startMs, true),
+      esc('device' in r.profile && r.profile.device ? `${r.profile.name} (${r.profile.device})` : r.profile.name),
+      esc(r.failedStep ?? '—'),
+      esc(r.assertion ?? ''),
+      // the journey's error starts with the expectation, which has its own column
+      esc(
+        (r.assertion && r.error?.startsWith(`${r.assertion}: `)
+          ? r.error.slice(r.assertion.length + 2)
+          : (r.error ?? '')
+        ).slice(0, 300),
+      ),
+      r.screenshot ? `<a href="${esc(relative(outDir, r.screenshot))}">png</a>` : '—',
+    ]);
+    const failedTable = failed.length
+      ? `<h3>Failed journeys</h3>${table(['phase', 'started', 'profile', 'failed step', 'expected', 'what happened', 'screenshot'], failedRows, 'journeys')}` +
+        `<p class="note">Times UTC. Screenshots are beside the report in the campaign folder (browser/&lt;phase&gt;/).${
+          failed.length > shownFailed.length
+            ? ` First ${shownFailed.length} of ${failed.length} shown; all are in browser/&lt;phase&gt;/runs.jsonl.`
+            : ''
+        }</p>`
+      : '';
     body.push(
       section(
         'browser',
@@ -736,7 +771,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
             value: b.availability,
             color: b.availability >= 0.99 ? '#059669' : b.availability >= 0.9 ? '#d97706' : '#dc2626',
           })),
-        )}</div></div>`,
+        )}</div></div>${failedTable}`,
       ),
     );
     sections.browser = 'ok';
