@@ -797,7 +797,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       `<code>${esc(f.id.slice(0, 12))}</code>`,
       `<span class="dot" style="background:${faultColor(f.type)}"></span>${esc(f.type)}`,
       esc(f.target.app) +
-        (f.target.pods.length ? ` <span class="muted">${esc(f.target.pods.join(', ').slice(0, 40))}</span>` : ''),
+        (f.target.pods.length ? `<br><span class="muted">${esc(f.target.pods.join(', ').slice(0, 40))}</span>` : ''),
       iso(f.plannedMs).slice(11),
       iso(f.appliedMs).slice(11),
       iso(f.removedMs).slice(11),
@@ -812,7 +812,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         'faultlog',
         'Fault log',
         `<p class="note">${faults.length} faults; ${rec.faults} with observed recovery, mean ${ms(rec.meanMs)}, p95 ${ms(rec.p95Ms)} (from removal to healthy). Times UTC.${faults.length > shown.length ? ` First ${shown.length} shown; all are in results.json's source log.` : ''}</p>` +
-          `<div class="scroll">${table(['id', 'type', 'target', 'planned', 'applied', 'removed', 'recovered', 'recovery', 'status'], rows, 'small')}</div>`,
+          `<div class="scroll">${table(['id', 'type', 'target', 'planned', 'applied', 'removed', 'recovered', 'recovery', 'status'], rows, 'small faultlog')}</div>`,
       ),
     );
     sections.faultlog = 'ok';

@@ -39,6 +39,8 @@ th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertic
 thead th{font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;background:#f9fafb}
 table.num td{font-variant-numeric:tabular-nums}
 table.small td{font-size:12px;padding:4px 7px;white-space:nowrap}
+table.faultlog td:nth-child(3){line-height:1.3}
+table.faultlog td:nth-child(9){white-space:normal;min-width:12em}
 table.journeys td{font-size:12.5px;vertical-align:top}
 table.journeys td:nth-child(-n+4){white-space:nowrap}
 table.journeys td:nth-child(6){word-break:break-word}
