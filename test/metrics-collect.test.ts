@@ -4,7 +4,14 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMetricsActivities, readArrowTable, resolveFeatures, chunksOf, gridOf } from '../activities/metrics';
+import {
+  createMetricsActivities,
+  readArrowTable,
+  resolveFeatures,
+  chunksOf,
+  gridOf,
+  phaseGrids,
+} from '../activities/metrics';
 import type { CollectInput, CollectResult } from '../activities/metrics/types';
 import { ensureStack, stopStack, type StackInfo } from '../infra/local/stack';
 import { PORT_SPAN } from '../infra/local/ports';
@@ -21,6 +28,31 @@ async function instant(url: string, query: string): Promise<number> {
   const body = (await res.json()) as PromVector;
   return Number(body.data.result[0]?.value[1] ?? NaN);
 }
+
+describe('metrics collect: phase grids', () => {
+  it('gives a boundary instant shared by two phases to the earlier one, so no timestamp repeats', () => {
+    // the campaign records baseline's end and chaos's start in one workflow task: equal, here on the grid
+    const [baseline, chaos] = phaseGrids(
+      [
+        { startMs: 10_000, endMs: 15_000 },
+        { startMs: 15_000, endMs: 18_000 },
+      ],
+      1000,
+    );
+    assert.deepEqual([...baseline!], [10_000, 11_000, 12_000, 13_000, 14_000, 15_000]);
+    assert.deepEqual([...chaos!], [16_000, 17_000, 18_000]);
+    // off the grid, or with a gap between phases, nothing changes
+    const [a, b] = phaseGrids(
+      [
+        { startMs: 10_500, endMs: 12_300 },
+        { startMs: 12_300, endMs: 14_000 },
+      ],
+      1000,
+    );
+    assert.deepEqual([...a!, ...b!], [11_000, 12_000, 13_000, 14_000]);
+    assert.deepEqual([...a!], [...gridOf(10_500, 12_300, 1000)]);
+  });
+});
 
 describe('metrics collect (real Prometheus of the local stack)', function () {
   this.timeout(240_000);
@@ -136,6 +168,32 @@ describe('metrics collect (real Prometheus of the local stack)', function () {
     const again = await collectMetrics(input);
     assert.equal(requests, 0);
     assert.deepEqual(again.features, names);
+  });
+
+  it('collects back-to-back phases whose boundary is on the grid without repeating its timestamp', async () => {
+    const features = featuresSchema.parse({ rateWindow: '5s' });
+    const t = Math.floor(Date.now() / 1000) * 1000;
+    const result = await createMetricsActivities().collectMetrics({
+      campaignId: 'c-boundary',
+      dataDir: join(home, 'campaign-boundary'),
+      prometheusUrl: stack!.prometheusUrl,
+      phases: [
+        { name: 'baseline', startMs: t - 60_000, endMs: t - 30_000 },
+        { name: 'chaos', startMs: t - 30_000, endMs: t },
+      ],
+      features,
+      stepMs: 1000,
+    });
+    const ts = async (phase: string) => [...(await readArrowTable(result.tables[phase]!)).columns.get('timestamp')!];
+    const [baseline, chaos] = [await ts('baseline'), await ts('chaos')];
+    assert.equal(baseline.at(-1), t - 30_000, "the boundary point is the baseline table's last");
+    assert.equal(chaos[0], t - 29_000, "and not the chaos table's first");
+    assert.equal(result.rows, 61);
+    const all = [...baseline, ...chaos];
+    assert.ok(
+      all.every((v, i) => i === 0 || v > all[i - 1]!),
+      'timestamps increase across the phases (the dataset refuses repeats: "phases overlap?")',
+    );
   });
 
   it('fails without retrying on a query Prometheus rejects, naming the feature', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CollectInput, CollectResult } from './types';
 import { resolveFeatures, type ResolvedFeature } from './features';
-import { gridOf, queryRangeAligned, type QueryRangeOptions } from './query-range';
+import { phaseGrids, queryRangeAligned, type QueryRangeOptions } from './query-range';
 import { writeArrowTable } from './arrow-table';
 import { heartbeat, heartbeatDetails, startHeartbeat } from './activity-context';
 
@@ -84,11 +84,12 @@ export async function collectMetricsImpl(input: CollectInput, opts: QueryRangeOp
   let progress: CollectProgress = { phase: 0, feature: 0, done, total };
   const stopHeartbeat = startHeartbeat(() => progress);
   try {
+    const grids = phaseGrids(input.phases, input.stepMs);
     for (const [p, phase] of input.phases.entries()) {
       if (!/^[a-z0-9][a-z0-9_-]*$/i.test(phase.name)) {
         throw ApplicationFailure.nonRetryable(`phase name "${phase.name}" cannot name a file`, 'InvalidConfig');
       }
-      const grid = gridOf(phase.startMs, phase.endMs, input.stepMs);
+      const grid = grids[p] as Float64Array;
       const partsDir = join(dir, '.parts', phase.name);
       await mkdir(partsDir, { recursive: true });
       const columns = new Map<string, Float64Array>();

@@ -26,6 +26,21 @@ export function gridOf(startMs: number, endMs: number, stepMs: number): Float64A
   return ts;
 }
 
+/**
+ * The grid of each phase, in the order given, without a point that an earlier phase already has. Phases that
+ * follow each other share their boundary instant (the campaign records one phase's end and the next one's start
+ * in the same workflow task, so they are equal): when it lies on the grid, the point belongs to the earlier
+ * phase (no fault is active at the instant chaos starts), so the phase tables never repeat a timestamp.
+ */
+export function phaseGrids(phases: ReadonlyArray<{ startMs: number; endMs: number }>, stepMs: number): Float64Array[] {
+  let last = -Infinity;
+  return phases.map((p) => {
+    const grid = gridOf(Math.max(p.startMs, last + stepMs), p.endMs, stepMs);
+    if (grid.length) last = Math.max(last, grid[grid.length - 1] as number);
+    return grid;
+  });
+}
+
 /** The chunks [startMs, endMs] (inclusive, on the grid) of at most maxPoints points each. */
 export function chunksOf(grid: Float64Array, maxPoints: number): Array<{ from: number; to: number }> {
   const out: Array<{ from: number; to: number }> = [];
