@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { createChaosActivities } from '../activities/chaos';
 import type { ChaosLoopInput, ChaosLoopResult, InjectBatchResult, PlannedFault } from '../activities/chaos/types';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../activities/failure-types';
 import { mulberry32Advance, mulberry32Output } from '../activities/random';
 import { parseDuration } from '../schemas/duration';
 import type { ChaosConfig, ChaosSchedule } from '../schemas/faults';
@@ -28,7 +29,7 @@ import {
 
 type ChaosActivities = ReturnType<typeof createChaosActivities>;
 
-const NON_RETRYABLE = ['InvalidConfig', 'BlastRadius', 'NotAvailable'];
+const NON_RETRYABLE = [...NON_RETRYABLE_FAILURE_TYPES];
 
 /** The injection batches: long, heartbeating (a dead worker is noticed within 5 s), resumed from heartbeats. */
 const injector = proxyActivities<ChaosActivities>({
