@@ -6,6 +6,7 @@ import * as chrome from 'selenium-webdriver/chrome';
 import type { BrowserConfig } from '../../schemas/browser';
 import { ms } from '../../schemas/duration';
 import { kbpsToBytesPerSec, resolveDevice } from './devices';
+import { markedBrowserEnv } from './orphans';
 
 export interface BrowserSession {
   driver: WebDriver;
@@ -82,7 +83,8 @@ export async function openBrowser(cfg: BrowserConfig): Promise<BrowserSession> {
     height = h ?? 768;
     options.windowSize({ width, height });
   }
-  const service = new chrome.ServiceBuilder(cfg.chromedriverPath);
+  // The owner marker lets the next worker reap this browser if this process dies without closing it (orphans.ts).
+  const service = new chrome.ServiceBuilder(cfg.chromedriverPath).setEnvironment(markedBrowserEnv());
   let driver: WebDriver | undefined;
   let closed = false;
   const close = async (): Promise<void> => {
