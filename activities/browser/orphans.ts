@@ -12,6 +12,9 @@ import { processGone, processIds, waitGone } from '../../infra/local/supervisor/
  */
 export const BROWSER_OWNER_ENV = 'FAULTLINE_BROWSER_OWNER';
 
+/** A browser session's directory in the temporary directory: `profile/` (--user-data-dir) and `tmp/` (TMPDIR). */
+export const SESSION_DIR_PREFIX = 'faultline-chromium-';
+
 /** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), or undefined when gone. */
 function startTime(pid: number): string | undefined {
   try {
@@ -72,7 +75,7 @@ function ownerAlive(owner: string): boolean {
 
 /**
  * Kills every marked browser process whose owner is gone and removes the profile directories they used (only
- * ours: `faultline-chromium-*`) once they have exited. A live worker's browsers are left alone. Returns the pids
+ * ours: the session directory around the profile) once they have exited. A live worker's browsers are left alone. Returns the pids
  * it killed.
  */
 export async function reapOrphanedBrowsers(): Promise<number[]> {
@@ -86,7 +89,8 @@ export async function reapOrphanedBrowsers(): Promise<number[]> {
     } catch {
       // already gone
     }
-    if (p.userDataDir && path.basename(p.userDataDir).startsWith('faultline-chromium-')) dirs.add(p.userDataDir);
+    const session = p.userDataDir && path.dirname(p.userDataDir);
+    if (session && path.basename(session).startsWith(SESSION_DIR_PREFIX)) dirs.add(session);
   }
   await waitGone(killed, 5000);
   for (const d of dirs) await removeProfile(d);
