@@ -11,6 +11,9 @@ import { PHASES, AVAILABLE_PHASES, type Phase } from './phases';
 
 export { PHASES, type Phase };
 
+/** The phases a campaign on an imported dataset may run (nothing to deploy, load or collect). */
+export const IMPORTED_DATASET_PHASES: readonly Phase[] = ['dataset', 'train', 'evaluate', 'report'];
+
 /**
  * The one campaign config object: a YAML file on the CLI, JSON in the Temporal UI's Start Workflow form.
  * Every field has a default suited to the local demo, so `{ "name": "demo" }` is a valid campaign.
@@ -43,6 +46,12 @@ export const campaignSchema = z
     features: featuresSchema.prefault({}),
     dataset: datasetSchema.prefault({}),
     model: modelSchema.prefault({}),
+    /**
+     * A dataset directory written by `faultline dataset import`: the dataset phase adopts it (copies it
+     * into the campaign's data dir) instead of building one from collected metrics. Only the data phases
+     * can run then: phases ⊆ dataset, train, evaluate, report, with dataset among them.
+     */
+    importedDataset: z.string().min(1).optional(),
     /** Tear the target down at the end (the local stack is shared, so the default keeps it). */
     teardown: z.boolean().default(false),
   })
@@ -57,6 +66,16 @@ export const campaignSchema = z
         });
       }
     });
+    if (cfg.importedDataset !== undefined) {
+      const outside = cfg.phases.filter((p) => !IMPORTED_DATASET_PHASES.includes(p));
+      if (outside.length || !cfg.phases.includes('dataset')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['phases'],
+          message: `with importedDataset only the data phases run: set phases to a list from ${IMPORTED_DATASET_PHASES.join(', ')} that includes dataset${outside.length ? ` (not ${outside.join(', ')})` : ''}`,
+        });
+      }
+    }
     const order = cfg.phases.map((p) => PHASES.indexOf(p));
     if (order.some((v, i) => i > 0 && v <= (order[i - 1] ?? -1))) {
       ctx.addIssue({

@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -61,6 +62,9 @@ type Activities = ReturnType<typeof createCampaignActivities> &
   ReturnType<typeof createModelActivities> &
   ReturnType<typeof createReportActivities>;
 type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+
+/** Patch id of the dataset phase's imported-dataset branch. */
+export const IMPORTED_DATASET_PATCH = 'imported-dataset';
 
 const NON_RETRYABLE = [...NON_RETRYABLE_FAILURE_TYPES];
 
@@ -384,6 +388,12 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
       });
     });
     await phase('dataset', async () => {
+      // A dataset imported from files (faultline dataset import) is adopted as it is. (Guarded by a
+      // patch marker: histories from before this branch existed replay unchanged.)
+      if (config.importedDataset !== undefined && patched(IMPORTED_DATASET_PATCH)) {
+        dataset = await longRunning.adoptImportedDataset({ dataDir, sourceDir: config.importedDataset });
+        return;
+      }
       if (!collected)
         throw ApplicationFailure.nonRetryable(
           'no metrics collected: the collect phase must run first',

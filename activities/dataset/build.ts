@@ -7,7 +7,7 @@ import type { DatasetRef } from './types';
 import type { DataType, Table } from 'apache-arrow';
 import { copyNumericColumn, isStringColumn, loadArrowTable, writeArrowTable } from '../metrics/arrow-table';
 import { DATASET_ERRORS, DatasetError } from './errors';
-import { labelPoints, maskNamer } from './label';
+import { labelPoints, maskNamer, type PointLabels } from './label';
 import { cleanColumns, type CleanReport, type Segment } from './clean';
 import { clipRange, fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
 import { concatWindows, makeWindows, type WindowSet } from './windows';
@@ -44,7 +44,8 @@ export interface BuildResult extends DatasetRef {
   timings: Record<string, number>;
 }
 
-interface Loaded {
+/** Columns ready for the pipeline: concatenated phases (segments), one shared float64 array per series. */
+export interface Loaded {
   ts: Float64Array;
   names: string[];
   cols: Map<string, Float64Array>;
@@ -133,28 +134,30 @@ export function splitRanges(segments: Segment[], cfg: Pick<DatasetConfig, 'valFr
   } satisfies Record<Split, Array<{ from: number; to: number }>>;
 }
 
+/** Wall time per stage; between stages the event loop gets a turn, so heartbeat timers keep firing. */
+function stopwatch(onStage?: (stage: string) => void) {
+  const timings: Record<string, number> = {};
+  let t0 = performance.now();
+  const lap = async (stage: string) => {
+    const now = performance.now();
+    timings[stage] = Math.round(now - t0);
+    onStage?.(stage);
+    await yieldToLoop();
+    t0 = performance.now();
+  };
+  return { timings, lap };
+}
+
 /**
  * The whole pipeline on collected tables: load → label → clean → scale → window → write.
  * Columnar typed arrays throughout; windows are slices of one row-major float32 matrix.
  */
 export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResult> {
   const cfg = args.config;
-  const timings: Record<string, number> = {};
-  let t0 = performance.now();
-  // Between stages the event loop gets a turn, so the activity's heartbeat timer keeps firing.
-  const lap = async (stage: string) => {
-    const now = performance.now();
-    timings[stage] = Math.round(now - t0);
-    args.onStage?.(stage);
-    await yieldToLoop();
-    t0 = performance.now();
-  };
-  const W = cfg.window.size;
-  const stride = cfg.window.stride;
-
+  const watch = stopwatch(args.onStage);
   const data = await loadPhases(args.tables, args.stepMs);
-  const { ts, cols, segments, stepMs } = data;
-  await lap('read');
+  const { ts, segments } = data;
+  await watch.lap('read');
 
   const chaosSeg = segments.find((s) => s.name === CHAOS_PHASE);
   const labelMarginMs = parseDuration(cfg.labelMargin);
@@ -164,7 +167,46 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     labelMarginMs,
     chaosSeg ? { from: chaosSeg.from, to: chaosSeg.to } : { from: 0, to: 0 },
   );
-  await lap('label');
+  await watch.lap('label');
+  const labelling: DatasetCard['labelling'] = {
+    rule: 'anomalous iff appliedMs <= t < (recoveredMs ?? removedMs) + margin; never-ended faults run to the end of the data; baseline normal by construction',
+    marginMs: labelMarginMs,
+    faultLog: args.faultLogPath ?? null,
+    faults: { applied: labels.applied, ignored: labels.ignored, reachingOutsideChaos: labels.outsideRange },
+    windowLabel: cfg.windowLabel,
+  };
+  return buildDatasetFromColumns({ ...args, data, labels, labelling }, watch);
+}
+
+export interface ColumnsBuildArgs {
+  campaignId: string;
+  configHash: string;
+  outDir: string;
+  config: DatasetConfig;
+  csv?: boolean;
+  onStage?: (stage: string) => void;
+  data: Loaded;
+  /** Per-point labels (from a fault log, or from a label column of imported files). */
+  labels: Pick<PointLabels, 'isAnomaly' | 'typeMask' | 'types'>;
+  labelling: DatasetCard['labelling'];
+  /** Longest gap filled, in points (default: config.maxGapFill / stepMs). */
+  maxGapPoints?: number;
+  /** Where the data came from when it was imported from files (the card's `import` section). */
+  imported?: DatasetCard['import'];
+}
+
+/** Clean → scale → window → write, on columns already loaded and labelled (campaign tables or imported CSV). */
+export async function buildDatasetFromColumns(
+  args: ColumnsBuildArgs,
+  watch = stopwatch(args.onStage),
+): Promise<BuildResult> {
+  const cfg = args.config;
+  const { timings } = watch;
+  const lap = watch.lap;
+  const W = cfg.window.size;
+  const stride = cfg.window.stride;
+  const { data, labels } = args;
+  const { ts, cols, segments, stepMs } = data;
 
   // Gaps are filled within a split range, never from a neighbour across a split boundary
   // (interpolating a training point from a test point would leak).
@@ -172,7 +214,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   const cleanSegments: Segment[] = SPLITS.flatMap((split) =>
     ranges[split].filter((r) => r.to > r.from).map((r) => ({ name: split, ...r })),
   );
-  const maxGapPoints = Math.floor(parseDuration(cfg.maxGapFill) / stepMs);
+  const maxGapPoints = args.maxGapPoints ?? Math.floor(parseDuration(cfg.maxGapFill) / stepMs);
   const cleaned = cleanColumns(ts, data.names, cols, cleanSegments, maxGapPoints, cfg.onLongGap);
   const names = cleaned.names;
   if (names.length === 0)
@@ -295,7 +337,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     timings['csv-total'] = Math.round(performance.now() - csvStarted);
   }
 
-  const card = makeCard(args, data, names, labels, cleaned.report, scaler, ranges, windows, stepMs, labelMarginMs);
+  const card = makeCard(args, data, names, labels, cleaned.report, scaler, ranges, windows, stepMs);
   const cardPath = join(args.outDir, 'card.json');
   await writeFile(cardPath, JSON.stringify(card, null, 1));
   await writeFile(join(args.outDir, 'card.md'), renderCardMarkdown(card));
@@ -334,16 +376,15 @@ function escapeRegExp(s: string): string {
 }
 
 function makeCard(
-  args: BuildArgs,
+  args: ColumnsBuildArgs,
   data: Loaded,
   names: string[],
-  labels: ReturnType<typeof labelPoints>,
+  labels: ColumnsBuildArgs['labels'],
   clean: CleanReport,
   scaler: ScalerParams,
   ranges: ReturnType<typeof splitRanges>,
   windows: Record<Split, WindowSet>,
   stepMs: number,
-  labelMarginMs: number,
 ): DatasetCard {
   const { ts } = data;
   const span = (r: { from: number; to: number }) =>
@@ -381,17 +422,12 @@ function makeCard(
     phases: data.segments.map((s) => ({ name: s.name, ...span(s) })),
     ignoredPhases: data.ignoredPhases,
     features: names.map((n) => ({ name: n, query: meta.get(n)?.query ?? '', unit: meta.get(n)?.unit ?? '' })),
-    labelling: {
-      rule: 'anomalous iff appliedMs <= t < (recoveredMs ?? removedMs) + margin; never-ended faults run to the end of the data; baseline normal by construction',
-      marginMs: labelMarginMs,
-      faultLog: args.faultLogPath ?? null,
-      faults: { applied: labels.applied, ignored: labels.ignored, reachingOutsideChaos: labels.outsideRange },
-      windowLabel: args.config.windowLabel,
-    },
+    labelling: args.labelling,
     window: { size: args.config.window.size, stride: args.config.window.stride },
     splits,
     cleaning: clean,
     scaler,
     config: args.config,
+    ...(args.imported ? { import: args.imported } : {}),
   };
 }

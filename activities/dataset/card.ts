@@ -33,6 +33,48 @@ export interface DatasetCard {
   cleaning: CleanReport;
   scaler: ScalerParams;
   config: DatasetConfig;
+  /** Present when the data was imported from files (`faultline dataset import`), not collected by a campaign. */
+  import?: ImportInfo;
+}
+
+/** One input file of an import. */
+export interface ImportedFile {
+  path: string;
+  /** normal: training/validation data (the baseline phase); test: the held-out data (chaos phase); labelled: both, split in time. */
+  role: 'normal' | 'test' | 'labelled';
+  sha256: string;
+  /** Data rows read, and rows kept after the row decisions (duplicates, dropped rows). */
+  rows: number;
+  rowsKept: number;
+  firstMs: number | null;
+  lastMs: number | null;
+  /** Every non-constant feature column spans exactly [0, 1]: the file was min-max scaled on its own. */
+  scaledOnItsOwn: boolean;
+}
+
+/** What was done about one kind of data problem (or that it was absent). */
+export interface ImportDecision {
+  issue:
+    | 'timestamps'
+    | 'empty-cells'
+    | 'non-numeric'
+    | 'constant-columns'
+    | 'unsorted'
+    | 'duplicate-timestamps'
+    | 'time-gaps'
+    | 'labels'
+    | 'scaling';
+  decision: string;
+}
+
+export interface ImportInfo {
+  format: 'reference' | 'generic';
+  files: ImportedFile[];
+  timestampColumn: string;
+  labelColumn: string | null;
+  timezone: { name: string; naive: boolean; note: string };
+  decisions: ImportDecision[];
+  warnings: string[];
 }
 
 const iso = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString());
@@ -56,6 +98,7 @@ export function renderCardMarkdown(card: DatasetCard): string {
       `- detector input: ${seen.length} of ${card.features.length} series (dataset.modelFeatures ${(card.config.modelFeatures ?? ['*']).join(', ')}); dataset.csv keeps all`,
     );
   }
+  if (card.import) out.push(...renderImport(card.import));
   out.push('', '## Time ranges (UTC)', '', '| phase / split | start | end | points |', '|---|---|---|---|');
   for (const p of card.phases) out.push(`| phase ${p.name} | ${iso(p.startMs)} | ${iso(p.endMs)} | ${p.points} |`);
   for (const [name, s] of Object.entries(card.splits)) {
@@ -92,4 +135,29 @@ export function renderCardMarkdown(card: DatasetCard): string {
   });
   out.push('');
   return out.join('\n');
+}
+
+function renderImport(imp: ImportInfo): string[] {
+  const out = ['', `## Imported from files (${imp.format} format)`, ''];
+  out.push(
+    `- timestamp column \`${imp.timestampColumn}\`; label column ${imp.labelColumn ? `\`${imp.labelColumn}\`` : '(none)'}`,
+  );
+  out.push(`- timezone: ${imp.timezone.name}${imp.timezone.naive ? ' (naive timestamps)' : ''}: ${imp.timezone.note}`);
+  out.push(
+    '',
+    '| file | role | rows | kept | first (UTC) | last (UTC) | scaled on its own | sha256 |',
+    '|---|---|---|---|---|---|---|---|',
+  );
+  for (const f of imp.files) {
+    out.push(
+      `| ${f.path} | ${f.role} | ${f.rows} | ${f.rowsKept} | ${iso(f.firstMs)} | ${iso(f.lastMs)} | ${f.scaledOnItsOwn ? 'yes' : 'no'} | ${f.sha256.slice(0, 12)} |`,
+    );
+  }
+  if (imp.warnings.length) {
+    out.push('', '### Warnings', '');
+    for (const w of imp.warnings) out.push(`- **${w}**`);
+  }
+  out.push('', '### Decisions', '');
+  for (const d of imp.decisions) out.push(`- ${d.issue}: ${d.decision}`);
+  return out;
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { BuildDatasetInput, DatasetRef } from './types';
 import { buildDatasetFromTables } from './build';
+import { adoptImportedDataset } from './adopt';
 import { readFaultRecords } from './fault-records';
 import { toFailure } from './errors';
 import { heartbeat, startHeartbeat } from '../metrics/activity-context';
@@ -59,11 +60,21 @@ export function createDatasetActivities(deps: DatasetDeps = {}) {
         stopHeartbeat();
       }
     },
+
+    /** The dataset phase of a campaign on an imported dataset: copy it into <dataDir>/dataset/. */
+    adoptImportedDataset: async (input: { dataDir: string; sourceDir: string }): Promise<DatasetRef> => {
+      try {
+        return await adoptImportedDataset(input.sourceDir, datasetDir(input.dataDir));
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
   };
 }
 
 export type DatasetActivities = ReturnType<typeof createDatasetActivities>;
 export { buildDatasetFromTables, splitRanges, type BuildArgs, type BuildResult } from './build';
+export { importDataset, IMPORT_DEFAULTS, type ImportOptions } from './import';
 export { labelPoints, maskName, faultInterval } from './label';
 export { cleanColumns, type CleanReport } from './clean';
 export { fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
