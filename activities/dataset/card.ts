@@ -82,15 +82,16 @@ const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(6));
 
 export function renderCardMarkdown(card: DatasetCard): string {
   const out: string[] = [];
-  out.push(`# Dataset card — campaign ${card.campaignId}`, '');
+  out.push(`# Dataset card — ${card.import ? 'imported data' : 'campaign'} ${card.campaignId}`, '');
   out.push(`- config hash: \`${card.configHash}\``, `- built: ${card.createdAt}`, `- step: ${card.stepMs} ms`);
   out.push(
     `- window: ${card.window.size} points, stride ${card.window.stride}, label rule "${card.labelling.windowLabel}"`,
   );
   out.push(`- labels: ${card.labelling.rule}; margin ${card.labelling.marginMs} ms`);
-  out.push(
-    `- fault log: ${card.labelling.faultLog ?? '(none: no fault was injected, every point is normal)'} — ${card.labelling.faults.applied} applied faults used, ${card.labelling.faults.ignored} never applied (ignored)`,
-  );
+  if (!card.import)
+    out.push(
+      `- fault log: ${card.labelling.faultLog ?? '(none: no fault was injected, every point is normal)'} — ${card.labelling.faults.applied} applied faults used, ${card.labelling.faults.ignored} never applied (ignored)`,
+    );
   if (card.ignoredPhases.length) out.push(`- phases not used: ${card.ignoredPhases.join(', ')}`);
   const seen = card.scaler.features;
   if (seen.length < card.features.length) {

@@ -718,3 +718,87 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
     throw err;
   }
 }
+
+export interface ScoringFile {
+  path: string;
+  layout: Layout;
+  ts: Float64Array;
+  /** model feature → values in the file's units, empty cells filled */
+  cols: Map<string, Float64Array>;
+  /** per row, when the file has a label column */
+  isAnomaly: Uint8Array | null;
+  /** columns of the file the model does not use */
+  unused: string[];
+  filled: Record<string, number>;
+  droppedRows: number;
+}
+
+/**
+ * Reads new data for an already trained model: the model's feature columns (by name; others are
+ * ignored), the timestamp and, when present, a label column, under the same policies as an import.
+ * Missing model features fail with the whole list; empty cells are filled as the import fills them.
+ */
+export async function readScoringFile(
+  path: string,
+  modelFeatures: string[],
+  opts: Partial<Omit<ImportOptions, 'features' | 'config' | 'outDir'>> = {},
+): Promise<ScoringFile> {
+  const o = {
+    ...IMPORT_DEFAULTS,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  } as ImportOptions & Policies;
+  if (!existsSync(path)) fail(`${path}: no such file`);
+  const clock = new ZonedClock(o.timezone ?? 'UTC');
+  const table = parseCsv(path, await readFile(path, 'utf8'));
+  const missing = modelFeatures.filter((f) => !table.header.includes(f));
+  if (missing.length) {
+    fail(
+      `${path}: the model's feature column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} ` +
+        `${missing.length > 1 ? 'are' : 'is'} missing (the model was trained on ${modelFeatures.join(', ')}; the file has ${table.header.join(', ')})`,
+    );
+  }
+  const layout = chooseLayout(table, { ...o, features: modelFeatures, config: undefined as never, outDir: '' });
+  if (layout.label !== null && !table.header.includes(layout.label)) layout.label = null;
+  const unused = table.header.filter((c) => c !== layout.time && c !== layout.label && !modelFeatures.includes(c));
+  const normalLabels = new Set([...NORMAL_LABELS, ...(o.normalLabels ?? []).map((s) => s.toLowerCase())]);
+  const p = parseFile(table, 'normal', '', layout, { ...o, normalLabels }, clock, { names: [], index: new Map() });
+  orderRows(p, layout, o);
+  const e = emptyCells(p, layout, o.emptyCells, o.maxGapRows);
+  if (p.ts.length === 0) fail(`${path}: no data row left`);
+  const cols = new Map<string, Float64Array>();
+  layout.features.forEach((name, f) => {
+    const v = p.values[f]!;
+    fillGaps(p.ts, v);
+    cols.set(name, v);
+  });
+  return {
+    path,
+    layout,
+    ts: p.ts,
+    cols,
+    isAnomaly: layout.label === null ? null : p.isAnomaly,
+    unused,
+    filled: e.byColumn,
+    droppedRows: e.dropped,
+  };
+}
+
+/** Fills every run of NaN: linear in time between the neighbours, the nearest value at either end. */
+function fillGaps(ts: Float64Array, v: Float64Array): void {
+  const n = v.length;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isNaN(v[i]!)) continue;
+    let j = i;
+    while (j < n && Number.isNaN(v[j]!)) j++;
+    if (i === 0 || j === n) {
+      const value = i === 0 ? v[j]! : v[i - 1]!;
+      for (let k = i; k < j; k++) v[k] = value;
+    } else {
+      const t0 = ts[i - 1]!;
+      const y0 = v[i - 1]!;
+      const slope = (v[j]! - y0) / (ts[j]! - t0);
+      for (let k = i; k < j; k++) v[k] = y0 + slope * (ts[k]! - t0);
+    }
+    i = j - 1;
+  }
+}

@@ -993,7 +993,8 @@ function datasetCard(input: ReportInput, card: Partial<DatasetCard> | null): str
     ],
     ['features', `${ds.features.length}: ${ds.features.map((f) => `<code>${esc(f)}</code>`).join(' ')}`],
   ];
-  if (card?.labelling?.faults) {
+  if (card?.import) facts.push(...importFacts(card.import));
+  if (card?.labelling?.faults && !card.import) {
     facts.push([
       'labelling',
       `${esc(card.labelling.rule)}; margin ${ms(card.labelling.marginMs)}; window label “${esc(card.labelling.windowLabel)}”`,
@@ -1031,4 +1032,22 @@ function datasetCard(input: ReportInput, card: Partial<DatasetCard> | null): str
       splits = table(['split', 'windows', 'normal', 'anomalous', 'anomalous by fault type'], rows, 'num');
   }
   return `<table class="kv"><tbody>${facts.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</tbody></table>${splits}`;
+}
+
+/** Where imported data came from, and every warning and decision of its import (dataset card). */
+function importFacts(imp: NonNullable<DatasetCard['import']>): string[][] {
+  return [
+    [
+      'imported from',
+      imp.files
+        .map(
+          (f) =>
+            `<code>${esc(f.path)}</code> (${esc(f.role)}, ${f.rowsKept.toLocaleString('en-US')} rows${f.scaledOnItsOwn ? ', scaled on its own' : ''})`,
+        )
+        .join('<br>') +
+        ` — ${esc(imp.format)} format; timezone ${esc(imp.timezone.name)}${imp.timezone.naive ? ' (naive timestamps)' : ''}`,
+    ],
+    ...imp.warnings.map((w) => ['warning', `<strong>${esc(w)}</strong>`]),
+    ...imp.decisions.map((d) => [esc(d.issue), esc(d.decision)]),
+  ];
 }

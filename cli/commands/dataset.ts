@@ -15,9 +15,10 @@ import { readArrowTable } from '../../activities/metrics';
 import { datasetSchema, type DatasetConfig } from '../../schemas/dataset';
 import { campaignDir, faultlineHome } from '../../infra/home';
 import { CliError, EXIT } from '../errors';
+import { registerImportCommands } from './dataset-import';
 
 /** A campaign id (under $FAULTLINE_HOME/campaigns) or a campaign directory. */
-function resolveCampaignDir(campaign: string): string {
+export function resolveCampaignDir(campaign: string): string {
   const asDir = resolve(campaign);
   if (existsSync(join(asDir, 'metrics')) || existsSync(join(asDir, 'dataset'))) return asDir;
   const byId = campaignDir(faultlineHome(), campaign);
@@ -137,6 +138,8 @@ export function registerDatasetCommands(program: Command): void {
         throw err;
       }
     });
+
+  registerImportCommands(program, dataset);
 
   dataset
     .command('inspect')
