@@ -9,6 +9,7 @@ import { createTrainingActivities } from '../activities/model/training-index';
 import type { DatasetCard } from '../activities/dataset/card';
 import { readNpyAs } from '../activities/model/npy';
 import { campaignDir } from '../infra/home';
+import { ConfigError, parseCampaignConfig } from '../schemas/campaign';
 import { temporalBinary } from '../infra/temporal/dev-server';
 import { main as cli } from '../cli/program';
 import { TASK_QUEUE, TRAINING_TASK_QUEUE } from '../workflows/messages';
@@ -218,6 +219,14 @@ describe('dataset import (CSV files → the trainer’s dataset layout)', functi
       ['dataset', 'import', normal, bad],
       /text\.csv row 7 \(line 8\), column "disk_read_mbps": "n\/a\?" is not a number/,
     );
+    // or, when asked, reads it as an empty cell and says so in the card
+    const out = join(root, 'nonnumeric');
+    assert.equal((await run('dataset', 'import', normal, bad, '-o', out, '--non-numeric', 'empty')).code, 0);
+    const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8')) as DatasetCard;
+    assert.match(
+      card.import!.decisions.find((d) => d.issue === 'non-numeric')!.decision,
+      /read as empty cells .*text\.csv: disk_read_mbps 1/,
+    );
   });
 
   it('refuses a test file without the label column', async () => {
@@ -267,6 +276,23 @@ describe('dataset import (CSV files → the trainer’s dataset layout)', functi
       [],
       'no temporary directory left',
     );
+  });
+
+  it('a campaign on an imported dataset runs only the data phases (the config says so otherwise)', () => {
+    assert.throws(
+      () => parseCampaignConfig({ name: 'x', importedDataset: '/data/ds' }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /phases: with importedDataset only the data phases run: .*\(not deploy, warmup, baseline, chaos, collect\)/.test(
+          e.message,
+        ),
+    );
+    const ok = parseCampaignConfig({
+      name: 'x',
+      importedDataset: '/data/ds',
+      phases: ['dataset', 'train', 'evaluate', 'report'],
+    });
+    assert.equal(ok.importedDataset, '/data/ds');
   });
 
   it('one labelled file: split in time, anomalies kept out of training', async () => {

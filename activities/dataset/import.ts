@@ -99,6 +99,8 @@ interface ParsedFile {
   rowNo: Int32Array;
   lineNo: Int32Array;
   timeKinds: Set<ParsedTime['kind']>;
+  /** non-numeric cells read as empty (--non-numeric empty), per column */
+  nonNumeric: Record<string, number>;
 }
 
 interface Layout {
@@ -199,6 +201,7 @@ function parseFile(
   const isAnomaly = new Uint8Array(n);
   const typeIdx = new Int16Array(n).fill(-1);
   const timeKinds = new Set<ParsedTime['kind']>();
+  const nonNumeric: Record<string, number> = {};
   for (let k = 0; k < n; k++) {
     const row = table.rows[k]!;
     const t = parseTimestamp(row[tIdx]!, clock);
@@ -234,6 +237,7 @@ function parseFile(
               `${where(k, layout.features[f]!)}: "${cell}" is not a number (pass --non-numeric empty to treat such cells as empty)`,
             );
           v = NaN;
+          nonNumeric[layout.features[f]!] = (nonNumeric[layout.features[f]!] ?? 0) + 1;
         }
       }
       if (Number.isNaN(v) && opts.emptyCells === 'fail')
@@ -243,7 +247,20 @@ function parseFile(
   }
   const rowNo = Int32Array.from({ length: n }, (_, k) => k + 1);
   const lineNo = Int32Array.from(table.lines);
-  return { path: table.path, role, sha256, rowsRead: n, ts, values, isAnomaly, typeIdx, rowNo, lineNo, timeKinds };
+  return {
+    path: table.path,
+    role,
+    sha256,
+    rowsRead: n,
+    ts,
+    values,
+    isAnomaly,
+    typeIdx,
+    rowNo,
+    lineNo,
+    timeKinds,
+    nonNumeric,
+  };
 }
 
 /** Keeps rows where keep[k] is true (all columns together). */
@@ -439,10 +456,12 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
   const emptyByFile: string[] = [];
   const orderNotes: string[] = [];
   const dupNotes: string[] = [];
-  let nonNumericSeen = false;
+  const nonNumericByFile: string[] = [];
   for (let i = 0; i < inputs.length; i++) {
     const p = parseFile(tables[i]!, inputs[i]!.role, hashes[i]!, layout, { ...o, normalLabels }, clock, types);
     tables[i] = undefined as never; // the text rows are no longer needed
+    const nn = Object.entries(p.nonNumeric);
+    if (nn.length) nonNumericByFile.push(`${p.path}: ${nn.map(([c, k]) => `${c} ${k}`).join(', ')}`);
     const { unsorted, dups } = orderRows(p, layout, o);
     if (unsorted) orderNotes.push(`${p.path}: ${plural(unsorted, 'row')} out of order, sorted by time`);
     if (dups) dupNotes.push(`${p.path}: ${plural(dups, 'row')} repeating an earlier timestamp dropped (first kept)`);
@@ -453,7 +472,6 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
     if (p.ts.length === 0) fail(`${p.path}: no data row left`);
     files.push(p);
   }
-  nonNumericSeen = o.nonNumeric === 'empty';
 
   // ---- decisions the card names, one per kind of problem (also when it did not occur)
   const kinds = new Set(files.flatMap((f) => [...f.timeKinds]));
@@ -488,9 +506,9 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
   });
   decisions.push({
     issue: 'non-numeric',
-    decision: nonNumericSeen
-      ? 'non-numeric cells read as empty (then the empty-cell decision applies)'
-      : `none found (policy: fail; cells ${[...EMPTY_TOKENS].filter(Boolean).join(', ')} count as empty)`,
+    decision: nonNumericByFile.length
+      ? `read as empty cells (then the empty-cell decision applies) — ${nonNumericByFile.join('; ')}`
+      : `none found (policy: ${o.nonNumeric === 'empty' ? 'read as empty' : 'fail'}; cells ${[...EMPTY_TOKENS].filter(Boolean).join(', ')} count as empty)`,
   });
   decisions.push({
     issue: 'unsorted',

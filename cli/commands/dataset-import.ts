@@ -145,7 +145,7 @@ export function registerImportCommands(program: Command, dataset: Command): void
       .option('--no-csv', 'skip dataset.csv')
       .option('--json', 'print card.json'),
   ).action(async (files: string[], opts: ReadOpts & Record<string, string | boolean | undefined>) => {
-    const s = (k: string) => (typeof opts[k] === 'string' ? (opts[k] as string) : undefined);
+    const s = (k: string) => (typeof opts[k] === 'string' ? opts[k] : undefined);
     let normal = s('normal');
     let test = s('test');
     let labelled = s('labelled');
@@ -166,7 +166,7 @@ export function registerImportCommands(program: Command, dataset: Command): void
     };
     if (s('window') || s('stride'))
       section.window = {
-        ...((section.window as object) ?? {}),
+        ...(section.window ?? {}),
         ...(s('window') ? { size: int('--window', s('window')) } : {}),
         ...(s('stride') ? { stride: int('--stride', s('stride')) } : {}),
       };
