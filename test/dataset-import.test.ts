@@ -10,6 +10,7 @@ import type { DatasetCard } from '../activities/dataset/card';
 import { readNpyAs } from '../activities/model/npy';
 import { campaignDir } from '../infra/home';
 import { ConfigError, parseCampaignConfig } from '../schemas/campaign';
+import { parseTimestamp, ZonedClock } from '../activities/dataset/timestamps';
 import { temporalBinary } from '../infra/temporal/dev-server';
 import { main as cli } from '../cli/program';
 import { TASK_QUEUE, TRAINING_TASK_QUEUE } from '../workflows/messages';
@@ -276,6 +277,58 @@ describe('dataset import (CSV files → the trainer’s dataset layout)', functi
       [],
       'no temporary directory left',
     );
+  });
+
+  it('reads a generic CSV: epoch or zoned timestamps, 0/1 labels, columns found by name', async () => {
+    const lines = ['timestamp,rps,p95_ms,label'];
+    for (let i = 0; i < 300; i++) {
+      const t = Date.UTC(2025, 0, 1) + i * 1000;
+      const anomalous = i >= 220 && i < 240;
+      // half the rows as epoch milliseconds, half as ISO text with an offset: the same instants
+      const ts = i % 2 ? String(t) : new Date(t + 3_600_000).toISOString().replace('Z', '+01:00');
+      lines.push(`${ts},${50 + 10 * Math.sin(i / 9) + (anomalous ? 40 : 0)},${120 + (i % 7)},${anomalous ? 1 : 0}`);
+    }
+    const f = join(root, 'generic.csv');
+    writeFileSync(f, lines.join('\r\n') + '\r\n');
+    const out = join(root, 'generic');
+    const r = await run('dataset', 'import', f, '-o', out);
+    assert.equal(r.code, 0, r.err);
+    const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8')) as DatasetCard;
+    assert.equal(card.import!.format, 'generic');
+    assert.equal(card.import!.labelColumn, 'label');
+    assert.equal(card.stepMs, 1000);
+    assert.equal(card.import!.files[0]!.firstMs, Date.UTC(2025, 0, 1));
+    assert.equal(card.import!.timezone.naive, false);
+    assert.match(
+      card.import!.decisions.find((d) => d.issue === 'timestamps')!.decision,
+      /date-times with a zone read as given; numbers from 1e11 up read as epoch milliseconds/,
+    );
+    assert.match(card.import!.decisions.find((d) => d.issue === 'labels')!.decision, /normal 280, anomaly 20 rows/);
+  });
+
+  it('refuses a naive time that a daylight-saving change skipped, and reads a repeated one as its first occurrence', async () => {
+    const f = (rows: string[]) => {
+      const path = join(root, `dst-${uniqueId('f')}.csv`);
+      writeFileSync(path, ['time,x,label', ...rows.map((t, i) => `${t},${i % 3},${i === 3 ? 1 : 0}`)].join('\n'));
+      return path;
+    };
+    const skipped = f(['2025-03-30 01:58:00', '2025-03-30 01:59:00', '2025-03-30 02:30:00', '2025-03-30 03:31:00']);
+    await refused(
+      ['dataset', 'import', skipped, '--timezone', 'Europe/Berlin'],
+      /row 3 \(line 4\), column "time": "2025-03-30 02:30:00" does not exist in Europe\/Berlin/,
+    );
+    await refused(['dataset', 'import', skipped, '--timezone', 'Mars/Olympus'], /unknown timezone "Mars\/Olympus"/);
+    // 02:30 happens twice on 2025-10-26 in Berlin: first at +02:00 (00:30 UTC), then at +01:00
+    const berlin = new ZonedClock('Europe/Berlin');
+    assert.deepEqual(parseTimestamp('2025-10-26 02:30:00', berlin), {
+      ms: Date.UTC(2025, 9, 26, 0, 30),
+      kind: 'naive',
+    });
+    assert.deepEqual(parseTimestamp('2025-10-26 03:30:00', berlin), {
+      ms: Date.UTC(2025, 9, 26, 2, 30),
+      kind: 'naive',
+    });
+    assert.deepEqual(parseTimestamp('2025-07-01 12:00:00', berlin), { ms: Date.UTC(2025, 6, 1, 10), kind: 'naive' });
   });
 
   it('a campaign on an imported dataset runs only the data phases (the config says so otherwise)', () => {
