@@ -191,7 +191,7 @@ function parseFile(
   if (needLabels && lIdx < 0) {
     fail(
       layout.label === null
-        ? `${table.path}: the ${role === 'test' ? 'test' : 'labelled'} file needs a label column; name it with --label-column (its columns: ${table.header.join(', ')})`
+        ? `${table.path}: the ${role === 'test' ? 'test' : 'labelled'} file needs a label column to evaluate on; name it with --label-column (its columns: ${table.header.join(', ')}). Unlabelled data can be scored with \`faultline score\` once a model is trained`
         : `${table.path}: no label column "${layout.label}" (its columns: ${table.header.join(', ')}); name the right one with --label-column`,
     );
   }
