@@ -51,7 +51,10 @@ export const campaignSchema = z
      * into the campaign's data dir) instead of building one from collected metrics. Only the data phases
      * can run then: phases ⊆ dataset, train, evaluate, report, with dataset among them.
      */
-    importedDataset: z.string().min(1).optional(),
+    importedDataset: z
+      .string()
+      .regex(/^\//, 'must be an absolute path (the workers read it), e.g. /data/datasets/reference')
+      .optional(),
     /** Tear the target down at the end (the local stack is shared, so the default keeps it). */
     teardown: z.boolean().default(false),
   })

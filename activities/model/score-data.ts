@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ScalerParams } from '../dataset/scaler';
+import type { DatasetCard } from '../dataset/card';
 import { scaleRowMajor } from '../dataset/scaler';
 import { readScoringFile, type ImportOptions } from '../dataset/import';
 import { DATASET_ERRORS, DatasetError } from '../dataset/errors';
@@ -76,7 +77,22 @@ export async function scoreData(opts: ScoreDataOptions): Promise<ScoreDataSummar
     );
   }
 
-  const data = await readScoringFile(opts.dataPath, scaler.features, opts.read);
+  // New data in the imported files' format is read as they were (timestamp column, timezone), unless told otherwise.
+  const cardPath = join(run, 'dataset', 'card.json');
+  const imported = existsSync(cardPath)
+    ? (JSON.parse(await readFile(cardPath, 'utf8')) as Partial<DatasetCard>).import
+    : undefined;
+  const read = {
+    ...(imported
+      ? {
+          timestampColumn: imported.timestampColumn,
+          labelColumn: imported.labelColumn ?? undefined,
+          timezone: imported.timezone.name,
+        }
+      : {}),
+    ...Object.fromEntries(Object.entries(opts.read ?? {}).filter(([, v]) => v !== undefined)),
+  };
+  const data = await readScoringFile(opts.dataPath, scaler.features, read);
   const n = data.ts.length;
   const W = meta.window;
   const F = scaler.features.length;
