@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createTrainingActivities } from '../activities/model/training-index';
 import type { DatasetCard } from '../activities/dataset/card';
-import { readNpyAs } from '../activities/model/npy';
+import { readNpyAs } from '../activities/dataset/npy';
 import { campaignDir } from '../infra/home';
 import { ConfigError, parseCampaignConfig } from '../schemas/campaign';
 import { parseTimestamp, ZonedClock } from '../activities/dataset/timestamps';
@@ -70,6 +70,9 @@ describe('dataset import (CSV files → the trainer’s dataset layout)', functi
     attack = join(root, 'attack0.csv');
     writeFileSync(normal, referenceCsv(NORMAL));
     writeFileSync(attack, referenceCsv(ATTACK, LATE_NORMAL));
+  });
+  after(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   it('reads the reference experiment’s CSV pair and names every decision and warning in the card', async () => {
@@ -430,6 +433,7 @@ describe('imported data through Temporal: train → evaluate → report, then sc
   after(async () => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await running;
+    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   it('trains and evaluates on the imported dataset and writes the same HTML report', async () => {
