@@ -531,6 +531,20 @@ describe('imported data through Temporal: train → evaluate → report, then sc
     };
     for (const c of rows) assert.equal(c[3], Number(c[2]) >= results.usad.threshold ? '1' : '0');
     assert.match(r.out, /alarms: \d+ at threshold/);
+    // the same as JSON
+    const json = join(root, 'attack0.scores.json');
+    assert.equal((await run('score', join(root, 'attack0.csv'), '--model', runDir, '-o', json)).code, 0);
+    const doc = JSON.parse(readFileSync(json, 'utf8')) as {
+      threshold: number;
+      windowSize: number;
+      windows: Array<{ score: number; alarm: number }>;
+    };
+    assert.equal(doc.threshold, results.usad.threshold);
+    assert.equal(doc.windowSize, 12);
+    assert.deepEqual(
+      doc.windows.map((w) => w.score),
+      rows.map((c) => Number(c[2])),
+    );
   });
 
   it('refuses new data whose columns do not match the model’s features', async () => {
