@@ -19,6 +19,12 @@ export interface CampaignSummary {
     falseAlarmsPerHour?: number | null;
     /** share of injected faults detected at the threshold, by fault type */
     faultRecall?: Record<string, number>;
+    /** the default detector these metrics are of (absent before the suite: USAD) */
+    detector?: string;
+    vusPr?: number | null;
+    /** the alarm rule chosen on validation, on test: false alarms per quiet hour and the lowest per-kind recall */
+    alarmsPerHour?: number | null;
+    alarmMinRecall?: number | null;
   };
   /** browser-probe availability over every phase (passed / runs) */
   availability?: number | null;
