@@ -5,7 +5,7 @@
  * itself included, score ≥ threshold) and a hold (an alarm stays raised until `holdMs` after the last
  * debounced window, so a flickering alarm is one episode). The rule is chosen on validation data:
  * fewest false alarms per hour of quiet time, subject to every fault kind on validation keeping
- * recall ≥ `minRecall`.
+ * recall ≥ `minRecall`, with at most `maxQuietAlarmShare` of quiet time under an alarm.
  *
  * Counting, the same on validation and test:
  * - a false alarm is a maximal run of alarmed windows labelled normal (a held alarm that runs on past
@@ -36,6 +36,8 @@ export interface AlarmOutcome {
   recall: KindRecall[];
   /** the lowest per-kind recall (null when the split holds no fault) */
   minRecall: number | null;
+  /** share of normal (quiet) windows under an alarm */
+  quietAlarmShare: number;
   /** 'fault-log' (each injected fault) or 'episodes' (labelled runs of windows, no fault log) */
   recallBasis: 'fault-log' | 'episodes';
 }
@@ -102,7 +104,14 @@ export function alarmOutcome(alarm: ArrayLike<number>, split: AlarmSplit, faults
       .sort((a, b) => a.faultType.localeCompare(b.faultType));
   }
   const minRecall = recall.length ? Math.min(...recall.map((r) => r.recall)) : null;
-  return { falseAlarms, recall, minRecall, recallBasis };
+  let quiet = 0;
+  let quietAlarmed = 0;
+  for (let i = 0; i < alarm.length; i++) {
+    if (split.labels[i]! > 0) continue;
+    quiet++;
+    if (alarm[i]! > 0) quietAlarmed++;
+  }
+  return { falseAlarms, recall, minRecall, recallBasis, quietAlarmShare: quiet ? quietAlarmed / quiet : 0 };
 }
 
 export interface AlarmRuleChoice {
@@ -112,12 +121,18 @@ export interface AlarmRuleChoice {
   /** every fault kind on validation reached minRecall */
   constraintMet: boolean;
   minRecall: number;
+  maxQuietAlarmShare: number;
   candidates: number;
   why: string;
 }
 
 export interface AlarmSearch {
   minRecall?: number;
+  /**
+   * At most this share of quiet windows under an alarm (default 0.1). Counting runs alone would favour an
+   * alarm stuck on through quiet time (one long false alarm per quiet gap) over a working detector.
+   */
+  maxQuietAlarmShare?: number;
   /** (k, n) pairs tried; default every 1 ≤ k ≤ n ≤ 6 */
   debounce?: [number, number][];
   /** holds tried, in ms; default 0, 2, 5, 10, 20 median window steps */
@@ -153,6 +168,7 @@ export function chooseAlarmRule(
   opts: AlarmSearch = {},
 ): AlarmRuleChoice {
   const minRecall = opts.minRecall ?? 0.95;
+  const maxShare = opts.maxQuietAlarmShare ?? 0.1;
   const step = medianStepMs(split.times);
   const holds = opts.holdsMs ?? [0, 2, 5, 10, 20].map((m) => m * step);
   const pairs: [number, number][] = opts.debounce ?? [];
@@ -182,7 +198,8 @@ export function chooseAlarmRule(
       for (const t of cands) {
         const rule = { threshold: t, k, n, holdMs: h };
         const out = alarmOutcome(applyAlarmRule(scores, split.times, rule), split, faults);
-        const met = out.recall.length > 0 && out.recall.every((r) => r.recall >= minRecall);
+        const met =
+          out.recall.length > 0 && out.recall.every((r) => r.recall >= minRecall) && out.quietAlarmShare <= maxShare;
         const fa = Number.isFinite(out.falseAlarms.perHour) ? out.falseAlarms.perHour : out.falseAlarms.alarms;
         const meanRecall = out.recall.length ? out.recall.reduce((a, r) => a + r.recall, 0) / out.recall.length : 0;
         all.push({ rule, out, met, fa, meanRecall });
@@ -193,7 +210,15 @@ export function chooseAlarmRule(
   const key = (c: Cand): number[] =>
     anyMet
       ? [c.met ? 0 : 1, c.fa, -c.meanRecall, c.rule.n, c.rule.k, c.rule.holdMs]
-      : [-(c.out.minRecall ?? 0), c.fa, -c.meanRecall, c.rule.n, c.rule.k, c.rule.holdMs];
+      : [
+          c.out.quietAlarmShare <= maxShare ? 0 : 1,
+          -(c.out.minRecall ?? 0),
+          c.fa,
+          -c.meanRecall,
+          c.rule.n,
+          c.rule.k,
+          c.rule.holdMs,
+        ];
   const cmp = (a: number[], b: number[]): number => {
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
     return 0;
@@ -204,9 +229,17 @@ export function chooseAlarmRule(
   const pick = ties[Math.floor((ties.length - 1) / 2)]!;
   const kinds = pick.out.recall.map((r) => `${r.faultType} ${r.detected}/${r.faults}`).join(', ');
   const why = anyMet
-    ? `fewest false alarms per quiet hour on validation (${fmt(pick.out.falseAlarms.perHour)}/h) among ${all.length} rules keeping every fault kind's recall ≥ ${minRecall} (${kinds}); threshold in the middle of ${ties.length} equally good`
-    : `no rule of ${all.length} kept every fault kind's recall ≥ ${minRecall} on validation: the highest lowest recall (${fmt(pick.out.minRecall ?? 0)}; ${kinds}), then fewest false alarms`;
-  return { rule: pick.rule, validation: pick.out, constraintMet: pick.met, minRecall, candidates: all.length, why };
+    ? `fewest false alarms per quiet hour on validation (${fmt(pick.out.falseAlarms.perHour)}/h) among ${all.length} rules keeping every fault kind's recall ≥ ${minRecall} (${kinds}) with at most ${maxShare * 100} % of quiet time under alarm; threshold in the middle of ${ties.length} equally good`
+    : `no rule of ${all.length} kept every fault kind's recall ≥ ${minRecall} with at most ${maxShare * 100} % of quiet time under alarm on validation: the highest lowest recall (${fmt(pick.out.minRecall ?? 0)}; ${kinds}), then fewest false alarms`;
+  return {
+    rule: pick.rule,
+    validation: pick.out,
+    constraintMet: pick.met,
+    minRecall,
+    maxQuietAlarmShare: maxShare,
+    candidates: all.length,
+    why,
+  };
 }
 
 function fmt(v: number): string {
