@@ -239,6 +239,8 @@ export interface DetectorAlarm {
   why: string;
   validation: AlarmOutcome | null;
   test: AlarmOutcome;
+  /** fault kinds in the test split that validation did not hold: the rule could not be checked on them */
+  unseenKinds: string[];
 }
 
 /** How the campaign's default detector was picked (never from the test split). */
@@ -724,6 +726,8 @@ function detectorResult(
       bestF1: bestF1(m.val, val.labels, vsw).f1,
     };
     const c = chooseAlarmRule(m.val, val, faults);
+    const testOutcome = alarmOutcome(applyAlarmRule(m.test, test.times, c.rule), test, faults);
+    const seen = new Set(c.validation.recall.map((r) => r.faultType));
     alarm = {
       rule: c.rule,
       basis: 'validation-labels',
@@ -731,10 +735,12 @@ function detectorResult(
       minRecall: c.minRecall,
       why: c.why,
       validation: c.validation,
-      test: alarmOutcome(applyAlarmRule(m.test, test.times, c.rule), test, faults),
+      test: testOutcome,
+      unseenKinds: testOutcome.recall.map((r) => r.faultType).filter((k) => !seen.has(k)),
     };
   } else {
     const rule: AlarmRule = { threshold: thr.threshold, k: 1, n: 1, holdMs: 0 };
+    const testOutcome = alarmOutcome(applyAlarmRule(m.test, test.times, rule), test, faults);
     alarm = {
       rule,
       basis: 'label-free',
@@ -742,7 +748,8 @@ function detectorResult(
       minRecall: 0.95,
       why: `validation holds no labelled fault: the ${thr.method} threshold, no debouncing`,
       validation: null,
-      test: alarmOutcome(applyAlarmRule(m.test, test.times, rule), test, faults),
+      test: testOutcome,
+      unseenKinds: testOutcome.recall.map((r) => r.faultType),
     };
   }
   return { ...base, cannotScore: null, eligible: m.kind !== 'reference', test: metrics, validation, alarm };
