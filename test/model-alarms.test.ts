@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { alarmOutcome, applyAlarmRule, chooseAlarmRule, debounce, hold } from '../activities/model/alarms';
-import type { FaultSpan } from '../activities/model/metrics';
+import { falseAlarmsPerHour, faultEventRecall, type FaultSpan } from '../activities/model/metrics';
 
 const STEP = 1000;
 /** n windows ending 1 s apart */
@@ -67,6 +67,28 @@ describe('alarm rule', () => {
       alarmOutcome(applyAlarmRule(scores, split.times, { threshold: 2, k: 1, n: 1, holdMs: 0 }), split, []).recallBasis,
       'episodes',
     );
+  });
+
+  it('counts as metrics.falseAlarmsPerHour and metrics.faultEventRecall do, on random alarm series', () => {
+    const { split, faults } = series();
+    let seed = 3;
+    for (let trial = 0; trial < 20; trial++) {
+      const alarm = Uint8Array.from(split.labels, () =>
+        (seed = (seed * 69069 + 1) >>> 0) / 2 ** 32 < 0.05 * (trial % 4) ? 1 : 0,
+      );
+      const o = alarmOutcome(alarm, split, faults);
+      const fa = falseAlarmsPerHour(alarm, split.labels, split.times);
+      assert.deepEqual(o.falseAlarms, fa);
+      assert.deepEqual(
+        o.recall,
+        faultEventRecall(alarm, split.times, faults).map((r) => ({
+          faultType: r.faultType,
+          faults: r.faults,
+          detected: r.detected,
+          recall: r.recall,
+        })),
+      );
+    }
   });
 
   it('chooses the rule with no false alarm that keeps every fault kind, and it carries over to a shifted series', () => {

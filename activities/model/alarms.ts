@@ -14,7 +14,7 @@
  * - a fault counts as detected when a window whose end lies in its labelled interval is alarmed:
  *   per injected fault from the fault log where the dataset names one, else per labelled episode.
  */
-import { faultEpisodes, faultEventRecall, falseAlarmsPerHour, type FalseAlarmRate, type FaultSpan } from './metrics';
+import { faultEpisodes, falseAlarmsPerHour, type FalseAlarmRate, type FaultSpan } from './metrics';
 
 export interface AlarmRule {
   threshold: number;
@@ -81,37 +81,79 @@ export function applyAlarmRule(scores: ArrayLike<number>, times: ArrayLike<numbe
 
 /** False alarms per quiet hour and per-kind recall of an alarm series on a split. */
 export function alarmOutcome(alarm: ArrayLike<number>, split: AlarmSplit, faults: readonly FaultSpan[]): AlarmOutcome {
-  const falseAlarms = falseAlarmsPerHour(alarm, split.labels, split.times);
-  let recall: KindRecall[];
-  let recallBasis: AlarmOutcome['recallBasis'];
-  const fromLog = faults.length ? faultEventRecall(alarm, split.times, faults) : [];
-  if (fromLog.length) {
-    recallBasis = 'fault-log';
-    recall = fromLog.map((r) => ({ faultType: r.faultType, faults: r.faults, detected: r.detected, recall: r.recall }));
-  } else {
-    recallBasis = 'episodes';
-    const by = new Map<string, KindRecall>();
-    for (const ep of faultEpisodes(split.labels, split.faultTypes)) {
-      const r = by.get(ep.faultType) ?? { faultType: ep.faultType, faults: 0, detected: 0, recall: 0 };
-      by.set(ep.faultType, r);
-      r.faults++;
-      let hit = false;
-      for (let i = ep.start; i < ep.end && !hit; i++) hit = alarm[i]! > 0;
-      if (hit) r.detected++;
+  return outcomeEvaluator(split, faults)(alarm);
+}
+
+/**
+ * The split-dependent parts of alarmOutcome computed once (quiet time, each fault's window range), so
+ * that scoring one alarm series is a few linear passes: the rule search calls it thousands of times.
+ * Same counting as metrics.falseAlarmsPerHour (runs of alarmed normal windows) and
+ * metrics.faultEventRecall (faults starting inside the split; detected by an alarmed window whose end
+ * lies in [from, to)).
+ */
+export function outcomeEvaluator(
+  split: AlarmSplit,
+  faults: readonly FaultSpan[],
+): (alarm: ArrayLike<number>) => AlarmOutcome {
+  const n = split.labels.length;
+  const normalHours = falseAlarmsPerHour(new Uint8Array(n), split.labels, split.times).normalHours;
+  const ends = Float64Array.from({ length: n }, (_, i) => split.times[2 * i + 1]!);
+  const firstIndexAtOrAfter = (t: number): number => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ends[mid]! < t) lo = mid + 1;
+      else hi = mid;
     }
-    recall = [...by.values()]
-      .map((r) => ({ ...r, recall: r.faults ? r.detected / r.faults : 0 }))
-      .sort((a, b) => a.faultType.localeCompare(b.faultType));
+    return lo;
+  };
+  // one [lo, hi) window range per fault, by kind
+  const ranges: { kind: string; lo: number; hi: number }[] = [];
+  if (n > 0) {
+    for (const f of faults) {
+      if (f.fromMs < ends[0]! || f.fromMs > ends[n - 1]!) continue;
+      ranges.push({ kind: f.type, lo: firstIndexAtOrAfter(f.fromMs), hi: firstIndexAtOrAfter(f.toMs) });
+    }
   }
-  const minRecall = recall.length ? Math.min(...recall.map((r) => r.recall)) : null;
-  let quiet = 0;
-  let quietAlarmed = 0;
-  for (let i = 0; i < alarm.length; i++) {
-    if (split.labels[i]! > 0) continue;
-    quiet++;
-    if (alarm[i]! > 0) quietAlarmed++;
+  const recallBasis: AlarmOutcome['recallBasis'] = ranges.length ? 'fault-log' : 'episodes';
+  if (!ranges.length) {
+    for (const ep of faultEpisodes(split.labels, split.faultTypes))
+      ranges.push({ kind: ep.faultType, lo: ep.start, hi: ep.end });
   }
-  return { falseAlarms, recall, minRecall, recallBasis, quietAlarmShare: quiet ? quietAlarmed / quiet : 0 };
+  const kinds = [...new Set(ranges.map((r) => r.kind))].sort((a, b) => a.localeCompare(b));
+  const normal = Uint8Array.from({ length: n }, (_, i) => (split.labels[i]! > 0 ? 0 : 1));
+  const quiet = normal.reduce((a, b) => a + b, 0);
+  return (alarm) => {
+    let alarms = 0;
+    let inAlarm = false;
+    let quietAlarmed = 0;
+    for (let i = 0; i < n; i++) {
+      const fa = normal[i] === 1 && alarm[i]! > 0;
+      if (fa) quietAlarmed++;
+      if (fa && !inAlarm) alarms++;
+      inAlarm = fa;
+    }
+    const by = new Map<string, KindRecall>(kinds.map((k) => [k, { faultType: k, faults: 0, detected: 0, recall: 0 }]));
+    for (const r of ranges) {
+      const k = by.get(r.kind)!;
+      k.faults++;
+      for (let i = r.lo; i < r.hi; i++) {
+        if (alarm[i]! > 0) {
+          k.detected++;
+          break;
+        }
+      }
+    }
+    const recall = [...by.values()].map((r) => ({ ...r, recall: r.faults ? r.detected / r.faults : 0 }));
+    return {
+      falseAlarms: { alarms, normalHours, perHour: normalHours > 0 ? alarms / normalHours : Number.NaN },
+      recall,
+      minRecall: recall.length ? Math.min(...recall.map((r) => r.recall)) : null,
+      recallBasis,
+      quietAlarmShare: quiet ? quietAlarmed / quiet : 0,
+    };
+  };
 }
 
 export interface AlarmRuleChoice {
@@ -193,11 +235,12 @@ export function chooseAlarmRule(
     meanRecall: number;
   }
   const all: Cand[] = [];
+  const outcome = outcomeEvaluator(split, faults);
   for (const [k, n] of pairs) {
     for (const h of holds) {
       for (const t of cands) {
         const rule = { threshold: t, k, n, holdMs: h };
-        const out = alarmOutcome(applyAlarmRule(scores, split.times, rule), split, faults);
+        const out = outcome(applyAlarmRule(scores, split.times, rule));
         const met =
           out.recall.length > 0 && out.recall.every((r) => r.recall >= minRecall) && out.quietAlarmShare <= maxShare;
         const fa = Number.isFinite(out.falseAlarms.perHour) ? out.falseAlarms.perHour : out.falseAlarms.alarms;
