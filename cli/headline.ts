@@ -23,7 +23,8 @@ export function headlineLines(h: EvaluationHeadline): string[] {
       .map(([t, r]) => `${t} ${(r * 100).toFixed(0)} %`)
       .join('  ');
     lines.push(
-      `  alarms: ${metric(a.falseAlarmsPerHour, 1)} false alarms per quiet hour (${(a.quietHours * 60).toFixed(1)} quiet min)` +
+      `  alarms: ${metric(a.falseAlarmsPerHour, 1)} false alarms per quiet hour (${(a.quietHours * 60).toFixed(1)} quiet min; ` +
+        `${metric(a.quietRunsPerHour, 1)}/h counting alarms that clear after a fault's labelled end)` +
         `  recall ${rec || '— (no fault in the test split)'}  [rule: ${a.rule.k} of ${a.rule.n} windows ≥ ${metric(a.rule.threshold, 4)}, hold ${(a.rule.holdMs / 1000).toFixed(0)} s]`,
     );
   } else {

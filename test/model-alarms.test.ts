@@ -53,6 +53,7 @@ describe('alarm rule', () => {
     const { scores, split, faults } = series();
     const o = alarmOutcome(applyAlarmRule(scores, split.times, { threshold: 2, k: 1, n: 1, holdMs: 0 }), split, faults);
     assert.equal(o.falseAlarms.alarms, 45, '40 spikes + 5 double spikes');
+    assert.equal(o.quietRuns.alarms, 45);
     assert.ok(Math.abs(o.falseAlarms.normalHours - (3600 - 60) / 3600) < 1e-9);
     assert.deepEqual(
       o.recall.map((r) => [r.faultType, r.detected, r.faults]),
@@ -69,6 +70,19 @@ describe('alarm rule', () => {
     );
   });
 
+  it('counts an alarm episode touching no fault as false, and one clearing late after a fault apart', () => {
+    const split = {
+      labels: [0, 0, 1, 1, 0, 0, 0, 0],
+      times: times(8),
+      faultTypes: [null, null, 'x', 'x', null, null, null, null],
+    };
+    const o = alarmOutcome([0, 0, 1, 1, 1, 0, 1, 0], split, []);
+    assert.equal(o.falseAlarms.alarms, 1, 'the episode at window 6');
+    assert.equal(o.quietRuns.alarms, 2, 'window 4 (late clearing) and window 6');
+    assert.equal(o.quietAlarmShare, 2 / 6);
+    assert.equal(o.minRecall, 1);
+  });
+
   it('counts as metrics.falseAlarmsPerHour and metrics.faultEventRecall do, on random alarm series', () => {
     const { split, faults } = series();
     let seed = 3;
@@ -78,7 +92,7 @@ describe('alarm rule', () => {
       );
       const o = alarmOutcome(alarm, split, faults);
       const fa = falseAlarmsPerHour(alarm, split.labels, split.times);
-      assert.deepEqual(o.falseAlarms, fa);
+      assert.deepEqual(o.quietRuns, fa);
       assert.deepEqual(
         o.recall,
         faultEventRecall(alarm, split.times, faults).map((r) => ({
@@ -109,7 +123,8 @@ describe('alarm rule', () => {
       split,
       faults,
     );
-    assert.equal(stuck.falseAlarms.alarms, 11);
+    assert.equal(stuck.falseAlarms.alarms, 0, 'one episode, touching every fault');
+    assert.equal(stuck.quietRuns.alarms, 11);
     assert.equal(stuck.quietAlarmShare, 1);
     // the same rule on a new series (faults moved) keeps its outcome
     const next = series(17);

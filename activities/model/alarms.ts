@@ -8,8 +8,12 @@
  * recall ≥ `minRecall`, with at most `maxQuietAlarmShare` of quiet time under an alarm.
  *
  * Counting, the same on validation and test:
- * - a false alarm is a maximal run of alarmed windows labelled normal (a held alarm that runs on past
- *   a fault's labelled interval into quiet time counts, so a long hold is not free);
+ * - a false alarm is an alarm episode (maximal run of alarmed windows) that touches no window labelled
+ *   anomalous: what an operator would call a page for nothing. An alarm raised by a fault that clears a
+ *   few windows after the fault's labelled interval is not one; it is counted apart (quietRuns: runs of
+ *   alarmed normal windows, the older count) and in quietAlarmShare, so late clearing stays visible;
+ * - an alarm stuck on through quiet time would be one long "true" episode: the rule search refuses
+ *   rules with more than maxQuietAlarmShare of quiet time under an alarm;
  * - quiet time is the advance of window end times over normal windows (metrics.falseAlarmsPerHour);
  * - a fault counts as detected when a window whose end lies in its labelled interval is alarmed:
  *   per injected fault from the fault log where the dataset names one, else per labelled episode.
@@ -31,7 +35,13 @@ export interface KindRecall {
 }
 
 export interface AlarmOutcome {
+  /** alarm episodes (maximal runs of alarmed windows) that touch no anomalous window, per quiet hour */
   falseAlarms: FalseAlarmRate;
+  /**
+   * runs of alarmed normal windows, per quiet hour (metrics.falseAlarmsPerHour): also counts an alarm
+   * raised by a fault that clears after the fault's labelled interval ended (late clearing)
+   */
+  quietRuns: FalseAlarmRate;
   /** per fault kind present in the split */
   recall: KindRecall[];
   /** the lowest per-kind recall (null when the split holds no fault) */
@@ -125,15 +135,29 @@ export function outcomeEvaluator(
   const normal = Uint8Array.from({ length: n }, (_, i) => (split.labels[i]! > 0 ? 0 : 1));
   const quiet = normal.reduce((a, b) => a + b, 0);
   return (alarm) => {
-    let alarms = 0;
-    let inAlarm = false;
+    let runs = 0;
+    let inRun = false;
     let quietAlarmed = 0;
-    for (let i = 0; i < n; i++) {
-      const fa = normal[i] === 1 && alarm[i]! > 0;
+    let falseEpisodes = 0;
+    let inEpisode = false;
+    let touchesFault = false;
+    for (let i = 0; i <= n; i++) {
+      const on = i < n && alarm[i]! > 0;
+      if (on && !inEpisode) touchesFault = false;
+      if (on && normal[i] === 0) touchesFault = true;
+      if (!on && inEpisode && !touchesFault) falseEpisodes++;
+      inEpisode = on;
+      if (i === n) break;
+      const fa = normal[i] === 1 && on;
       if (fa) quietAlarmed++;
-      if (fa && !inAlarm) alarms++;
-      inAlarm = fa;
+      if (fa && !inRun) runs++;
+      inRun = fa;
     }
+    const rate = (count: number): FalseAlarmRate => ({
+      alarms: count,
+      normalHours,
+      perHour: normalHours > 0 ? count / normalHours : Number.NaN,
+    });
     const by = new Map<string, KindRecall>(kinds.map((k) => [k, { faultType: k, faults: 0, detected: 0, recall: 0 }]));
     for (const r of ranges) {
       const k = by.get(r.kind)!;
@@ -147,7 +171,8 @@ export function outcomeEvaluator(
     }
     const recall = [...by.values()].map((r) => ({ ...r, recall: r.faults ? r.detected / r.faults : 0 }));
     return {
-      falseAlarms: { alarms, normalHours, perHour: normalHours > 0 ? alarms / normalHours : Number.NaN },
+      falseAlarms: rate(falseEpisodes),
+      quietRuns: rate(runs),
       recall,
       minRecall: recall.length ? Math.min(...recall.map((r) => r.recall)) : null,
       recallBasis,
@@ -196,7 +221,8 @@ export function medianStepMs(times: ArrayLike<number>): number {
 
 /**
  * Grid search of alarm rules on a labelled (validation) split. Order of preference: every fault kind at
- * recall ≥ minRecall; then fewest false alarms per quiet hour; then highest mean recall; then the
+ * recall ≥ minRecall; then fewest false alarms per quiet hour; then least quiet time under alarm (late
+ * clearing); then highest mean recall; then the
  * quicker rule (smaller n, then smaller k, then shorter hold). Among thresholds equally good on all of
  * these for that (k, n, hold), the middle one: validation cannot tell them apart, and the middle of the
  * range has the most room on both sides for test scores (as bestF1Threshold's mid-gap).
@@ -252,7 +278,7 @@ export function chooseAlarmRule(
   const anyMet = all.some((c) => c.met);
   const key = (c: Cand): number[] =>
     anyMet
-      ? [c.met ? 0 : 1, c.fa, -c.meanRecall, c.rule.n, c.rule.k, c.rule.holdMs]
+      ? [c.met ? 0 : 1, c.fa, c.out.quietAlarmShare, -c.meanRecall, c.rule.n, c.rule.k, c.rule.holdMs]
       : [
           c.out.quietAlarmShare <= maxShare ? 0 : 1,
           -(c.out.minRecall ?? 0),

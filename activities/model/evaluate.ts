@@ -678,6 +678,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
       ? {
           alarms: {
             falseAlarmsPerHour: orNull(alarm.test.falseAlarms.perHour),
+            quietRunsPerHour: orNull(alarm.test.quietRuns.perHour),
             quietHours: alarm.test.falseAlarms.normalHours,
             recall: Object.fromEntries(alarm.test.recall.map((r) => [r.faultType, r.recall])),
             rule: alarm.rule,

@@ -53,7 +53,10 @@ export interface EvaluationHeadline {
   faultRecall?: Record<string, number>;
   /** the alarm rule chosen on validation, on the test split: false alarms per quiet hour and per-kind recall */
   alarms?: {
+    /** alarm episodes touching no labelled fault, per quiet hour */
     falseAlarmsPerHour: number | null;
+    /** runs of alarmed quiet windows per quiet hour (also counts alarms clearing late after a fault) */
+    quietRunsPerHour?: number | null;
     quietHours: number;
     recall: Record<string, number>;
     rule: { threshold: number; k: number; n: number; holdMs: number };

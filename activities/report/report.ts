@@ -383,7 +383,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         card(
           'False alarms / quiet h',
           num(fa, 1),
-          `alarm rule (${alarm.rule.k} of ${alarm.rule.n}, hold ${ms(alarm.rule.holdMs)}) on ${(alarm.test.falseAlarms.normalHours * 60).toFixed(1)} quiet min`,
+          `alarm episodes touching no fault; rule ${alarm.rule.k} of ${alarm.rule.n}, hold ${ms(alarm.rule.holdMs)}; ${(alarm.test.falseAlarms.normalHours * 60).toFixed(1)} quiet min; ${num(alarm.test.quietRuns?.perHour, 1)}/h with late clearing`,
           fa !== null && Number.isFinite(fa) ? (fa <= 10 ? 'good' : fa > 30 ? 'bad' : 'warn') : '',
         ),
       );
@@ -679,7 +679,9 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         ref
           ? '<span class="muted">—</span>'
           : `${num(t.atThreshold.f1)} <span class="muted">(${esc(t.thresholdMethod)})</span>`,
-        al ? num(al.test.falseAlarms.perHour, 1) : '—',
+        al
+          ? `${num(al.test.falseAlarms.perHour, 1)} <span class="muted">/ ${num(al.test.quietRuns?.perHour, 1)}</span>`
+          : '—',
         al ? `${pct(al.test.minRecall, 0)} <span class="muted">${rec}</span>` : '—',
         dt.validation ? num(dt.validation.vusPr) : '—',
         `<span class="muted">${num(t.bestF1PointAdjusted.f1)}</span>`,
@@ -694,7 +696,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
           'VUS-PR',
           'best F1',
           'F1 @ thr',
-          'false alarms / quiet h',
+          'false alarms / quiet h <span class="muted">/ with late clearing</span>',
           'lowest kind recall',
           'val VUS-PR',
           'best F1 (PA)',
@@ -709,7 +711,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       ? `<p class="note"><b>Chosen: ${esc(evaluation.chosen.detector)}</b> (${esc(evaluation.chosen.rule)}): ${esc(evaluation.chosen.why)}.</p>`
       : '';
     const alarmNote = chosenEntry?.alarm
-      ? `<p class="note"><b>Alarm rule</b> (${esc(chosenEntry.alarm.basis)}): ${chosenEntry.alarm.rule.k} of the last ${chosenEntry.alarm.rule.n} windows ≥ ${fmtNum(chosenEntry.alarm.rule.threshold)}, alarm held ${ms(chosenEntry.alarm.rule.holdMs)} — ${esc(chosenEntry.alarm.why)}. On test: ${num(chosenEntry.alarm.test.falseAlarms.perHour, 1)} false alarms per quiet hour (${chosenEntry.alarm.test.falseAlarms.alarms} in ${(chosenEntry.alarm.test.falseAlarms.normalHours * 60).toFixed(1)} quiet min); recall ${chosenEntry.alarm.test.recall.map((r) => `${esc(r.faultType)} ${r.detected}/${r.faults}`).join(', ') || '—'} (${esc(chosenEntry.alarm.test.recallBasis)}).${(chosenEntry.alarm.unseenKinds ?? []).length ? ` <b>Not in validation, so not checked by the rule:</b> ${esc(chosenEntry.alarm.unseenKinds.join(', '))} (lengthen durations.chaos so its validation head holds every kind).` : ''}</p>`
+      ? `<p class="note"><b>Alarm rule</b> (${esc(chosenEntry.alarm.basis)}): ${chosenEntry.alarm.rule.k} of the last ${chosenEntry.alarm.rule.n} windows ≥ ${fmtNum(chosenEntry.alarm.rule.threshold)}, alarm held ${ms(chosenEntry.alarm.rule.holdMs)} — ${esc(chosenEntry.alarm.why)}. On test: ${num(chosenEntry.alarm.test.falseAlarms.perHour, 1)} false alarms per quiet hour (${chosenEntry.alarm.test.falseAlarms.alarms} alarm episodes touching no fault in ${(chosenEntry.alarm.test.falseAlarms.normalHours * 60).toFixed(1)} quiet min; counting every run of alarmed quiet windows, which includes alarms clearing after a fault's labelled end: ${chosenEntry.alarm.test.quietRuns?.alarms ?? '—'}, ${num(chosenEntry.alarm.test.quietRuns?.perHour, 1)}/h; ${pct(chosenEntry.alarm.test.quietAlarmShare, 1)} of quiet time under alarm); recall ${chosenEntry.alarm.test.recall.map((r) => `${esc(r.faultType)} ${r.detected}/${r.faults}`).join(', ') || '—'} (${esc(chosenEntry.alarm.test.recallBasis)}).${(chosenEntry.alarm.unseenKinds ?? []).length ? ` <b>Not in validation, so not checked by the rule:</b> ${esc(chosenEntry.alarm.unseenKinds.join(', '))} (lengthen durations.chaos so its validation head holds every kind).` : ''}</p>`
       : '';
     const coverageNote = (evaluation.coverage ?? [])
       .filter((c) => c.undefinedWhy)
