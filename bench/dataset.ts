@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { buildDatasetFromTables } from '../activities/dataset/build';
 import { readFaultRecords } from '../activities/dataset/fault-records';
 import { syntheticCampaign, writeSyntheticCampaign } from '../activities/dataset/synthetic';
-import { writeNpy } from '../activities/dataset/npy';
+import { writeNpySync } from '../activities/dataset/npy';
 import { datasetSchema } from '../schemas/dataset';
 
 const ROWS = Number(process.env.FAULTLINE_BENCH_DATASET_ROWS ?? 1_000_000);
@@ -159,7 +159,7 @@ export async function run(): Promise<DatasetBenchResult> {
         const v = p.cols.get(name) as Float64Array;
         for (let i = 0; i < n; i++) m[i * (FEATURES + 1) + f + 1] = v[i] as number;
       });
-      writeNpy(join(dir, `${phase}.npy`), '<f8', [n, FEATURES + 1], m);
+      writeNpySync(join(dir, `${phase}.npy`), { dtype: 'float64', shape: [n, FEATURES + 1], data: m });
     }
     await writeFile(join(dir, 'names.json'), JSON.stringify(c.names));
 

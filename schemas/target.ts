@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { duration } from './duration';
 
-/** The eleven Online Boutique workloads (upstream names, `app=<name>` labels) plus the cart's Redis. */
+/**
+ * The ten Online Boutique application services (upstream names, `app=<name>` labels); the cart's Redis runs
+ * beside them. Upstream's eleventh Deployment, loadgenerator, is left out: the traffic activities do its job.
+ */
 export const BOUTIQUE_SERVICES = [
   'frontend',
   'productcatalogservice',

@@ -90,6 +90,7 @@ describe('browser: journey against the local boutique', function () {
   });
   after(async () => {
     await stack?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
   afterEach(async () => {
     // quit() returns before chromedriver has finished exiting; it must be gone within moments

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { temporalBinary } from '../infra/temporal/dev-server';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,7 @@ describe('campaign workflow: signals, queries and cleanup', function () {
     await getWorkflowBundle();
     home = mkdtempSync(join(tmpdir(), 'faultline-ctl-'));
   });
+  after(() => rmSync(home, { recursive: true, force: true }));
 
   interface Calls {
     loads: LoadRunInput[];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chaosSchema, type ChaosConfigInput, type FaultType } from '../schemas/faults';
@@ -14,6 +14,7 @@ import { purgeFaults } from '../activities/chaos/purge';
 import { listStressPidFiles, stressAlive } from '../activities/chaos/faults/stress';
 import { allReady, startTestSupervisor, type TestSupervisor } from './chaos-support';
 import { waitUntil } from './helpers/ports';
+import { restoreEnv } from './helpers/env';
 
 const ALL_TYPES: { type: FaultType; app: string; params?: Record<string, unknown> }[] = [
   { type: 'pod-kill', app: 'cartservice' },
@@ -30,10 +31,12 @@ describe('chaos engine against the real local supervisor (no Temporal)', functio
   this.timeout(120_000);
   let sup: TestSupervisor;
   let home: string;
+  let previousHome: string | undefined;
   let n = 0;
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'faultline-chaos-home-'));
+    previousHome = process.env.FAULTLINE_HOME;
     process.env.FAULTLINE_HOME = home;
     sup = await startTestSupervisor([
       { app: 'frontend', replicas: 1 },
@@ -42,6 +45,8 @@ describe('chaos engine against the real local supervisor (no Temporal)', functio
   });
   after(async () => {
     await sup?.stop();
+    restoreEnv('FAULTLINE_HOME', previousHome);
+    rmSync(home, { recursive: true, force: true });
   });
   afterEach(() => clearHalt());
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
@@ -16,6 +16,7 @@ import { signalRunningChaosLoops } from '../cli/commands/chaos';
 import { chaosProgressQuery, chaosWorkflowId, stopSignal } from '../workflows/messages';
 import { getTestTemporal, getWorkflowBundle, uniqueId, type TestTemporal } from './helpers/temporal';
 import { waitUntil } from './helpers/ports';
+import { restoreEnv } from './helpers/env';
 import { allReady, startFakePrometheus, startTestSupervisor, type TestSupervisor } from './chaos-support';
 
 /** Seconds of the long loop test (the issue asks for 60 s; lower it locally with FAULTLINE_CHAOS_TEST_SECONDS). */
@@ -26,10 +27,12 @@ describe('chaosLoop workflow (Temporal dev server + real local supervisor)', fun
   let t: TestTemporal;
   let sup: TestSupervisor;
   let home: string;
+  let previousHome: string | undefined;
 
   before(async function () {
     this.timeout(300_000);
     home = mkdtempSync(join(tmpdir(), 'faultline-chaos-loop-'));
+    previousHome = process.env.FAULTLINE_HOME;
     process.env.FAULTLINE_HOME = home;
     [t, sup] = await Promise.all([
       getTestTemporal(),
@@ -43,6 +46,8 @@ describe('chaosLoop workflow (Temporal dev server + real local supervisor)', fun
   after(async () => {
     clearHalt();
     await sup?.stop();
+    restoreEnv('FAULTLINE_HOME', previousHome);
+    rmSync(home, { recursive: true, force: true });
   });
 
   function loopInput(

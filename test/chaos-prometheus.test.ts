@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -12,6 +13,7 @@ import { NODE_EXPORTER_BIN, nodeExporterArgs } from '../infra/local/node-exporte
 import { PROMETHEUS_BIN } from '../infra/local/prometheus/prometheus';
 import { allReady, startTestSupervisor, type TestSupervisor } from './chaos-support';
 import { freePort, waitUntil } from './helpers/ports';
+import { restoreEnv } from './helpers/env';
 
 /**
  * Every fault type leaves a trace in Prometheus: real Prometheus (1 s scrapes) over node-exporter, the supervisor's
@@ -23,11 +25,14 @@ describe('chaos: every fault type is measurable in Prometheus', function () {
   let prom: ChildProcess | undefined;
   let exporter: ChildProcess | undefined;
   let promUrl = '';
+  let home = '';
+  let previousHome: string | undefined;
   const q = async (query: string) => (await promInstant(promUrl, query)) ?? NaN;
 
   before(async function () {
     if (!existsSync(PROMETHEUS_BIN) || !existsSync(NODE_EXPORTER_BIN)) this.skip(); // infra/setup.sh installs them
-    const home = mkdtempSync(join(tmpdir(), 'faultline-chaos-prom-'));
+    home = mkdtempSync(join(tmpdir(), 'faultline-chaos-prom-'));
+    previousHome = process.env.FAULTLINE_HOME;
     process.env.FAULTLINE_HOME = home;
     sup = await startTestSupervisor([
       { app: 'frontend', replicas: 1 },
@@ -65,6 +70,11 @@ describe('chaos: every fault type is measurable in Prometheus', function () {
     prom?.kill('SIGTERM');
     exporter?.kill('SIGTERM');
     await sup?.stop();
+    if (prom && prom.exitCode === null && prom.signalCode === null) await once(prom, 'exit');
+    if (home) {
+      restoreEnv('FAULTLINE_HOME', previousHome);
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   let n = 0;

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Supervisor } from '../infra/local/supervisor/supervisor';
@@ -81,7 +81,11 @@ export async function startTestSupervisor(
     stop = () => supervisor.stop();
   }
   await allReady(client, 30_000);
-  return { url, client, serviceUrl, stop };
+  const stopAndClean = async (): Promise<void> => {
+    await stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url, client, serviceUrl, stop: stopAndClean };
 }
 
 /** Every pod of every app ready (the boutique is "back"). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -28,6 +28,7 @@ import {
 import type { ResolvedFault } from '../activities/chaos/faults';
 import type { PodInfo } from '../activities/deploy/types';
 import { planFaults, type ChaosLoopState } from '../workflows/chaos-loop';
+import { restoreEnv } from './helpers/env';
 
 const CRD_DIR =
   process.env.FAULTLINE_CHAOS_MESH_REF ?? join(__dirname, '..', '..', '..', 'shared', 'reference', 'chaos-mesh');
@@ -234,8 +235,15 @@ describe('chaos: Chaos Mesh objects (chaos-mesh.ts) against the CRD openAPIV3Sch
 });
 
 describe('chaos: ground-truth log (fault-log.ts)', () => {
+  const dirs: string[] = [];
+  const previousHome = process.env.FAULTLINE_HOME;
+  after(() => {
+    restoreEnv('FAULTLINE_HOME', previousHome);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
   it('folds fsync’d events into records, skips a torn last line, exports Arrow and annotations', () => {
     const dir = mkdtempSync(join(tmpdir(), 'faultline-chaos-log-'));
+    dirs.push(dir);
     process.env.FAULTLINE_HOME ??= join(dir, 'home');
     const path = join(dir, 'chaos', 'faults.jsonl');
     const log = FaultLog.open(path);
@@ -303,6 +311,7 @@ describe('chaos: ground-truth log (fault-log.ts)', () => {
 
   it('appends off the event loop in order (group writes) and is read incrementally, a half-written line later', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'faultline-chaos-log-'));
+    dirs.push(dir);
     process.env.FAULTLINE_HOME ??= join(dir, 'home');
     const path = join(dir, 'chaos', 'faults.jsonl');
     const log = FaultLog.open(path);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -109,5 +109,6 @@ describe('campaign config validation', () => {
       assert.match(r.stderr, /invalid campaign config/, what);
       await assert.rejects(t.client.workflow.getHandle(id).describe(), /not found/i, `${what}: a workflow was started`);
     }
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDatasetActivities, readNpy, writeReferenceCsv, type DatasetCard } from '../activities/dataset';
+import { createDatasetActivities, readNpySync, writeReferenceCsv, type DatasetCard } from '../activities/dataset';
 import { syntheticCampaign, writeSyntheticCampaign } from '../activities/dataset/synthetic';
 import { datasetSchema } from '../schemas/dataset';
 
@@ -83,14 +83,14 @@ describe('dataset export', () => {
     assert.match(await readFile(join(ref.dir, 'card.md'), 'utf8'), /# Dataset card — campaign c-export/);
 
     for (const split of ['train', 'val', 'test'] as const) {
-      const x = readNpy(join(ref.dir, `${split}.npy`));
+      const x = readNpySync(join(ref.dir, `${split}.npy`));
       assert.deepEqual(x.shape, [ref.windows[split], 12, 4]);
-      assert.equal(x.dtype, '<f4');
+      assert.equal(x.dtype, 'float32');
       assert.ok(
         x.data.every((v) => Number.isFinite(v)),
         `${split} has no NaN`,
       );
-      const times = readNpy(join(ref.dir, `${split}_times.npy`)).data;
+      const times = readNpySync(join(ref.dir, `${split}_times.npy`)).data;
       const ranges = card.splits[split].ranges;
       for (let k = 0; k < ref.windows[split]; k++) {
         const inside = ranges.some((r) => times[2 * k]! >= r.startMs! && times[2 * k + 1]! <= r.endMs!);
@@ -100,7 +100,7 @@ describe('dataset export', () => {
       const types = JSON.parse(await readFile(join(ref.dir, `${split}_fault_types.json`), 'utf8')) as Array<
         string | null
       >;
-      const labels = readNpy(join(ref.dir, `${split}_labels.npy`)).data;
+      const labels = readNpySync(join(ref.dir, `${split}_labels.npy`)).data;
       assert.equal(types.length, labels.length);
       types.forEach((t, k) => assert.equal(t !== null, labels[k] === 1));
     }
@@ -146,7 +146,7 @@ describe('dataset export', () => {
       });
     const ref = await build(['f01', 'f0*3'], 'c-select');
     assert.deepEqual(JSON.parse(await readFile(join(ref.dir, 'features.json'), 'utf8')), ['f01', 'f03']);
-    assert.deepEqual(readNpy(join(ref.dir, 'train.npy')).shape, [ref.windows.train, 6, 2]);
+    assert.deepEqual(readNpySync(join(ref.dir, 'train.npy')).shape, [ref.windows.train, 6, 2]);
     const header = (await readFile(join(ref.dir, 'dataset.csv'), 'utf8')).split('\n')[0];
     assert.equal(header, [...REFERENCE_COLUMNS, ...c.names].join(','));
     const card = JSON.parse(await readFile(ref.cardPath, 'utf8')) as DatasetCard;

@@ -2,7 +2,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDatasetActivities, labelPoints, parseFaultLog, readFaultRecords, readNpy } from '../activities/dataset';
+import {
+  createDatasetActivities,
+  labelPoints,
+  parseFaultLog,
+  readFaultRecords,
+  readNpySync,
+} from '../activities/dataset';
 import { readArrowTable, writeArrowTable } from '../activities/metrics';
 import { datasetSchema } from '../schemas/dataset';
 import type { FaultRecord } from '../schemas/fault-log';
@@ -182,8 +188,8 @@ describe('dataset labels', () => {
       );
       assert.deepEqual(points.strings.get('fault_type'), want);
       // window labels ('any'): the test split starts at chaos point 20 (s = 220)
-      const times = readNpy(join(ref.dir, 'test_times.npy'));
-      const labels = readNpy(join(ref.dir, 'test_labels.npy'));
+      const times = readNpySync(join(ref.dir, 'test_times.npy'));
+      const labels = readNpySync(join(ref.dir, 'test_labels.npy'));
       assert.deepEqual(times.shape, [ref.windows.test, 2]);
       for (let k = 0; k < ref.windows.test; k++) {
         const s0 = (times.data[2 * k]! - T0) / S;

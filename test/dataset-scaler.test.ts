@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDatasetFromTables, readNpy, type ScalerParams } from '../activities/dataset';
+import { buildDatasetFromTables, readNpySync, type ScalerParams } from '../activities/dataset';
 import { writeArrowTable } from '../activities/metrics';
 import { datasetSchema } from '../schemas/dataset';
 import type { FaultRecord } from '../schemas/fault-log';
@@ -65,15 +65,15 @@ describe('dataset scaler', () => {
     assert.equal(scaler.fit.points, 80);
     assert.equal(scaler.fit.fromMs, T0);
     assert.equal(scaler.fit.toMs, T0 + 79_000);
-    const train = readNpy(join(res.dir, 'train.npy'));
+    const train = readNpySync(join(res.dir, 'train.npy'));
     assert.deepEqual(train.shape, [16, 5, 2]);
     assert.ok(
       train.data.every((v) => v >= 0 && v <= 1),
       'training windows are in [0, 1]',
     );
-    const val = readNpy(join(res.dir, 'val.npy'));
+    const val = readNpySync(join(res.dir, 'val.npy'));
     assert.equal(val.data[0], 10); // (100 − 0) / 10: not clipped
-    const test = readNpy(join(res.dir, 'test.npy'));
+    const test = readNpySync(join(res.dir, 'test.npy'));
     assert.ok(Math.abs(test.data[0]! - (1000 + 20) / 10) < 1e-3);
   });
 
@@ -89,9 +89,9 @@ describe('dataset scaler', () => {
     const scaler = JSON.parse(await readFile(join(res.dir, 'scaler.json'), 'utf8')) as ScalerParams;
     assert.deepEqual(scaler.offset, [0, 2]);
     assert.deepEqual(scaler.clip, [-1, 2]);
-    const val = readNpy(join(res.dir, 'val.npy'));
+    const val = readNpySync(join(res.dir, 'val.npy'));
     assert.equal(val.data[0], 2); // (100 − 0) / 10 = 10, clipped to 1 + 1
-    const test = readNpy(join(res.dir, 'test.npy'));
+    const test = readNpySync(join(res.dir, 'test.npy'));
     assert.ok(test.data.every((v) => v >= -1 && v <= 2));
   });
 

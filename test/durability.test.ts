@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { CampaignConfigInput } from '../schemas/campaign';
 import type { CampaignResult } from '../workflows/campaign';
 import { progressQuery } from '../workflows/messages';
-import { CampaignEnv } from './helpers/campaign-env';
+import { CampaignEnv, suiteFailed } from './helpers/campaign-env';
 import { restartTestTemporal, uniqueId } from './helpers/temporal';
 import { waitUntil } from './helpers/ports';
 
@@ -30,7 +30,7 @@ describe('durability: worker crashes and server restarts', function () {
   });
   after(async function () {
     this.timeout(60_000);
-    await env?.stop();
+    await env?.stop({ keepHome: suiteFailed(this) });
   });
 
   const config = (): CampaignConfigInput => ({

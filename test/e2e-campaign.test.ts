@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -12,7 +12,7 @@ import { readFaultLog } from '../activities/chaos/fault-log';
 import { CampaignIndex } from '../activities/campaign/campaign-index';
 import { ensureStack } from '../infra/local/stack';
 import { main as cli } from '../cli/program';
-import { CampaignEnv } from './helpers/campaign-env';
+import { CampaignEnv, suiteFailed } from './helpers/campaign-env';
 import { restartTestTemporal, uniqueId } from './helpers/temporal';
 import { waitUntil } from './helpers/ports';
 
@@ -29,6 +29,7 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
   this.timeout(900_000);
   let env: CampaignEnv;
   let firstDataset: Shape | undefined;
+  const tmpDirs: string[] = [];
 
   before(async function () {
     this.timeout(240_000);
@@ -36,7 +37,8 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
   });
   after(async function () {
     this.timeout(60_000);
-    await env?.stop();
+    await env?.stop({ keepHome: suiteFailed(this) });
+    for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
   });
 
   /** A full pipeline short enough for CI: 60 s of baseline, 90 s of chaos in bursts, a few epochs. */
@@ -243,6 +245,7 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
 
   it('refuses 50 malformed configs with 50 clear errors and starts no workflow', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'faultline-malformed-'));
+    tmpDirs.push(dir);
     const mutations = malformedConfigs();
     assert.equal(mutations.length, 50);
     const before = await countCampaigns();
@@ -288,6 +291,7 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
 
   it('a nightly schedule created by the CLI starts a campaign on trigger', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'faultline-nightly-'));
+    tmpDirs.push(dir);
     const file = join(dir, 'nightly.yaml');
     writeFileSync(file, stringify(config({ name: 'nightly-e2e', phases: ['deploy'] })));
     const id = uniqueId('nightly');

@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { reapOrphanedBrowsers } from '../activities/browser/orphans';
 import { stopTestTemporal } from './helpers/temporal';
 
 // Workers in tests log warnings and errors only; state changes would drown the spec output.
@@ -9,5 +10,7 @@ export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(30_000);
     await stopTestTemporal();
+    // Drills SIGKILL workers mid-probe; a browser whose worker was not restarted after its kill ends here.
+    await reapOrphanedBrowsers();
   },
 };

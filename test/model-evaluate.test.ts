@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModelActivities } from '../activities/model';
 import type { EvaluationResults } from '../activities/model/evaluate';
-import { readNpyAs } from '../activities/model/npy';
+import { readNpyAs } from '../activities/dataset/npy';
 import { modelSchema } from '../schemas/model';
 import { makeModelFixture, pythonTorch } from './fixtures/model-helpers';
 

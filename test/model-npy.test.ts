@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseNpy, readNpy, serializeNpy, writeNpy } from '../activities/model/npy';
+import { parseNpy, readNpy, serializeNpy, writeNpy } from '../activities/dataset/npy';
 import { pythonTorch } from './fixtures/model-helpers';
 
 describe('model npy files', () => {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readNpyAs } from '../activities/model/npy';
+import { readNpyAs } from '../activities/dataset/npy';
 import { UsadScorer, combineTerms } from '../activities/model/score';
 import { exportScript, pythonTorch } from './fixtures/model-helpers';
 

@@ -145,6 +145,7 @@ describe('traffic: load run against the local boutique', function () {
   });
   after(async () => {
     await stack?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('writes a JTL and summary that add up over 20 s, and counts errors when services are killed', async function () {
@@ -276,6 +277,7 @@ describe('traffic: open model, cancellation and resume', function () {
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-traffic-'));
   });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('measures open-model latency from the intended send time (no coordinated omission)', async function () {
     this.timeout(30_000);

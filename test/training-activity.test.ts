@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { writeNpy } from '../activities/model/npy';
+import { writeNpy } from '../activities/dataset/npy';
 import { createTrainingActivities, type TrainHeartbeat } from '../activities/model/training-index';
 import type { TrainInput, TrainResult } from '../activities/model/types';
 import { modelSchema } from '../schemas/model';

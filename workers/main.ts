@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { reapOrphanedBrowsers } from '../activities/browser/orphans';
 import { TASK_QUEUE } from '../workflows/messages';
 import { WORKFLOW_BUNDLE_PATH } from './bundle';
 import { failStart, shutdownOnSignals, workerEnv } from './env';
@@ -8,6 +9,12 @@ import { failStart, shutdownOnSignals, workerEnv } from './env';
 /** The main worker: every workflow plus the CPU activities, on task queue `faultline`. */
 export async function runMainWorker(): Promise<void> {
   const env = workerEnv();
+  // A worker killed while its browser probe ran left chromedriver + chromium running; take them down first.
+  const reaped = await reapOrphanedBrowsers().catch((err: unknown) => {
+    console.error(`[worker] could not reap orphaned browsers: ${String(err)}`);
+    return [];
+  });
+  if (reaped.length > 0) console.error(`[worker] reaped ${reaped.length} orphaned browser processes`);
   const connection = await NativeConnection.connect({ address: env.address, tls: env.tls, apiKey: env.apiKey });
   const worker = await Worker.create({
     connection,

@@ -31,6 +31,7 @@ import type { CollectResult, PhaseWindow } from '../activities/metrics/types';
 import type { DatasetRef } from '../activities/dataset/types';
 import type { EvaluationHeadline, TrainResult } from '../activities/model/types';
 import type { ReportResult } from '../activities/report/types';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../activities/failure-types';
 import { ConfigError, parseCampaignConfig, type CampaignConfig, type CampaignConfigInput } from '../schemas/campaign';
 import { PHASES, type Phase } from '../schemas/phases';
 import { ms } from '../schemas/duration';
@@ -61,7 +62,7 @@ type Activities = ReturnType<typeof createCampaignActivities> &
   ReturnType<typeof createReportActivities>;
 type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 
-const NON_RETRYABLE = ['InvalidConfig', 'BlastRadius', 'DatasetNaNRemains', 'DatasetInvalidInput', 'NotAvailable'];
+const NON_RETRYABLE = [...NON_RETRYABLE_FAILURE_TYPES];
 
 /** Quick bookkeeping: small files in the data dir. */
 const book = proxyActivities<Activities>({

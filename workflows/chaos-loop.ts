@@ -13,6 +13,8 @@ import {
 } from '@temporalio/workflow';
 import type { createChaosActivities } from '../activities/chaos';
 import type { ChaosLoopInput, ChaosLoopResult, InjectBatchResult, PlannedFault } from '../activities/chaos/types';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../activities/failure-types';
+import { mulberry32Advance, mulberry32Output } from '../activities/random';
 import { parseDuration } from '../schemas/duration';
 import type { ChaosConfig, ChaosSchedule } from '../schemas/faults';
 import {
@@ -27,7 +29,7 @@ import {
 
 type ChaosActivities = ReturnType<typeof createChaosActivities>;
 
-const NON_RETRYABLE = ['InvalidConfig', 'BlastRadius', 'NotAvailable'];
+const NON_RETRYABLE = [...NON_RETRYABLE_FAILURE_TYPES];
 
 /** The injection batches: long, heartbeating (a dead worker is noticed within 5 s), resumed from heartbeats. */
 const injector = proxyActivities<ChaosActivities>({
@@ -81,11 +83,8 @@ export interface ChaosLoopState {
 
 /** mulberry32 step: pure, so the plan is the same on every replay and after continue-as-new. */
 function nextRandom(state: ChaosLoopState): number {
-  state.rng = (state.rng + 0x6d2b79f5) >>> 0;
-  let t = state.rng;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  state.rng = mulberry32Advance(state.rng);
+  return mulberry32Output(state.rng);
 }
 
 function interval(schedule: ChaosSchedule, state: ChaosLoopState): number {

@@ -6,6 +6,7 @@ import * as chrome from 'selenium-webdriver/chrome';
 import type { BrowserConfig } from '../../schemas/browser';
 import { ms } from '../../schemas/duration';
 import { kbpsToBytesPerSec, resolveDevice } from './devices';
+import { markedBrowserEnv, SESSION_DIR_PREFIX } from './orphans';
 
 export interface BrowserSession {
   driver: WebDriver;
@@ -46,7 +47,13 @@ function pidsWith(marker: string): number[] {
  * or crashed browser never outlives the probe.
  */
 export async function openBrowser(cfg: BrowserConfig): Promise<BrowserSession> {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-chromium-'));
+  // One directory per session holds the profile and, as TMPDIR, the scoped temporary directories chromedriver and
+  // chromium make (org.chromium.Chromium.scoped_dir.*), so removing it leaves nothing of the session in /tmp.
+  const sessionDir = fs.mkdtempSync(path.join(os.tmpdir(), SESSION_DIR_PREFIX));
+  const userDataDir = path.join(sessionDir, 'profile');
+  const tmpDir = path.join(sessionDir, 'tmp');
+  fs.mkdirSync(userDataDir);
+  fs.mkdirSync(tmpDir);
   const options = new chrome.Options();
   options.setChromeBinaryPath(cfg.chromiumPath);
   options.addArguments(
@@ -82,7 +89,11 @@ export async function openBrowser(cfg: BrowserConfig): Promise<BrowserSession> {
     height = h ?? 768;
     options.windowSize({ width, height });
   }
-  const service = new chrome.ServiceBuilder(cfg.chromedriverPath);
+  // The owner marker lets the next worker reap this browser if this process dies without closing it (orphans.ts).
+  const service = new chrome.ServiceBuilder(cfg.chromedriverPath).setEnvironment({
+    ...markedBrowserEnv(),
+    TMPDIR: tmpDir,
+  });
   let driver: WebDriver | undefined;
   let closed = false;
   const close = async (): Promise<void> => {
@@ -100,7 +111,7 @@ export async function openBrowser(cfg: BrowserConfig): Promise<BrowserSession> {
         // already exited
       }
     }
-    fs.rmSync(userDataDir, { recursive: true, force: true });
+    fs.rmSync(sessionDir, { recursive: true, force: true, maxRetries: 3 });
   };
   try {
     driver = await new Builder().forBrowser('chrome').setChromeOptions(options).setChromeService(service).build();

@@ -18,6 +18,7 @@ export const NON_RETRYABLE_CHAOS_ERRORS = [
 ];
 
 export const invalidConfig = (msg: string) => ApplicationFailure.nonRetryable(msg, ChaosErrorType.InvalidConfig);
+export const blastRadius = (msg: string) => ApplicationFailure.nonRetryable(msg, ChaosErrorType.BlastRadius);
 export const notAvailable = (msg: string) => ApplicationFailure.nonRetryable(msg, ChaosErrorType.NotAvailable);
 export const targetUnavailable = (msg: string, cause?: Error) =>
   ApplicationFailure.create({ message: msg, type: ChaosErrorType.TargetUnavailable, cause });

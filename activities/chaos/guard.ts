@@ -1,4 +1,5 @@
 import { PLATFORM_SERVICES, type FaultSpec, type GuardConfig } from '../../schemas/faults';
+import { blastRadius } from './errors';
 
 /**
  * The blast-radius guard. Every refusal returns a sentence saying what was refused and which setting allows
@@ -56,4 +57,16 @@ export function preflight(guard: GuardConfig, specs: FaultSpec[]): string[] {
     const r = checkSpec(guard, s);
     return r ? [`chaos.faults[${i}] (${s.type}): ${r}`] : [];
   });
+}
+
+/**
+ * The refusals of `preflight`, or a non-retryable `BlastRadius` failure when the guard refuses every fault: the
+ * chaos phase would inject nothing, which no retry changes and which must not pass for a quiet campaign.
+ */
+export function preflightOrRefuse(guard: GuardConfig, specs: FaultSpec[]): string[] {
+  const refusals = preflight(guard, specs);
+  if (specs.length > 0 && refusals.length === specs.length) {
+    throw blastRadius(`every fault in chaos.faults is refused by the blast-radius guard:\n${refusals.join('\n')}`);
+  }
+  return refusals;
 }

@@ -5,7 +5,6 @@ import type { TargetConfig } from '../../schemas/target';
 import type { TargetEndpoints } from '../deploy/types';
 import type { ChaosConfig } from '../../schemas/faults';
 import { BatchEngine, removeAll } from './engine';
-import { invalidConfig } from './errors';
 import {
   FaultLog,
   exportFaultLogArrow,
@@ -14,7 +13,7 @@ import {
   readFaultLog,
   readFaultLogEvents,
 } from './fault-log';
-import { preflight } from './guard';
+import { preflightOrRefuse } from './guard';
 import { readHalt, writeFence } from './halt';
 import { LocalInjector, type Injector } from './injector';
 import { createKubernetesInjector } from './chaos-mesh';
@@ -91,12 +90,7 @@ export function createChaosActivities(deps: ChaosActivityDeps = {}) {
       } finally {
         log.close();
       }
-      const refusals = preflight(input.chaos.guard, input.chaos.faults);
-      if (refusals.length === input.chaos.faults.length) {
-        throw invalidConfig(
-          `every fault in chaos.faults is refused by the blast-radius guard:\n${refusals.join('\n')}`,
-        );
-      }
+      const refusals = preflightOrRefuse(input.chaos.guard, input.chaos.faults);
       const halt = readHalt();
       return { faultLogPath: path, refusals, ...(halt ? { halted: halt } : {}) };
     },

@@ -11,7 +11,7 @@ import { labelPoints, maskNamer } from './label';
 import { cleanColumns, type CleanReport, type Segment } from './clean';
 import { clipRange, fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
 import { concatWindows, makeWindows, type WindowSet } from './windows';
-import { NpyWriter, writeNpy } from './npy';
+import { NpyWriter, writeNpySync } from './npy';
 import { csvThreadsBeside, writeReferenceCsv } from './csv';
 import { renderCardMarkdown, type DatasetCard } from './card';
 import { yieldToLoop } from '../metrics/activity-context';
@@ -230,7 +230,7 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
   for (const split of SPLITS) {
     const set = windows[split];
     const n = set.starts.length;
-    const w = new NpyWriter(join(args.outDir, `${split}.npy`), '<f4', [n, W, F]);
+    const w = new NpyWriter(join(args.outDir, `${split}.npy`), 'float32', [n, W, F]);
     // A window is a contiguous slice of `scaled`: copied straight into the writer's buffer. The
     // event loop gets a turn every few tens of MB (heartbeats).
     const perTurn = Math.max(1, Math.floor((32 << 20) / (W * F * 4)));
@@ -239,14 +239,14 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
       await yieldToLoop();
     }
     w.close();
-    writeNpy(join(args.outDir, `${split}_labels.npy`), '|u1', [n], set.labels);
+    writeNpySync(join(args.outDir, `${split}_labels.npy`), { dtype: 'uint8', shape: [n], data: set.labels });
     const times = new Float64Array(n * 2);
     for (let k = 0; k < n; k++) {
       const s = set.starts[k] as number;
       times[2 * k] = ts[s] as number;
       times[2 * k + 1] = ts[s + W - 1] as number;
     }
-    writeNpy(join(args.outDir, `${split}_times.npy`), '<f8', [n, 2], times);
+    writeNpySync(join(args.outDir, `${split}_times.npy`), { dtype: 'float64', shape: [n, 2], data: times });
     const typeNames: Array<string | null> = new Array<string | null>(n);
     for (let k = 0; k < n; k++) typeNames[k] = nameOf(set.typeMask[k] as number);
     await writeFile(join(args.outDir, `${split}_fault_types.json`), JSON.stringify(typeNames));

@@ -68,7 +68,7 @@ export { labelPoints, maskName, faultInterval } from './label';
 export { cleanColumns, type CleanReport } from './clean';
 export { fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
 export { makeWindows } from './windows';
-export { readNpy, writeNpy, NpyWriter } from './npy';
+export { readNpySync, writeNpySync, NpyWriter } from './npy';
 export { writeReferenceCsv, REFERENCE_CSV_PREFIX } from './csv';
 export { parseFaultLog, readFaultRecords } from './fault-records';
 export { DatasetError, DATASET_ERRORS } from './errors';

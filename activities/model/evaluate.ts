@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EvaluateInput, EvaluationHeadline } from './types';
-import { readNpyAs, writeNpy } from './npy';
+import { readNpyAs, writeNpy } from '../dataset/npy';
 import { UsadScorer, combineTerms, type ScoreTerms } from './score';
 import {
   averagePrecision,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureStack, stopStack } from '../../infra/local/stack';
@@ -68,7 +68,8 @@ export class CampaignEnv {
     await exited;
   }
 
-  async stop(): Promise<void> {
+  /** Stops the workers and the stack and removes the home, unless `keepHome` (a failed test's logs and data). */
+  async stop(opts: { keepHome?: boolean } = {}): Promise<void> {
     for (const kind of ['main', 'training'] as const) {
       const child = this.workers.get(kind);
       if (child && child.exitCode === null && child.signalCode === null) {
@@ -79,5 +80,12 @@ export class CampaignEnv {
       }
     }
     await stopStack({ home: this.home });
+    if (opts.keepHome) console.error(`      kept ${this.home} (worker logs and campaign data of the failed test)`);
+    else rmSync(this.home, { recursive: true, force: true });
   }
+}
+
+/** Whether any test of the suite running this hook failed (then its data is worth keeping). */
+export function suiteFailed(ctx: Mocha.Context): boolean {
+  return ctx.test?.parent?.tests.some((t) => t.state === 'failed') ?? false;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -78,6 +78,7 @@ export async function stopTestTemporal(): Promise<void> {
   await c.nativeConnection.close().catch(() => undefined);
   await c.connection.close().catch(() => undefined);
   await stopDevServer(c.dir);
+  rmSync(c.dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 let seq = 0;
