@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluate, type EvaluationResults } from '../activities/model/evaluate';
-import { readNpyAs, writeNpy } from '../activities/model/npy';
+import { readNpyAs, writeNpy } from '../activities/dataset/npy';
 import type { EvaluationHeadline } from '../activities/model/types';
 import { createReportActivities } from '../activities/report';
 import { mulberry32 } from '../activities/random';
