@@ -607,7 +607,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       section(
         'curves',
         'ROC and precision–recall',
-        `<div class="grid3"><div>${roc}</div><div>${pr}</div><div><div class="ct2">Confusion at threshold</div>${confusionMatrixSvg(u.atThreshold)}<p class="note">P ${num(u.atThreshold.precision)} · R ${num(u.atThreshold.recall)} · F1 ${num(u.atThreshold.f1)}; with point-adjust F1 ${num(u.atThresholdPointAdjusted.f1)}</p></div></div>`,
+        `<div class="grid3"><div>${roc}</div><div>${pr}</div><div><div class="ct2">Confusion at threshold</div>${confusionMatrixSvg(u.atThreshold)}<p class="note">P ${num(u.atThreshold.precision)} · R ${num(u.atThreshold.recall)} · F1 ${num(u.atThreshold.f1)} (${esc(chosenName)}, threshold from validation)</p></div></div>`,
       ),
     );
     sections.curves = 'ok';
@@ -731,12 +731,6 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         { name: 'ROC-AUC', points: sweep.map((r) => ({ x: r.alpha, y: r.rocAuc })), color: '#2563eb' },
         { name: 'PR-AUC', points: sweep.map((r) => ({ x: r.alpha, y: r.prAuc })), color: '#059669' },
         { name: 'best F1', points: sweep.map((r) => ({ x: r.alpha, y: r.bestF1 })), color: '#d97706' },
-        {
-          name: 'best F1 (PA)',
-          points: sweep.map((r) => ({ x: r.alpha, y: r.bestF1PointAdjusted })),
-          color: '#7c3aed',
-          dashed: true,
-        },
         {
           name: 'val best F1',
           points: sweep.filter((r) => r.valBestF1 !== null).map((r) => ({ x: r.alpha, y: r.valBestF1! })),
