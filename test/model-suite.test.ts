@@ -141,6 +141,25 @@ describe('detector suite (evaluate)', function () {
       console.log = log;
     }
     const out = lines.join('\n');
+    // the report says it too, at the top
+    const { writeReport } = createReportActivities({});
+    const rep = await writeReport({
+      campaignId: 'all-anomalous',
+      campaignName: 'all-anomalous',
+      dataDir: join(root, 'all-anomalous'),
+      configHash: 'abc',
+      status: 'completed',
+      phases: [],
+      traffic: [],
+      browser: [],
+      faultsInjected: 0,
+      evaluation: received,
+    });
+    const html = await readFile(rep.htmlPath, 'utf8');
+    assert.match(
+      html,
+      /Undefined metrics: the test split has no normal window: ROC-AUC, VUS-ROC and false alarms per hour are undefined; the test split is the end of the chaos phase: lengthen durations\.chaos/,
+    );
     assert.match(out, /ROC-AUC —/);
     assert.match(out, /undefined: the test split has no normal window/);
   });

@@ -445,7 +445,10 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     );
   }
   body.push(
-    `<section id="summary" class="sec"><div class="cards">${cards.join('')}</div>${phaseTimeline(input, faults)}</section>`,
+    `<section id="summary" class="sec">${(evaluation?.coverage ?? [])
+      .filter((c) => c.undefinedWhy)
+      .map((c) => `<div class="notrun warnbox">Undefined metrics: ${esc(c.undefinedWhy!)}.</div>`)
+      .join('')}<div class="cards">${cards.join('')}</div>${phaseTimeline(input, faults)}</section>`,
   );
   sections.summary = 'ok';
 
