@@ -71,6 +71,7 @@ interface Rule {
 const RULES: Rule[] = [
   { metric: 'rocAuc', label: 'ROC-AUC', get: (s) => s.detection?.rocAuc, better: 'higher', abs: 0.05, rel: 0 },
   { metric: 'prAuc', label: 'PR-AUC', get: (s) => s.detection?.prAuc, better: 'higher', abs: 0.05, rel: 0 },
+  { metric: 'vusPr', label: 'VUS-PR', get: (s) => s.detection?.vusPr, better: 'higher', abs: 0.05, rel: 0 },
   { metric: 'bestF1', label: 'best F1', get: (s) => s.detection?.bestF1, better: 'higher', abs: 0.05, rel: 0 },
   {
     metric: 'f1AtThreshold',
@@ -95,6 +96,22 @@ const RULES: Rule[] = [
     better: 'lower',
     abs: 1,
     rel: 0.25,
+  },
+  {
+    metric: 'alarmsPerHour',
+    label: 'false alarms / quiet h (alarm rule)',
+    get: (s) => s.detection?.alarmsPerHour,
+    better: 'lower',
+    abs: 1,
+    rel: 0.25,
+  },
+  {
+    metric: 'alarmMinRecall',
+    label: 'lowest fault-kind recall (alarm rule)',
+    get: (s) => s.detection?.alarmMinRecall,
+    better: 'higher',
+    abs: 0.05,
+    rel: 0,
   },
   { metric: 'availability', label: 'availability', get: (s) => s.availability, better: 'higher', abs: 0.02, rel: 0 },
   {
