@@ -100,10 +100,21 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
     assert.ok(result.headline, 'headline metrics');
     // Both classes are in the test split, so every headline metric is defined. (Detection quality is
     // measured on the longer demo campaign, not on 60 s of CI baseline.)
-    for (const [k, v] of Object.entries(result.headline)) {
-      if (k === 'resultsPath' || k === 'threshold' || k === 'faultRecall') continue;
+    const h = result.headline;
+    for (const k of [
+      'rocAuc',
+      'prAuc',
+      'vusPr',
+      'bestF1',
+      'bestF1PointAdjusted',
+      'randomBestF1PointAdjusted',
+      'f1AtThreshold',
+    ] as const) {
+      const v = h[k];
       assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${k} = ${String(v)}`);
     }
+    assert.ok(h.detector && h.choiceWhy, 'the default detector and why');
+    assert.ok(h.alarms && Object.keys(h.alarms.recall).length > 0, 'alarm rule outcome with per-kind recall');
     const recall = result.headline.faultRecall ?? {};
     assert.ok('pod-kill' in recall, `pod kills are scored per injected fault: ${JSON.stringify(recall)}`);
     for (const v of Object.values(recall)) assert.ok(v >= 0 && v <= 1);

@@ -35,17 +35,36 @@ describe('model evaluateModel activity', () => {
       model,
     });
     assert.equal(head.resultsPath, join(dir, 'results', 'results.json'));
-    assert.ok(head.rocAuc > 0.9, `AUC ${head.rocAuc}`);
-    assert.ok(head.bestF1PointAdjusted >= head.bestF1);
+    assert.ok(head.rocAuc !== null && head.rocAuc > 0.9, `AUC ${head.rocAuc}`);
+    assert.ok(head.bestF1PointAdjusted !== null && head.bestF1 !== null && head.bestF1PointAdjusted >= head.bestF1);
+    assert.ok(head.detector && head.alarms, 'headline names the chosen detector and its alarm outcome');
     const r = JSON.parse(await readFile(head.resultsPath, 'utf8')) as EvaluationResults;
     assert.equal(r.chosenThreshold.method, 'best-f1-val');
     assert.deepEqual(
       r.thresholds.map((t) => t.method),
       ['best-f1-val', 'pot', 'percentile'],
     );
-    assert.deepEqual(Object.keys(r.baselines).sort(), ['ensemble-rank', 'ensemble-z', 'isolationForest', 'random']);
-    assert.ok(r.baselines.isolationForest!.rocAuc > 0.9, 'IForest finds the out-of-range windows');
-    assert.ok(r.baselines.random!.rocAuc < 0.75);
+    const det = Object.fromEntries(r.detectors.map((d) => [d.name, d]));
+    assert.deepEqual(Object.keys(det), [
+      'usad',
+      'nearest-window',
+      'nearest-window-stream',
+      'isolation-forest',
+      'ensemble',
+      'random',
+    ]);
+    assert.ok(det['isolation-forest']!.test!.rocAuc > 0.9, 'IForest finds the out-of-range windows');
+    assert.ok(det['nearest-window']!.test!.rocAuc > 0.9, 'the nearest window finds them too');
+    assert.ok(det.random!.test!.rocAuc < 0.75);
+    assert.equal(det.random!.eligible, false, 'random scores are a reference, never the default');
+    assert.deepEqual(det.ensemble!.members, ['usad', 'nearest-window', 'nearest-window-stream', 'isolation-forest']);
+    assert.equal(r.chosen.rule, 'validation-labels');
+    assert.ok(det[r.chosen.detector]!.eligible);
+    assert.equal(head.detector, r.chosen.detector);
+    for (const d of r.detectors.filter((x) => x.eligible)) {
+      assert.ok(d.alarm && d.alarm.basis === 'validation-labels', `${d.name}: alarm rule chosen on validation`);
+      assert.ok(d.test!.vusPr > 0 && d.test!.vusPr <= 1, `${d.name}: VUS-PR ${d.test!.vusPr}`);
+    }
     assert.equal(r.sweep.length, 11);
     assert.deepEqual(Object.keys(r.byThresholdMethod).sort(), ['best-f1-val', 'percentile', 'pot', 'spot']);
     assert.ok(r.byThresholdMethod.spot!.atThreshold.recall > 0.3, 'SPOT alarms on the out-of-range episodes');

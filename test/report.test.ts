@@ -298,6 +298,14 @@ describe('report', () => {
       'each injected fault of the test split scored from the fault log',
     );
     assert.match(html, /Injected faults detected/);
+    // every detector side by side, the chosen one tagged and why; honest metrics lead the summary
+    const detTable = /<table class="num detectors">[\s\S]*?<\/table>/.exec(html)?.[0] ?? '';
+    for (const d of results.evaluation.detectors) assert.ok(detTable.includes(`<b>${d.name}</b>`), `row for ${d.name}`);
+    assert.ok(detTable.includes(`<b>${results.evaluation.chosen.detector}</b> <span class="tag">chosen</span>`));
+    assert.ok(html.includes(`Chosen: ${results.evaluation.chosen.detector}`));
+    const cards = /<section id="summary"[\s\S]*?<\/section>/.exec(html)?.[0] ?? '';
+    assert.ok(cards.indexOf('VUS-PR') > 0 && cards.indexOf('VUS-PR') < cards.indexOf('Best F1 with PA / random'));
+    assert.match(cards, /False alarms \/ quiet h[\s\S]*Lowest fault-kind recall/);
     // failed journeys: why, as the journey said it, with a link to the screenshot beside the report
     assert.match(html, /<h3>Failed journeys<\/h3>/);
     assert.ok(

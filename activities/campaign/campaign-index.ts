@@ -13,7 +13,14 @@ export interface CampaignIndexEntry {
   reportPath?: string;
   resultsPath?: string;
   faultsInjected?: number;
-  headline?: { rocAuc: number; bestF1: number; bestF1PointAdjusted: number };
+  /** null where the test split left a metric undefined (see the campaign's results.json) */
+  headline?: {
+    rocAuc: number | null;
+    bestF1: number | null;
+    bestF1PointAdjusted: number | null;
+    detector?: string;
+    vusPr?: number | null;
+  };
   error?: string;
 }
 

@@ -101,6 +101,8 @@ export function createCampaignActivities(deps: CampaignActivityDeps) {
               rocAuc: input.headline.rocAuc,
               bestF1: input.headline.bestF1,
               bestF1PointAdjusted: input.headline.bestF1PointAdjusted,
+              detector: input.headline.detector,
+              vusPr: input.headline.vusPr,
             }
           : undefined,
         error: input.error,

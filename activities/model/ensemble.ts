@@ -3,7 +3,7 @@
  * validation split, so the test set never calibrates itself, then averaged.
  */
 
-export type NormaliseMethod = 'z' | 'rank';
+export type NormaliseMethod = 'z' | 'rank' | 'robust';
 
 /** z-score against reference mean/std (std floored so a constant reference cannot divide by 0). */
 export function zNormalise(scores: ArrayLike<number>, reference: ArrayLike<number>): Float64Array {
@@ -46,6 +46,28 @@ export function rankNormalise(scores: ArrayLike<number>, reference: ArrayLike<nu
   return Float64Array.from(scores, (s) => (m === 0 ? 0.5 : (lower(s) + upper(s)) / 2 / m));
 }
 
+/**
+ * Robust scaling: (s − median(ref)) / (q99(ref) − median(ref)). Unlike z (a constant normal reference
+ * gives a floored std and one member drowns the others) and rank (every score above the reference's
+ * maximum becomes 1, so the members' strongest alarms tie), it keeps the ordering beyond the reference
+ * and gives each member the same scale. Where q99 equals the median (more than 99 % of the reference
+ * tied), the scale falls back to max − median, then median − min; a constant reference keeps scale 1.
+ */
+export function robustNormalise(scores: ArrayLike<number>, reference: ArrayLike<number>): Float64Array {
+  const ref = Float64Array.from(reference).sort();
+  const m = ref.length;
+  if (m === 0) return Float64Array.from(scores);
+  const q = (p: number): number => {
+    const pos = p * (m - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(m - 1, lo + 1);
+    return ref[lo]! + (ref[hi]! - ref[lo]!) * (pos - lo);
+  };
+  const med = q(0.5);
+  const scale = [q(0.99) - med, ref[m - 1]! - med, med - ref[0]!].find((s) => s > 0) ?? 1;
+  return Float64Array.from(scores, (s) => (s - med) / scale);
+}
+
 /** Average of the normalised scores of several detectors (same windows, same order). */
 export function ensembleScores(
   detectors: { scores: ArrayLike<number>; reference: ArrayLike<number> }[],
@@ -56,7 +78,12 @@ export function ensembleScores(
   const out = new Float64Array(first.scores.length);
   for (const d of detectors) {
     if (d.scores.length !== out.length) throw new Error('ensemble members score different windows');
-    const z = method === 'z' ? zNormalise(d.scores, d.reference) : rankNormalise(d.scores, d.reference);
+    const z =
+      method === 'z'
+        ? zNormalise(d.scores, d.reference)
+        : method === 'rank'
+          ? rankNormalise(d.scores, d.reference)
+          : robustNormalise(d.scores, d.reference);
     for (let i = 0; i < out.length; i++) out[i]! += z[i]! / detectors.length;
   }
   return out;

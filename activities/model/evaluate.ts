@@ -32,6 +32,9 @@ import { bestF1Threshold, percentileThreshold, potThreshold, spot, type PotResul
 import { IsolationForest } from './isolation-forest';
 import { mulberry32 } from '../random';
 import { ensembleScores } from './ensemble';
+import { vus } from './vus';
+import { causalStreamNormalise, nearestWindowDistances, STREAM_MIN_HISTORY } from './nearest-window';
+import { alarmOutcome, applyAlarmRule, chooseAlarmRule, type AlarmOutcome, type AlarmRule } from './alarms';
 import type { DatasetCard } from '../dataset/card';
 import { readFaultRecords } from '../dataset/fault-records';
 import { faultInterval } from '../dataset/label';
@@ -70,6 +73,10 @@ export async function loadSplit(dir: string, name: 'train' | 'val' | 'test'): Pr
 export interface DetectorMetrics {
   rocAuc: number;
   prAuc: number;
+  /** VUS-PR / VUS-ROC (Paparrizos et al. 2022, vus.ts) over buffers 0 … vusMaxBuffer windows */
+  vusPr: number;
+  vusRoc: number;
+  vusMaxBuffer: number;
   bestF1: BestF1;
   bestF1PointAdjusted: BestF1;
   threshold: number;
@@ -89,17 +96,24 @@ export function detectorMetrics(
   test: Split,
   threshold: number,
   thresholdMethod: string,
-  faults: readonly FaultSpan[] = [],
+  faults: readonly FaultSpan[],
+  vusMaxBuffer: number,
 ): DetectorMetrics {
   const sw = thresholdSweep(scores, test.labels);
   const pred = predict(scores, threshold);
   const delays = detectionDelays(pred, test.labels, test.times, test.faultTypes);
   const found = delays.filter((d) => d.delayMs !== null).map((d) => d.delayMs!);
+  const v = vus(scores, test.labels, vusMaxBuffer);
+  const positives = sw.positives > 0;
   return {
     rocAuc: rocAuc(scores, test.labels, sw),
     prAuc: averagePrecision(scores, test.labels, sw),
-    bestF1: bestF1(scores, test.labels, sw),
-    bestF1PointAdjusted: bestF1PointAdjusted(scores, test.labels),
+    vusPr: v.vusPr,
+    vusRoc: v.vusRoc,
+    vusMaxBuffer,
+    // with no anomalous window, F1 is undefined rather than 0
+    bestF1: positives ? bestF1(scores, test.labels, sw) : undefinedF1(),
+    bestF1PointAdjusted: positives ? bestF1PointAdjusted(scores, test.labels) : undefinedF1(),
     threshold,
     thresholdMethod,
     atThreshold: confusion(pred, test.labels),
@@ -110,6 +124,10 @@ export function detectorMetrics(
     meanDelayMs: found.length ? found.reduce((a, b) => a + b, 0) / found.length : null,
     falseAlarms: falseAlarmsPerHour(pred, test.labels, test.times),
   };
+}
+
+function undefinedF1(): BestF1 {
+  return { f1: Number.NaN, precision: Number.NaN, recall: Number.NaN, threshold: Number.NaN };
 }
 
 export interface ThresholdChoice {
@@ -193,6 +211,57 @@ export async function alphaBetaSweep(
   return rows;
 }
 
+/** One member of the detector suite, as results.json records it. */
+export interface DetectorResult {
+  name: string;
+  description: string;
+  kind: 'learned' | 'non-learned' | 'ensemble' | 'reference';
+  /** why the detector cannot score this data (constant scores); null when it can */
+  cannotScore: string | null;
+  /** takes part in the default choice (scorable and not a reference) */
+  eligible: boolean;
+  /** test-split metrics at the threshold chosen on validation; null when it cannot score */
+  test: DetectorMetrics | null;
+  /** metrics on the labelled validation split (null when validation holds one class only) */
+  validation: { rocAuc: number; prAuc: number; vusPr: number; bestF1: number } | null;
+  /** the alarm rule chosen on validation and its outcome on both splits */
+  alarm: DetectorAlarm | null;
+  /** ensemble members */
+  members?: string[];
+}
+
+export interface DetectorAlarm {
+  rule: AlarmRule;
+  /** 'validation-labels': chosen on validation's labelled faults; 'label-free': threshold only, k = n = 1 */
+  basis: 'validation-labels' | 'label-free';
+  constraintMet: boolean | null;
+  minRecall: number;
+  why: string;
+  validation: AlarmOutcome | null;
+  test: AlarmOutcome;
+  /** fault kinds in the test split that validation did not hold: the rule could not be checked on them */
+  unseenKinds: string[];
+}
+
+/** How the campaign's default detector was picked (never from the test split). */
+export interface DetectorChoice {
+  detector: string;
+  rule: 'validation-labels' | 'label-free';
+  why: string;
+  /** eligible detectors in the order the rule ranked them, with the values it compared */
+  ranking: { name: string; values: Record<string, number | boolean | null> }[];
+}
+
+/** Splits and what they leave undefined. */
+export interface SplitCoverage {
+  split: 'val' | 'test';
+  windows: number;
+  normal: number;
+  anomalous: number;
+  /** null when both classes are present; else which metrics are undefined and which duration to lengthen */
+  undefinedWhy: string | null;
+}
+
 /** The machine-readable evaluation (results/results.json). */
 export interface EvaluationResults {
   campaignId: string;
@@ -201,15 +270,20 @@ export interface EvaluationResults {
   alpha: number;
   beta: number;
   windows: { val: number; test: number; testAnomalous: number };
+  coverage: SplitCoverage[];
   thresholds: ThresholdChoice[];
   chosenThreshold: ThresholdChoice;
   /** the split thresholds were picked on: 'val', or 'train' when validation held no normal window */
   thresholdSplit?: 'val' | 'train';
+  /** every detector of the suite, side by side (the random reference last) */
+  detectors: DetectorResult[];
+  chosen: DetectorChoice;
+  /** USAD's test metrics (kept for the USAD-specific sections: threshold methods, α/β sweep) */
   usad: DetectorMetrics;
   /** the USAD test metrics at every threshold method */
   byThresholdMethod: Record<string, { threshold: number; atThreshold: Prf; falseAlarmsPerHour: number }>;
-  baselines: Record<string, Omit<DetectorMetrics, 'delays' | 'perFaultType' | 'perFault'> & { note: string }>;
   sweep: SweepRow[];
+  /** the chosen detector's curves and score series */
   curves: { roc: CurvePoint[]; pr: CurvePoint[] };
   /** test scores thinned for plotting: window end time, score, label */
   series: { t: number[]; score: number[]; label: number[] };
@@ -237,12 +311,104 @@ function thinSeries(test: Split, scores: Float64Array, max = 1500): EvaluationRe
   return { t, score, label };
 }
 
-function withoutDetail(
-  m: DetectorMetrics,
-  note: string,
-): Omit<DetectorMetrics, 'delays' | 'perFaultType' | 'perFault'> & { note: string } {
-  const { delays: _d, perFaultType: _p, perFault: _f, ...rest } = m;
-  return { ...rest, note };
+/** Which metrics a split's class balance leaves undefined, and the duration that would fix it. */
+export function splitCoverage(split: Split, name: 'val' | 'test'): SplitCoverage {
+  const anomalous = split.labels.reduce((a, b) => a + (b > 0 ? 1 : 0), 0);
+  const normal = split.n - anomalous;
+  const where =
+    name === 'test'
+      ? 'the test split is the end of the chaos phase: lengthen durations.chaos'
+      : 'the validation split is the end of the baseline plus the start of the chaos phase: lengthen durations.baseline (normal windows) or durations.chaos (anomalous windows)';
+  let undefinedWhy: string | null = null;
+  if (split.n === 0) undefinedWhy = `the ${name} split has no window: every metric on it is undefined; ${where}`;
+  else if (normal === 0)
+    undefinedWhy = `the ${name} split has no normal window: ROC-AUC, VUS-ROC and false alarms per hour are undefined; ${where}${name === 'test' ? ' (with quiet gaps: chaos.episodes)' : ''}`;
+  else if (anomalous === 0)
+    undefinedWhy = `the ${name} split has no anomalous window: ROC-AUC, PR-AUC, VUS, best F1 and recall are undefined; ${where}`;
+  return { split: name, windows: split.n, normal, anomalous, undefinedWhy };
+}
+
+/**
+ * Scores that cannot rank anything: every window of the split got the same score (e.g. Isolation
+ * Forest on training features that are constant: every tree is one leaf). Decided on validation
+ * scores only, so the test split never decides what is reported.
+ */
+export function constantScoresReason(valScores: ArrayLike<number>): string | null {
+  if (valScores.length === 0) return null;
+  const first = valScores[0]!;
+  for (let i = 1; i < valScores.length; i++) if (valScores[i] !== first) return null;
+  return `every validation window scores ${first}: constant scores cannot rank windows`;
+}
+
+export interface SuiteMember {
+  name: string;
+  description: string;
+  kind: DetectorResult['kind'];
+  val: Float64Array | null;
+  test: Float64Array | null;
+  cannotScore: string | null;
+  members?: string[];
+}
+
+/** Label-free preference (docs/detection.md): the MSL benchmark's best label-free detector first. */
+export const LABEL_FREE_ORDER = ['nearest-window-stream', 'usad', 'ensemble', 'nearest-window', 'isolation-forest'];
+
+/**
+ * The default detector, from validation only. With labelled validation windows of both classes:
+ * first the detectors whose validation alarm rule keeps every fault kind's recall ≥ 0.95, then fewest
+ * validation false alarms per quiet hour, then highest validation VUS-PR, then PR-AUC. Without: the
+ * first scorable detector of LABEL_FREE_ORDER.
+ */
+export function chooseDetector(detectors: readonly DetectorResult[], valLabelled: boolean): DetectorChoice {
+  const eligible = detectors.filter((d) => d.eligible);
+  if (eligible.length === 0) throw new Error('no detector of the suite can score this data');
+  if (valLabelled) {
+    const vals = (d: DetectorResult) => ({
+      constraintMet: d.alarm?.constraintMet ?? false,
+      valFalseAlarmsPerHour: finiteOr(d.alarm?.validation?.falseAlarms.perHour, Number.POSITIVE_INFINITY),
+      valVusPr: finiteOr(d.validation?.vusPr, -1),
+      valPrAuc: finiteOr(d.validation?.prAuc, -1),
+    });
+    const ranked = [...eligible].sort((a, b) => {
+      const x = vals(a);
+      const y = vals(b);
+      if (x.constraintMet !== y.constraintMet) return x.constraintMet ? -1 : 1;
+      if (x.valFalseAlarmsPerHour !== y.valFalseAlarmsPerHour) return x.valFalseAlarmsPerHour - y.valFalseAlarmsPerHour;
+      if (x.valVusPr !== y.valVusPr) return y.valVusPr - x.valVusPr;
+      return y.valPrAuc - x.valPrAuc;
+    });
+    const best = ranked[0]!;
+    const v = vals(best);
+    return {
+      detector: best.name,
+      rule: 'validation-labels',
+      why:
+        `validation holds labelled faults: ${v.constraintMet ? 'its alarm rule keeps every fault kind ≥ 0.95 recall on validation, ' : 'no detector kept every fault kind ≥ 0.95 recall on validation; '}` +
+        `fewest validation false alarms per quiet hour (${fmtV(v.valFalseAlarmsPerHour)}), then highest validation VUS-PR (${fmtV(v.valVusPr)}); the test split is not read`,
+      ranking: ranked.map((d) => ({ name: d.name, values: vals(d) })),
+    };
+  }
+  const ranked = [...eligible].sort((a, b) => rankOf(a.name) - rankOf(b.name));
+  const best = ranked[0]!;
+  return {
+    detector: best.name,
+    rule: 'label-free',
+    why: `validation holds no labelled fault, so no detector can be compared on it: the first scorable detector of the label-free preference ${LABEL_FREE_ORDER.join(' > ')} (the stream-normalised nearest window was the best label-free detector on MSL, docs/msl-benchmark.md)`,
+    ranking: ranked.map((d) => ({ name: d.name, values: { preference: rankOf(d.name) } })),
+  };
+}
+
+function rankOf(name: string): number {
+  const i = LABEL_FREE_ORDER.indexOf(name);
+  return i < 0 ? LABEL_FREE_ORDER.length : i;
+}
+
+function finiteOr(v: number | null | undefined, dflt: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
+}
+
+function fmtV(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(3) : String(v);
 }
 
 export interface EvaluateOptions {
@@ -272,8 +438,11 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   const valUsable = loadedVal.n > 0 && loadedVal.labels.some((l) => l === 0);
   const val = valUsable ? loadedVal : train;
   const thresholdSplit: 'val' | 'train' = valUsable ? 'val' : 'train';
+  const valLabelled = valUsable && val.labels.some((l) => l > 0);
+  const coverage = [splitCoverage(loadedVal, 'val'), splitCoverage(test, 'test')];
   const alpha = input.model.alpha;
   const beta = input.model.beta;
+  const vusBuffer = Math.max(0, Math.round(input.dataset.windowSize));
 
   const scorer = await UsadScorer.open(input.trained.onnxPath, test.dim, {
     intraOpThreads: opts.intraOpThreads,
@@ -295,7 +464,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   await beat('thresholds');
   const { chosen, all } = chooseThresholds(valScores, val.labels);
   const faults = await faultSpans(input.dataset.cardPath, input.dataDir);
-  const usad = detectorMetrics(testScores, test, chosen.threshold, chosen.method, faults);
+  const usad = detectorMetrics(testScores, test, chosen.threshold, chosen.method, faults, vusBuffer);
   const byThresholdMethod: EvaluationResults['byThresholdMethod'] = {};
   for (const c of all) {
     const pred = predict(testScores, c.threshold);
@@ -322,9 +491,40 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     };
   }
 
-  // Baselines: Isolation Forest on flattened windows fitted on the (normal) training split,
-  // a USAD+IForest ensemble, and random scores (what chance looks like on this label balance).
-  const baselines: EvaluationResults['baselines'] = {};
+  // ---- the suite: USAD, nearest normal window (raw and stream-normalised), Isolation Forest, ensemble
+  const members: SuiteMember[] = [
+    {
+      name: 'usad',
+      description: 'two-decoder adversarial autoencoder (ONNX in Node)',
+      kind: 'learned',
+      val: valScores,
+      test: testScores,
+      cannotScore: constantScoresReason(valScores),
+    },
+  ];
+  await beat('nearest-window');
+  const nnVal = nearestWindowDistances(train.windows, val.windows, train.dim);
+  await beat('nearest-window');
+  const nnTest = nearestWindowDistances(train.windows, test.windows, train.dim);
+  members.push({
+    name: 'nearest-window',
+    description: 'Euclidean distance to the nearest training window (exact)',
+    kind: 'non-learned',
+    val: nnVal,
+    test: nnTest,
+    cannotScore: constantScoresReason(nnVal),
+  });
+  // One stream in time order: validation (baseline tail, chaos head), then test (chaos rest).
+  const nnsVal = causalStreamNormalise(nnVal);
+  const nnsTest = causalStreamNormalise(nnTest, nnVal);
+  members.push({
+    name: 'nearest-window-stream',
+    description: `nearest-window distance over the median of the stream's earlier distances (causal, label-free; warm-up ${STREAM_MIN_HISTORY} windows)`,
+    kind: 'non-learned',
+    val: nnsVal,
+    test: nnsTest,
+    cannotScore: constantScoresReason(nnsVal),
+  });
   await beat('iforest-fit');
   const forest = IsolationForest.fit(train.windows, train.dim, {
     seed: input.model.seed,
@@ -340,44 +540,88 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     }
     return out;
   };
-  const ifVal = await scoreChunked(val, 'iforest-val');
-  const ifTest = await scoreChunked(test, 'iforest-test');
-  const thr = (s: Float64Array): { chosen: ThresholdChoice } => chooseThresholds(s, val.labels);
-  const ifChoice = thr(ifVal).chosen;
-  baselines.isolationForest = withoutDetail(
-    detectorMetrics(ifTest, test, ifChoice.threshold, ifChoice.method, faults),
-    'Isolation Forest (100 trees, ψ = 256) on flattened windows, fitted on train',
-  );
-  for (const method of ['rank', 'z'] as const) {
-    const ensVal = ensembleScores(
-      [
-        { scores: valScores, reference: valScores },
-        { scores: ifVal, reference: ifVal },
-      ],
-      method,
-    );
+  const ifDescription = `Isolation Forest (${opts.iforestTrees ?? 100} trees, ψ = ${forest.subsample}) on flattened windows, fitted on train`;
+  if (forest.isTrivial()) {
+    members.push({
+      name: 'isolation-forest',
+      description: ifDescription,
+      kind: 'non-learned',
+      val: null,
+      test: null,
+      cannotScore:
+        'every training feature is constant in every subsample, so every tree is a single leaf and every window gets the same score',
+    });
+  } else {
+    const ifVal = await scoreChunked(val, 'iforest-val');
+    const ifTest = await scoreChunked(test, 'iforest-test');
+    members.push({
+      name: 'isolation-forest',
+      description: ifDescription,
+      kind: 'non-learned',
+      val: ifVal,
+      test: ifTest,
+      cannotScore: constantScoresReason(ifVal),
+    });
+  }
+  const scorable = members.filter((m) => m.cannotScore === null && m.val && m.test);
+  if (scorable.length >= 2) {
+    const ref = scorable.map((m) => ({ scores: m.val!, reference: m.val! }));
+    const ensVal = ensembleScores(ref, 'robust');
     const ensTest = ensembleScores(
-      [
-        { scores: testScores, reference: valScores },
-        { scores: ifTest, reference: ifVal },
-      ],
-      method,
+      scorable.map((m) => ({ scores: m.test!, reference: m.val! })),
+      'robust',
     );
-    const c = thr(ensVal).chosen;
-    baselines[`ensemble-${method}`] = withoutDetail(
-      detectorMetrics(ensTest, test, c.threshold, c.method, faults),
-      `mean of USAD and IForest scores, ${method === 'rank' ? 'rank' : 'z'}-normalised against validation`,
+    members.push({
+      name: 'ensemble',
+      description: `mean of ${scorable.map((m) => m.name).join(', ')}, each scaled by its validation median and 99th percentile`,
+      kind: 'ensemble',
+      val: ensVal,
+      test: ensTest,
+      cannotScore: constantScoresReason(ensVal),
+      members: scorable.map((m) => m.name),
+    });
+  } else {
+    members.push({
+      name: 'ensemble',
+      description: 'mean of the scorable detectors',
+      kind: 'ensemble',
+      val: null,
+      test: null,
+      cannotScore: `needs two detectors that can score; only ${scorable.map((m) => m.name).join(', ') || 'none'} can`,
+    });
+  }
+
+  const detectors: DetectorResult[] = [];
+  for (const m of members) {
+    await beat(`detector-${m.name}`);
+    detectors.push(
+      m.name === 'usad' && m.cannotScore === null
+        ? detectorResult(m, val, test, faults, vusBuffer, valLabelled, usad)
+        : detectorResult(m, val, test, faults, vusBuffer, valLabelled),
     );
   }
-  await beat('baselines');
+  // Random scores: what chance looks like on this label balance, the only company point-adjusted F1 keeps.
   const rand = mulberry32(input.model.seed + 1);
   const rTest = Float64Array.from({ length: test.n }, () => rand());
-  baselines.random = withoutDetail(detectorMetrics(rTest, test, 0.99, 'fixed 0.99', faults), 'uniform random scores');
+  detectors.push({
+    name: 'random',
+    description: 'uniform random scores (the reference point-adjusted F1 must be read against)',
+    kind: 'reference',
+    cannotScore: null,
+    eligible: false,
+    test: detectorMetrics(rTest, test, 0.99, 'fixed 0.99', faults, vusBuffer),
+    validation: null,
+    alarm: null,
+  });
+  const choice = chooseDetector(detectors, valLabelled);
+  const chosenDet = detectors.find((d) => d.name === choice.detector)!;
+  const chosenMember = members.find((m) => m.name === choice.detector)!;
+  const chosenTest = chosenMember.test!;
 
   const resultsDir = join(input.dataDir, 'results');
   await mkdir(resultsDir, { recursive: true });
   const scoresPath = join(resultsDir, 'scores.npy');
-  await writeNpy(scoresPath, { dtype: 'float64', shape: [test.n], data: testScores });
+  await writeNpy(scoresPath, { dtype: 'float64', shape: [test.n], data: chosenTest });
   await writeNpy(join(resultsDir, 'score_terms.npy'), {
     dtype: 'float64',
     shape: [2, test.n],
@@ -386,7 +630,7 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
 
   await beat('sweep');
   const sweep = await alphaBetaSweep(testTerms, test.labels, valTerms, val.labels, 10, beat);
-  const sw = thresholdSweep(testScores, test.labels);
+  const sw = thresholdSweep(chosenTest, test.labels);
   const results: EvaluationResults = {
     campaignId: input.campaignId,
     createdMs: Date.now(),
@@ -394,15 +638,17 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     alpha,
     beta,
     windows: { val: val.n, test: test.n, testAnomalous: test.labels.reduce((a, b) => a + (b > 0 ? 1 : 0), 0) },
+    coverage,
     thresholds: all,
     chosenThreshold: chosen,
     thresholdSplit,
+    detectors,
+    chosen: choice,
     usad,
     byThresholdMethod,
-    baselines,
     sweep,
     curves: { roc: rocCurve(sw), pr: prCurve(sw) },
-    series: thinSeries(test, testScores),
+    series: thinSeries(test, chosenTest),
     scoring: { windowsPerSec: (val.n + test.n) / seconds, seconds, batchSize: opts.batchSize ?? 4096 },
     scoresPath,
   };
@@ -411,16 +657,103 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     resultsPath,
     JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2),
   );
+  const m = chosenDet.test!;
+  const random = detectors.find((d) => d.name === 'random')!.test!;
+  const alarm = chosenDet.alarm;
+  const undefinedWhy = coverage.map((c) => c.undefinedWhy).filter((w): w is string => w !== null);
   return {
     resultsPath,
-    rocAuc: usad.rocAuc,
-    prAuc: usad.prAuc,
-    bestF1: usad.bestF1.f1,
-    bestF1PointAdjusted: usad.bestF1PointAdjusted.f1,
-    f1AtThreshold: usad.atThreshold.f1,
-    threshold: chosen.threshold,
-    faultRecall: Object.fromEntries(usad.perFault.map((r) => [r.faultType, r.recall])),
+    detector: choice.detector,
+    choiceWhy: choice.why,
+    rocAuc: orNull(m.rocAuc),
+    prAuc: orNull(m.prAuc),
+    vusPr: orNull(m.vusPr),
+    bestF1: orNull(m.bestF1.f1),
+    bestF1PointAdjusted: orNull(m.bestF1PointAdjusted.f1),
+    randomBestF1PointAdjusted: orNull(random.bestF1PointAdjusted.f1),
+    f1AtThreshold: orNull(m.atThreshold.f1),
+    threshold: orNull(m.threshold),
+    faultRecall: Object.fromEntries(m.perFault.map((r) => [r.faultType, r.recall])),
+    ...(alarm
+      ? {
+          alarms: {
+            falseAlarmsPerHour: orNull(alarm.test.falseAlarms.perHour),
+            quietRunsPerHour: orNull(alarm.test.quietRuns.perHour),
+            quietHours: alarm.test.falseAlarms.normalHours,
+            recall: Object.fromEntries(alarm.test.recall.map((r) => [r.faultType, r.recall])),
+            rule: alarm.rule,
+          },
+        }
+      : {}),
+    ...(undefinedWhy.length ? { undefinedWhy } : {}),
   };
+}
+
+function orNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Test metrics, validation metrics and alarm rule of one suite member (none when it cannot score). */
+function detectorResult(
+  m: SuiteMember,
+  val: Split,
+  test: Split,
+  faults: readonly FaultSpan[],
+  vusBuffer: number,
+  valLabelled: boolean,
+  precomputed?: DetectorMetrics,
+): DetectorResult {
+  const base = { name: m.name, description: m.description, kind: m.kind, ...(m.members ? { members: m.members } : {}) };
+  if (m.cannotScore !== null || !m.val || !m.test) {
+    return {
+      ...base,
+      cannotScore: m.cannotScore ?? 'no scores',
+      eligible: false,
+      test: null,
+      validation: null,
+      alarm: null,
+    };
+  }
+  const thr = chooseThresholds(m.val, val.labels).chosen;
+  const metrics = precomputed ?? detectorMetrics(m.test, test, thr.threshold, thr.method, faults, vusBuffer);
+  let validation: DetectorResult['validation'] = null;
+  let alarm: DetectorAlarm;
+  if (valLabelled) {
+    const vsw = thresholdSweep(m.val, val.labels);
+    validation = {
+      rocAuc: rocAuc(m.val, val.labels, vsw),
+      prAuc: averagePrecision(m.val, val.labels, vsw),
+      vusPr: vus(m.val, val.labels, vusBuffer).vusPr,
+      bestF1: bestF1(m.val, val.labels, vsw).f1,
+    };
+    const c = chooseAlarmRule(m.val, val, faults);
+    const testOutcome = alarmOutcome(applyAlarmRule(m.test, test.times, c.rule), test, faults);
+    const seen = new Set(c.validation.recall.map((r) => r.faultType));
+    alarm = {
+      rule: c.rule,
+      basis: 'validation-labels',
+      constraintMet: c.constraintMet,
+      minRecall: c.minRecall,
+      why: c.why,
+      validation: c.validation,
+      test: testOutcome,
+      unseenKinds: testOutcome.recall.map((r) => r.faultType).filter((k) => !seen.has(k)),
+    };
+  } else {
+    const rule: AlarmRule = { threshold: thr.threshold, k: 1, n: 1, holdMs: 0 };
+    const testOutcome = alarmOutcome(applyAlarmRule(m.test, test.times, rule), test, faults);
+    alarm = {
+      rule,
+      basis: 'label-free',
+      constraintMet: null,
+      minRecall: 0.95,
+      why: `validation holds no labelled fault: the ${thr.method} threshold, no debouncing`,
+      validation: null,
+      test: testOutcome,
+      unseenKinds: testOutcome.recall.map((r) => r.faultType),
+    };
+  }
+  return { ...base, cannotScore: null, eligible: m.kind !== 'reference', test: metrics, validation, alarm };
 }
 
 /** The injected faults' labelled intervals, from the fault log and margin the dataset card names. */

@@ -113,6 +113,14 @@ export class IsolationForest {
     return new IsolationForest(trees, dim, psi);
   }
 
+  /**
+   * True when every tree is a single leaf: no feature varied in any subsample (flat training data),
+   * so every input gets the same score and the forest cannot rank anything.
+   */
+  isTrivial(): boolean {
+    return this.trees.every((t) => t.feature[0]! < 0);
+  }
+
   /** Anomaly scores in (0, 1]; higher = more anomalous. */
   score(data: Float32Array | Float64Array): Float64Array {
     const n = data.length / this.dim;

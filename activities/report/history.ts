@@ -19,6 +19,12 @@ export interface CampaignSummary {
     falseAlarmsPerHour?: number | null;
     /** share of injected faults detected at the threshold, by fault type */
     faultRecall?: Record<string, number>;
+    /** the default detector these metrics are of (absent before the suite: USAD) */
+    detector?: string;
+    vusPr?: number | null;
+    /** the alarm rule chosen on validation, on test: false alarms per quiet hour and the lowest per-kind recall */
+    alarmsPerHour?: number | null;
+    alarmMinRecall?: number | null;
   };
   /** browser-probe availability over every phase (passed / runs) */
   availability?: number | null;
@@ -65,6 +71,7 @@ interface Rule {
 const RULES: Rule[] = [
   { metric: 'rocAuc', label: 'ROC-AUC', get: (s) => s.detection?.rocAuc, better: 'higher', abs: 0.05, rel: 0 },
   { metric: 'prAuc', label: 'PR-AUC', get: (s) => s.detection?.prAuc, better: 'higher', abs: 0.05, rel: 0 },
+  { metric: 'vusPr', label: 'VUS-PR', get: (s) => s.detection?.vusPr, better: 'higher', abs: 0.05, rel: 0 },
   { metric: 'bestF1', label: 'best F1', get: (s) => s.detection?.bestF1, better: 'higher', abs: 0.05, rel: 0 },
   {
     metric: 'f1AtThreshold',
@@ -89,6 +96,22 @@ const RULES: Rule[] = [
     better: 'lower',
     abs: 1,
     rel: 0.25,
+  },
+  {
+    metric: 'alarmsPerHour',
+    label: 'false alarms / quiet h (alarm rule)',
+    get: (s) => s.detection?.alarmsPerHour,
+    better: 'lower',
+    abs: 1,
+    rel: 0.25,
+  },
+  {
+    metric: 'alarmMinRecall',
+    label: 'lowest fault-kind recall (alarm rule)',
+    get: (s) => s.detection?.alarmMinRecall,
+    better: 'higher',
+    abs: 0.05,
+    rel: 0,
   },
   { metric: 'availability', label: 'availability', get: (s) => s.availability, better: 'higher', abs: 0.02, rel: 0 },
   {

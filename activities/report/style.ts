@@ -48,6 +48,9 @@ table.kv th{width:140px;color:var(--muted);font-weight:600;font-size:12.5px;back
 .scroll{max-height:420px;overflow:auto;border:1px solid var(--line);border-radius:6px}
 .scroll table{margin:0}.scroll thead th{position:sticky;top:0}
 .note{color:#4b5563;font-size:12.5px;margin:6px 0 0}
+.note.warn{color:#92400e;background:#fffbeb;padding:4px 8px;border-radius:4px}
+td.cannot{text-align:left;font-style:italic;color:#92400e}
+table.detectors td:last-child{text-align:left;max-width:340px;white-space:normal}
 .notrun{background:#f9fafb;border:1px dashed #d1d5db;color:#6b7280;border-radius:8px;padding:12px 14px}
 .warnbox{background:#fffbeb;border-color:#fcd34d;color:#92400e;margin-bottom:16px}
 .dot,.sw{display:inline-block;width:9px;height:9px;border-radius:2px;margin-right:6px;vertical-align:0}

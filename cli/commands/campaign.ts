@@ -17,6 +17,7 @@ import { faultlineHome } from '../../infra/home';
 import { loadCampaignConfig } from '../config-file';
 import { connectClient } from '../connect';
 import { CliError, EXIT } from '../errors';
+import { headlineLines, metric } from '../headline';
 
 interface GlobalOpts {
   address?: string;
@@ -96,15 +97,7 @@ export function printResult(r: CampaignResult): void {
   console.log(`  data:    ${r.dataDir}`);
   if (r.reportPath) console.log(`  report:  ${r.reportPath}`);
   console.log(`  faults injected: ${r.faultsInjected}`);
-  if (r.headline) {
-    const h = r.headline;
-    console.log(
-      `  detector: ROC-AUC ${h.rocAuc.toFixed(3)}  PR-AUC ${h.prAuc.toFixed(3)}  best F1 ${h.bestF1.toFixed(3)}  ` +
-        `best F1 (point-adjusted) ${h.bestF1PointAdjusted.toFixed(3)}  F1@threshold ${h.f1AtThreshold.toFixed(3)}`,
-    );
-    const fr = Object.entries(h.faultRecall ?? {});
-    if (fr.length) console.log(`  faults detected: ${fr.map(([t, r]) => `${t} ${(r * 100).toFixed(0)} %`).join('  ')}`);
-  }
+  if (r.headline) for (const line of headlineLines(r.headline)) console.log(line);
 }
 
 function formatProgress(p: CampaignProgress): string {
@@ -226,7 +219,7 @@ export function registerCampaignCommands(program: Command): void {
         if (entries.length === 0) return console.log('no campaigns recorded in ' + faultlineHome());
         for (const e of entries) {
           const h = e.headline
-            ? `  F1-PA ${e.headline.bestF1PointAdjusted.toFixed(3)} AUC ${e.headline.rocAuc.toFixed(3)}`
+            ? `  ${e.headline.detector ?? 'usad'} AUC ${metric(e.headline.rocAuc)} best F1 ${metric(e.headline.bestF1)}`
             : '';
           console.log(
             `${new Date(e.startedAtMs).toISOString()}  ${e.status.padEnd(9)} ${e.campaignId}${h}${e.reportPath ? `  ${e.reportPath}` : ''}`,
