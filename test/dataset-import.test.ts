@@ -515,12 +515,12 @@ describe('imported data through Temporal: train → evaluate → report, then sc
     assert.equal(lines[0], 'window_start,window_end,score,alarm,label');
     assert.equal(lines.length - 1, 260 - 12 + 1);
     const rows = lines.slice(1).map((l) => l.split(','));
-    // the test split's windows start where the card says; their scores are in results/scores.npy
+    // the test split's windows start where the card says; their USAD scores are in results/scores-usad.npy
     const card = JSON.parse(readFileSync(join(runDir, 'dataset', 'card.json'), 'utf8')) as DatasetCard;
     const start = new Date(card.splits.test.ranges[0]!.startMs!).toISOString();
     const at = rows.findIndex((c) => c[0] === start);
     assert.ok(at > 0, `a window starts at ${start}`);
-    const evaluated = (await readNpyAs(join(runDir, 'results', 'scores.npy'), 'float64')).data;
+    const evaluated = (await readNpyAs(join(runDir, 'results', 'scores-usad.npy'), 'float64')).data;
     assert.equal(rows.length - at, evaluated.length);
     evaluated.forEach((s, k) => {
       const mine = Number(rows[at + k]![2]);

@@ -622,6 +622,13 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
   await mkdir(resultsDir, { recursive: true });
   const scoresPath = join(resultsDir, 'scores.npy');
   await writeNpy(scoresPath, { dtype: 'float64', shape: [test.n], data: chosenTest });
+  // Each scoring detector's test scores beside the chosen one's: `faultline score` scores new data with the
+  // USAD model and is checked against scores-usad.npy whichever detector the campaign chose.
+  for (const m of members) {
+    if (m.cannotScore === null && m.test) {
+      await writeNpy(join(resultsDir, `scores-${m.name}.npy`), { dtype: 'float64', shape: [test.n], data: m.test });
+    }
+  }
   await writeNpy(join(resultsDir, 'score_terms.npy'), {
     dtype: 'float64',
     shape: [2, test.n],
