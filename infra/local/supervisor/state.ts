@@ -6,6 +6,16 @@ export interface StateFile {
   supervisorPid: number;
   updatedAtMs: number;
   pods: { name: string; app: string; pid?: number; cmdline: string }[];
+  /** Where this supervisor made its pods' cgroups (per controller), so a successor can remove leftovers. */
+  cgroupBases?: Record<'cpu' | 'cpuacct' | 'memory', string>;
+}
+
+export function readState(dataDir: string): StateFile | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFilePath(dataDir), 'utf8')) as StateFile;
+  } catch {
+    return undefined;
+  }
 }
 
 export function stateFilePath(dataDir: string): string {
