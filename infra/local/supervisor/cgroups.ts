@@ -214,3 +214,16 @@ export function readPodUsage(bases: Record<PodController, string>, pod: string):
     return undefined; // the pod's cgroup is gone (it just died): no sample, not a zero
   }
 }
+
+/** Removes a stack's (empty) base directories and `faultline/` above them when no other stack uses it. */
+export function removeStackCgroups(bases: Record<PodController, string>): void {
+  for (const base of new Set(Object.values(bases))) {
+    for (const d of [base, path.dirname(base)]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // still in use (a pod left, another stack): keep it
+      }
+    }
+  }
+}

@@ -8,7 +8,13 @@ import { TcpProxy } from '../proxy/tcp-proxy';
 import { HttpProxy } from '../proxy/http-proxy';
 import { cmdlineOf, readState, reapLeftoverPods, stateFilePath, waitGone, type StateFile } from './state';
 import { listenOn } from '../listen';
-import { detectCgroups, leftoverPodCgroups, removePodCgroupsWait, type CgroupSupport } from './cgroups';
+import {
+  detectCgroups,
+  leftoverPodCgroups,
+  removePodCgroupsWait,
+  removeStackCgroups,
+  type CgroupSupport,
+} from './cgroups';
 
 class HttpError extends Error {
   constructor(
@@ -290,6 +296,7 @@ export class Supervisor {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.pods?.stop();
+    if (this.cgroups.ok) removeStackCgroups(this.cgroups.bases);
     if (this.stateTimer) clearTimeout(this.stateTimer);
     this.stateTimer = undefined;
     this.writeState();
