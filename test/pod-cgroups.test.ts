@@ -126,6 +126,11 @@ describe('local pods in cgroups: cAdvisor-named series and the stock-cluster fea
       { stdio: 'ignore' },
     );
     promUrl = `http://127.0.0.1:${port}`;
+    await waitUntil(
+      async () => (await promVector(promUrl, 'up{job="supervisor"} == 1').catch(() => [])).length === 1,
+      30_000,
+      'Prometheus scraping the supervisor',
+    );
   });
 
   after(async () => {
@@ -262,7 +267,8 @@ describe('local pods in cgroups: cAdvisor-named series and the stock-cluster fea
       assert.ok(Number.isFinite(v[0]?.value), `${f.name}: finite`);
     }
     assert.equal(await value('svc_frontend_restarts'), 0);
-    assert.equal(await value('svc_cartservice_ready_replicas'), 1);
+    // the supervisor saw the pod ready; Prometheus scrapes that within a second
+    await waitUntil(async () => (await value('svc_cartservice_ready_replicas')) === 1, 10_000, 'ready replicas 1');
     // the killed pod of the previous test: one new cartservice pod within a window that reaches back to it is
     // not guaranteed any more; a fresh kill is
     await sup.client.kill((await podOf('cartservice')).name);

@@ -88,6 +88,8 @@ export class PodManager {
   private readinessTimer?: NodeJS.Timeout;
   private stopping = false;
   private readonly logFds = new Map<string, number>();
+  /** Pod cgroup removals still in progress (a killed process leaves its cgroup a moment later). */
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(
     private readonly config: SupervisorConfig,
@@ -236,9 +238,11 @@ export class PodManager {
     const dirs = pod.cgroupDirs;
     if (!dirs) return;
     pod.cgroupDirs = undefined;
-    void removePodCgroupsWait(dirs).then((gone) => {
+    const removal = removePodCgroupsWait(dirs).then((gone) => {
       if (!gone) this.log(pod.app, `pod ${pod.name}: cgroup still busy after 5 s, left: ${dirs.join(' ')}`);
+      this.removals.delete(removal);
     });
+    this.removals.add(removal); // stop() waits for it, so the stack's directory can go too
   }
 
   private log(app: string, line: string): void {
@@ -433,6 +437,7 @@ export class PodManager {
       );
     }
     await Promise.all(waits);
+    await Promise.all([...this.removals]);
     await Promise.all(
       this.slots.map(async (slot) => {
         const dirs = slot.pod.cgroupDirs;

@@ -67,6 +67,16 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.startParts();
+    } catch (err) {
+      // nothing started (a port taken): the stack's cgroup directories made on the way go again
+      if (this.cgroups.ok) removeStackCgroups(this.cgroups.bases);
+      throw err;
+    }
+  }
+
+  private async startParts(): Promise<void> {
     mkdirSync(this.config.dataDir, { recursive: true });
     const previous = readState(this.config.dataDir);
     await waitGone(reapLeftoverPods(this.config.dataDir), 10_000);
