@@ -14,6 +14,8 @@ import { stockClusterFeatures } from '../activities/metrics/features';
 import { PROMETHEUS_BIN } from '../infra/local/prometheus/prometheus';
 import { detectCgroups, removeStackCgroups, type CgroupSupport } from '../infra/local/supervisor/cgroups';
 import { supervisorMainPath } from '../infra/local/paths';
+import { Supervisor } from '../infra/local/supervisor/supervisor';
+import { normalizeConfig } from '../infra/local/supervisor/config';
 import { SupervisorHttp } from '../activities/chaos/supervisor-http';
 import { allReady, startTestSupervisor, type TestSupervisor } from './chaos-support';
 import { freePort, waitUntil } from './helpers/ports';
@@ -340,6 +342,59 @@ describe('local pods in cgroups: a supervisor killed hard', function () {
     } finally {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
+    }
+  });
+});
+
+describe('local pods without cgroups', function () {
+  this.timeout(60_000);
+
+  it('exports no CPU or memory series for the pods (no zeros), still their network, and says why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faultline-nocgroups-'));
+    const port = await freePort();
+    const supervisor = new Supervisor(
+      normalizeConfig({
+        port,
+        dataDir: join(dir, 'data'),
+        cgroups: false,
+        readiness: { periodMs: 200, timeoutMs: 500, failureThreshold: 1 },
+        apps: [
+          {
+            app: 'plain',
+            replicas: 1,
+            protocol: 'http',
+            publicPort: await freePort(),
+            podPorts: [{ port: await freePort(), metricsPort: await freePort() }],
+            metricsOn: 'none',
+            command: process.execPath,
+            args: [
+              '-e',
+              "require('http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),'127.0.0.1')",
+            ],
+            env: {},
+            healthPath: '/',
+          },
+        ],
+      }),
+    );
+    await supervisor.start();
+    try {
+      const client = new SupervisorHttp(`http://127.0.0.1:${port}`);
+      await allReady(client, 30_000);
+      const status = (await (await fetch(`http://127.0.0.1:${port}/cgroups`)).json()) as {
+        ok: boolean;
+        reason: string;
+      };
+      assert.deepEqual(status, { ok: false, reason: 'turned off in the config' });
+      const [pod] = await client.listPods({});
+      assert.ok(pod);
+      assert.equal((await client.podPid(pod.name)).cgroups, undefined);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.doesNotMatch(text, /^container_cpu_usage_seconds_total\{/m);
+      assert.doesNotMatch(text, /^container_memory_working_set_bytes\{/m);
+      assert.equal(sample(text, 'container_network_receive_bytes_total', { pod: pod.name }), 0);
+    } finally {
+      await supervisor.stop();
     }
   });
 });
