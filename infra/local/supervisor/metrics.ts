@@ -195,7 +195,14 @@ export class SupervisorMetrics implements ProxyMetrics {
         name: `k8s_${CONTAINER}_${p.info.name}_${ns}_${p.info.uid}_${p.info.restarts}`,
       };
     };
+    // one read of the cgroup files per scrape, shared by the three series that use it
+    let cache: { at: number; rows: ReturnType<typeof read> } | undefined;
     const measured = () => {
+      const now = Date.now();
+      if (!cache || now - cache.at > 200) cache = { at: now, rows: read() };
+      return cache.rows;
+    };
+    const read = () => {
       const pm = pods();
       const cg = pm?.cgroups;
       if (!pm || !cg?.ok) return [];
