@@ -4,7 +4,7 @@ import { targetSchema } from './target';
 import { trafficSchema } from './traffic';
 import { browserSchema } from './browser';
 import { chaosSchema } from './faults';
-import { featuresSchema } from './features';
+import { defaultFeatureSet, featuresSchema } from './features';
 import { datasetSchema } from './dataset';
 import { modelSchema } from './model';
 import { PHASES, AVAILABLE_PHASES, type Phase } from './phases';
@@ -60,6 +60,17 @@ export const campaignSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const set = cfg.features.set ?? defaultFeatureSet(cfg.target.type);
+    if (cfg.features.requestMetrics !== undefined && set !== 'stock-cluster') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', 'requestMetrics'],
+        message:
+          `applies to the stock-cluster feature set only, and this campaign uses ${set}` +
+          (cfg.features.set ? '' : ` (the default for target.type ${cfg.target.type})`) +
+          ': remove it, or set features.set: stock-cluster',
+      });
+    }
     cfg.phases.forEach((phase, i) => {
       if (!AVAILABLE_PHASES.includes(phase)) {
         ctx.addIssue({
@@ -108,7 +119,11 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
 /** Validates and fills defaults; throws ConfigError naming every bad field. Safe in workflow code (pure). */
 export function parseCampaignConfig(input: unknown): CampaignConfig {
   const result = campaignSchema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    // The per-service feature set follows the target unless the config names one (stock-cluster on Kubernetes).
+    const f = result.data.features;
+    return { ...result.data, features: { ...f, set: f.set ?? defaultFeatureSet(result.data.target.type) } };
+  }
   const issues = result.error.issues.map((issue) => {
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') {

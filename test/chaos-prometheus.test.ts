@@ -158,7 +158,10 @@ describe('chaos: every fault type is measurable in Prometheus', function () {
     try {
       await Promise.all([
         waitUntil(
-          async () => (await q('sum(kube_pod_status_ready{app="cartservice",condition="true"})')) < 2,
+          async () =>
+            (await q(
+              'sum(kube_pod_status_ready{condition="true"} * on(namespace, pod) group_left(label_app) kube_pod_labels{label_app="cartservice"})',
+            )) < 2,
           20_000,
           'pod-failure: a cartservice pod not ready',
         ),

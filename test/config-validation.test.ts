@@ -29,6 +29,16 @@ const BAD: [string, unknown, RegExp][] = [
   ],
   ['unknown target type', { name: 'a', target: { type: 'docker' } }, /target\.type: /],
   [
+    'unknown feature set',
+    { name: 'a', features: { set: 'mesh' } },
+    /features\.set: must be one of "service-level", "stock-cluster"/,
+  ],
+  [
+    'request metrics on the local default (service-level) set',
+    { name: 'a', features: { requestMetrics: 'app' } },
+    /features\.requestMetrics: applies to the stock-cluster feature set only, and this campaign uses service-level \(the default for target\.type local\)/,
+  ],
+  [
     'kubernetes without namespace',
     { name: 'a', target: { type: 'kubernetes', prometheusUrl: 'http://p:9090' } },
     /target\.namespace: /,

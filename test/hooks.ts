@@ -1,6 +1,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { reapOrphanedBrowsers } from '../activities/browser/orphans';
 import { stopTestTemporal } from './helpers/temporal';
+import { stopSharedCluster } from './helpers/kube-cluster';
 
 // Workers in tests log warnings and errors only; state changes would drown the spec output.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -8,9 +9,10 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 /** Root hooks (loaded by .mocharc.json): shared fixtures are torn down once, after every suite. */
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
-    this.timeout(30_000);
+    this.timeout(60_000);
     await stopTestTemporal();
     // Drills SIGKILL workers mid-probe; a browser whose worker was not restarted after its kill ends here.
     await reapOrphanedBrowsers();
+    await stopSharedCluster();
   },
 };

@@ -295,7 +295,8 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
     );
     const restarts = await queryRange(
       prom,
-      'sum by (app) (kube_pod_container_status_restarts_total{app="cartservice"})',
+      // kube-state-metrics' restarts carry no app label: the app comes from kube_pod_labels
+      'sum by (label_app) (kube_pod_container_status_restarts_total * on(namespace, pod) group_left(label_app) kube_pod_labels{label_app="cartservice"})',
       startMs,
       Date.now(),
     );

@@ -133,7 +133,8 @@ describe('supervisor (ReplicaSet + kubelet + Service proxy for local processes)'
     assert.match(metrics, /faultline_app_restarts_total\{app="grpcapp"\} [3-9]/);
     assert.match(
       metrics,
-      /kube_pod_container_status_restarts_total\{namespace="default",pod="grpcapp-[^"]+",app="grpcapp",container="server"\} [1-9]/,
+      // kube-state-metrics 2.x label set: no app label (that is kube_pod_labels' label_app)
+      /kube_pod_container_status_restarts_total\{namespace="default",pod="grpcapp-[^"]+",uid="[0-9a-f-]{36}",container="server"\} [1-9]/,
     );
     // kube-state-metrics' pod identity: the replacement's creation time and its app label, joined on pod
     const [now] = await client.listPods({ app: 'grpcapp' });

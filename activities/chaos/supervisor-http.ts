@@ -172,7 +172,8 @@ export class SupervisorHttp {
   listProxyFaults(): Promise<(ProxyFault & { app: string; faultId: string })[]> {
     return this.call('GET', '/proxy/faults');
   }
-  podPid(pod: string): Promise<{ pid: number }> {
+  /** The pod's process and, where the supervisor runs pods in cgroups, the pod's cgroup directories. */
+  podPid(pod: string): Promise<{ pid: number; cgroups?: string[] }> {
     return this.call('GET', `/pods/${encodeURIComponent(pod)}/pid`);
   }
 }

@@ -5,7 +5,7 @@ import { formatDuration, parseDuration } from '../../schemas/duration';
 export interface ResolvedFeature {
   name: string;
   query: string;
-  set: 'reference' | 'service' | 'extra';
+  set: 'reference' | 'service' | 'stock-cluster' | 'extra';
   unit: string;
   description: string;
 }
@@ -90,75 +90,157 @@ export function referenceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
   ];
 }
 
+/** kube-state-metrics' pod → app join: real kube-state-metrics carries `label_app` only on kube_pod_labels. */
+function appJoin(service: string): string {
+  return `on(namespace, pod) group_left(label_app) kube_pod_labels{label_app="${service}"}`;
+}
+
 /**
- * Per-service features. The frontend speaks HTTP, the other services gRPC, so the request-side
- * queries add both families (a service exports only one of them). Counts over a service with
- * no live pod are 0 (`or vector(0)`): an empty sum over pods is an observation, not a gap.
- * Latency with no completed request in the window is 0 as well (see below).
+ * An empty per-service result reads 0 only where the source is there at all: kube-state-metrics exports pods
+ * with an `app` label (a cluster whose kube-state-metrics lacks --metric-labels-allowlist=pods=[app] has none),
+ * cAdvisor exports containers. Otherwise the column stays empty and cleaning drops it, reported, instead of
+ * a column of invented zeros.
  */
+const KSM_PRESENT = 'count(kube_pod_labels{label_app!=""})';
+
+/**
+ * Request side of the service-level set: the frontend speaks HTTP, the other services gRPC, so each query adds
+ * both families (a service exports only one of them). Counts over a service with no live pod are 0
+ * (`or vector(0)`): an empty sum over pods is an observation, not a gap. Latency with no completed request in
+ * the window is 0 as well (see below).
+ */
+function requestFeatures(s: string, r: string): ResolvedFeature[] {
+  const app = `app="${s}"`;
+  return [
+    {
+      name: serviceColumn(s, 'request_rate'),
+      query:
+        `(sum(rate(grpc_server_handled_total{${app}}[${r}])) or sum(rate(http_requests_total{${app}}[${r}])))` +
+        ' or vector(0)',
+      set: 'service',
+      unit: 'req/s',
+      description: `${s}: requests completed per second (gRPC handled or HTTP requests)`,
+    },
+    {
+      name: serviceColumn(s, 'error_rate'),
+      query:
+        `(sum(rate(grpc_server_handled_total{${app},grpc_code!="OK"}[${r}]))` +
+        ` or sum(rate(http_requests_total{${app},code=~"5.."}[${r}])))` +
+        ' or vector(0)',
+      set: 'service',
+      unit: 'err/s',
+      description: `${s}: failed requests per second (gRPC code ≠ OK, HTTP 5xx)`,
+    },
+    {
+      name: serviceColumn(s, 'latency_p95'),
+      // histogram_quantile is NaN when no request completed in the window (a quiet service, or every
+      // pod down): `>= 0` drops the NaN and the value becomes 0, next to a request_rate of 0 that says
+      // why. A gap here would otherwise fail cleaning exactly when a fault makes the data interesting.
+      query:
+        `(histogram_quantile(0.95, sum by (le) (rate(grpc_server_handling_seconds_bucket{${app}}[${r}]))) >= 0)` +
+        ` or (histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{${app}}[${r}]))) >= 0)` +
+        ' or vector(0)',
+      set: 'service',
+      unit: 's',
+      description: `${s}: 95th percentile of request duration (0 while no request completes)`,
+    },
+  ];
+}
+
+/** Restarts, pod churn and readiness: kube-state-metrics series, names and labels as kube-state-metrics 2.x has them. */
+function kubeStateFeatures(s: string, r: string, rSeconds: number, set: ResolvedFeature['set']): ResolvedFeature[] {
+  return [
+    {
+      // kube_pod_container_status_restarts_total has {namespace,pod,uid,container}: the app comes from the join
+      name: serviceColumn(s, 'restarts'),
+      query: `sum(increase(kube_pod_container_status_restarts_total[${r}]) * ${appJoin(s)}) or 0 * ${KSM_PRESENT}`,
+      set,
+      unit: 'restarts',
+      description: `${s}: container restarts within the last ${r}`,
+    },
+    {
+      // Restart counts stay 0 when a pod is replaced (a pod kill makes a new pod); pod churn does not.
+      name: serviceColumn(s, 'pods_created'),
+      query: `count((kube_pod_created * ${appJoin(s)}) > (time() - ${rSeconds})) or 0 * ${KSM_PRESENT}`,
+      set,
+      unit: 'pods',
+      description: `${s}: pods created within the last ${r} (replacements after a kill, rollouts, scale-ups)`,
+    },
+    {
+      name: serviceColumn(s, 'ready_replicas'),
+      query: `sum(kube_deployment_status_replicas_available{deployment="${s}"}) or vector(0)`,
+      set,
+      unit: 'pods',
+      description: `${s}: available replicas of the deployment`,
+    },
+  ];
+}
+
+/** Per-service features of the service-level set: request side + kube-state-metrics. */
 export function serviceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
-  const r = formatDuration(parseDuration(cfg.rateWindow));
+  const rMs = parseDuration(cfg.rateWindow);
+  const r = formatDuration(rMs);
+  return cfg.services.flatMap((s) => [...requestFeatures(s, r), ...kubeStateFeatures(s, r, rMs / 1000, 'service')]);
+}
+
+/** cAdvisor's app containers: pod-level (container="") and pause-container ("POD") rows would count twice. */
+const APP_CONTAINERS = 'container!="",container!="POD"';
+const KIB = 1024;
+
+/**
+ * The stock-cluster set: per service, what every cluster exports without a mesh. cAdvisor's per-container
+ * series (kubelet /metrics/cadvisor; the local supervisor exports the same names from its pods' cgroups) summed
+ * over the service's pods through kube_pod_labels, and kube-state-metrics' restarts, churn and readiness.
+ * With `requestMetrics: app` the service-level request/error/latency columns join.
+ */
+export function stockClusterFeatures(cfg: FeatureConfig): ResolvedFeature[] {
+  const rMs = parseDuration(cfg.rateWindow);
+  const r = formatDuration(rMs);
   const out: ResolvedFeature[] = [];
   for (const s of cfg.services) {
-    const app = `app="${s}"`;
+    const join = appJoin(s);
+    // Network counters: per pod and interface, whichever row carries them (the pod cgroup, container="", on
+    // containerd; the pause container, "POD", on Docker) — max by interface counts each pod's interface once.
+    const net = (metric: string) =>
+      `sum(max by (namespace, pod, interface) (rate(${metric}{interface!="lo"}[${r}])) * ${join}) / ${KIB}` +
+      ` or 0 * count(${metric})`;
     out.push(
       {
-        name: serviceColumn(s, 'request_rate'),
+        name: serviceColumn(s, 'cpu'),
         query:
-          `(sum(rate(grpc_server_handled_total{${app}}[${r}])) or sum(rate(http_requests_total{${app}}[${r}])))` +
-          ' or vector(0)',
-        set: 'service',
-        unit: 'req/s',
-        description: `${s}: requests completed per second (gRPC handled or HTTP requests)`,
+          `sum(rate(container_cpu_usage_seconds_total{${APP_CONTAINERS}}[${r}]) * ${join})` +
+          ` or 0 * count(container_cpu_usage_seconds_total{${APP_CONTAINERS}})`,
+        set: 'stock-cluster',
+        unit: 'cores',
+        description: `${s}: CPU seconds per second of its containers (cAdvisor), summed over its pods`,
       },
       {
-        name: serviceColumn(s, 'error_rate'),
+        name: serviceColumn(s, 'mem'),
         query:
-          `(sum(rate(grpc_server_handled_total{${app},grpc_code!="OK"}[${r}]))` +
-          ` or sum(rate(http_requests_total{${app},code=~"5.."}[${r}])))` +
-          ' or vector(0)',
-        set: 'service',
-        unit: 'err/s',
-        description: `${s}: failed requests per second (gRPC code ≠ OK, HTTP 5xx)`,
+          `sum(container_memory_working_set_bytes{${APP_CONTAINERS}} * ${join}) / ${MIB}` +
+          ` or 0 * count(container_memory_working_set_bytes{${APP_CONTAINERS}})`,
+        set: 'stock-cluster',
+        unit: 'MiB',
+        description: `${s}: working set of its containers (cAdvisor: usage − inactive file), summed over its pods`,
       },
       {
-        name: serviceColumn(s, 'latency_p95'),
-        // histogram_quantile is NaN when no request completed in the window (a quiet service, or every
-        // pod down): `>= 0` drops the NaN and the value becomes 0, next to a request_rate of 0 that says
-        // why. A gap here would otherwise fail cleaning exactly when a fault makes the data interesting.
-        query:
-          `(histogram_quantile(0.95, sum by (le) (rate(grpc_server_handling_seconds_bucket{${app}}[${r}]))) >= 0)` +
-          ` or (histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{${app}}[${r}]))) >= 0)` +
-          ' or vector(0)',
-        set: 'service',
-        unit: 's',
-        description: `${s}: 95th percentile of request duration (0 while no request completes)`,
+        name: serviceColumn(s, 'net_rx'),
+        query: net('container_network_receive_bytes_total'),
+        set: 'stock-cluster',
+        unit: 'KiB/s',
+        description: `${s}: bytes received per second by its pods (cAdvisor) / 1024`,
       },
       {
-        name: serviceColumn(s, 'restarts'),
-        query: `sum(increase(kube_pod_container_status_restarts_total{${app}}[${r}])) or vector(0)`,
-        set: 'service',
-        unit: 'restarts',
-        description: `${s}: container restarts within the last ${r}`,
+        name: serviceColumn(s, 'net_tx'),
+        query: net('container_network_transmit_bytes_total'),
+        set: 'stock-cluster',
+        unit: 'KiB/s',
+        description: `${s}: bytes sent per second by its pods (cAdvisor) / 1024`,
       },
-      {
-        // Restart counts stay 0 when a pod is replaced (a pod kill makes a new pod); pod churn does not.
-        name: serviceColumn(s, 'pods_created'),
-        query:
-          `count((kube_pod_created * on(namespace, pod) group_left(label_app) kube_pod_labels{label_app="${s}"})` +
-          ` > (time() - ${parseDuration(cfg.rateWindow) / 1000})) or vector(0)`,
-        set: 'service',
-        unit: 'pods',
-        description: `${s}: pods created within the last ${r} (replacements after a kill, rollouts, scale-ups)`,
-      },
-      {
-        name: serviceColumn(s, 'ready_replicas'),
-        query: `sum(kube_deployment_status_replicas_available{deployment="${s}"}) or vector(0)`,
-        set: 'service',
-        unit: 'pods',
-        description: `${s}: available replicas of the deployment`,
-      },
+      ...kubeStateFeatures(s, r, rMs / 1000, 'stock-cluster'),
     );
+    if (cfg.requestMetrics === 'app')
+      out.push(...requestFeatures(s, r).map((f) => ({ ...f, set: 'stock-cluster' as const })));
   }
   return out;
 }
@@ -167,7 +249,9 @@ export function serviceFeatures(cfg: FeatureConfig): ResolvedFeature[] {
 export function resolveFeatures(cfg: FeatureConfig): ResolvedFeature[] {
   const out: ResolvedFeature[] = [];
   if (cfg.sets.includes('reference')) out.push(...referenceFeatures(cfg));
-  if (cfg.sets.includes('service')) out.push(...serviceFeatures(cfg));
+  if (cfg.sets.includes('service')) {
+    out.push(...((cfg.set ?? 'service-level') === 'stock-cluster' ? stockClusterFeatures(cfg) : serviceFeatures(cfg)));
+  }
   for (const f of cfg.extra) out.push({ ...f, set: 'extra', unit: '', description: 'configured extra feature' });
   const seen = new Set<string>();
   for (const f of out) {

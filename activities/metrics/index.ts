@@ -15,7 +15,13 @@ export function createMetricsActivities(deps: MetricsDeps = {}) {
 }
 
 export type MetricsActivities = ReturnType<typeof createMetricsActivities>;
-export { resolveFeatures, referenceFeatures, serviceFeatures, type ResolvedFeature } from './features';
+export {
+  resolveFeatures,
+  referenceFeatures,
+  serviceFeatures,
+  stockClusterFeatures,
+  type ResolvedFeature,
+} from './features';
 export { readArrowTable, writeArrowTable, type ColumnSpec, type NumericTable } from './arrow-table';
 export { gridOf, phaseGrids, chunksOf, queryRangeAligned, MAX_POINTS_PER_CHUNK } from './query-range';
 export { metricsDir, gapRuns, type GapRun } from './collect';

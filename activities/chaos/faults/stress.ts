@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cgroupEnv, execInCgroups } from '../../../infra/local/supervisor/cgroups';
 import { stressDir } from '../paths';
 import type { Fault, ResolvedFault } from './fault';
 
@@ -16,6 +17,8 @@ export interface StressPidFile {
   pod: string;
   app: string;
   podPid?: number;
+  /** The pod's cgroups the stress runs in (its CPU and memory are charged to the pod); absent: host-level only. */
+  cgroups?: string[];
   startedMs: number;
   endMs: number;
   args: string[];
@@ -94,16 +97,40 @@ function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: Resolved
       const pod = fault.pods[0];
       if (!pod) throw new Error(`${type} ${fault.id}: no pod selected`);
       let podPid: number | undefined;
+      let cgroups: string[] | undefined;
       try {
-        podPid = (await ctx.supervisor.podPid(pod.name)).pid;
+        ({ pid: podPid, cgroups } = await ctx.supervisor.podPid(pod.name));
       } catch {
-        podPid = undefined; // attribution is best effort; the pid file names the pod either way
+        // the pod has no running process (killed, held, starting): the stress runs on the host, uncharged,
+        // as a StressChaos would find no container to enter; the pid file still names the pod
+        podPid = undefined;
+      }
+      if (cgroups) {
+        for (const d of cgroups) {
+          try {
+            accessSync(join(d, 'cgroup.procs'), constants.W_OK);
+          } catch (err) {
+            throw new Error(
+              `${type} ${fault.id}: cannot charge the stress to pod ${pod.name}: ${join(d, 'cgroup.procs')} is not ` +
+                `writable (${(err as NodeJS.ErrnoException).code ?? String(err)}); run the worker as the same user as the supervisor (root)`,
+              { cause: err },
+            );
+          }
+        }
       }
       // the timeout makes stress-ng end by itself even if every worker dies with it running
       const seconds = Math.max(1, Math.ceil((fault.endMs - Date.now()) / 1000));
       const args = [...argsFor(fault), '--timeout', `${seconds}s`, '--quiet'];
       mkdirSync(stressDir(), { recursive: true });
-      const child = spawn(STRESS_NG, args, { detached: true, stdio: 'ignore' });
+      // Inside the pod's cgroups from its first instruction (a kubelet-run StressChaos is charged to the
+      // container the same way): the pod's container_cpu_usage_seconds_total and working set rise, not the host's
+      // alone. The shell execs stress-ng, so the pid (and process group) stay the ones recorded below.
+      const cmd = cgroups ? execInCgroups(cgroups, STRESS_NG, args) : { command: STRESS_NG, args };
+      const child = spawn(cmd.command, cmd.args, {
+        detached: true,
+        stdio: 'ignore',
+        env: cgroups ? { ...process.env, ...cgroupEnv(cgroups) } : process.env,
+      });
       const pid = await new Promise<number>((resolve, reject) => {
         child.once('error', reject);
         child.once('spawn', () => resolve(child.pid as number));
@@ -117,12 +144,14 @@ function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: Resolved
         pod: pod.name,
         app: fault.app,
         podPid,
+        ...(cgroups ? { cgroups } : {}),
         startedMs: Date.now(),
         endMs: fault.endMs,
         args,
       };
       writeFileSync(fileFor(fault.key), JSON.stringify(pf));
       fault.detail.pid = pid;
+      fault.detail.chargedTo = cgroups ? pod.name : 'host';
     },
     recover(_ctx, fault) {
       killStress(fault.key);

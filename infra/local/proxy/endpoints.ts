@@ -9,6 +9,8 @@ export interface ProxyMetrics {
   connection(app: string): void;
   noEndpoint(app: string): void;
   httpResponse(app: string, code: number): void;
+  /** Bytes that went to (rx) and came from (tx) one pod through the proxy: the pod's network counters. */
+  podBytes(pod: string | undefined, rx: number, tx: number): void;
 }
 
 /** Round-robin over the ready endpoints, waiting up to `waitMs` for one to appear (a pod restarting). */

@@ -15,6 +15,15 @@ const HOP_BY_HOP = new Set([
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Bytes of a message head as it crosses the wire: start line + `name: value` lines + blank line. */
+function headBytes(startLine: string, rawHeaders: string[]): number {
+  let n = Buffer.byteLength(startLine) + 4;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    n += Buffer.byteLength(rawHeaders[i] ?? '') + Buffer.byteLength(rawHeaders[i + 1] ?? '') + 4;
+  }
+  return n;
+}
+
 /**
  * The Service of an HTTP app (the frontend): a reverse proxy that balances per request over ready pods and
  * applies HTTPChaos-like faults (`http-abort`: answer `statusCode` without reaching the pod; `http-delay`:
@@ -72,9 +81,16 @@ export class HttpProxy {
     }
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+    // the pod's network counters: the request (head + body) is what it receives, the response what it sends
+    this.metrics.podBytes(pod, headBytes(`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`, req.rawHeaders), 0);
     const upstream = http.request(
       { host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent },
       (up) => {
+        this.metrics.podBytes(
+          pod,
+          0,
+          headBytes(`HTTP/1.1 ${up.statusCode ?? 0} ${up.statusMessage ?? ''}`, up.rawHeaders),
+        );
         const netDelay = chunkDelayMs(this.faults.active(this.app, pod));
         const send = () => {
           const out: http.OutgoingHttpHeaders = {};
@@ -82,6 +98,8 @@ export class HttpProxy {
           this.metrics.httpResponse(this.app, up.statusCode ?? 502);
           res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
           up.pipe(res);
+          // after pipe: a 'data' listener alone would start the flow before a delayed send attaches the pipe
+          up.on('data', (chunk: Buffer) => this.metrics.podBytes(pod, 0, chunk.length));
         };
         if (netDelay > 0) setTimeout(send, netDelay);
         else send();
@@ -92,6 +110,7 @@ export class HttpProxy {
       if (!res.writableFinished) upstream.destroy();
     });
     req.pipe(upstream);
+    req.on('data', (chunk: Buffer) => this.metrics.podBytes(pod, chunk.length, 0));
   }
 
   async close(): Promise<void> {

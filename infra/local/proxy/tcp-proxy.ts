@@ -58,11 +58,14 @@ export class TcpProxy {
     upstream.on('error', () => upstream.destroy());
     upstream.on('connect', () => client.resume());
     client.pipe(upstream);
+    // the pod's network counters (cAdvisor-named in the supervisor's metrics): bytes to it, bytes from it
+    client.on('data', (chunk: Buffer) => this.metrics.podBytes(pod, chunk.length, 0));
 
     // pod → client, through the fault model. `due` keeps chunk order when delays vary per chunk.
     let due = 0;
     let queued = 0;
     upstream.on('data', (chunk: Buffer) => {
+      this.metrics.podBytes(pod, 0, chunk.length);
       const faults = this.faults.active(this.app, pod);
       if (faults.length === 0 && queued === 0) {
         if (!client.write(chunk)) upstream.pause();

@@ -11,17 +11,22 @@
  *                                                                         (pod-failure; released early by DELETE)
  *   DELETE /pods/:name/hold/:faultId                              → 200   release (restart allowed again)
  *   POST   /pods/:name/signal  {signal: 'SIGSTOP'|'SIGCONT'}       → 200
- *   GET    /pods/:name/pid                                        → { pid }  (for stress attribution / cgroups)
+ *   GET    /pods/:name/pid                                        → { pid, cgroups? }  (the pod's cgroup dirs: stress
+ *                                                                         faults run inside them)
+ *   GET    /cgroups                                               → { ok, bases, idBase } | { ok: false, reason }
  *   PUT    /proxy/:app/faults/:faultId   ProxyFault               → 200   idempotent by faultId
  *   DELETE /proxy/:app/faults/:faultId                            → 200   idempotent (200 also when absent)
  *   GET    /proxy/faults                                          → (ProxyFault & {app, faultId})[]
- *   GET    /metrics                                              → kube-state-like Prometheus metrics:
- *          kube_pod_container_status_restarts_total{namespace,pod,app}, kube_pod_status_ready{pod,app},
- *          kube_deployment_status_replicas_available{deployment}, kube_deployment_spec_replicas{deployment},
- *          faultline_proxy_active_faults{app,kind}
- *          (also: kube_pod_status_phase, kube_pod_container_status_waiting_reason{reason}, faultline_app_restarts_total{app},
+ *   GET    /metrics                                              → kube-state-metrics 2.x series with its label sets
+ *          (kube_pod_labels{namespace,pod,uid,label_app}, kube_pod_created, kube_pod_status_ready{…,condition},
+ *          kube_pod_status_phase, kube_pod_container_status_restarts_total{namespace,pod,uid,container},
+ *          kube_pod_container_status_waiting_reason, kube_deployment_spec_replicas /
+ *          kube_deployment_status_replicas_available{namespace,deployment}); cAdvisor's per-container series
+ *          (container_cpu_usage_seconds_total, container_memory_working_set_bytes, container_memory_usage_bytes,
+ *          container_network_{receive,transmit}_bytes_total; labels namespace, pod, container, image, name, id);
+ *          faultline_proxy_active_faults{app,kind}, faultline_app_restarts_total{app},
  *          faultline_proxy_connections_total{app}, faultline_proxy_no_endpoint_total{app},
- *          faultline_proxy_http_responses_total{app,code})
+ *          faultline_proxy_http_responses_total{app,code}. See README.md.
  *   GET    /sd/pods                                              → Prometheus http_sd target groups, one per running pod,
  *                                                                         labels {pod, app, namespace}
  *

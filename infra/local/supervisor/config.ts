@@ -18,6 +18,8 @@ export interface AppSpec {
   env: Record<string, string>;
   /** HTTP readiness path (default /_healthz, with the upstream probe cookie). */
   healthPath?: string;
+  /** The `image` label of the pod's cAdvisor series (default `faultline.local/<app>:local`). */
+  image?: string;
 }
 
 export interface SupervisorConfig {
@@ -29,6 +31,8 @@ export interface SupervisorConfig {
   backoff: { baseMs: number; maxMs: number; resetAfterMs: number };
   readiness: { periodMs: number; timeoutMs: number; failureThreshold: number };
   proxy: { noEndpointWaitMs: number };
+  /** false: do not put pods in cgroups (no CPU/memory series). Default: on where the host allows it. */
+  cgroups?: boolean;
   apps: AppSpec[];
 }
 

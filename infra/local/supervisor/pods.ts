@@ -6,6 +6,14 @@ import type { PodInfo } from '../../../activities/deploy/types';
 import type { AppSpec, SupervisorConfig } from './config';
 import { GrpcHealthProbe, checkHttp } from './health';
 import { POD_MARKER } from './state';
+import {
+  cgroupEnv,
+  cgroupPids,
+  createPodCgroups,
+  execInCgroups,
+  removePodCgroupsWait,
+  type CgroupSupport,
+} from './cgroups';
 
 /** Kubernetes' name-suffix alphabet (no vowels, no ambiguous characters). */
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -49,6 +57,8 @@ interface Pod {
   failures: number;
   probe?: GrpcHealthProbe;
   probing: boolean;
+  /** The pod's cgroup directories (one per v1 hierarchy), while they exist; they live as long as the pod. */
+  cgroupDirs?: string[];
 }
 
 interface Slot {
@@ -78,10 +88,13 @@ export class PodManager {
   private readinessTimer?: NodeJS.Timeout;
   private stopping = false;
   private readonly logFds = new Map<string, number>();
+  /** Pod cgroup removals still in progress (a killed process leaves its cgroup a moment later). */
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(
     private readonly config: SupervisorConfig,
     private readonly events: PodEvents,
+    readonly cgroups: CgroupSupport = { ok: false, reason: 'not requested' },
   ) {}
 
   start(): void {
@@ -137,10 +150,24 @@ export class PodManager {
     const spec = slot.spec;
     const fd = this.logFd(spec.app);
     writeSync(fd, `--- ${new Date().toISOString()} pod ${pod.name} starting (restarts ${pod.restarts})\n`);
-    const child = spawn(spec.command, spec.args, {
+    let command = spec.command;
+    let args = spec.args;
+    let cgEnv: Record<string, string> = {};
+    if (this.cgroups.ok) {
+      try {
+        pod.cgroupDirs ??= createPodCgroups(this.cgroups.bases, pod.name);
+        ({ command, args } = execInCgroups(pod.cgroupDirs, spec.command, spec.args));
+        cgEnv = cgroupEnv(pod.cgroupDirs);
+      } catch (err) {
+        writeSync(fd, `--- pod ${pod.name}: no cgroup (${(err as Error).message}); it runs unmeasured\n`);
+        pod.cgroupDirs = undefined;
+      }
+    }
+    const child = spawn(command, args, {
       env: {
         ...process.env,
         ...spec.env,
+        ...cgEnv,
         PORT: String(pod.port),
         METRICS_PORT: String(pod.metricsPort),
         POD_NAME: pod.name,
@@ -178,7 +205,17 @@ export class PodManager {
       // the log is best-effort
     }
     if (pod.holds.size > 0) {
-      // pod-failure: the pod stays (same name), its container down until the hold ends.
+      // pod-failure: the pod stays (same name), its container down until the hold ends; the pod's cgroup stays
+      // too (kept for the restart in place), emptied of anything the container left behind.
+      for (const d of pod.cgroupDirs ?? []) {
+        for (const pid of cgroupPids(d)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+      }
       pod.phase = 'Running';
       pod.reason = 'PodFailure';
       this.events.changed();
@@ -190,9 +227,30 @@ export class PodManager {
     slot.crashes++;
     slot.restarts++;
     pod.phase = 'Failed';
+    this.dropCgroups(pod);
     this.events.restart(slot.spec.app);
     slot.pod = this.newPod(slot, delay, 'CrashLoopBackOff');
     this.events.changed();
+  }
+
+  /** The pod is gone: its cgroups go too, with whatever still runs in them (a stress charged to the pod). */
+  private dropCgroups(pod: Pod): void {
+    const dirs = pod.cgroupDirs;
+    if (!dirs) return;
+    pod.cgroupDirs = undefined;
+    const removal = removePodCgroupsWait(dirs).then((gone) => {
+      if (!gone) this.log(pod.app, `pod ${pod.name}: cgroup still busy after 5 s, left: ${dirs.join(' ')}`);
+      this.removals.delete(removal);
+    });
+    this.removals.add(removal); // stop() waits for it, so the stack's directory can go too
+  }
+
+  private log(app: string, line: string): void {
+    try {
+      writeSync(this.logFd(app), `--- ${line}\n`);
+    } catch {
+      // the log is best-effort
+    }
   }
 
   private probeAll(): void {
@@ -248,14 +306,28 @@ export class PodManager {
   }
 
   /** Internal view for the SD endpoint, state file and metrics. */
-  podDetails(): { info: PodInfo; pid?: number; port: number; metricsPort: number; spec: AppSpec }[] {
+  podDetails(): {
+    info: PodInfo;
+    pid?: number;
+    port: number;
+    metricsPort: number;
+    spec: AppSpec;
+    cgroupDirs?: string[];
+  }[] {
     return this.slots.map((s) => ({
       info: this.info(s.pod),
       pid: s.pod.child?.pid,
       port: s.pod.port,
       metricsPort: s.pod.metricsPort,
       spec: s.spec,
+      cgroupDirs: s.pod.cgroupDirs,
     }));
+  }
+
+  /** The running pod's cgroup directories (where a stress fault on it is charged); undefined without cgroups. */
+  cgroupDirs(name: string): string[] | undefined {
+    const pod = this.find(name)?.pod;
+    return pod?.child ? pod.cgroupDirs : undefined;
   }
 
   private find(name: string): Slot | undefined {
@@ -365,6 +437,14 @@ export class PodManager {
       );
     }
     await Promise.all(waits);
+    await Promise.all([...this.removals]);
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const dirs = slot.pod.cgroupDirs;
+        slot.pod.cgroupDirs = undefined;
+        if (dirs && !(await removePodCgroupsWait(dirs))) this.log(slot.spec.app, `cgroup left: ${dirs.join(' ')}`);
+      }),
+    );
     for (const fd of this.logFds.values()) closeSync(fd);
     this.logFds.clear();
   }

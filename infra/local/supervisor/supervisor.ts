@@ -6,8 +6,15 @@ import { SupervisorMetrics } from './metrics';
 import { FaultTable, validateFault } from '../proxy/faults';
 import { TcpProxy } from '../proxy/tcp-proxy';
 import { HttpProxy } from '../proxy/http-proxy';
-import { cmdlineOf, reapLeftoverPods, stateFilePath, waitGone, type StateFile } from './state';
+import { cmdlineOf, readState, reapLeftoverPods, stateFilePath, waitGone, type StateFile } from './state';
 import { listenOn } from '../listen';
+import {
+  detectCgroups,
+  leftoverPodCgroups,
+  removePodCgroupsWait,
+  removeStackCgroups,
+  type CgroupSupport,
+} from './cgroups';
 
 class HttpError extends Error {
   constructor(
@@ -52,6 +59,7 @@ export class Supervisor {
   private sweepTimer?: NodeJS.Timeout;
   private stateTimer?: NodeJS.Timeout;
   private readonly stateFile: string;
+  private cgroups: CgroupSupport = { ok: false, reason: 'not started' };
 
   constructor(private readonly config: SupervisorConfig) {
     this.metrics = new SupervisorMetrics(config, () => this.pods, this.faults);
@@ -59,12 +67,47 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.startParts();
+    } catch (err) {
+      // nothing started (a port taken): the stack's cgroup directories made on the way go again
+      if (this.cgroups.ok) removeStackCgroups(this.cgroups.bases);
+      throw err;
+    }
+  }
+
+  private async startParts(): Promise<void> {
     mkdirSync(this.config.dataDir, { recursive: true });
+    const previous = readState(this.config.dataDir);
     await waitGone(reapLeftoverPods(this.config.dataDir), 10_000);
-    const pods = new PodManager(this.config, {
-      restart: (app) => this.metrics.restart(app),
-      changed: () => this.scheduleState(),
-    });
+    const cgroups =
+      this.config.cgroups === false
+        ? { ok: false as const, reason: 'turned off in the config' }
+        : detectCgroups(this.config.dataDir);
+    this.cgroups = cgroups;
+    if (cgroups.ok) {
+      // a supervisor that died left its pods' cgroups (and anything still running in them, e.g. a stress process)
+      const bases = [cgroups.bases, ...(previous?.cgroupBases ? [previous.cgroupBases] : [])];
+      for (const dirs of bases.map(leftoverPodCgroups)) {
+        if (dirs.length > 0 && !(await removePodCgroupsWait(dirs))) {
+          process.stderr.write(`supervisor: leftover pod cgroups still busy: ${dirs.join(' ')}\n`);
+        }
+      }
+    } else {
+      // said once: without cgroups the pods' CPU and memory series are not exported (never as zeros)
+      process.stderr.write(
+        `supervisor: pod cgroups unavailable: ${cgroups.reason}; container_cpu_usage_seconds_total and ` +
+          'container_memory_working_set_bytes are not exported for the local pods (network series still are)\n',
+      );
+    }
+    const pods = new PodManager(
+      this.config,
+      {
+        restart: (app) => this.metrics.restart(app),
+        changed: () => this.scheduleState(),
+      },
+      cgroups,
+    );
     this.pods = pods;
     // Service proxies first: a port that is taken fails the start before any pod runs.
     for (const spec of this.config.apps) {
@@ -117,6 +160,7 @@ export class Supervisor {
     const state: StateFile = {
       supervisorPid: process.pid,
       updatedAtMs: Date.now(),
+      ...(this.cgroups.ok ? { cgroupBases: this.cgroups.bases } : {}),
       pods: this.pods.podDetails().map((d) => ({
         ...d.info,
         app: d.spec.app,
@@ -153,6 +197,10 @@ export class Supervisor {
       res.end(body);
       return;
     }
+    if (m === 'GET' && p0 === 'cgroups' && parts.length === 1) {
+      this.json(res, 200, this.cgroups);
+      return;
+    }
     if (m === 'GET' && p0 === 'sd' && p1 === 'pods' && parts.length === 2) {
       // Prometheus http_sd: one target per running pod, labelled like the kubernetes_sd relabelling would.
       const groups = pods
@@ -184,7 +232,8 @@ export class Supervisor {
         if (!pods.get(p1)) throw notFound();
         const pid = pods.pid(p1);
         if (pid === undefined) throw new HttpError(409, `pod ${p1} has no running process`);
-        this.json(res, 200, { pid });
+        const cgroups = pods.cgroupDirs(p1);
+        this.json(res, 200, cgroups ? { pid, cgroups } : { pid });
         return;
       }
       if (m === 'POST' && p2 === 'kill' && parts.length === 3) {
@@ -257,6 +306,7 @@ export class Supervisor {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.pods?.stop();
+    if (this.cgroups.ok) removeStackCgroups(this.cgroups.bases);
     if (this.stateTimer) clearTimeout(this.stateTimer);
     this.stateTimer = undefined;
     this.writeState();
