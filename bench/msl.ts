@@ -107,7 +107,9 @@ async function scoreOnnx(dir: string, chans: OnnxChannel[], model: string, batch
 export async function run(): Promise<unknown> {
   const work = process.env.FAULTLINE_MSL_WORK ?? (await mkdtemp(join(tmpdir(), 'fl-bench-msl-')));
   await mkdir(work, { recursive: true });
-  const phases = (process.env.FAULTLINE_MSL_PHASES ?? 'ours,random,baselines,timing,reference').split(',');
+  const phases = (process.env.FAULTLINE_MSL_PHASES ?? 'ours,random,baselines,timing,reference')
+    .split(',')
+    .filter((p) => p); // '' = summary only
   const extra = process.env.FAULTLINE_MSL_CHANNELS ? ['--channels', process.env.FAULTLINE_MSL_CHANNELS] : [];
   const refEpochs = process.env.FAULTLINE_MSL_REF_EPOCHS ?? '30';
   const node: NodeScoring[] = [];
