@@ -8,6 +8,7 @@ bench/msl.ts runs them and the Node ONNX scoring in between):
   baselines  non-learned: nearest normal window on the telemetry value ("knn") and on all kept features
   reference  ../shared/anchors/usad-msl/usad_reference.py's model and loop at its measured settings (30 epochs,
              variant reference), in process so its validation scores are kept too
+  refscore   the reference's PyTorch scoring timed alone (when the reference phase is not run)
   random     uniform random scores (seed 0)
   timing     faultline's trainer at the reference's hyperparameters (batch 7919, z = 12*100, 55 features,
              no clipping, no shuffling): per-epoch training time paired with the reference loop, PyTorch scoring
@@ -331,6 +332,29 @@ def phase_reference(a) -> Dict:
                        "total_wall_s": wall, "threads": torch.get_num_threads()}}
 
 
+def phase_refscore(a) -> Dict:
+    """The reference's PyTorch scoring (usad_reference.py testing(), batch 7919, its model at W=12, F=55, z=1200)
+    timed on the same test windows as the timing phase, for when the reference phase itself is not run: scoring
+    cost does not depend on the trained weights. Best of 3 passes per channel (load from other jobs)."""
+    R = _load_reference()
+    torch.set_num_threads(a.threads)
+    secs, n = 0.0, 0
+    for r in rows_of(a):
+        ch = msl.load_channel(a.data, r, window=12, clip=None, drop_constant_commands=False)
+        torch.manual_seed(0)
+        model = R.UsadModel(ch.test.shape[1], 12 * 100)
+        x = torch.from_numpy(ch.test)
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            R.testing(model, x, 7919)
+            best = min(best, time.perf_counter() - t0)
+        secs += best
+        n += len(x)
+    return {"torch_scoring_windows_per_s": n / secs, "windows": n, "threads": torch.get_num_threads(),
+            "channels": [r["chan_id"] for r in rows_of(a)], "what": phase_refscore.__doc__}
+
+
 def phase_random(a) -> Dict:
     rng = np.random.default_rng(0)
     for r in rows_of(a):
@@ -445,7 +469,7 @@ def compare(a_h: Dict, b_h: Dict) -> Dict:
 
 def phase_summary(a) -> Dict:
     ph = {}
-    for name in ("ours", "timing", "reference", "random", "node", "baselines", "phase_walls"):
+    for name in ("ours", "timing", "reference", "random", "node", "baselines", "phase_walls", "refscore"):
         p = os.path.join(a.work, f"{name}.json")
         ph[name] = json.load(open(p)) if os.path.exists(p) else None
     ours, ref, tim, node = ph["ours"], ph["reference"], ph["timing"], ph["node"]
@@ -532,8 +556,9 @@ def phase_summary(a) -> Dict:
         timing["reference_wall_s"] = ref["timing"]["wall_seconds"]
     if ph["baselines"]:
         timing["baselines_seconds"] = ph["baselines"]["seconds"]
-    if tim or ref or node:
+    if tim or ref or node or ph["refscore"]:
         timing["scoring"] = {"reference_pytorch_windows_per_s": ref["timing"]["torch_scoring_windows_per_s"] if ref else None,
+                             "reference_pytorch_timed_alone": ph["refscore"],
                              "ours_pytorch_same_shape_windows_per_s": tim["torch_scoring_windows_per_s"] if tim else None,
                              "node_onnx": node}
     out["timing"] = timing
@@ -554,7 +579,8 @@ def phase_summary(a) -> Dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--phase", required=True, choices=["ours", "timing", "reference", "random", "baselines", "summary"])
+    ap.add_argument("--phase", required=True,
+                    choices=["ours", "timing", "reference", "refscore", "random", "baselines", "summary"])
     ap.add_argument("--data", default=os.path.normpath(os.path.join(HERE, "..", "..", "shared", "datasets", "msl")))
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", default="")
@@ -586,7 +612,8 @@ def main() -> int:
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     set_threads(a.threads)
-    res = {"ours": phase_ours, "timing": phase_timing, "reference": phase_reference, "random": phase_random,
+    res = {"ours": phase_ours, "timing": phase_timing, "reference": phase_reference, "refscore": phase_refscore,
+           "random": phase_random,
            "baselines": phase_baselines, "summary": phase_summary}[a.phase](a)
     path = a.out or os.path.join(a.work, f"{a.phase}.json")
     with open(path, "w") as f:
