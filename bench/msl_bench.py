@@ -150,7 +150,7 @@ def phase_ours(a) -> Dict:
         export_onnx(model, os.path.join(d, "model.onnx"))
         write_bin(os.path.join(d, "test.f32"), tel["test"], np.float32)
         write_bin(os.path.join(d, "torch_scores.f64"), s, np.float64)
-        chans.append({"chan": ch.name, "dim": 1, "n": int(len(s))})
+        chans.append({"chan": ch.name, "dim": int(tel["test"].shape[1]), "n": int(len(s))})
         row = {"chan": ch.name, "train_windows": int(len(tel["train"])), "test_windows": int(len(s)),
                "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"],
                "epoch_seconds": [h["seconds"] for h in state.history], "train_seconds": t_train,
