@@ -42,6 +42,8 @@ export interface NodeScoring {
   windowsPerSec: number;
   /** max |score_onnx − score_torch| over all windows (the trainer's PyTorch scores of the same model) */
   maxAbsDiffVsTorch: number;
+  /** max |score_onnx − score_torch| / |score_torch|: float32 rounding on unclipped inputs' large scores */
+  maxRelDiffVsTorch: number;
 }
 
 function python(args: string[], work: string): Promise<void> {
@@ -78,6 +80,7 @@ async function scoreOnnx(dir: string, chans: OnnxChannel[], model: string, batch
   let seconds = 0;
   let windows = 0;
   let maxDiff = 0;
+  let maxRel = 0;
   for (const c of chans) {
     const d = join(dir, c.chan);
     const buf = await readFile(join(d, 'test.f32'));
@@ -90,7 +93,11 @@ async function scoreOnnx(dir: string, chans: OnnxChannel[], model: string, batch
     seconds += Number(process.hrtime.bigint() - t0) / 1e9;
     windows += s.length;
     await scorer.close();
-    for (let i = 0; i < s.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s[i]! - torch[i]!));
+    for (let i = 0; i < s.length; i++) {
+      const d = Math.abs(s[i]! - torch[i]!);
+      maxDiff = Math.max(maxDiff, d);
+      maxRel = Math.max(maxRel, d / Math.max(Math.abs(torch[i]!), 1e-12));
+    }
   }
   return {
     model,
@@ -101,6 +108,7 @@ async function scoreOnnx(dir: string, chans: OnnxChannel[], model: string, batch
     seconds,
     windowsPerSec: windows / seconds,
     maxAbsDiffVsTorch: maxDiff,
+    maxRelDiffVsTorch: maxRel,
   };
 }
 
