@@ -306,13 +306,21 @@ def phase_reference(a) -> Dict:
     per, ep_all, score_s, score_n, ep_pc = [], [], 0.0, 0, {}
     for r in rows_of(a):
         ch = msl.load_channel(a.data, r, window=12, clip=None, drop_constant_commands=False)
-        tr, va, te = (torch.from_numpy(x) for x in (ch.train, ch.val, ch.test))
-        torch.manual_seed(0)
-        model = R.UsadModel(tr.shape[1], 12 * 100)
-        ep_t, _, scored = R.train_and_score(model, tr, va, te, a.ref_epochs, 7919, "reference", [a.ref_epochs],
-                                            lambda m: None)
-        s, st = scored[a.ref_epochs]
-        sv = R.testing(model, va, 7919)
+        done = os.path.join(a.work, "reference_channels", ch.name + ".npz")
+        if os.path.exists(done):  # a channel finished by an earlier, interrupted call on this work dir
+            z = np.load(done)
+            s, sv, ep_t, st = z["test"], z["val"], z["epoch_seconds"].tolist(), float(z["score_seconds"])
+        else:
+            tr, va, te = (torch.from_numpy(x) for x in (ch.train, ch.val, ch.test))
+            torch.manual_seed(0)
+            model = R.UsadModel(tr.shape[1], 12 * 100)
+            ep_t, _, scored = R.train_and_score(model, tr, va, te, a.ref_epochs, 7919, "reference", [a.ref_epochs],
+                                                lambda m: None)
+            s, st = scored[a.ref_epochs]
+            sv = R.testing(model, va, 7919)
+            os.makedirs(os.path.dirname(done), exist_ok=True)
+            np.savez(done + ".tmp.npz", test=s, val=sv, epoch_seconds=np.array(ep_t), score_seconds=st)
+            os.replace(done + ".tmp.npz", done)
         save_scores(a, "reference", ch.name, s, sv)
         ep_all += ep_t
         ep_pc[ch.name] = float(np.median(ep_t))
