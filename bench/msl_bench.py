@@ -99,6 +99,8 @@ LABEL_USING_CHOICES = [
     "Not label-informed: the ensemble's members and combination (mean of stream-normalised scores), the default "
     "rule, the 0.99 validation quantile for the label-free threshold, VUS-PR's buffer (= the window), lr/epoch "
     "selection of the all-features USAD."]
+
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
