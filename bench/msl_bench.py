@@ -301,7 +301,9 @@ def phase_reference(a) -> Dict:
     """The reference port (../shared/anchors/usad-msl/usad_reference.py) at its measured settings, its own model,
     training loop and scoring functions, called in this process so that its scores on the normal validation
     windows (which its command line does not write) are kept for the label-free threshold. Same data layout,
-    seed and thread count as its command line; the test scores are bit-identical to it (deterministic)."""
+    seed and thread count as its command line. Not bit-identical to its documented run: on the two channels
+    finished here (2026-12-05) M-6 ROC-AUC 0.99381 vs 0.99385, M-1 0.4249 vs 0.4267, best F1 equal (floating-point
+    reduction order with 2 threads)."""
     R = _load_reference()
     torch.set_num_threads(a.threads)
     t_all = time.perf_counter()
