@@ -7,7 +7,10 @@ each score by a statistic of the scores it has already produced on that stream: 
 only sees windows < t), deployable online. This script measures that rule on the nearest-normal-window baseline:
 score_t / median(score_{t-L} .. score_{t-1}) for several horizons L ("all" = every earlier window, no parameter),
 beside the validation normalisation the benchmark uses. The horizons are compared on test labels, so none of them
-is adopted: the numbers say how far such a rule moves this baseline.
+is adopted: the numbers say how far such a rule moves this baseline. (Since 2026-12-05 the suite in msl_bench.py
+uses the parameter-free form as usad.msl.stream_normalise, with a causal start: the first windows are divided by
+the validation median instead of the median of the stream's first 20 windows; bench/results/msl-stream-norm.json
+is this script's earlier measurement.)
 
 Usage: PYTHONPATH=workers/training/usad /usr/bin/python3 bench/msl_stream_norm.py [--out bench/results/msl-stream-norm.json]
 """

@@ -1,9 +1,13 @@
 """NASA MSL (27 channels) for the benchmark: per-channel windows and labels laid out exactly as the reference
 port (../shared/anchors/usad-msl/usad_reference.py) so both are scored on the same 73,405 test windows, plus the
-metrics (ROC-AUC, best F1, best F1 with point-adjust), exact over all thresholds.
+metrics: ROC-AUC, PR-AUC (average precision), best F1 and best F1 with point-adjust (exact over all thresholds),
+VUS-PR (Paparrizos et al., VLDB 2022, the reference definition with its 250 sampled thresholds), F1 at a given
+(label-free) threshold; and the causal stream normaliser the benchmark's detectors share.
+These are the only metric implementations behind bench/results/msl.json.
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import os
@@ -134,20 +138,113 @@ def best_f1_pa(y: np.ndarray, s: np.ndarray, breaks: Sequence[int] = ()) -> Dict
             "n_segments": len(segs)}
 
 
-def all_metrics(y: np.ndarray, s: np.ndarray, breaks: Sequence[int] = ()) -> Dict:
-    return {"auc": auc_score(y, s), "best_f1": best_f1(y, s), "best_f1_pa": best_f1_pa(y, s, breaks),
-            "n": int(len(y)), "n_pos": int(np.sum(y))}
+def average_precision(y: np.ndarray, s: np.ndarray) -> float:
+    """PR-AUC as average precision, sum over distinct thresholds of (R_k - R_k-1) * P_k (sklearn's definition,
+    and activities/model/metrics.ts averagePrecision); tied scores enter together."""
+    y = np.asarray(y).astype(bool)
+    npos = int(y.sum())
+    if npos == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="mergesort")
+    ss, yy = s[order], y[order]
+    tp, fp = np.cumsum(yy), np.cumsum(~yy)
+    last = np.r_[ss[1:] != ss[:-1], True]
+    tp, fp = tp[last].astype(float), fp[last].astype(float)
+    r = tp / npos
+    return float(np.sum(np.diff(np.r_[0.0, r]) * tp / (tp + fp)))
 
 
-def summarize(per: List[Dict], scores: List[np.ndarray], labels: List[np.ndarray]) -> Dict:
+def f1_at(y: np.ndarray, s: np.ndarray, threshold: float) -> Dict[str, float]:
+    """F1 of the predictions score >= threshold (no point-adjust); the threshold must not come from test labels."""
+    y = np.asarray(y).astype(bool)
+    pred = s >= threshold
+    tp = float(np.sum(pred & y))
+    fp, fn = float(np.sum(pred & ~y)), float(np.sum(~pred & y))
+    p, r, f = _prf(np.array(tp), np.array(fp), np.array(fn))
+    return {"f1": float(f), "precision": float(p), "recall": float(r), "threshold": float(threshold),
+            "alarm_fraction": float(np.mean(pred))}
+
+
+def _runs(y: np.ndarray) -> List[tuple]:
+    """Maximal runs of 1 as inclusive (start, end) pairs."""
+    d = np.diff(np.concatenate([[0], (np.asarray(y) > 0).astype(np.int8), [0]]))
+    return list(zip(np.where(d == 1)[0].tolist(), (np.where(d == -1)[0] - 1).tolist()))
+
+
+def vus_pr(y: np.ndarray, s: np.ndarray, max_buffer: int, n_thresholds: int = 250) -> float:
+    """VUS-PR (Paparrizos et al., "Volume Under the Surface", VLDB 2022; TheDatumOrg/VUS RangeAUC_volume_opt,
+    which TSB-AD also uses): the mean over buffer lengths l = 0..max_buffer of the range-PR-AUC with buffer l.
+    Buffer l: every anomaly run [a, b] gets soft labels sqrt(1 - d/l) on the l//2 points on each side (d = distance
+    to the run, capped at 1 where runs' buffers meet). At each of n_thresholds thresholds (the scores at ranks
+    linspace(0, n-1, n_thresholds) of the descending sort; predict score >= threshold): TP = sum of soft labels
+    predicted, precision = TP / predicted, recall = min(TP / ((P + sum of soft labels) / 2), 1) times the fraction
+    of buffered runs (runs whose buffers meet count as one) with a predicted point. The range-PR-AUC is the
+    trapezoid sum over the thresholds from (recall 0, precision 1). Vectorised: one sort, cumulative sums."""
+    y = (np.asarray(y) > 0).astype(np.int8)
+    s = np.asarray(s, dtype=np.float64)
+    n = len(y)
+    runs = _runs(y)
+    if not runs:
+        return float("nan")
+    P = float(y.sum())
+    order = np.argsort(-s, kind="mergesort")
+    asc = np.sort(s)
+    thr = s[order][np.linspace(0, n - 1, n_thresholds).astype(int)]
+    n_pred = n - np.searchsorted(asc, thr, side="left")  # windows with score >= thr
+    aps = []
+    for l in range(max_buffer + 1):
+        h = l // 2
+        soft = y.astype(np.float64)
+        for a, b in runs:
+            right = np.arange(b + 1, min(b + h + 1, n))
+            soft[right] += np.sqrt(1 - (right - b) / l)
+            left = np.arange(max(a - h, 0), a)
+            soft[left] += np.sqrt(1 - (a - left) / l)
+        soft = np.minimum(soft, 1.0)
+        tp = np.cumsum(soft[order])[n_pred - 1]
+        # buffered runs: runs whose buffers meet (end + h >= next start - h) merge into one
+        merged = [list(runs[0])]
+        for a, b in runs[1:]:
+            if merged[-1][1] + h >= a - h:
+                merged[-1][1] = b
+            else:
+                merged.append([a, b])
+        seg_max = np.sort([s[max(a - h, 0):min(b + h, n - 1) + 1].max() for a, b in merged])
+        existence = (len(seg_max) - np.searchsorted(seg_max, thr, side="left")) / len(merged)
+        p_new = (P + soft.sum()) / 2
+        recall = np.minimum(tp / p_new, 1.0) * existence
+        precision = tp / n_pred
+        r = np.r_[0.0, recall]
+        p = np.r_[1.0, precision]
+        aps.append(float(np.sum(np.diff(r) * (p[1:] + p[:-1]) / 2)))
+    return float(np.mean(aps))
+
+
+#: VUS-PR's largest buffer on MSL: the model window (12 points), the scale a window detector localises at
+VUS_MAX_BUFFER = 12
+
+
+def all_metrics(y: np.ndarray, s: np.ndarray, breaks: Sequence[int] = (), threshold: Optional[float] = None) -> Dict:
+    """Every metric of one score series. threshold: a label-free one (from training/validation data), for f1_at."""
+    return {"auc": auc_score(y, s), "pr_auc": average_precision(y, s), "vus_pr": vus_pr(y, s, VUS_MAX_BUFFER),
+            "best_f1": best_f1(y, s), "f1_at_threshold": f1_at(y, s, threshold) if threshold is not None else None,
+            "best_f1_pa": best_f1_pa(y, s, breaks), "n": int(len(y)), "n_pos": int(np.sum(y))}
+
+
+def summarize(per: List[Dict], scores: List[np.ndarray], labels: List[np.ndarray],
+              joined_threshold: Optional[float] = None) -> Dict:
     """Mean over channels (each at its own best threshold) and joined (concatenated, one threshold)."""
     breaks, off = [], 0
     for s in scores:
         breaks.append(off)
         off += len(s)
-    joined = all_metrics(np.concatenate(labels), np.concatenate(scores), breaks)
+    joined = all_metrics(np.concatenate(labels), np.concatenate(scores), breaks, joined_threshold)
     mean = {"auc": float(np.nanmean([m["auc"] for m in per])),
+            "pr_auc": float(np.nanmean([m["pr_auc"] for m in per])) if all("pr_auc" in m for m in per) else None,
+            "vus_pr": float(np.nanmean([m["vus_pr"] for m in per])) if all("vus_pr" in m for m in per) else None,
             "best_f1": float(np.mean([m["best_f1"]["f1"] for m in per])),
+            "f1_at_threshold": (float(np.mean([m["f1_at_threshold"]["f1"] for m in per]))
+                                if all(m.get("f1_at_threshold") for m in per) else None),
             "best_f1_pa": float(np.mean([m["best_f1_pa"]["f1"] for m in per]))}
     return {"mean_of_channels": mean, "joined": joined}
 
@@ -161,5 +258,34 @@ def normalise_by_validation(test_scores: np.ndarray, val_scores: np.ndarray) -> 
 
 def headline(summary: Dict) -> Dict[str, Optional[float]]:
     m, j = summary["mean_of_channels"], summary["joined"]
-    return {"mean_auc": m["auc"], "mean_f1": m["best_f1"], "mean_f1_pa": m["best_f1_pa"], "joined_auc": j["auc"],
-            "joined_f1": j["best_f1"]["f1"], "joined_f1_pa": j["best_f1_pa"]["f1"]}
+    return {"mean_auc": m["auc"], "mean_pr_auc": m.get("pr_auc"), "mean_vus_pr": m.get("vus_pr"),
+            "mean_f1": m["best_f1"], "mean_f1_at_threshold": m.get("f1_at_threshold"),
+            "joined_auc": j["auc"], "joined_pr_auc": j.get("pr_auc"), "joined_vus_pr": j.get("vus_pr"),
+            "joined_f1": j["best_f1"]["f1"],
+            "joined_f1_at_threshold": j["f1_at_threshold"]["f1"] if j.get("f1_at_threshold") else None,
+            "mean_f1_pa": m["best_f1_pa"], "joined_f1_pa": j["best_f1_pa"]["f1"]}
+
+
+# ----------------------------------------------------------------------------- causal stream normalisation
+#: a stream's first windows, before it has this many earlier scores, are divided by the normal validation median
+MIN_HISTORY = 20
+
+
+def stream_normalise(s: np.ndarray, seed_median: float, eps: float = 1e-6) -> np.ndarray:
+    """Each score divided by the median of every score its stream produced before it (label-free and causal:
+    window t sees windows < t only); the first MIN_HISTORY windows are divided by seed_median, the median score
+    on the channel's normal validation windows. Scale-free (a ratio to the stream's own typical score), so one
+    threshold means the same on every channel; it follows the drift of the test period's normal behaviour away
+    from training's that raises every raw score on many MSL channels (docs/msl-benchmark.md)."""
+    s = np.asarray(s, dtype=np.float64)
+    out = np.empty_like(s)
+    hist: List[float] = []
+    for t, v in enumerate(s):
+        k = len(hist)
+        if k < MIN_HISTORY:
+            den = seed_median
+        else:
+            den = hist[k // 2] if k % 2 else 0.5 * (hist[k // 2 - 1] + hist[k // 2])
+        out[t] = v / (den + eps)
+        bisect.insort(hist, float(v))
+    return out

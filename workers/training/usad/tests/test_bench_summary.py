@@ -1,0 +1,62 @@
+"""bench/msl_bench.py's summary on a tiny MSL-layout data set with planted scores: the derived detectors exist,
+label-free thresholds come from validation scores only, point-adjusted F1 stays beside random."""
+import json
+import os
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+BENCH = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "bench"))
+
+
+@pytest.fixture
+def bench():
+    sys.path.insert(0, BENCH)
+    try:
+        import msl_bench
+        yield msl_bench
+    finally:
+        sys.path.remove(BENCH)
+
+
+def tiny_msl(root, chans=("X-1", "X-2"), n_train=120, n_test=150):
+    os.makedirs(root / "train")
+    os.makedirs(root / "test")
+    rows = ["chan_id,spacecraft,anomaly_sequences,class,num_values"]
+    rng = np.random.default_rng(0)
+    for i, c in enumerate(chans):
+        np.save(root / "train" / f"{c}.npy", rng.random((n_train, 3)))
+        np.save(root / "test" / f"{c}.npy", rng.random((n_test, 3)))
+        rows.append(f'{c},MSL,"[[{40 + 10 * i}, {59 + 10 * i}]]",[point],{n_test}')
+    (root / "labeled_anomalies.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_summary_derives_the_suite_and_thresholds_from_validation(tmp_path, bench):
+    tiny_msl(tmp_path / "data")
+    a = SimpleNamespace(data=str(tmp_path / "data"), work=str(tmp_path / "work"), channels="", carry="")
+    from usad import msl
+    rows = msl.channel_rows(a.data)
+    labels = {r["chan_id"]: msl.load_channel(a.data, r, window=12, clip=None).labels for r in rows}
+    rng = np.random.default_rng(1)
+    for det in ("usad", "knn", "random"):
+        for c, y in labels.items():
+            test = rng.random(len(y)) + (2.0 * y if det != "random" else 0)
+            bench.save_scores(a, det, c, test, rng.random(40))
+    out = bench.phase_summary(a)
+    assert out["default_detector"]["name"] == "ensemble"
+    assert {"ensemble", "usad+stream", "knn+stream", "usad", "knn", "random"} <= set(out["headline"])
+    h = out["headline"]["ensemble"]
+    assert h["mean_auc"] > 0.95 and h["mean_pr_auc"] > 0.8 and h["mean_vus_pr"] > 0.5
+    assert all("f1_pa" not in k for k in h)  # point-adjusted F1 only in its own section, beside random
+    assert list(out["point_adjusted_beside_random"])[:2] == ["note", "random"]
+    # the label-free threshold is the 0.99 quantile of the validation scores: test labels cannot move it
+    sc = bench.detector_scores(a, list(labels))
+    res = bench.evaluate_detector("knn", sc["knn"], labels)
+    flipped = bench.evaluate_detector("knn", sc["knn"], {c: 1 - y for c, y in labels.items()})
+    assert res["joined_f1_at_threshold"]["threshold"] == flipped["joined_f1_at_threshold"]["threshold"]
+    assert res["joined_f1_at_threshold"]["threshold"] == pytest.approx(
+        np.quantile(np.concatenate([msl.normalise_by_validation(sc["knn"][c]["val"], sc["knn"][c]["val"])
+                                    for c in labels]), 0.99))
+    json.dumps(out)  # the results file is plain JSON
