@@ -4,7 +4,13 @@ import type { FaultType } from '../../schemas/faults';
 import type { KubernetesTargetConfig } from '../../schemas/target';
 import type { KubeObject } from '../deploy/kube-objects';
 import { CAMPAIGN_LABEL, campaignLabelValue } from '../deploy/kube-objects';
-import { KubernetesTarget, CHAOS_MESH_API_VERSION, CHAOS_MESH_PLURALS } from '../deploy/kubernetes-target';
+import {
+  KubernetesTarget,
+  CHAOS_MESH_API_VERSION,
+  CHAOS_MESH_PLURALS,
+  LOAD_GENERATOR_APP,
+  type RemoveResult,
+} from '../deploy/kubernetes-target';
 import type { PodInfo } from '../deploy/types';
 import type { ResolvedFault } from './faults';
 import { podsBackFrom } from './pods-back';
@@ -140,7 +146,14 @@ export interface ChaosObjectClient {
   listPods(selector: Record<string, string>): Promise<PodInfo[]>;
   createCustomObject(obj: KubeObject): Promise<KubeObject>;
   deleteCustomObject(kind: string, name: string, opts?: { namespace?: string }): Promise<boolean>;
+  /** deleteCustomObject with a report (finalizers removed because the Chaos Mesh controller is gone). */
+  removeCustomObject?(kind: string, name: string, opts?: { namespace?: string }): Promise<RemoveResult>;
   listCustomObjects(group: string, version: string, plural: string, labelSel?: string): Promise<KubeObject[]>;
+}
+
+export interface KubernetesInjectorOptions {
+  /** target.loadGenerator: the upstream loadgenerator's pods may be fault targets (default false: never). */
+  loadGenerator?: boolean;
 }
 
 const injectedCount = (obj: KubeObject) => {
@@ -152,10 +165,27 @@ const injectedCount = (obj: KubeObject) => {
 /** Faults as Chaos Mesh objects, created and deleted through the Kubernetes target. */
 export class KubernetesInjector implements Injector {
   readonly kind = 'kubernetes' as const;
-  constructor(private readonly client: ChaosObjectClient) {}
+  /** Notes of removals that needed more than a delete (finalizers removed by force), for purge's output. */
+  readonly notes: string[] = [];
+  constructor(
+    private readonly client: ChaosObjectClient,
+    private readonly opts: KubernetesInjectorOptions = {},
+  ) {}
 
-  listPods(selector: Record<string, string>) {
-    return this.client.listPods(selector);
+  async listPods(selector: Record<string, string>) {
+    const pods = await this.client.listPods(selector);
+    return this.opts.loadGenerator ? pods : pods.filter((p) => p.labels.app !== LOAD_GENERATOR_APP);
+  }
+  eligibleApps(_type: FaultType, apps: string[]): string[] {
+    return this.opts.loadGenerator ? apps : apps.filter((a) => a !== LOAD_GENERATOR_APP);
+  }
+  /** Deletes one of this campaign's objects; answers the note when its finalizers had to be removed. */
+  private async remove(kind: string, name: string, namespace?: string): Promise<{ deleted: boolean; note?: string }> {
+    if (!this.client.removeCustomObject)
+      return { deleted: await this.client.deleteCustomObject(kind, name, { namespace }) };
+    const out = await this.client.removeCustomObject(kind, name, { namespace });
+    if (out.note) this.notes.push(out.note);
+    return out;
   }
   // every Chaos Mesh object is deleted at its end time (the reference left them piling up)
   oneShot(_type: FaultType) {
@@ -164,9 +194,9 @@ export class KubernetesInjector implements Injector {
   async apply(f: ResolvedFault) {
     await this.client.createCustomObject(chaosMeshObject(f));
   }
-  async recover(f: ResolvedFault) {
+  async recover(f: ResolvedFault): Promise<string | void> {
     const obj = chaosMeshObject(f);
-    await this.client.deleteCustomObject(obj.kind, obj.metadata.name ?? '', { namespace: f.namespace });
+    return (await this.remove(obj.kind, obj.metadata.name ?? '', f.namespace)).note;
   }
   private async find(f: ResolvedFault): Promise<KubeObject | undefined> {
     const kind = CHAOS_KIND[f.type];
@@ -199,10 +229,7 @@ export class KubernetesInjector implements Injector {
         plural,
         `${CAMPAIGN_LABEL}=${campaignLabelValue(campaignId)}`,
       )) {
-        if (
-          await this.client.deleteCustomObject(obj.kind, obj.metadata.name ?? '', { namespace: obj.metadata.namespace })
-        )
-          n++;
+        if ((await this.remove(obj.kind, obj.metadata.name ?? '', obj.metadata.namespace)).deleted) n++;
       }
     }
     return n;
@@ -210,5 +237,5 @@ export class KubernetesInjector implements Injector {
 }
 
 export function createKubernetesInjector(target: KubernetesTargetConfig, campaignId: string): KubernetesInjector {
-  return new KubernetesInjector(new KubernetesTarget(target, campaignId));
+  return new KubernetesInjector(new KubernetesTarget(target, campaignId), { loadGenerator: target.loadGenerator });
 }

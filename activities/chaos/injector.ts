@@ -29,7 +29,8 @@ export interface Injector {
   timedApply?(type: FaultType): boolean;
   /** Prepares what timed applies use (thread, connection) ahead of time; called when a batch starts. */
   warm?(): void;
-  recover(fault: ResolvedFault): Promise<void>;
+  /** Removes the fault; may answer a note for the fault log's `removed` line (e.g. finalizers removed by force). */
+  recover(fault: ResolvedFault): Promise<void | string>;
   recovered(fault: ResolvedFault, removedMs: number): Promise<boolean>;
   /** After a crash between the `planned` line and the `applied` line: is it in place already? */
   isApplied(fault: ResolvedFault): Promise<boolean>;
