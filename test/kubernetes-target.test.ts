@@ -726,37 +726,42 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     process.env.FAULTLINE_HOME = home;
     try {
       // Two campaigns' faults (cleanup and purge) and someone else's PodChaos, all carrying the controller's finalizer.
-      const mk = async (campaignId: string, id: string) => {
+      const mk = async (campaignId: string, ids: string[]) => {
         const dataDir = join(home, 'campaigns', campaignId);
-        const f = resolvedFault('pod-failure', ns, campaignId, id, ['nobody-here']);
+        const t = target(config(ns), campaignId);
+        const injector = new KubernetesInjector(t);
         const log = FaultLog.open(faultLogPath(dataDir));
         log.append({ ev: 'campaign', ts: Date.now(), campaignId, targetKind: 'kubernetes', namespace: ns });
-        log.append({
-          ev: 'planned',
-          ts: Date.now(),
-          id,
-          campaignId,
-          type: f.type,
-          target: { namespace: ns, app: f.app, pods: ['nobody-here'] },
-          params: f.params,
-          plannedMs: f.plannedMs,
-          plannedEndMs: f.endMs,
-        });
-        const t = target(config(ns), campaignId);
-        await new KubernetesInjector(t).apply(f);
-        log.append({ ev: 'applied', ts: Date.now(), id });
+        const faults: ResolvedFault[] = [];
+        for (const id of ids) {
+          const f = resolvedFault('pod-failure', ns, campaignId, id, ['nobody-here']);
+          log.append({
+            ev: 'planned',
+            ts: Date.now(),
+            id,
+            campaignId,
+            type: f.type,
+            target: { namespace: ns, app: f.app, pods: ['nobody-here'] },
+            params: f.params,
+            plannedMs: f.plannedMs,
+            plannedEndMs: f.endMs,
+          });
+          await injector.apply(f);
+          log.append({ ev: 'applied', ts: Date.now(), id });
+          faults.push(f);
+        }
         log.close();
-        return { f, t, dataDir, name: chaosObjectName(campaignId, id) };
+        return { faults, t, injector, dataDir, names: ids.map((id) => chaosObjectName(campaignId, id)) };
       };
-      const a = await mk(`campaign-fin-a-${run}`, 'f1');
-      const b = await mk(`campaign-fin-b-${run}`, 'f1');
+      const a = await mk(`campaign-fin-a-${run}`, ['f1', 'f2']);
+      const b = await mk(`campaign-fin-b-${run}`, ['f1']);
       await applyAdmin({
         apiVersion: 'chaos-mesh.org/v1alpha1',
         kind: 'PodChaos',
         metadata: { name: 'not-ours', namespace: ns, labels: { [CAMPAIGN_LABEL]: 'someone-else' } },
         spec: { action: 'pod-failure', mode: 'all', duration: '10m', selector: { pods: { [ns]: ['nobody-here'] } } },
       });
-      for (const n of [a.name, b.name, 'not-ours'])
+      for (const n of [...a.names, ...b.names, 'not-ours'])
         await waitUntil(
           async () => finalizersOf(await getPodChaos(ns, n)).includes('chaos-mesh/records'),
           15_000,
@@ -771,20 +776,29 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
           plural: 'podchaos',
           name: 'not-ours',
         });
-        // Campaign A's cleanup (removeAllFaults): the fault is removed and the fault log says how.
-        const log = FaultLog.open(faultLogPath(a.dataDir));
-        const res = await removeAll(new KubernetesInjector(a.t), log, a.f.campaignId, { watchMs: 0 });
-        log.close();
+        // Campaign A's chaos loop ends f2 at its time: the delete is issued, the loop does not wait for it.
+        const loopStarted = Date.now();
+        assert.equal(await a.injector.recover(a.faults[1] as ResolvedFault), undefined);
+        assert.ok(Date.now() - loopStarted < 1000, 'the chaos loop is not held up by the finalizer');
+        const logA = FaultLog.open(faultLogPath(a.dataDir));
+        logA.append({ ev: 'removed', ts: Date.now(), id: 'f2' });
+        assert.ok((await getPodChaos(ns, a.names[1] ?? ''))?.metadata?.deletionTimestamp, 'f2 is stuck terminating');
+        // Campaign A's cleanup (removeAllFaults): f1 is removed, f2's stuck object is swept, and the fault log
+        // says for each how.
+        const res = await removeAll(new KubernetesInjector(a.t), logA, a.faults[0]?.campaignId ?? '', { watchMs: 0 });
+        logA.close();
         assert.equal(res.removed, 1, JSON.stringify(res));
-        const rec = readFaultLog(faultLogPath(a.dataDir))[0];
-        assert.equal(rec?.status, 'removed');
-        assert.ok(
-          rec?.notes?.some((n) =>
-            /Chaos Mesh controller did not remove its finalizer\(s\) chaos-mesh\/records/.test(n),
-          ),
-          JSON.stringify(rec),
-        );
-        assert.equal(await getPodChaos(ns, a.name), undefined);
+        const recs = readFaultLog(faultLogPath(a.dataDir));
+        for (const rec of recs) {
+          assert.equal(rec.status, 'removed');
+          assert.ok(
+            rec.notes?.some((n) =>
+              /Chaos Mesh controller (did not remove its finalizer\(s\) chaos-mesh\/records|was found gone)/.test(n),
+            ),
+            JSON.stringify(rec),
+          );
+        }
+        for (const n of a.names) assert.equal(await getPodChaos(ns, n), undefined);
 
         // Campaign B's worker is gone: `faultline chaos purge` finishes too, and says what it did.
         const report = await purgeFaults({
@@ -793,15 +807,15 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
           finalizerWaitMs: 1500,
         });
         assert.deepEqual(report.problems, []);
-        const removedB = report.removed.find((r) => r.campaignId === b.f.campaignId);
+        const removedB = report.removed.find((r) => r.campaignId === b.faults[0]?.campaignId);
         assert.match(
           removedB?.how ?? '',
           /Chaos Mesh object deleted; the Chaos Mesh controller did not remove its finalizer/,
         );
         assert.equal(report.finalizersRemoved.length, 1);
-        assert.match(report.finalizersRemoved[0] ?? '', new RegExp(`PodChaos ${ns}/${b.name}`));
+        assert.match(report.finalizersRemoved[0] ?? '', new RegExp(`PodChaos ${ns}/${b.names[0]}`));
         assert.ok(readFaultLog(faultLogPath(b.dataDir))[0]?.notes?.some((n) => /^purge: .*finalizer/.test(n)));
-        assert.equal(await getPodChaos(ns, b.name), undefined);
+        assert.equal(await getPodChaos(ns, b.names[0] ?? ''), undefined);
         // Someone else's object is left exactly as it was: deleting, finalizer still on.
         const other = await getPodChaos(ns, 'not-ours');
         assert.ok(other?.metadata?.deletionTimestamp);

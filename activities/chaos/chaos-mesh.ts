@@ -17,6 +17,8 @@ import { podsBackFrom } from './pods-back';
 import type { Injector } from './injector';
 
 export const FAULT_ID_LABEL = 'faultline.io/fault-id';
+/** The fault id exactly as the fault log writes it (the label is lower-cased). */
+export const FAULT_ID_ANNOTATION = 'faultline.io/fault-id';
 
 /** The Chaos Mesh kind each fault type becomes. */
 export const CHAOS_KIND: Record<FaultType, 'PodChaos' | 'NetworkChaos' | 'StressChaos' | 'HTTPChaos'> = {
@@ -135,7 +137,11 @@ export function chaosMeshObject(fault: ResolvedFault): KubeObject {
       name: chaosObjectName(fault.campaignId, fault.id),
       namespace: fault.namespace,
       labels: { [CAMPAIGN_LABEL]: campaignLabelValue(fault.campaignId), [FAULT_ID_LABEL]: fault.id.toLowerCase() },
-      annotations: { 'faultline.io/campaign-id': fault.campaignId, 'faultline.io/planned-ms': String(fault.plannedMs) },
+      annotations: {
+        'faultline.io/campaign-id': fault.campaignId,
+        [FAULT_ID_ANNOTATION]: fault.id,
+        'faultline.io/planned-ms': String(fault.plannedMs),
+      },
     },
     spec,
   };
@@ -147,7 +153,11 @@ export interface ChaosObjectClient {
   createCustomObject(obj: KubeObject): Promise<KubeObject>;
   deleteCustomObject(kind: string, name: string, opts?: { namespace?: string }): Promise<boolean>;
   /** deleteCustomObject with a report (finalizers removed because the Chaos Mesh controller is gone). */
-  removeCustomObject?(kind: string, name: string, opts?: { namespace?: string }): Promise<RemoveResult>;
+  removeCustomObject?(
+    kind: string,
+    name: string,
+    opts?: { namespace?: string; waitForFinalizers?: boolean },
+  ): Promise<RemoveResult>;
   listCustomObjects(group: string, version: string, plural: string, labelSel?: string): Promise<KubeObject[]>;
 }
 
@@ -167,6 +177,8 @@ export class KubernetesInjector implements Injector {
   readonly kind = 'kubernetes' as const;
   /** Notes of removals that needed more than a delete (finalizers removed by force), for purge's output. */
   readonly notes: string[] = [];
+  /** The same, by fault id, not yet handed to the fault log (sweep found them; takeRemovalNotes). */
+  private pendingNotes: { faultId?: string; note: string }[] = [];
   constructor(
     private readonly client: ChaosObjectClient,
     private readonly opts: KubernetesInjectorOptions = {},
@@ -179,12 +191,26 @@ export class KubernetesInjector implements Injector {
   eligibleApps(_type: FaultType, apps: string[]): string[] {
     return this.opts.loadGenerator ? apps : apps.filter((a) => a !== LOAD_GENERATOR_APP);
   }
-  /** Deletes one of this campaign's objects; answers the note when its finalizers had to be removed. */
-  private async remove(kind: string, name: string, namespace?: string): Promise<{ deleted: boolean; note?: string }> {
+  /**
+   * Deletes one of this campaign's objects; answers the note when its finalizers had to be removed. `final`:
+   * wait until it is really gone (Chaos Mesh recovers the fault, then drops its finalizer), removing the
+   * finalizers if the controller does not; otherwise the delete is issued and the controller finishes it.
+   */
+  private async remove(
+    kind: string,
+    name: string,
+    namespace: string | undefined,
+    final: boolean,
+  ): Promise<{ deleted: boolean; note?: string }> {
     if (!this.client.removeCustomObject)
       return { deleted: await this.client.deleteCustomObject(kind, name, { namespace }) };
-    const out = await this.client.removeCustomObject(kind, name, { namespace });
+    const out = await this.client.removeCustomObject(kind, name, { namespace, waitForFinalizers: final });
     if (out.note) this.notes.push(out.note);
+    return out;
+  }
+  takeRemovalNotes(): { faultId?: string; note: string }[] {
+    const out = this.pendingNotes;
+    this.pendingNotes = [];
     return out;
   }
   // every Chaos Mesh object is deleted at its end time (the reference left them piling up)
@@ -194,9 +220,9 @@ export class KubernetesInjector implements Injector {
   async apply(f: ResolvedFault) {
     await this.client.createCustomObject(chaosMeshObject(f));
   }
-  async recover(f: ResolvedFault): Promise<string | void> {
+  async recover(f: ResolvedFault, opts: { final?: boolean } = {}): Promise<string | void> {
     const obj = chaosMeshObject(f);
-    return (await this.remove(obj.kind, obj.metadata.name ?? '', f.namespace)).note;
+    return (await this.remove(obj.kind, obj.metadata.name ?? '', f.namespace, opts.final === true)).note;
   }
   private async find(f: ResolvedFault): Promise<KubeObject | undefined> {
     const kind = CHAOS_KIND[f.type];
@@ -229,7 +255,10 @@ export class KubernetesInjector implements Injector {
         plural,
         `${CAMPAIGN_LABEL}=${campaignLabelValue(campaignId)}`,
       )) {
-        if ((await this.remove(obj.kind, obj.metadata.name ?? '', obj.metadata.namespace)).deleted) n++;
+        const out = await this.remove(obj.kind, obj.metadata.name ?? '', obj.metadata.namespace, true);
+        if (out.deleted) n++;
+        if (out.note)
+          this.pendingNotes.push({ faultId: obj.metadata.annotations?.[FAULT_ID_ANNOTATION], note: out.note });
       }
     }
     return n;

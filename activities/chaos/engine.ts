@@ -593,7 +593,7 @@ export async function removeAll(
     const fault = resolvedFromRecord(r);
     let recoverNote: string | void = undefined;
     try {
-      if (injector) recoverNote = await injector.recover(fault);
+      if (injector) recoverNote = await injector.recover(fault, { final: true });
       else if (fault.type === 'cpu-stress' || fault.type === 'memory-stress') killStress(fault.key);
       else throw new Error('no target to remove it from');
     } catch (err) {
@@ -607,6 +607,9 @@ export async function removeAll(
   }
   if (injector?.sweep)
     await injector.sweep(campaignId).catch((err: Error) => unreachable.push(`sweep: ${err.message}`));
+  // objects the sweep had to finish removing (e.g. their finalizers), noted on their faults
+  for (const n of injector?.takeRemovalNotes?.() ?? [])
+    if (n.faultId && records.has(n.faultId)) log.append({ ev: 'removed', ts: now(), id: n.faultId, note: n.note });
   // watch recovery of what was just removed (and of earlier removals still unobserved)
   const pending = new Map<string, { fault: ResolvedFault; at: number }>(removed.map((x) => [x.fault.id, x]));
   for (const r of records.values()) {

@@ -91,7 +91,7 @@ export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport>
             if (!opts.dryRun) killStress(fault.key);
             how = 'stress-ng killed';
           } else if (injector) {
-            const note = opts.dryRun ? undefined : await injector.recover(fault);
+            const note = opts.dryRun ? undefined : await injector.recover(fault, { final: true });
             how = injector.kind === 'local' ? 'removed through the supervisor' : 'Chaos Mesh object deleted';
             if (note) how = `${how}; ${note}`;
           } else {
@@ -122,7 +122,13 @@ export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport>
           report.problems.push(`${path}: sweep: ${(err as Error).message}`);
         }
       }
-      if (injector instanceof KubernetesInjector) report.finalizersRemoved.push(...injector.notes);
+      if (injector instanceof KubernetesInjector) {
+        report.finalizersRemoved.push(...injector.notes);
+        // objects the sweep found still terminating (removed in the loop while the controller was gone)
+        for (const n of injector.takeRemovalNotes())
+          if (n.faultId && records.has(n.faultId))
+            log?.append({ ev: 'removed', ts: Date.now(), id: n.faultId, note: `purge: ${n.note}` });
+      }
     } finally {
       log?.close();
     }

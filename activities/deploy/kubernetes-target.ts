@@ -632,7 +632,7 @@ export class KubernetesTarget implements Target {
   async removeCustomObject(
     kindOrRef: string,
     name?: string,
-    opts: { apiVersion?: string; namespace?: string; signal?: AbortSignal } = {},
+    opts: { apiVersion?: string; namespace?: string; signal?: AbortSignal; waitForFinalizers?: boolean } = {},
   ): Promise<RemoveResult> {
     const [kind, objName] = name === undefined ? splitRef(kindOrRef) : [kindOrRef, name];
     const ns = opts.namespace ?? this.namespace;
@@ -649,7 +649,8 @@ export class KubernetesTarget implements Target {
       );
     }
     const uid = got.metadata.uid ?? '';
-    if (!got.metadata.deletionTimestamp) {
+    const terminating = Boolean(got.metadata.deletionTimestamp);
+    if (!terminating) {
       try {
         await this.client.call(
           op('delete', res, ns, objName),
@@ -671,6 +672,8 @@ export class KubernetesTarget implements Target {
         throw err;
       }
     }
+    // Without waiting (the chaos loop), the delete is issued and Chaos Mesh finishes it; cleanup waits.
+    if (opts.waitForFinalizers === false) return { existed: true, deleted: !terminating };
     if ((got.metadata as { finalizers?: string[] }).finalizers?.length) {
       const left = await this.waitGone(res, ns, objName, uid, signal);
       if (left) return this.removeFinalizers(res, left, signal);
@@ -689,11 +692,12 @@ export class KubernetesTarget implements Target {
     const known =
       this.controllerGoneAtMs !== undefined && Date.now() - this.controllerGoneAtMs < CONTROLLER_GONE_MEMORY_MS;
     const deadline = Date.now() + (known ? 0 : this.finalizerWaitMs);
-    for (;;) {
+    // A live controller drops its finalizer within tens of milliseconds: poll fast first, then back off.
+    for (let delay = 25; ; delay = Math.min(400, delay * 2)) {
       const now = await this.getCustomObject(res, ns, name, signal);
       if (!now || now.metadata.uid !== uid) return undefined;
       if (Date.now() >= deadline) return now;
-      await abortableSleep(200, signal);
+      await abortableSleep(Math.min(delay, Math.max(0, deadline - Date.now())), signal);
     }
   }
 
