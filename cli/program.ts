@@ -6,6 +6,7 @@ import { registerUpCommands } from './commands/up';
 import { registerDemoCommand } from './commands/demo';
 import { registerChaosCommands } from './commands/chaos';
 import { registerDatasetCommands } from './commands/dataset';
+import { registerClusterCommands } from './commands/cluster';
 import { TEMPORAL_ENV_HELP } from '../infra/temporal/connection-options';
 import { CliError, EXIT } from './errors';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerScheduleCommands(program);
   registerChaosCommands(program);
   registerDatasetCommands(program);
+  registerClusterCommands(program);
   registerConfigCommands(program);
   registerDemoCommand(program);
   return program;

@@ -64,6 +64,15 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# Local Kubernetes control plane for the cluster tests and `faultline cluster up` (etcd, kube-apiserver,
+# controller-manager, scheduler, kubectl, kwok, kube-state-metrics, Chaos Mesh's controller manager): built from
+# the Go module proxy once per machine (~16 min on 2 cores) into ~/.cache/faultline/kube/<versions>/bin, shared by
+# every clone; a second run finds them in about a second. FAULTLINE_SKIP_KUBE_BUILD=1 skips it (the cluster tests
+# then fail, saying to run infra/kube-local/build.sh).
+if [ "${FAULTLINE_SKIP_KUBE_BUILD:-}" != 1 ]; then
+  bash "$ROOT/infra/kube-local/build.sh" >/dev/null
+fi
+
 # ---- Python extras for the trainer (/usr/bin/python3 with Debian's torch) -------------------------------
 # (append idempotent lines here)
 # ---------------------------------------------------------------------------------------------------------

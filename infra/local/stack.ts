@@ -79,7 +79,7 @@ export class StackStartError extends Error {
   }
 }
 
-interface PidRecord {
+export interface PidRecord {
   pid: number;
   hash: string;
   port: number;
@@ -104,7 +104,7 @@ interface PartPlan {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function httpOk(url: string, timeoutMs = 1000): Promise<boolean> {
+export async function httpOk(url: string, timeoutMs = 1000): Promise<boolean> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     await res.arrayBuffer();
@@ -114,7 +114,7 @@ async function httpOk(url: string, timeoutMs = 1000): Promise<boolean> {
   }
 }
 
-function portFree(port: number): Promise<boolean> {
+export function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
@@ -133,7 +133,7 @@ async function portFreeWithin(port: number, ms: number): Promise<boolean> {
 }
 
 /** " (pid N: command line)" of the process listening on a TCP port, from /proc; "" when unknown. */
-function describeListener(port: number): string {
+export function describeListener(port: number): string {
   try {
     const inodes = new Set<string>();
     for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
@@ -187,7 +187,7 @@ function readPid(dir: string, name: StackPartName): PidRecord | undefined {
 }
 
 /** Alive and still the program we started (pids are reused). */
-function alive(rec: PidRecord | undefined): rec is PidRecord {
+export function alive(rec: PidRecord | undefined): rec is PidRecord {
   if (!rec) return false;
   try {
     const cmd = readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8');
@@ -201,7 +201,7 @@ function alive(rec: PidRecord | undefined): rec is PidRecord {
   }
 }
 
-function logTail(file: string, lines = 8): string {
+export function logTail(file: string, lines = 8): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -330,7 +330,7 @@ function hashOf(p: PartPlan): string {
 }
 
 /** Serialises stack changes between processes (two deploys of one home must not both start Prometheus). */
-async function withLock<T>(dir: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(dir: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   const file = path.join(dir, 'lock');
   const deadline = Date.now() + 180_000;
   for (;;) {
@@ -360,7 +360,7 @@ async function withLock<T>(dir: string, signal: AbortSignal | undefined, fn: () 
         rmSync(file, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`local stack is locked by pid ${holder} (${file})`, { cause: err });
+      if (Date.now() > deadline) throw new Error(`${dir} is locked by pid ${holder} (${file})`, { cause: err });
       await sleep(100);
     }
   }
@@ -371,7 +371,7 @@ async function withLock<T>(dir: string, signal: AbortSignal | undefined, fn: () 
   }
 }
 
-async function stopPid(rec: PidRecord, graceMs = 10_000): Promise<void> {
+export async function stopPid(rec: PidRecord, graceMs = 10_000): Promise<void> {
   try {
     process.kill(rec.pid, 'SIGTERM');
   } catch {

@@ -25,7 +25,8 @@ export class CampaignEnv {
     readonly target: LocalTargetConfig,
   ) {}
 
-  static async start(opts: { scrapeInterval?: string } = {}): Promise<CampaignEnv> {
+  /** `stack: false`: workers only (a campaign whose target is elsewhere, e.g. the test Kubernetes cluster). */
+  static async start(opts: { scrapeInterval?: string; stack?: boolean } = {}): Promise<CampaignEnv> {
     const t = await getTestTemporal();
     const home = mkdtempSync(join(tmpdir(), 'faultline-e2e-'));
     const basePort = await freePortRange(PORT_SPAN);
@@ -38,7 +39,7 @@ export class CampaignEnv {
       redisPort: await freePort(),
     });
     const env = new CampaignEnv(t, home, uniqueId('e2e'), target);
-    await ensureStack({ home, target });
+    if (opts.stack !== false) await ensureStack({ home, target });
     env.startWorker('main');
     env.startWorker('training');
     return env;

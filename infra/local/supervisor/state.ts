@@ -65,7 +65,32 @@ export const POD_MARKER = 'FAULTLINE_POD_OF';
 
 /** Pids of live processes whose environment carries POD_MARKER=<dataDir> (Linux /proc; empty elsewhere). */
 export function podsMarkedFor(dataDir: string): number[] {
-  const needle = Buffer.from(`\0${POD_MARKER}=${path.resolve(dataDir)}\0`);
+  return processesMarked(POD_MARKER, path.resolve(dataDir));
+}
+
+/** A live process's environment as it was at exec (Linux /proc), or undefined when gone or not ours to read. */
+export function environOf(pid: number): Map<string, string> | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const env = new Map<string, string>();
+  for (const kv of raw.split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
+  }
+  return env;
+}
+
+/**
+ * Pids of live processes (not this one, not zombies) whose environment carries name=value; with value undefined,
+ * every process that carries `name` at all. Services started with such a marker can be found and stopped after
+ * whoever started them died without a trace (the local stack's pods, the local Kubernetes cluster's processes).
+ */
+export function processesMarked(name: string, value?: string): number[] {
+  const needle = Buffer.from(value === undefined ? `\0${name}=` : `\0${name}=${value}\0`);
   const out: number[] = [];
   for (const pid of processIds()) {
     if (pid === process.pid) continue;

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import type { BootstrapApi } from './api';
+import { ClusterError } from './errors';
+
+export interface CrdDocument {
+  name: string;
+  group: string;
+  plural: string;
+  /** The document as YAML (server-side apply takes YAML as is). */
+  yaml: string;
+}
+
+export const CLUSTER_FIELD_MANAGER = 'faultline-cluster';
+
+/** The CustomResourceDefinitions of a multi-document YAML bundle (Chaos Mesh's crd.yaml: 23 of them, 3 MB). */
+export function crdDocuments(text: string): CrdDocument[] {
+  const out: CrdDocument[] = [];
+  for (const doc of text.split(/^---[ \t]*$/m)) {
+    if (!/^kind:\s*CustomResourceDefinition\s*$/m.test(doc)) continue;
+    // top-level metadata.name, spec.group and spec.names.plural (indentation as the bundle is written)
+    const name = /^metadata:\n(?:[ \t]+.*\n)*? {2}name:\s*(\S+)/m.exec(doc)?.[1];
+    const group = /^spec:\n(?:[ \t]+.*\n)*? {2}group:\s*(\S+)/m.exec(doc)?.[1];
+    const plural = /^ {2}names:\n(?: {4}.*\n)*? {4}plural:\s*(\S+)/m.exec(doc)?.[1];
+    if (!name || !group || !plural) throw new ClusterError(`a CRD document without metadata.name/spec.group/plural`);
+    out.push({ name, group, plural, yaml: doc.trim() + '\n' });
+  }
+  return out;
+}
+
+/**
+ * Server-side applies every CRD of the bundle (client-side apply cannot: the bundle's objects exceed the
+ * last-applied annotation's size limit), a few requests at a time.
+ */
+export async function applyCrds(api: BootstrapApi, file: string): Promise<CrdDocument[]> {
+  const crds = crdDocuments(readFileSync(file, 'utf8'));
+  let next = 0;
+  const worker = async () => {
+    while (next < crds.length) {
+      const crd = crds[next++] as CrdDocument;
+      const res = await api.request(
+        'PATCH',
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.name}?fieldManager=${CLUSTER_FIELD_MANAGER}&force=true`,
+        crd.yaml,
+        'application/apply-patch+yaml',
+        60_000,
+      );
+      if (res.status >= 300) {
+        throw new ClusterError(`applying CRD ${crd.name} from ${file}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return crds;
+}
+
+/** Every CRD's resource is served (discovery lists a CRD's group/version only once it is Established). */
+export async function crdsServed(api: BootstrapApi, crds: CrdDocument[], version = 'v1alpha1'): Promise<boolean> {
+  const groups = new Map<string, Set<string>>();
+  for (const c of crds) groups.set(c.group, (groups.get(c.group) ?? new Set()).add(c.plural));
+  for (const [group, plurals] of groups) {
+    let res;
+    try {
+      res = await api.request('GET', `/apis/${group}/${version}`, undefined, undefined, 3000);
+    } catch {
+      return false;
+    }
+    if (res.status !== 200) return false;
+    const served = new Set(res.json<{ resources: { name: string }[] }>().resources.map((r) => r.name));
+    for (const p of plurals) if (!served.has(p)) return false;
+  }
+  return true;
+}
