@@ -29,7 +29,8 @@ import {
   NamespaceNotAllowedError,
   RolloutTimeoutError,
 } from '../activities/deploy/kube-errors';
-import { CAMPAIGN_LABEL, parseManifest } from '../activities/deploy/kube-objects';
+import { CAMPAIGN_LABEL, parseManifest, type KubeObject } from '../activities/deploy/kube-objects';
+import type { PodInfo } from '../activities/deploy/types';
 import { closeAllForwards } from '../activities/deploy/kube-port-forward';
 import {
   KUBE_PERMISSIONS,
@@ -949,6 +950,41 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     );
     await assert.rejects(t.deleteCustomObject('PodChaos', 'x', { namespace: 'temporal' }), NamespaceNotAllowedError);
     assert.deepEqual(ops, []);
+  });
+
+  it('keeps the upstream loadgenerator out of the deploy and the fault targets unless target.loadGenerator', async () => {
+    const without = target(config('boutique'), 'c');
+    const withIt = target(config('boutique', { loadGenerator: true }), 'c');
+    const names = (t: KubernetesTarget) => t.manifestObjects().map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.equal(names(withIt).length, 35);
+    assert.deepEqual(
+      names(withIt).filter((n) => !names(without).includes(n)),
+      ['Deployment/loadgenerator', 'ServiceAccount/loadgenerator'],
+    );
+    const pod = (app: string): PodInfo => ({
+      name: `${app}-1`,
+      uid: app,
+      namespace: 'boutique',
+      labels: { app },
+      phase: 'Running',
+      ready: true,
+      restarts: 0,
+    });
+    const client = {
+      listPods: () => Promise.resolve([pod('frontend'), pod('loadgenerator')]),
+      createCustomObject: (o: KubeObject) => Promise.resolve(o),
+      deleteCustomObject: () => Promise.resolve(true),
+      listCustomObjects: () => Promise.resolve([]),
+    };
+    const apps = async (inj: KubernetesInjector) => (await inj.listPods({})).map((p) => p.labels.app);
+    assert.deepEqual(await apps(new KubernetesInjector(client)), ['frontend']);
+    assert.deepEqual(new KubernetesInjector(client).eligibleApps('pod-kill', ['frontend', 'loadgenerator']), [
+      'frontend',
+    ]);
+    assert.deepEqual(await apps(new KubernetesInjector(client, { loadGenerator: true })), [
+      'frontend',
+      'loadgenerator',
+    ]);
   });
 
   it('explains where it looked when there is no kubeconfig', () => {
