@@ -55,6 +55,41 @@ export const kubernetesTargetSchema = z
     rolloutTimeout: duration().default('10m'),
     /** Deploy fails early unless the Chaos Mesh CRDs are served (default true); false for campaigns without faults. */
     requireChaosMesh: z.boolean().optional(),
+    /**
+     * Automatic port-forward (default true). When frontendUrl or prometheusUrl name a cluster-internal Service
+     * (`<svc>.<ns>.svc[.cluster.local]`, a bare `<svc>`; the default frontendUrl is the frontend Service) that
+     * this machine cannot reach (faultline runs on a laptop, not in a pod), faultline port-forwards to that Service
+     * through the API server itself, like `kubectl port-forward service/<svc>`, and logs that it did. Needs `get`
+     * on services, `list` on pods and `get`+`create` on pods/portforward in the Service's namespace. false: the URLs
+     * are used exactly as given.
+     */
+    portForward: z
+      .boolean({
+        error:
+          'target.portForward must be true or false (true: port-forward to cluster-internal URLs that are unreachable from here; false: use the URLs as given)',
+      })
+      .default(true)
+      .describe(
+        'Automatic port-forward (default true): when frontendUrl or prometheusUrl name a cluster-internal Service ' +
+          '(<svc>.<ns>.svc[.cluster.local] or a bare <svc>; the default frontendUrl is the frontend Service) that ' +
+          'this machine cannot reach, faultline port-forwards to that Service through the API server itself and logs ' +
+          'it. Needs get services, list pods and get+create pods/portforward in that namespace. false: use the URLs as given.',
+      ),
+    /**
+     * The upstream manifest's `loadgenerator` Deployment (Locust driving its own traffic) — default false: it is
+     * not deployed (nor its ServiceAccount) and its pods are never fault targets, so faultline's own traffic
+     * (`traffic:`) is the only load. true: deployed with the rest and a fault target like any other pod.
+     */
+    loadGenerator: z
+      .boolean({
+        error:
+          'target.loadGenerator must be true or false (true: deploy the upstream loadgenerator and let faults target it)',
+      })
+      .default(false)
+      .describe(
+        "The upstream manifest's loadgenerator (Locust) Deployment: default false keeps it out of the deploy and out " +
+          'of the fault targets (faultline drives the traffic); true deploys it and lets faults target its pod.',
+      ),
   })
   .strict();
 

@@ -4,13 +4,21 @@ import type { FaultType } from '../../schemas/faults';
 import type { KubernetesTargetConfig } from '../../schemas/target';
 import type { KubeObject } from '../deploy/kube-objects';
 import { CAMPAIGN_LABEL, campaignLabelValue } from '../deploy/kube-objects';
-import { KubernetesTarget, CHAOS_MESH_API_VERSION, CHAOS_MESH_PLURALS } from '../deploy/kubernetes-target';
+import {
+  KubernetesTarget,
+  CHAOS_MESH_API_VERSION,
+  CHAOS_MESH_PLURALS,
+  LOAD_GENERATOR_APP,
+  type RemoveResult,
+} from '../deploy/kubernetes-target';
 import type { PodInfo } from '../deploy/types';
 import type { ResolvedFault } from './faults';
 import { podsBackFrom } from './pods-back';
 import type { Injector } from './injector';
 
 export const FAULT_ID_LABEL = 'faultline.io/fault-id';
+/** The fault id exactly as the fault log writes it (the label is lower-cased). */
+export const FAULT_ID_ANNOTATION = 'faultline.io/fault-id';
 
 /** The Chaos Mesh kind each fault type becomes. */
 export const CHAOS_KIND: Record<FaultType, 'PodChaos' | 'NetworkChaos' | 'StressChaos' | 'HTTPChaos'> = {
@@ -129,7 +137,11 @@ export function chaosMeshObject(fault: ResolvedFault): KubeObject {
       name: chaosObjectName(fault.campaignId, fault.id),
       namespace: fault.namespace,
       labels: { [CAMPAIGN_LABEL]: campaignLabelValue(fault.campaignId), [FAULT_ID_LABEL]: fault.id.toLowerCase() },
-      annotations: { 'faultline.io/campaign-id': fault.campaignId, 'faultline.io/planned-ms': String(fault.plannedMs) },
+      annotations: {
+        'faultline.io/campaign-id': fault.campaignId,
+        [FAULT_ID_ANNOTATION]: fault.id,
+        'faultline.io/planned-ms': String(fault.plannedMs),
+      },
     },
     spec,
   };
@@ -140,7 +152,18 @@ export interface ChaosObjectClient {
   listPods(selector: Record<string, string>): Promise<PodInfo[]>;
   createCustomObject(obj: KubeObject): Promise<KubeObject>;
   deleteCustomObject(kind: string, name: string, opts?: { namespace?: string }): Promise<boolean>;
+  /** deleteCustomObject with a report (finalizers removed because the Chaos Mesh controller is gone). */
+  removeCustomObject?(
+    kind: string,
+    name: string,
+    opts?: { namespace?: string; waitForFinalizers?: boolean },
+  ): Promise<RemoveResult>;
   listCustomObjects(group: string, version: string, plural: string, labelSel?: string): Promise<KubeObject[]>;
+}
+
+export interface KubernetesInjectorOptions {
+  /** target.loadGenerator: the upstream loadgenerator's pods may be fault targets (default false: never). */
+  loadGenerator?: boolean;
 }
 
 const injectedCount = (obj: KubeObject) => {
@@ -152,10 +175,43 @@ const injectedCount = (obj: KubeObject) => {
 /** Faults as Chaos Mesh objects, created and deleted through the Kubernetes target. */
 export class KubernetesInjector implements Injector {
   readonly kind = 'kubernetes' as const;
-  constructor(private readonly client: ChaosObjectClient) {}
+  /** Notes of removals that needed more than a delete (finalizers removed by force), for purge's output. */
+  readonly notes: string[] = [];
+  /** The same, by fault id, not yet handed to the fault log (sweep found them; takeRemovalNotes). */
+  private pendingNotes: { faultId?: string; note: string }[] = [];
+  constructor(
+    private readonly client: ChaosObjectClient,
+    private readonly opts: KubernetesInjectorOptions = {},
+  ) {}
 
-  listPods(selector: Record<string, string>) {
-    return this.client.listPods(selector);
+  async listPods(selector: Record<string, string>) {
+    const pods = await this.client.listPods(selector);
+    return this.opts.loadGenerator ? pods : pods.filter((p) => p.labels.app !== LOAD_GENERATOR_APP);
+  }
+  eligibleApps(_type: FaultType, apps: string[]): string[] {
+    return this.opts.loadGenerator ? apps : apps.filter((a) => a !== LOAD_GENERATOR_APP);
+  }
+  /**
+   * Deletes one of this campaign's objects; answers the note when its finalizers had to be removed. `final`:
+   * wait until it is really gone (Chaos Mesh recovers the fault, then drops its finalizer), removing the
+   * finalizers if the controller does not; otherwise the delete is issued and the controller finishes it.
+   */
+  private async remove(
+    kind: string,
+    name: string,
+    namespace: string | undefined,
+    final: boolean,
+  ): Promise<{ deleted: boolean; note?: string }> {
+    if (!this.client.removeCustomObject)
+      return { deleted: await this.client.deleteCustomObject(kind, name, { namespace }) };
+    const out = await this.client.removeCustomObject(kind, name, { namespace, waitForFinalizers: final });
+    if (out.note) this.notes.push(out.note);
+    return out;
+  }
+  takeRemovalNotes(): { faultId?: string; note: string }[] {
+    const out = this.pendingNotes;
+    this.pendingNotes = [];
+    return out;
   }
   // every Chaos Mesh object is deleted at its end time (the reference left them piling up)
   oneShot(_type: FaultType) {
@@ -164,9 +220,9 @@ export class KubernetesInjector implements Injector {
   async apply(f: ResolvedFault) {
     await this.client.createCustomObject(chaosMeshObject(f));
   }
-  async recover(f: ResolvedFault) {
+  async recover(f: ResolvedFault, opts: { final?: boolean } = {}): Promise<string | void> {
     const obj = chaosMeshObject(f);
-    await this.client.deleteCustomObject(obj.kind, obj.metadata.name ?? '', { namespace: f.namespace });
+    return (await this.remove(obj.kind, obj.metadata.name ?? '', f.namespace, opts.final === true)).note;
   }
   private async find(f: ResolvedFault): Promise<KubeObject | undefined> {
     const kind = CHAOS_KIND[f.type];
@@ -199,10 +255,10 @@ export class KubernetesInjector implements Injector {
         plural,
         `${CAMPAIGN_LABEL}=${campaignLabelValue(campaignId)}`,
       )) {
-        if (
-          await this.client.deleteCustomObject(obj.kind, obj.metadata.name ?? '', { namespace: obj.metadata.namespace })
-        )
-          n++;
+        const out = await this.remove(obj.kind, obj.metadata.name ?? '', obj.metadata.namespace, true);
+        if (out.deleted) n++;
+        if (out.note)
+          this.pendingNotes.push({ faultId: obj.metadata.annotations?.[FAULT_ID_ANNOTATION], note: out.note });
       }
     }
     return n;
@@ -210,5 +266,5 @@ export class KubernetesInjector implements Injector {
 }
 
 export function createKubernetesInjector(target: KubernetesTargetConfig, campaignId: string): KubernetesInjector {
-  return new KubernetesInjector(new KubernetesTarget(target, campaignId));
+  return new KubernetesInjector(new KubernetesTarget(target, campaignId), { loadGenerator: target.loadGenerator });
 }

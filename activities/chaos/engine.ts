@@ -534,13 +534,14 @@ export class BatchEngine {
   private async serviceOnce(now: number): Promise<void> {
     for (const [id, a] of [...this.active]) {
       if (a.fault.endMs > now) continue;
+      let note: string | void;
       try {
-        await this.injector.recover(a.fault);
+        note = await this.injector.recover(a.fault);
       } catch {
         continue; // the target is unreachable: retried on the next tick (local faults also expire by themselves)
       }
       const ts = this.ctx.now();
-      this.append({ ev: 'removed', ts, id });
+      this.append({ ev: 'removed', ts, id, ...(note ? { note } : {}) });
       this.active.delete(id);
       this.watching.set(id, { fault: a.fault, removedMs: ts, nextPollMs: ts });
     }
@@ -590,8 +591,9 @@ export async function removeAll(
   for (const r of activeFaults(records.values())) {
     if (r.campaignId !== campaignId) continue;
     const fault = resolvedFromRecord(r);
+    let recoverNote: string | void = undefined;
     try {
-      if (injector) await injector.recover(fault);
+      if (injector) recoverNote = await injector.recover(fault, { final: true });
       else if (fault.type === 'cpu-stress' || fault.type === 'memory-stress') killStress(fault.key);
       else throw new Error('no target to remove it from');
     } catch (err) {
@@ -599,11 +601,15 @@ export async function removeAll(
       continue;
     }
     const at = now();
-    log.append({ ev: 'removed', ts: at, id: r.id, ...(opts.note ? { note: opts.note } : {}) });
+    const note = [opts.note, recoverNote].filter((n) => n).join('; ');
+    log.append({ ev: 'removed', ts: at, id: r.id, ...(note ? { note } : {}) });
     removed.push({ fault, at });
   }
   if (injector?.sweep)
     await injector.sweep(campaignId).catch((err: Error) => unreachable.push(`sweep: ${err.message}`));
+  // objects the sweep had to finish removing (e.g. their finalizers), noted on their faults
+  for (const n of injector?.takeRemovalNotes?.() ?? [])
+    if (n.faultId && records.has(n.faultId)) log.append({ ev: 'removed', ts: now(), id: n.faultId, note: n.note });
   // watch recovery of what was just removed (and of earlier removals still unobserved)
   const pending = new Map<string, { fault: ResolvedFault; at: number }>(removed.map((x) => [x.fault.id, x]));
   for (const r of records.values()) {

@@ -223,8 +223,9 @@ export function foldFaultLog(
         if (r && r.removedMs === undefined) {
           r.removedMs = e.ts;
           if (r.status === 'applied' || r.status === 'planned') r.status = 'removed';
-          if (e.note) (r.notes ??= []).push(e.note);
         }
+        // a later `removed` line only adds its note (e.g. the cleanup had to remove the object's finalizers)
+        if (r && e.note) (r.notes ??= []).push(e.note);
         break;
       }
       case 'recovered': {

@@ -29,7 +29,14 @@ export interface Injector {
   timedApply?(type: FaultType): boolean;
   /** Prepares what timed applies use (thread, connection) ahead of time; called when a batch starts. */
   warm?(): void;
-  recover(fault: ResolvedFault): Promise<void>;
+  /**
+   * Removes the fault; may answer a note for the fault log's `removed` line (e.g. finalizers removed by force).
+   * `final` (campaign cleanup, purge): the removal must be complete when this returns — wait for the target to
+   * finish it (and finish it if the target cannot). Without it (the chaos loop) it may complete asynchronously.
+   */
+  recover(fault: ResolvedFault, opts?: { final?: boolean }): Promise<void | string>;
+  /** Notes about removals `sweep` (or a non-final `recover`) completed later, by fault id, for the fault log. */
+  takeRemovalNotes?(): { faultId?: string; note: string }[];
   recovered(fault: ResolvedFault, removedMs: number): Promise<boolean>;
   /** After a crash between the `planned` line and the `applied` line: is it in place already? */
   isApplied(fault: ResolvedFault): Promise<boolean>;

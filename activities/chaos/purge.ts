@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubernetesTargetConfig } from '../../schemas/target';
+import { kubernetesTargetSchema, type KubernetesTargetConfig } from '../../schemas/target';
 import { KubernetesInjector } from './chaos-mesh';
 import { FaultLog, activeFaults, foldFaultLog, readFaultLogEvents, registeredFaultLogs } from './fault-log';
 import { killStress, listStressPidFiles, stressAlive } from './faults/stress';
@@ -16,6 +16,8 @@ export interface PurgeOptions {
   kubernetes?: Pick<KubernetesTargetConfig, 'namespace' | 'kubeconfig' | 'context'>;
   /** Override the supervisor URL recorded in the logs (local target). */
   supervisorUrl?: string;
+  /** How long a deleted Chaos Mesh object may keep its finalizers before purge removes them (default 10 s). */
+  finalizerWaitMs?: number;
 }
 
 export interface PurgeReport {
@@ -23,6 +25,8 @@ export interface PurgeReport {
   removed: { campaignId: string; id: string; type: string; app: string; how: string }[];
   stressKilled: number;
   kubernetesObjects: number;
+  /** Chaos Mesh objects of faultline's whose finalizers purge removed because the Chaos Mesh controller was gone. */
+  finalizersRemoved: string[];
   problems: string[];
 }
 
@@ -45,7 +49,14 @@ export function knownFaultLogs(home = faultlineHome()): string[] {
  * objects by campaign label), logs each removal, and kills stress-ng runs no log mentions.
  */
 export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport> {
-  const report: PurgeReport = { logs: [], removed: [], stressKilled: 0, kubernetesObjects: 0, problems: [] };
+  const report: PurgeReport = {
+    logs: [],
+    removed: [],
+    stressKilled: 0,
+    kubernetesObjects: 0,
+    finalizersRemoved: [],
+    problems: [],
+  };
   const campaigns = new Set<string>();
   for (const path of knownFaultLogs(opts.home)) {
     report.logs.push(path);
@@ -57,8 +68,13 @@ export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport>
     if (header?.ev === 'campaign' && header.targetKind === 'kubernetes' && opts.kubernetes) {
       injector = new KubernetesInjector(
         new KubernetesTarget(
-          { type: 'kubernetes', rolloutTimeout: '10m', prometheusUrl: 'http://unused', ...opts.kubernetes },
+          kubernetesTargetSchema.parse({ type: 'kubernetes', prometheusUrl: 'http://unused', ...opts.kubernetes }),
           header.campaignId,
+          // what the target would log (finalizers removed) is in the report, which the CLI prints
+          {
+            log: () => undefined,
+            ...(opts.finalizerWaitMs !== undefined ? { finalizerWaitMs: opts.finalizerWaitMs } : {}),
+          },
         ),
       );
     } else if (supervisorUrl) {
@@ -75,8 +91,9 @@ export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport>
             if (!opts.dryRun) killStress(fault.key);
             how = 'stress-ng killed';
           } else if (injector) {
-            if (!opts.dryRun) await injector.recover(fault);
+            const note = opts.dryRun ? undefined : await injector.recover(fault, { final: true });
             how = injector.kind === 'local' ? 'removed through the supervisor' : 'Chaos Mesh object deleted';
+            if (note) how = `${how}; ${note}`;
           } else {
             // nothing to call: local proxy faults and holds expire by themselves at their end time
             const expired = fault.endMs <= Date.now();
@@ -104,6 +121,13 @@ export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport>
         } catch (err) {
           report.problems.push(`${path}: sweep: ${(err as Error).message}`);
         }
+      }
+      if (injector instanceof KubernetesInjector) {
+        report.finalizersRemoved.push(...injector.notes);
+        // objects the sweep found still terminating (removed in the loop while the controller was gone)
+        for (const n of injector.takeRemovalNotes())
+          if (n.faultId && records.has(n.faultId))
+            log?.append({ ev: 'removed', ts: Date.now(), id: n.faultId, note: `purge: ${n.note}` });
       }
     } finally {
       log?.close();

@@ -7,7 +7,11 @@ export class TargetNotAvailableError extends Error {
   override name = 'TargetNotAvailableError';
 }
 
-type KubernetesTargetCtor = new (config: KubernetesTargetConfig, campaignId: string) => Target;
+type KubernetesTargetCtor = new (
+  config: KubernetesTargetConfig,
+  campaignId: string,
+  opts?: { log?: (msg: string) => void },
+) => Target;
 
 /**
  * The Target for a config. The Kubernetes implementation is loaded at run time, so builds without
@@ -29,7 +33,8 @@ export function createTarget(config: TargetConfig, campaignId: string, localOpts
         throw err;
       }
       if (!mod.KubernetesTarget) throw new TargetNotAvailableError('kubernetes target is not available in this build');
-      return new mod.KubernetesTarget(config, campaignId);
+      // Port-forwards and forced finalizer removals are reported where the local stack reports its progress.
+      return new mod.KubernetesTarget(config, campaignId, localOpts.onProgress ? { log: localOpts.onProgress } : {});
     }
   }
 }

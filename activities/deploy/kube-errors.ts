@@ -22,7 +22,7 @@ export interface KubeStatus {
 /** What a request was doing, in RBAC terms: enough to say which permission is missing. */
 export interface KubeOperation {
   verb: 'get' | 'list' | 'watch' | 'create' | 'patch' | 'update' | 'delete';
-  /** plural resource, e.g. 'deployments' */
+  /** plural resource, e.g. 'deployments'; a subresource as RBAC names it, e.g. 'pods/portforward' */
   resource: string;
   /** API group; '' for the core group */
   group: string;
@@ -64,6 +64,40 @@ export class KubeForbiddenError extends KubeApiError {
       op,
       status,
     );
+  }
+}
+
+/**
+ * 422: the API server's validation (a CRD's OpenAPI schema, a built-in type's rules) refused the object. The
+ * message carries the server's own field messages, e.g. `spec.action: Unsupported value: "pod-delete"`.
+ */
+export class KubeInvalidObjectError extends KubeApiError {
+  override name = 'KubeInvalidObject';
+  constructor(op: KubeOperation, status?: KubeStatus) {
+    const causes = (status?.details?.causes ?? [])
+      .map((c) => `${c.field ? `${c.field}: ` : ''}${c.message ?? c.reason ?? ''}`)
+      .filter((c) => c.length > 0);
+    super(
+      `Kubernetes refused to ${describeOperation(op)}: the object is invalid (422). ` +
+        `${status?.message ?? 'no message from the API server'}` +
+        `${causes.length > 1 ? ` [fields: ${causes.join('; ')}]` : ''}`,
+      422,
+      op,
+      status,
+    );
+  }
+}
+
+/** The API server could not be reached (refused, reset, timed out) within the retry budget. */
+export class KubeUnreachableError extends Error {
+  override name = 'KubeUnreachable';
+  constructor(
+    readonly op: KubeOperation,
+    readonly server: string,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`Kubernetes API server ${server} unreachable while trying to ${describeOperation(op)}: ${detail}`);
   }
 }
 
@@ -120,6 +154,14 @@ export class NamespaceNotAllowedError extends Error {
   }
 }
 
+/**
+ * A cluster-internal frontendUrl/prometheusUrl could not be reached and the automatic port-forward to its
+ * Service could not be set up either (or target.portForward is false). Says what was tried and the ways out.
+ */
+export class PortForwardError extends Error {
+  override name = 'PortForwardFailed';
+}
+
 /** A manifest object faultline refuses or cannot map (cluster-scoped kinds, unknown kinds, bad YAML). */
 export class ManifestError extends Error {
   override name = 'InvalidManifest';
@@ -144,4 +186,5 @@ export const KUBE_NON_RETRYABLE_ERRORS = [
   'NamespaceNotAllowed',
   'InvalidManifest',
   'RolloutFailed',
+  'KubeInvalidObject',
 ] as const;

@@ -196,7 +196,11 @@ export function toPodInfo(p: KubeObject): PodInfo {
     restarts: containers.reduce((n, c) => n + (c.restartCount ?? 0), 0),
   };
   if (reason !== undefined) info.reason = reason;
-  if (st.startTime) info.startedAtMs = Date.parse(st.startTime);
+  // Objects from client-node's typed lists carry Dates; watch events carry RFC 3339 strings.
+  const started = st.startTime as string | Date | undefined;
+  if (started) info.startedAtMs = started instanceof Date ? started.getTime() : Date.parse(started);
+  const created = p.metadata.creationTimestamp as string | Date | undefined;
+  if (created) info.createdAtMs = created instanceof Date ? created.getTime() : Date.parse(created);
   return info;
 }
 

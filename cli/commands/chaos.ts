@@ -121,6 +121,7 @@ export function registerChaosCommands(program: Command): void {
         if (report.stressKilled) console.log(`${verb} ${report.stressKilled} stress-ng run(s) no log mentioned`);
         if (report.kubernetesObjects)
           console.log(`${verb} ${report.kubernetesObjects} Chaos Mesh object(s) by campaign label`);
+        for (const n of report.finalizersRemoved) console.log(`  finalizers removed: ${n}`);
         for (const p of report.problems) console.error(`  could not remove: ${p}`);
         if (report.problems.length)
           throw new CliError(`${report.problems.length} fault(s) could not be removed (see above)`, EXIT.error);
