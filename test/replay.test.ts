@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { RESOLVED_CONFIG_PATCH } from '../workflows/campaign';
+import type { CampaignConfig } from '../schemas/campaign';
 import { getWorkflowBundle } from './helpers/temporal';
 
 /** File → workflow id of each recorded history (written by test/record-histories.ts). */
@@ -67,6 +68,18 @@ describe('workflow replay', function () {
         return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
       });
       assert.ok(patches.includes(RESOLVED_CONFIG_PATCH), `patch markers: ${patches.join(', ')}`);
+      // The resolved config is in the history (the activity's result), defaults filled in: what the run replays.
+      const scheduled = h.events?.find(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'resolveConfig',
+      );
+      const done = h.events?.find(
+        (e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(scheduled?.eventId),
+      );
+      const data = done?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+      assert.ok(data, 'resolveConfig result recorded');
+      const resolved = JSON.parse(Buffer.from(data).toString()) as CampaignConfig;
+      assert.equal(resolved.chaos.maxHistoryEvents, 50, 'as given');
+      assert.equal(resolved.model.batchSize, 256, 'a default the input left out');
       assert.ok(completed(h), 'completed');
     });
 
