@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ParentClosePolicy,
@@ -62,6 +63,12 @@ type Activities = ReturnType<typeof createCampaignActivities> &
   ReturnType<typeof createModelActivities> &
   ReturnType<typeof createReportActivities>;
 type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+
+/**
+ * Patch id of the config resolved by the resolveConfig activity (parsed and defaulted outside workflow code,
+ * recorded in history). Histories from before it parse in the workflow, as they did when recorded.
+ */
+export const RESOLVED_CONFIG_PATCH = 'resolved-config';
 
 /** Patch id of the dataset phase's imported-dataset branch. */
 export const IMPORTED_DATASET_PATCH = 'imported-dataset';
@@ -144,13 +151,7 @@ export interface CampaignResult {
  * Every fault is removed in a non-cancellable scope whatever ends the campaign.
  */
 export async function campaign(input: CampaignConfigInput): Promise<CampaignResult> {
-  let config: CampaignConfig;
-  try {
-    config = parseCampaignConfig(input);
-  } catch (err) {
-    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidConfig', err.issues);
-    throw err;
-  }
+  const config = await resolveCampaignConfig(input);
   const info = workflowInfo();
   const campaignId = info.workflowId;
   const planned = new Set<Phase>(config.phases);
@@ -496,6 +497,56 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
     faultsInjected,
     cleanupRuns,
   };
+}
+
+/**
+ * The campaign's config, parsed and defaulted once. New runs take it from the resolveConfig activity, so the
+ * object is in the history and a later change of a schema default cannot change what this run replays;
+ * runs recorded before the patch parse it here, as they did then.
+ */
+async function resolveCampaignConfig(input: CampaignConfigInput): Promise<Readonly<CampaignConfig>> {
+  if (patched(RESOLVED_CONFIG_PATCH)) {
+    // The config is needed for the progress query too: answer with the raw name until it is resolved.
+    setHandler(progressQuery, () => unresolvedProgress(input));
+    try {
+      return deepFreeze(await book.resolveConfig(input));
+    } catch (err) {
+      // The activity's own failure ('InvalidConfig', naming every bad field) is the campaign's failure.
+      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;
+      throw err;
+    }
+  }
+  try {
+    return parseCampaignConfig(input);
+  } catch (err) {
+    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidConfig', err.issues);
+    throw err;
+  }
+}
+
+function unresolvedProgress(input: CampaignConfigInput): CampaignProgress {
+  const raw: unknown = input;
+  const name = raw && typeof raw === 'object' && 'name' in raw ? String(raw.name) : '';
+  return {
+    campaignId: workflowInfo().workflowId,
+    name,
+    status: 'running',
+    phase: 'deploy',
+    phases: PHASES.map((p) => ({ name: p, state: 'pending', weight: WEIGHT[p] })),
+    fraction: 0,
+    faultsInjected: 0,
+    requestsSent: 0,
+    epochs: 0,
+    message: 'resolving the campaign config',
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function phasePlanMs(config: CampaignConfig, p: Phase): number {

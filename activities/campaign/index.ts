@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CampaignConfig } from '../../schemas/campaign';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  ConfigError,
+  parseCampaignConfig,
+  type CampaignConfig,
+  type CampaignConfigInput,
+} from '../../schemas/campaign';
 import { campaignDir } from '../../infra/home';
 import { CampaignIndex, type CampaignIndexEntry } from './campaign-index';
 import type { EvaluationHeadline } from '../model/types';
@@ -56,6 +62,20 @@ export function configHash(config: unknown): string {
 /** Bookkeeping activities: the campaign's data dir and the index that outlives Temporal's retention. */
 export function createCampaignActivities(deps: CampaignActivityDeps) {
   return {
+    /**
+     * Parses and defaults a campaign config once, outside workflow code: the workflow works on the object
+     * recorded in its history, so a schema default changed later never changes what a running (replaying)
+     * campaign does. Raw JSON from the Temporal UI's Start Workflow form arrives here unparsed.
+     */
+    async resolveConfig(input: CampaignConfigInput): Promise<CampaignConfig> {
+      try {
+        return parseCampaignConfig(input);
+      } catch (err) {
+        if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidConfig', err.issues);
+        throw err;
+      }
+    },
+
     async prepareCampaign({ campaignId, config }: PrepareCampaignInput): Promise<PreparedCampaign> {
       const home = config.dataDir ?? deps.home;
       const dataDir = campaignDir(home, campaignId);
