@@ -54,6 +54,11 @@ export function startWorker(
   child.unref();
   if (!child.pid) throw new Error(`failed to start the ${kind} worker`);
   writeFileSync(pidFile, String(child.pid));
+  // for `faultline ps`: which server the worker polls
+  writeFileSync(
+    join(dir, `${kind}.json`),
+    JSON.stringify({ pid: child.pid, address: opts.address, namespace: opts.namespace ?? 'default' }),
+  );
   return { kind, pid: child.pid, logPath };
 }
 
@@ -63,6 +68,7 @@ export async function stopWorker(kind: WorkerKind, home: string, graceMs = 15_00
   if (!existsSync(pidFile)) return false;
   const pid = Number(readFileSync(pidFile, 'utf8'));
   rmSync(pidFile, { force: true });
+  rmSync(join(home, 'workers', `${kind}.json`), { force: true });
   if (!pid || !pidAlive(pid)) return false;
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
@@ -71,9 +77,31 @@ export async function stopWorker(kind: WorkerKind, home: string, graceMs = 15_00
   return true;
 }
 
-export function workerStatus(kind: WorkerKind, home: string): { running: boolean; pid?: number } {
-  const pidFile = join(home, 'workers', `${kind}.pid`);
-  if (!existsSync(pidFile)) return { running: false };
+export function workerStatus(
+  kind: WorkerKind,
+  home: string,
+): { running: boolean; pid?: number; address?: string; logPath: string } {
+  const dir = join(home, 'workers');
+  const pidFile = join(dir, `${kind}.pid`);
+  const logPath = join(dir, `${kind}.log`);
+  if (!existsSync(pidFile)) return { running: false, logPath };
   const pid = Number(readFileSync(pidFile, 'utf8'));
-  return { running: !!pid && pidAlive(pid), pid };
+  let address: string | undefined;
+  try {
+    const rec = JSON.parse(readFileSync(join(dir, `${kind}.json`), 'utf8')) as { pid: number; address: string };
+    if (rec.pid === pid) address = rec.address;
+  } catch {
+    // started before the record existed
+  }
+  return { running: !!pid && pidAlive(pid) && runsWorker(pid, kind), pid, logPath, ...(address ? { address } : {}) };
+}
+
+/** Where /proc exists, whether the pid still runs that worker (pids are reused). */
+function runsWorker(pid: number, kind: WorkerKind): boolean {
+  if (!existsSync('/proc/self')) return true;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(ENTRY[kind]);
+  } catch {
+    return false;
+  }
 }

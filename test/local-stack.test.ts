@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, freePortRange, waitUntil } from './helpers/ports';
-import { localTargetSchema, type LocalTargetConfig } from '../schemas/target';
+import { BOUTIQUE_SERVICES, localTargetSchema, type LocalTargetConfig } from '../schemas/target';
 import { PORT_SPAN } from '../infra/local/ports';
 import { ensureStack, stackStatus, stopStack, StackStartError } from '../infra/local/stack';
 import { LocalTarget } from '../activities/deploy/local-target';
@@ -14,6 +14,25 @@ import type { PodInfo, TargetEndpoints } from '../activities/deploy/types';
 import { createDeployActivities } from '../activities/deploy';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
+import { spawnSync } from 'node:child_process';
+import { up } from '../cli/commands/up';
+import { stopDevServer } from '../infra/temporal/dev-server';
+import { stopWorker } from '../infra/workers';
+import type { StatusReport } from '../infra/status';
+
+const CLI = path.join(__dirname, '..', 'cli', 'main.js');
+
+/** A TCP connection to host:port (an http:// prefix is dropped) is accepted. */
+async function connects(address: string): Promise<void> {
+  const [host, port] = address.replace(/^http:\/\//, '').split(':');
+  await new Promise<void>((resolve, reject) => {
+    const s = net.connect(Number(port), host ?? '127.0.0.1', () => {
+      s.destroy();
+      resolve();
+    });
+    s.once('error', (err) => reject(new Error(`${address} does not answer: ${err.message}`)));
+  });
+}
 
 async function waitFor<T>(check: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
   return (await waitUntil(check, ms, what)) as T;
@@ -185,6 +204,91 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
       (await stackStatus({ home })).map((p) => p.pid),
       pidsBefore,
     );
+  });
+
+  it('faultline ps shows every part of what `up` runs with its address and pid, every boutique pod included', async function () {
+    this.timeout(150_000);
+    // `faultline up` on this home: the dev server and both workers; the stack is the one this suite started.
+    const started = await up({ home, temporalPort: await freePort(), headless: true, stack: false });
+    try {
+      const ps = (args: string[]) =>
+        spawnSync(process.execPath, [CLI, 'ps', ...args], {
+          env: { ...process.env, FAULTLINE_HOME: home },
+          encoding: 'utf8',
+        });
+      const json = ps(['--json']);
+      assert.equal(json.status, 0, json.stderr);
+      const report = JSON.parse(json.stdout) as StatusReport;
+      const part = (name: string) => {
+        const p = report.parts.find((x) => x.name === name);
+        assert.ok(p, `ps lists ${name}`);
+        assert.ok(p.state === 'ready' || p.state === 'running', `${name}: ${p.state}`);
+        assert.ok(p.pid && !processGone(p.pid), `${name}: pid ${p.pid} is alive`);
+        assert.ok(p.address, `${name}: address`);
+        return { ...p, pid: p.pid, address: p.address };
+      };
+      const temporal = part('temporal dev server');
+      assert.equal(temporal.pid, started.temporal.pid);
+      assert.equal(temporal.address, started.temporal.address);
+      for (const w of started.workers) {
+        const p = part(`${w.kind} worker`);
+        assert.equal(p.pid, w.pid);
+        assert.match(p.address, new RegExp(`on ${started.temporal.address}$`));
+      }
+      const stackParts = await stackStatus({ home });
+      const wanted: Record<string, string> = {
+        redis: `127.0.0.1:${config.redisPort}`,
+        supervisor: `http://127.0.0.1:${config.supervisorPort}`,
+        'node-exporter': `http://127.0.0.1:${config.nodeExporterPort}`,
+        prometheus: `http://127.0.0.1:${config.prometheus.port}`,
+      };
+      for (const [name, address] of Object.entries(wanted)) {
+        const p = part(name);
+        assert.equal(p.state, 'ready', name);
+        assert.equal(p.address, address, name);
+        assert.equal(p.pid, stackParts.find((s) => s.name === name)?.pid, `${name}: the pid the stack recorded`);
+      }
+      // every address answers
+      for (const p of report.parts.filter((x) => x.pid && /^(http:\/\/)?127\.0\.0\.1:\d+$/.test(x.address ?? ''))) {
+        await connects(p.address ?? '');
+      }
+      await connects(temporal.address);
+      // the boutique: every service with its Service address and every pod with a live process
+      assert.deepEqual(report.services.map((s) => s.app).sort(), [...BOUTIQUE_SERVICES].sort());
+      const pods = await target.listPods({});
+      for (const s of report.services) {
+        await connects(s.address);
+        assert.ok(s.pods.length >= 1, `${s.app}: pods`);
+        for (const p of s.pods) {
+          assert.ok(p.pid && !processGone(p.pid), `${p.name}: pid ${p.pid} is alive`);
+          assert.ok(p.running && p.ready, `${p.name}: running and ready`);
+          assert.ok(
+            pods.some((x) => x.name === p.name && x.labels.app === s.app),
+            `${p.name} is a pod the supervisor lists`,
+          );
+        }
+      }
+      // the text form names every part with its pid and address, and every pod with its pid
+      const text = ps([]);
+      assert.equal(text.status, 0, text.stderr);
+      for (const p of report.parts) {
+        const line = text.stdout.split('\n').find((l) => l.startsWith(p.name));
+        assert.ok(line?.includes(`pid ${p.pid}`) && line.includes(p.address ?? ''), `${p.name}: ${line}`);
+      }
+      for (const s of report.services)
+        for (const p of s.pods) assert.ok(text.stdout.includes(`${p.name} pid ${p.pid}`));
+    } finally {
+      for (const kind of ['main', 'training'] as const) await stopWorker(kind, home);
+      await stopDevServer(path.join(home, 'temporal'));
+    }
+    const after = JSON.parse(
+      spawnSync(process.execPath, [CLI, 'ps', '--json'], {
+        env: { ...process.env, FAULTLINE_HOME: home },
+        encoding: 'utf8',
+      }).stdout,
+    ) as StatusReport;
+    for (const name of ['temporal dev server', 'main worker', 'training worker'])
+      assert.equal(after.parts.find((p) => p.name === name)?.state, 'stopped', `${name} stopped after down`);
   });
 
   it('completes a purchase through the frontend that reaches payment, shipping and email', async () => {

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { faultlineHome } from '../../infra/home';
 import { startDevServer, stopDevServer, type DevServerHandle } from '../../infra/temporal/dev-server';
-import { startWorker, stopWorker, workerStatus, type WorkerKind } from '../../infra/workers';
+import { formatStatus, statusReport } from '../../infra/status';
+import { startWorker, stopWorker, type WorkerKind } from '../../infra/workers';
 import { CliError, EXIT } from '../errors';
 import { ensureLocalStackForCli, stopLocalStackForCli } from './local-stack';
 
@@ -95,12 +96,10 @@ export function registerUpCommands(program: Command): void {
     });
   program
     .command('ps')
-    .description('what `faultline up` started and whether it is running')
-    .action(() => {
-      const home = faultlineHome();
-      for (const kind of ['main', 'training'] as const) {
-        const s = workerStatus(kind, home);
-        console.log(`${kind} worker: ${s.running ? `running (pid ${s.pid})` : 'stopped'}`);
-      }
+    .description('every part of the stack `faultline up` started: state, pid and address')
+    .option('--json', 'the report as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const report = await statusReport(faultlineHome());
+      console.log(opts.json ? JSON.stringify(report, null, 1) : formatStatus(report));
     });
 }

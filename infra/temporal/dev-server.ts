@@ -64,6 +64,38 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** What a started dev server records beside its pid file, for `faultline ps`. */
+export interface DevServerRecord {
+  pid: number;
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+  dbFile: string;
+}
+
+const RECORD_FILE = 'temporal.json';
+
+/**
+ * The dev server started from `dir`, if it is still that process (the pid runs the temporal CLI), with the
+ * addresses it was started on; undefined when none runs.
+ */
+export function devServerStatus(dir: string): DevServerRecord | undefined {
+  try {
+    const pid = Number(readFileSync(join(dir, 'temporal.pid'), 'utf8'));
+    if (!pid || !pidAlive(pid)) return undefined;
+    // pids are reused: where /proc exists, the pid must still run `temporal server start-dev`
+    if (existsSync('/proc/self') && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev'))
+      return undefined;
+    const rec = existsSync(join(dir, RECORD_FILE))
+      ? (JSON.parse(readFileSync(join(dir, RECORD_FILE), 'utf8')) as DevServerRecord)
+      : undefined;
+    // a server started before the record existed still shows, with its pid
+    return rec?.pid === pid ? rec : { pid, address: '?', namespace: '?', dbFile: join(dir, 'temporal.sqlite') };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Real readiness: a gRPC DescribeNamespace answered by the frontend, retried until the deadline. */
 export async function waitForTemporal(address: string, namespace: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -137,6 +169,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   child.unref();
   if (!child.pid) throw new Error('failed to start the temporal CLI');
   writeFileSync(pidFile, String(child.pid));
+  const record: DevServerRecord = { pid: child.pid, address, namespace, ...(uiUrl ? { uiUrl } : {}), dbFile };
+  writeFileSync(join(opts.dir, RECORD_FILE), JSON.stringify(record));
   let exited = null as number | null;
   child.once('exit', (code) => (exited = code ?? -1));
   try {
@@ -158,6 +192,7 @@ export async function stopDevServer(
   if (!existsSync(pidFile)) return false;
   const pid = Number(readFileSync(pidFile, 'utf8'));
   rmSync(pidFile, { force: true });
+  rmSync(join(dir, RECORD_FILE), { force: true });
   if (!pid || !pidAlive(pid)) return false;
   process.kill(pid, opts.signal ?? 'SIGTERM');
   const deadline = Date.now() + (opts.graceMs ?? 10_000);
