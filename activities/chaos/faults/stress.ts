@@ -87,6 +87,58 @@ function toStressSize(size: string): string {
   return size.replace(/([KMG])B$/, '$1').replace(/(\d)B$/, '$1');
 }
 
+/** How long a stress waits for its pod's cgroup to come back when the pod is between processes (killed, restarting). */
+const CGROUP_WAIT_MS = 2_000;
+
+/**
+ * The target pod's process and cgroups, ready to take the stress. A pod can die between the supervisor's answer
+ * and the charge (a pod-kill of the same burst): its cgroup is then gone (ENOENT), and its replacement gets a new
+ * one within a moment, so the lookup is retried for CGROUP_WAIT_MS. A pod still without a process after that runs
+ * the stress on the host, uncharged and said so in the fault's detail, as a StressChaos finds no container to
+ * enter. A cgroup that exists but cannot be written is a permission problem and fails the fault.
+ */
+async function podCgroups(
+  ctx: Parameters<Fault['apply']>[0],
+  type: string,
+  faultId: string,
+  podName: string,
+): Promise<{ podPid?: number; cgroups?: string[]; note?: string }> {
+  const deadline = Date.now() + CGROUP_WAIT_MS;
+  for (;;) {
+    let podPid: number | undefined;
+    let cgroups: string[] | undefined;
+    try {
+      ({ pid: podPid, cgroups } = await ctx.supervisor.podPid(podName));
+    } catch {
+      podPid = undefined; // no running process right now (killed, held, starting)
+    }
+    let gone = podPid === undefined;
+    for (const d of cgroups ?? []) {
+      try {
+        accessSync(join(d, 'cgroup.procs'), constants.W_OK);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') {
+          gone = true; // the pod died after the lookup: its cgroup went with it
+          break;
+        }
+        throw new Error(
+          `${type} ${faultId}: cannot charge the stress to pod ${podName}: ${join(d, 'cgroup.procs')} is not ` +
+            `writable (${code ?? String(err)}); run the worker as the same user as the supervisor (root)`,
+          { cause: err },
+        );
+      }
+    }
+    if (!gone) return { podPid, ...(cgroups ? { cgroups } : {}) };
+    if (Date.now() >= deadline) {
+      return {
+        note: `pod ${podName} had no running process for ${CGROUP_WAIT_MS} ms: stress ran on the host, uncharged`,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: ResolvedFault) => string[]): Fault {
   return {
     type,
@@ -96,28 +148,8 @@ function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: Resolved
       if (existing && stressAlive(existing.pid)) return; // a retry finds its fault
       const pod = fault.pods[0];
       if (!pod) throw new Error(`${type} ${fault.id}: no pod selected`);
-      let podPid: number | undefined;
-      let cgroups: string[] | undefined;
-      try {
-        ({ pid: podPid, cgroups } = await ctx.supervisor.podPid(pod.name));
-      } catch {
-        // the pod has no running process (killed, held, starting): the stress runs on the host, uncharged,
-        // as a StressChaos would find no container to enter; the pid file still names the pod
-        podPid = undefined;
-      }
-      if (cgroups) {
-        for (const d of cgroups) {
-          try {
-            accessSync(join(d, 'cgroup.procs'), constants.W_OK);
-          } catch (err) {
-            throw new Error(
-              `${type} ${fault.id}: cannot charge the stress to pod ${pod.name}: ${join(d, 'cgroup.procs')} is not ` +
-                `writable (${(err as NodeJS.ErrnoException).code ?? String(err)}); run the worker as the same user as the supervisor (root)`,
-              { cause: err },
-            );
-          }
-        }
-      }
+      const { podPid, cgroups, note } = await podCgroups(ctx, type, fault.id, pod.name);
+      if (note) fault.detail.chargeNote = note;
       // the timeout makes stress-ng end by itself even if every worker dies with it running
       const seconds = Math.max(1, Math.ceil((fault.endMs - Date.now()) / 1000));
       const args = [...argsFor(fault), '--timeout', `${seconds}s`, '--quiet'];
