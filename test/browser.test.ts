@@ -212,7 +212,12 @@ describe('browser: journey against the local boutique', function () {
       port,
       { readyPorts: () => [frontendPort], podAt: () => 'frontend-0' },
       faults,
-      { connection: () => undefined, noEndpoint: () => undefined, httpResponse: () => undefined, podBytes: () => undefined },
+      {
+        connection: () => undefined,
+        noEndpoint: () => undefined,
+        httpResponse: () => undefined,
+        podBytes: () => undefined,
+      },
       1000,
     );
     await proxy.listen();
