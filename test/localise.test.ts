@@ -9,6 +9,7 @@ import { modelSchema } from '../schemas/model';
 import type { FaultRecord } from '../schemas/fault-log';
 import { mulberry32 } from '../activities/random';
 import { evaluate } from '../activities/model/evaluate';
+import { createReportActivities } from '../activities/report';
 import {
   acAtK,
   avgAtK,
@@ -259,5 +260,30 @@ describe('localisation: dataset → evaluate → localise', function () {
     assert.equal(det.cases, 4);
     assert.ok(det.ac5 <= detected / 4 + 1e-9);
     assert.equal(saved.default.name, 'baro');
+    // The report reads localisation.json beside the evaluation: a section and results.json's `localisation`.
+    const rep = await createReportActivities().writeReport({
+      campaignId: 'c1',
+      campaignName: 'localise',
+      dataDir: dir,
+      configHash: 'h1',
+      status: 'completed',
+      phases: [],
+      traffic: [],
+      browser: [],
+      faultLogPath: logPath,
+      faultsInjected: 5,
+      dataset,
+      evaluation: head,
+    });
+    const html = await readFile(rep.htmlPath, 'utf8');
+    assert.match(html, /Which service is at fault/);
+    assert.match(html, /Default localiser: <b>baro<\/b>/);
+    assert.match(html, /<b>redis_cart<\/b>/);
+    const twin = JSON.parse(await readFile(rep.resultsJsonPath, 'utf8')) as {
+      sections: Record<string, string>;
+      localisation: LocalisationResults | null;
+    };
+    assert.equal(twin.sections.localisation, 'ok');
+    assert.equal(twin.localisation?.episodes.length, 4);
   });
 });

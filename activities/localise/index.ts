@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { heartbeat } from '@temporalio/activity';
 import { localise, type LocaliseInput, type LocalisationResults } from './localise';
 
@@ -16,12 +18,16 @@ export interface LocaliseSummary {
 
 export function createLocaliseActivities() {
   return {
-    localiseFaults: async (input: LocaliseInput): Promise<LocaliseSummary> => {
+    /** Null (with the reason logged by the caller) when the dataset has no fault episodes to localise. */
+    localiseFaults: async (input: LocaliseInput): Promise<LocaliseSummary | { skipped: string }> => {
       try {
         heartbeat({ stage: 'localise' });
       } catch {
         // outside an activity context (tests, CLI)
       }
+      // A dataset imported from files has labels but no fault log: nothing names a target service.
+      if (!existsSync(join(input.datasetDir, 'episodes.json')))
+        return { skipped: `${join(input.datasetDir, 'episodes.json')} is absent (no fault log behind the labels)` };
       const { path, results } = await localise(input);
       return summarise(path, results);
     },
