@@ -71,7 +71,12 @@ describe('localisation: metrics, rankers', () => {
     assert.equal(robustScore(down, 0, 5, 7, 'paper'), 5); // |−7 − 3| / 2
     assert.equal(robustScore(down, 0, 5, 7, 'rcaeval'), 0); // signed: max(−5, 0)
     assert.ok(Number.isNaN(robustScore([2, 2, 2, 2, 9], 0, 4, 5, 'rcaeval')), 'constant before onset: dropped');
-    assert.ok(robustScore([2, 2, 2, 2, 9], 0, 4, 5, 'paper') > 1e6, 'paper: a flat series that moves scores high');
+    assert.ok(Number.isNaN(robustScore([2, 2, 2, 2, 9], 0, 4, 5, 'paper')), 'constant before onset: dropped');
+    // IQR 0 but not constant (a blip in 8 points): paper falls back to the standard deviation,
+    // mean 1/8, std sqrt(7)/8; RCAEval divides by 1
+    const blip = [0, 0, 0, 0, 0, 0, 0, 1, 2];
+    assert.ok(Math.abs(robustScore(blip, 0, 8, 9, 'paper') - 2 / (Math.sqrt(7) / 8)) < 1e-12);
+    assert.equal(robustScore(blip, 0, 8, 9, 'rcaeval'), 2);
   });
 
   it('owners of series: per-service columns only, node-level left out; services ranked by their best series', () => {

@@ -20,10 +20,12 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 
 /**
  * The score of one series: `normal` = indices [normalFrom, onset), `anomalous` = [onset, end).
- * Returns NaN when the series is dropped (RCAEval: constant before onset) or either period is empty.
- * An IQR of 0 (paper variant) divides by the smallest positive spread instead of 0, so a series
- * flat before the onset that moves after it scores high rather than infinite (RobustScaler
- * likewise replaces a zero scale by 1).
+ * Returns NaN when the series is dropped (constant before the onset, both variants) or either period
+ * is empty. An IQR of 0 on a series that is not constant (paper variant: a mostly-flat series with
+ * rare blips, e.g. a quiet service's p95 latency) falls back to the normal period's standard
+ * deviation: dividing by a vanishing IQR let any blip outrank the target's own series (a first
+ * reduced benchmark run, bench/results/localisation-reduced.json, saw latency blips win). RCAEval
+ * replaces a zero scale by 1, as scikit-learn's RobustScaler does.
  */
 export function robustScore(
   x: ArrayLike<number>,
@@ -40,11 +42,16 @@ export function robustScore(
   normal.sort();
   const median = quantile(normal, 0.5);
   let iqr = quantile(normal, 0.75) - quantile(normal, 0.25);
-  if (variant === 'rcaeval') {
-    if ((normal[normal.length - 1] as number) === (normal[0] as number)) return Number.NaN;
-    if (iqr === 0) iqr = 1;
-  } else if (iqr === 0) {
-    iqr = 1e-9 + Math.abs(median) * 1e-6;
+  if ((normal[normal.length - 1] as number) === (normal[0] as number)) return Number.NaN;
+  if (iqr === 0) {
+    if (variant === 'rcaeval') iqr = 1;
+    else {
+      let mean = 0;
+      for (const v of normal) mean += v / normal.length;
+      let ss = 0;
+      for (const v of normal) ss += (v - mean) * (v - mean);
+      iqr = Math.sqrt(ss / normal.length);
+    }
   }
   let best = Number.NEGATIVE_INFINITY;
   for (let t = onset; t < end; t++) {
