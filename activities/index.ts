@@ -7,6 +7,7 @@ import { createMetricsActivities } from './metrics';
 import { createDatasetActivities } from './dataset';
 import { createModelActivities } from './model';
 import { createReportActivities } from './report';
+import { createLocaliseActivities } from './localise';
 
 export interface ActivityDeps {
   /** faultline's data root (FAULTLINE_HOME). */
@@ -25,5 +26,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatasetActivities(),
     ...createModelActivities(deps),
     ...createReportActivities(deps),
+    ...createLocaliseActivities(),
   };
 }

@@ -75,6 +75,13 @@ fi
 
 # ---- Python extras for the trainer (/usr/bin/python3 with Debian's torch) -------------------------------
 # (append idempotent lines here)
+# RCAEval 1.8.1 (PyPI; no base dependencies) with pandas and scikit-learn in its own venv, for the RCAEval
+# export check (bench/rcaeval_baro.py runs RCAEval's own BARO on `faultline dataset export --rcaeval`).
+if ! "$ROOT/.data/rcaeval-venv/bin/python" -c 'import RCAEval, pandas, sklearn' 2>/dev/null; then
+  log "installing RCAEval 1.8.1 into .data/rcaeval-venv"
+  mkdir -p "$ROOT/.data" && /usr/bin/python3 -m venv "$ROOT/.data/rcaeval-venv"
+  "$ROOT/.data/rcaeval-venv/bin/pip" install -q --disable-pip-version-check RCAEval==1.8.1 pandas scikit-learn
+fi
 # ---------------------------------------------------------------------------------------------------------
 
 exit 0

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,6 +12,7 @@ import {
 import { readArrowTable, writeArrowTable } from '../activities/metrics';
 import { datasetSchema } from '../schemas/dataset';
 import type { FaultRecord } from '../schemas/fault-log';
+import type { EpisodesFile } from '../activities/dataset/episodes';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const S = 1000;
@@ -197,6 +198,23 @@ describe('dataset labels', () => {
         for (let s = s0; s < s0 + 4; s++) any |= want[100 + s - 200] ? 1 : 0;
         assert.equal(labels.data[k], any, `test window starting at ${s0}`);
       }
+      // episodes.json: one per applied fault, in time order, with the windows it labelled (by hand:
+      // val = 17 baseline-tail windows then chaos starts 200..216; test starts 220..296; a window
+      // starting at s meets points s..s+3)
+      const eps = JSON.parse(await readFile(join(ref.dir, 'episodes.json'), 'utf8')) as EpisodesFile;
+      assert.deepEqual(
+        eps.episodes.map((e) => [e.id, e.type, e.services, e.windows]),
+        [
+          ['f', 'pod-kill', ['cartservice'], {}], // in the baseline: labels nothing
+          ['a', 'pod-kill', ['cartservice'], { val: [24, 34] }], // points 210..219 → starts 207..216
+          ['b', 'cpu-stress', ['cartservice'], { test: [8, 25] }], // 231..244 → 228..244
+          ['d', 'network-delay', ['cartservice'], { test: [19, 36] }], // 242..255 → 239..255
+          ['e', 'http-abort', ['cartservice'], { test: [67, 77] }], // 290..299 → 287..296
+        ],
+      );
+      assert.equal(eps.episodes[1]!.appliedMs, T0 + 210_000);
+      assert.equal(eps.episodes[1]!.endMs, T0 + 219_500);
+      assert.equal(eps.episodes[4]!.endMs, null);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

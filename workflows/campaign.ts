@@ -25,6 +25,7 @@ import type { createDatasetActivities } from '../activities/dataset';
 import type { createModelActivities } from '../activities/model';
 import type { createTrainingActivities } from '../activities/model/training-index';
 import type { createReportActivities } from '../activities/report';
+import type { createLocaliseActivities } from '../activities/localise';
 import type { TargetEndpoints } from '../activities/deploy/types';
 import type { LoadRunSummary } from '../activities/traffic/types';
 import type { BrowserProbeSummary } from '../activities/browser/types';
@@ -61,7 +62,8 @@ type Activities = ReturnType<typeof createCampaignActivities> &
   ReturnType<typeof createMetricsActivities> &
   ReturnType<typeof createDatasetActivities> &
   ReturnType<typeof createModelActivities> &
-  ReturnType<typeof createReportActivities>;
+  ReturnType<typeof createReportActivities> &
+  ReturnType<typeof createLocaliseActivities>;
 type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 
 /**
@@ -69,6 +71,9 @@ type TrainingActivities = ReturnType<typeof createTrainingActivities>;
  * recorded in history). Histories from before it parse in the workflow, as they did when recorded.
  */
 export const RESOLVED_CONFIG_PATCH = 'resolved-config';
+
+/** Patch id of the localisation step after evaluate (histories recorded before it replay without it). */
+export const LOCALISE_PATCH = 'localise-step';
 
 /** Patch id of the dataset phase's imported-dataset branch. */
 export const IMPORTED_DATASET_PATCH = 'imported-dataset';
@@ -109,6 +114,12 @@ const trainer = proxyActivities<TrainingActivities>({
   heartbeatTimeout: '30s',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: { initialInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Localisation reads files and ranks a few hundred episodes: a failure is logged, so two attempts suffice. */
+const localiser = proxyActivities<Activities>({
+  startToCloseTimeout: '30m',
+  retry: { initialInterval: '2s', maximumAttempts: 2, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
 /** Fault cleanup must finish even when everything else is going wrong: short, many attempts. */
@@ -420,6 +431,17 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
       if (!dataset || !trained)
         throw ApplicationFailure.nonRetryable('evaluate needs the dataset and train phases', 'InvalidConfig');
       headline = await longRunning.evaluateModel({ campaignId, dataDir, dataset, trained, model: config.model });
+      // Which service is at fault, for each fault episode (localisation.json beside results.json; the
+      // report reads it). A failure here costs the localisation section, not the campaign.
+      if (patched(LOCALISE_PATCH)) {
+        try {
+          const loc = await localiser.localiseFaults({ datasetDir: dataset.dir, resultsPath: headline.resultsPath });
+          log.info('localisation', { ...loc });
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          log.error('localisation failed', { error: String(err) });
+        }
+      }
     });
   } catch (err) {
     // An ActivityFailure's own message is generic ("Activity task failed"); the cause says what went wrong.

@@ -11,6 +11,7 @@ import { labelPoints, maskNamer, type PointLabels } from './label';
 import { cleanColumns, type CleanReport, type Segment } from './clean';
 import { clipRange, fitScaler, scaleRowMajor, type ScalerParams } from './scaler';
 import { concatWindows, makeWindows, type WindowSet } from './windows';
+import { faultEpisodes } from './episodes';
 import { NpyWriter, writeNpySync } from './npy';
 import { csvThreadsBeside, writeReferenceCsv } from './csv';
 import { renderCardMarkdown, type DatasetCard } from './card';
@@ -175,7 +176,10 @@ export async function buildDatasetFromTables(args: BuildArgs): Promise<BuildResu
     faults: { applied: labels.applied, ignored: labels.ignored, reachingOutsideChaos: labels.outsideRange },
     windowLabel: cfg.windowLabel,
   };
-  return buildDatasetFromColumns({ ...args, data, labels, labelling }, watch);
+  return buildDatasetFromColumns(
+    { ...args, data, labels, labelling, episodes: { faults: args.faults, marginMs: labelMarginMs } },
+    watch,
+  );
 }
 
 export interface ColumnsBuildArgs {
@@ -193,6 +197,8 @@ export interface ColumnsBuildArgs {
   maxGapPoints?: number;
   /** Where the data came from when it was imported from files (the card's `import` section). */
   imported?: DatasetCard['import'];
+  /** The fault log behind the labels: episodes.json (per-episode ground truth) is written from it. */
+  episodes?: { faults: readonly FaultRecord[]; marginMs: number };
 }
 
 /** Clean → scale → window → write, on columns already loaded and labelled (campaign tables or imported CSV). */
@@ -294,6 +300,10 @@ export async function buildDatasetFromColumns(
     await writeFile(join(args.outDir, `${split}_fault_types.json`), JSON.stringify(typeNames));
   }
   await writeFile(join(args.outDir, 'features.json'), JSON.stringify(modelNames));
+  if (args.episodes) {
+    const eps = faultEpisodes(args.episodes.faults, args.episodes.marginMs, ts, windows, W, cfg.windowLabel);
+    await writeFile(join(args.outDir, 'episodes.json'), JSON.stringify(eps, null, 1));
+  }
   await writeFile(join(args.outDir, 'scaler.json'), JSON.stringify(scaler, null, 1));
   await lap('write-npy');
 

@@ -18,6 +18,7 @@ export interface BuildDatasetInput {
  *   {train,val,test}_labels.npy      uint8 [n] window label (1 = anomalous)
  *   {train,val,test}_times.npy       float64 [n, 2] window start/end, epoch ms
  *   {train,val,test}_fault_types.json  (string | null)[] fault type per window (null = normal)
+ *   episodes.json                    per injected fault: target service(s), kind, interval and windows (episodes.ts)
  *   points.arrow                     the labelled, cleaned point table (timestamp, features, is_anomaly, fault_type)
  *   dataset.csv                      reference layout: window_start, window_end, Normal/Attack, features...
  *   scaler.json, card.json, card.md

@@ -23,6 +23,8 @@ import {
   type XY,
 } from './svg';
 import { CSS } from './style';
+import { localisationSectionBody } from './localisation-section';
+import type { LocalisationResults } from '../localise/localise';
 
 export interface HistoryEpoch {
   epoch: number;
@@ -60,6 +62,8 @@ export interface ReportResults {
   } | null;
   training: { device: string; epochs: number; seconds: number; history: HistoryEpoch[] } | null;
   evaluation: EvaluationResults | null;
+  /** root-cause localisation (localisation.json beside the evaluation's results.json); null when not run */
+  localisation: LocalisationResults | null;
   history: HistoryComparison | null;
   errors: Record<string, string>;
 }
@@ -312,6 +316,15 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     'faults',
     () => Promise.resolve(input.faultLogPath && existsSync(input.faultLogPath) ? readFaultLog(input.faultLogPath) : []),
     [] as FaultRecord[],
+  );
+  // The localisation step writes localisation.json beside the evaluation's results.json.
+  const localisation = await attempt(
+    'localisation',
+    () =>
+      readJson<LocalisationResults>(
+        input.evaluation?.resultsPath ? join(input.evaluation.resultsPath, '..', 'localisation.json') : undefined,
+      ),
+    null,
   );
   const history = await attempt('training', () => readHistory(input.trained?.historyPath), [] as HistoryEpoch[]);
   const cardJson = await attempt('dataset', () => readJson<Partial<DatasetCard>>(input.dataset?.cardPath), null);
@@ -767,6 +780,21 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     sections.confusion = sections.curves!;
   }
 
+  // ---- root-cause localisation
+  if (localisation) {
+    body.push(section('localisation', 'Which service is at fault', localisationSectionBody(localisation)));
+    sections.localisation = 'ok';
+  } else {
+    body.push(
+      section(
+        'localisation',
+        'Which service is at fault',
+        notRun('Localisation', errors.localisation ?? 'not run (no localisation.json beside the evaluation)'),
+      ),
+    );
+    sections.localisation = errors.localisation ? 'error' : 'not run';
+  }
+
   // ---- traffic
   if (input.traffic.length) {
     const rows = input.traffic.map((t) => [
@@ -950,6 +978,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     ['curves', 'ROC / PR'],
     ['faults-detected', 'Per fault'],
     ['baselines', 'Detectors'],
+    ['localisation', 'Localisation'],
     ['traffic', 'Traffic'],
     ['browser', 'Browser'],
     ['dataset', 'Dataset'],
@@ -1002,6 +1031,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       ? { device: input.trained.device, epochs: input.trained.epochs, seconds: input.trained.seconds, history }
       : null,
     evaluation,
+    localisation,
     history: comparison,
     errors,
   };

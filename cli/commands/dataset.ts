@@ -16,6 +16,16 @@ import { datasetSchema, type DatasetConfig } from '../../schemas/dataset';
 import { campaignDir, faultlineHome } from '../../infra/home';
 import { CliError, EXIT } from '../errors';
 import { registerImportCommands } from './dataset-import';
+import { exportRcaeval } from '../../activities/localise/rcaeval-export';
+
+interface ExportOptions {
+  csv?: boolean;
+  out?: string;
+  split?: string;
+  scaled?: boolean;
+  rcaeval?: string;
+  system: string;
+}
 
 /** A campaign id (under $FAULTLINE_HOME/campaigns) or a campaign directory. */
 export function resolveCampaignDir(campaign: string): string {
@@ -163,8 +173,29 @@ export function registerDatasetCommands(program: Command): void {
     .option('-o, --out <file>', 'output file (default <campaign>/dataset/export[-<split>].csv)')
     .option('--split <split>', 'only the points of one split: train, val or test')
     .option('--scaled', 'write the scaled values the model sees instead of the cleaned values in their units')
-    .action(async (campaign: string, opts: { csv?: boolean; out?: string; split?: string; scaled?: boolean }) => {
-      if (!opts.csv) throw new CliError('choose a format: --csv', EXIT.usage);
+    .option(
+      '--rcaeval <dir>',
+      'write the fault episodes as RCAEval metric cases: <dir>/<system>/<service>_<fault>/<n>/{data.csv,inject_time.txt}',
+    )
+    .option('--system <name>', 'the RCAEval system folder (with --rcaeval)', 'faultline')
+    .action(async (campaign: string, opts: ExportOptions) => {
+      if (opts.rcaeval !== undefined) {
+        if (opts.csv) throw new CliError('choose one format: --csv or --rcaeval', EXIT.usage);
+        const dir = resolveCampaignDir(campaign);
+        let cases;
+        try {
+          cases = await exportRcaeval({
+            datasetDir: join(dir, 'dataset'),
+            outRoot: resolve(opts.rcaeval),
+            system: opts.system,
+          });
+        } catch (err) {
+          throw new CliError((err as Error).message, EXIT.usage);
+        }
+        console.log(`${cases.length} RCAEval cases → ${join(resolve(opts.rcaeval), opts.system)}`);
+        return;
+      }
+      if (!opts.csv) throw new CliError('choose a format: --csv or --rcaeval <dir>', EXIT.usage);
       if (opts.split && !['train', 'val', 'test'].includes(opts.split))
         throw new CliError(`--split must be train, val or test, not "${opts.split}"`, EXIT.usage);
       const dir = resolveCampaignDir(campaign);

@@ -1,0 +1,258 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readArrowTable } from '../metrics/arrow-table';
+import { readNpyAs } from '../dataset/npy';
+import { lowerBound } from '../dataset/label';
+import type { EpisodesFile, FaultEpisode } from '../dataset/episodes';
+import type { EvaluationResults } from '../model/evaluate';
+import { applyAlarmRule } from '../model/alarms';
+import { baroScores } from './baro';
+import { rankServices, type ServiceRanking } from './rank';
+import { randomRanking } from './random-ranker';
+import { candidateServices, seriesOwner, serviceKey } from './series';
+import { nearestWindowAttribution, usadAttribution } from './attribution';
+import { scoreCases, type LocalisationCase, type LocalisationScore } from './metrics';
+
+/** The rankers, in report order. */
+export const RANKERS = ['baro', 'baro-rcaeval', 'usad-attribution', 'nearest-window-attribution', 'random'] as const;
+export type RankerName = (typeof RANKERS)[number];
+export type View = 'detected' | 'injection';
+
+/**
+ * faultline's default localiser, and why: BARO's RobustScorer needs no model and no labels, and it
+ * scores every per-service series the campaign collected; the detectors' attributions only see
+ * dataset.modelFeatures (often a subset), through windows scaled on the baseline. Fixed in advance,
+ * never picked on the test episodes it is scored on.
+ */
+export const DEFAULT_LOCALISER: { name: RankerName; why: string } = {
+  name: 'baro',
+  why: "BARO's RobustScorer (as the paper states it) is label-free and model-free and scores every per-service series collected, while a detector's attribution sees only the model's input features; fixed in advance, not chosen on the episodes it is scored on",
+};
+
+/** Which attribution is the chosen detector's own (nearest-window-stream divides the same distance). */
+export function detectorAttribution(detector: string): RankerName | null {
+  if (detector === 'usad') return 'usad-attribution';
+  if (detector === 'nearest-window' || detector === 'nearest-window-stream') return 'nearest-window-attribution';
+  return null;
+}
+
+export interface RankerOutcome {
+  /** every candidate service, best first */
+  ranking: string[];
+  top: string[];
+  /** 1-based rank of the true service (null: not among the candidates) */
+  truthRank: number | null;
+  /** the series that gave each of the top three its score (rankers without series: empty) */
+  drivers: Array<string | null>;
+}
+
+export interface RankedView {
+  /** onset the ranking was computed from, UTC ms (null: not detected) */
+  onsetMs: number | null;
+  rankers: Partial<Record<RankerName, RankerOutcome>>;
+}
+
+export interface EpisodeLocalisation {
+  id: string;
+  type: string;
+  truth: string[];
+  appliedMs: number;
+  endMs: number | null;
+  detected: boolean;
+  views: Record<View, RankedView>;
+  /** wall time of every ranker on both views, ms */
+  timeMs: number;
+}
+
+export interface LocalisationResults {
+  candidates: string[];
+  default: { name: RankerName; why: string };
+  /** the chosen detector and its own attribution ranker (null when it has none, e.g. an ensemble) */
+  detector: { name: string; attribution: RankerName | null; why: string };
+  /** rankers left out, and why */
+  absent: Partial<Record<RankerName, string>>;
+  normalMs: number;
+  /** scores per view → population → ranker → 'overall' | fault kind */
+  scores: Record<View, Record<'all' | 'detected', Partial<Record<RankerName, Record<string, LocalisationScore>>>>>;
+  episodes: EpisodeLocalisation[];
+  /** episodes outside the test split (used for thresholds) are not scored */
+  skipped: number;
+  timing: { meanMs: number; maxMs: number; totalMs: number };
+}
+
+export interface LocaliseInput {
+  /** the dataset directory (points.arrow, episodes.json, {train,test}.npy, test_times.npy, features.json) */
+  datasetDir: string;
+  /** results.json of the evaluation (chosen detector, its alarm rule, the ONNX model, α/β) */
+  resultsPath: string;
+  /** the normal period before an onset BARO fits its median and IQR on (default 5 min) */
+  normalMs?: number;
+  /** at most this many windows from the onset on feed an attribution (default 30) */
+  maxWindows?: number;
+  seed?: number;
+  /** where localisation.json goes (default beside results.json) */
+  outPath?: string;
+}
+
+/** Ranks services for every fault episode of the test split, both views, every ranker; scores them. */
+export async function localise(input: LocaliseInput): Promise<{ path: string; results: LocalisationResults }> {
+  const normalMs = input.normalMs ?? 300_000;
+  const maxWindows = input.maxWindows ?? 30;
+  const seed = input.seed ?? 1;
+  const dir = input.datasetDir;
+  const need = (f: string) => {
+    const p = join(dir, f);
+    if (!existsSync(p))
+      throw new Error(`${p} is missing: localisation needs a dataset built from a fault log (faultline dataset)`);
+    return p;
+  };
+  const epFile = JSON.parse(await readFile(need('episodes.json'), 'utf8')) as EpisodesFile;
+  const results = JSON.parse(await readFile(input.resultsPath, 'utf8')) as EvaluationResults;
+  const points = await readArrowTable(need('points.arrow'));
+  const ts = points.columns.get('timestamp');
+  if (!ts) throw new Error(`${join(dir, 'points.arrow')}: no timestamp column`);
+  const svcCols = new Map<string, Float64Array>();
+  for (const n of points.names) if (seriesOwner(n)) svcCols.set(n, points.columns.get(n)!);
+  const candidates = candidateServices([...svcCols.keys()]);
+  const features = JSON.parse(await readFile(need('features.json'), 'utf8')) as string[];
+  const test = await readNpyAs(need('test.npy'), 'float32');
+  const train = await readNpyAs(need('train.npy'), 'float32');
+  const times = (await readNpyAs(need('test_times.npy'), 'float64')).data;
+  const W = test.shape[1] ?? 1;
+  const F = features.length;
+
+  // The chosen detector's alarms on the test split: an episode's detected onset is the end of its first
+  // alarmed window (the moment the alarm would be raised).
+  const detName = results.chosen.detector;
+  const det = results.detectors.find((d) => d.name === detName);
+  const scoresPath = join(input.resultsPath, '..', `scores-${detName}.npy`);
+  const absent: LocalisationResults['absent'] = {};
+  let alarm: Uint8Array | null = null;
+  if (det?.alarm && existsSync(scoresPath)) {
+    alarm = applyAlarmRule((await readNpyAs(scoresPath, 'float64')).data, times, det.alarm.rule);
+  }
+  const onnx = results.onnxPath && existsSync(results.onnxPath) ? results.onnxPath : null;
+  if (!onnx) absent['usad-attribution'] = `the USAD model ${results.onnxPath || '(none)'} is not on disk`;
+  if (train.shape[0] === 0) absent['nearest-window-attribution'] = 'the training split has no window';
+
+  const testEps = epFile.episodes.filter((e) => e.windows.test);
+  const out: EpisodeLocalisation[] = [];
+  for (const [i, ep] of testEps.entries()) {
+    const t0 = performance.now();
+    const [wFrom, wTo] = ep.windows.test!;
+    let detWin: number | null = null;
+    if (alarm) for (let k = wFrom; k < wTo && detWin === null; k++) if (alarm[k]) detWin = k;
+    const truth = ep.services.map(serviceKey);
+    // The normal period stops at the previous episode's end: its effects are not "normal".
+    const prevEnd = epFile.episodes[epFile.episodes.indexOf(ep) - 1]?.endMs ?? 0;
+    const view = async (onsetMs: number | null, win: number): Promise<RankedView> => {
+      if (onsetMs === null) return { onsetMs: null, rankers: {} };
+      const rankers: RankedView['rankers'] = {};
+      const put = (name: RankerName, r: ServiceRanking | string[]) => {
+        const services = Array.isArray(r) ? r : r.services;
+        const rank = services.findIndex((s) => truth.includes(s));
+        rankers[name] = {
+          top: services.slice(0, 3),
+          truthRank: rank < 0 ? null : rank + 1,
+          drivers: Array.isArray(r) ? [] : r.drivers.slice(0, 3),
+          ranking: services,
+        };
+      };
+      const onset = lowerBound(ts, onsetMs);
+      const normalFrom = Math.max(lowerBound(ts, onsetMs - normalMs), lowerBound(ts, Math.min(prevEnd, onsetMs)));
+      const end = ep.endMs === null ? ts.length : Math.max(onset + 1, lowerBound(ts, ep.endMs));
+      for (const variant of ['paper', 'rcaeval'] as const) {
+        const s = baroScores(svcCols, normalFrom, onset, Math.min(ts.length, end), variant);
+        put(variant === 'paper' ? 'baro' : 'baro-rcaeval', rankServices(s, candidates));
+      }
+      const wEnd = Math.min(wTo, win + maxWindows);
+      const slice = test.data.subarray(win * W * F, wEnd * W * F);
+      const byFeature = (a: Float64Array) => new Map(features.map((f, j) => [f, a[j]!]));
+      if (!absent['nearest-window-attribution'])
+        put(
+          'nearest-window-attribution',
+          rankServices(byFeature(nearestWindowAttribution(train.data, slice, W, F)), candidates),
+        );
+      if (onnx)
+        put(
+          'usad-attribution',
+          rankServices(byFeature(await usadAttribution(onnx, slice, W, F, results.alpha, results.beta)), candidates),
+        );
+      put('random', randomRanking(candidates, seed + i));
+      return { onsetMs, rankers };
+    };
+    const detected = detWin !== null;
+    const views: Record<View, RankedView> = {
+      detected: await view(detected ? times[2 * detWin! + 1]! : null, detWin ?? wFrom),
+      injection: await view(ep.appliedMs, wFrom),
+    };
+    out.push({
+      id: ep.id,
+      type: ep.type,
+      truth,
+      appliedMs: ep.appliedMs,
+      endMs: ep.endMs,
+      detected,
+      views,
+      timeMs: performance.now() - t0,
+    });
+  }
+
+  const scores = scoreAll(out, seed);
+  const tm = out.map((e) => e.timeMs);
+  const res: LocalisationResults = {
+    candidates,
+    default: DEFAULT_LOCALISER,
+    detector: {
+      name: detName,
+      attribution: detectorAttribution(detName),
+      why:
+        detectorAttribution(detName) === null
+          ? `${detName} has no per-feature error to attribute; the USAD and nearest-window attributions are shown instead`
+          : `${detName}'s own per-feature error`,
+    },
+    absent,
+    normalMs,
+    scores,
+    episodes: out,
+    skipped: epFile.episodes.length - testEps.length,
+    timing: {
+      meanMs: tm.length ? tm.reduce((a, b) => a + b, 0) / tm.length : 0,
+      maxMs: tm.length ? Math.max(...tm) : 0,
+      totalMs: tm.reduce((a, b) => a + b, 0),
+    },
+  };
+  const path = input.outPath ?? join(input.resultsPath, '..', 'localisation.json');
+  await writeFile(
+    path,
+    JSON.stringify(res, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
+  );
+  return { path, results: res };
+}
+
+/** AC@k and Avg@k per view, population (all injected / detected only), ranker, and fault kind. */
+export function scoreAll(eps: readonly EpisodeLocalisation[], seed = 1): LocalisationResults['scores'] {
+  const out = {} as LocalisationResults['scores'];
+  for (const view of ['detected', 'injection'] as const) {
+    out[view] = { all: {}, detected: {} };
+    for (const pop of ['all', 'detected'] as const) {
+      const pool = pop === 'all' ? eps : eps.filter((e) => e.detected);
+      for (const r of RANKERS) {
+        if (!pool.some((e) => e.views[view].rankers[r] || e.views[view].onsetMs === null)) continue;
+        if (!eps.some((e) => e.views.injection.rankers[r])) continue;
+        const cases = (sub: readonly EpisodeLocalisation[]): LocalisationCase[] =>
+          sub.map((e) => {
+            return { ranking: e.views[view].rankers[r]?.ranking ?? null, truth: e.truth };
+          });
+        const byKind: Record<string, LocalisationScore> = { overall: scoreCases(cases(pool), seed) };
+        for (const kind of [...new Set(pool.map((e) => e.type))].sort())
+          byKind[kind] = scoreCases(cases(pool.filter((e) => e.type === kind)), seed);
+        out[view][pop][r] = byKind;
+      }
+    }
+  }
+  return out;
+}
+
+export type { FaultEpisode };
