@@ -220,6 +220,28 @@ function recoveryStats(faults: FaultRecord[]): {
   return { faults: values.length, meanMs: mean, p95Ms: p95, values };
 }
 
+/** Chaos Mesh kinds that act through its chaos daemon on the node (tc, stress-ng, the HTTP proxy), not the API. */
+const CHAOS_DAEMON_FAULTS = new Set([
+  'network-delay',
+  'network-loss',
+  'cpu-stress',
+  'memory-stress',
+  'http-abort',
+  'http-delay',
+]);
+
+/** On Kubernetes: which logged faults need Chaos Mesh's node daemon, whose effect a simulated node cannot show. */
+function daemonFaultNote(input: ReportInput, faults: FaultRecord[]): string {
+  if (input.endpoints?.kind !== 'kubernetes') return '';
+  const kinds = [...new Set(faults.filter((f) => CHAOS_DAEMON_FAULTS.has(f.type)).map((f) => f.type))].sort();
+  if (!kinds.length) return '';
+  return (
+    `<p class="note">${esc(kinds.join(', '))}: Chaos Mesh applies these through its chaos daemon in the node's container runtime. ` +
+    'Their objects were created, recorded and removed as logged; where the nodes run no containers (a kwok-simulated node, as in ' +
+    '<code>faultline cluster up</code>) their effect cannot be observed without a container runtime, and the windows labelled with them carry no signal.</p>'
+  );
+}
+
 function notRun(what: string, why = 'not run'): string {
   return `<div class="notrun"><strong>${esc(what)}:</strong> ${esc(why)}.</div>`;
 }
@@ -917,6 +939,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
         'faultlog',
         'Fault log',
         `<p class="note">${faults.length} faults; ${rec.faults} with observed recovery, mean ${ms(rec.meanMs)}, p95 ${ms(rec.p95Ms)} (from removal to healthy). Times UTC.${faults.length > shown.length ? ` First ${shown.length} shown; all are in results.json's source log.` : ''}</p>` +
+          daemonFaultNote(input, faults) +
           `<div class="scroll">${table(['id', 'type', 'target', 'planned', 'applied', 'removed', 'recovered', 'recovery', 'status'], rows, 'small faultlog')}</div>`,
       ),
     );

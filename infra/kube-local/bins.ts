@@ -18,6 +18,8 @@ export const CLUSTER_BINARIES = [
 export type ClusterBinary = (typeof CLUSTER_BINARIES)[number];
 /** The Chaos Mesh CRD bundle of the same module as the controller (build.sh copies manifests/crd.yaml). */
 export const CHAOS_MESH_CRD_FILE = 'chaos-mesh-crd.yaml';
+/** Its documents as JSON, written beside it by the first cluster start (infra/kube-local/crds.ts loadCrds). */
+export const CHAOS_MESH_CRD_JSON = 'chaos-mesh-crd.json';
 
 export function buildScriptPath(): string {
   return path.join(repoRoot(), 'infra', 'kube-local', 'build.sh');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { faultlineHome } from '../home';
 import { alive, withLock } from '../local/stack';
 import { BootstrapApi } from './api';
-import { CHAOS_MESH_CRD_FILE, defaultBinDir, requireBinaries } from './bins';
+import { CHAOS_MESH_CRD_FILE, CHAOS_MESH_CRD_JSON, defaultBinDir, requireBinaries } from './bins';
 import { ensurePki, pkiPaths } from './certs';
 import {
   CLUSTER_PORT_SPAN,
@@ -15,7 +15,7 @@ import {
   prometheusConfigFor,
   type ClusterPorts,
 } from './components';
-import { KWOK_CRD_FILE, applyCrds, crdsServed } from './crds';
+import { KWOK_CRD_FILE, applyCrds, crdsServed, loadCrds } from './crds';
 import { ClusterError } from './errors';
 import { writeKubeconfig } from './kubeconfig';
 import {
@@ -360,6 +360,10 @@ export async function clusterUp(opts: ClusterUpOptions = {}): Promise<ClusterInf
         clientKey: pki.adminKey,
       });
       start('kube-apiserver');
+      // the CRDs' JSON form, converted once per machine (cached beside the bundle) while the API server starts
+      const crdFile = path.join(binDir, CHAOS_MESH_CRD_FILE);
+      const crdJson = path.join(binDir, CHAOS_MESH_CRD_JSON);
+      loadCrds(crdFile, crdJson);
       await healthy('kube-apiserver');
       progress(`kube-apiserver ready (${elapsed()})`);
       const others = ['kube-controller-manager', 'kube-scheduler', 'kube-state-metrics'];
@@ -376,11 +380,13 @@ export async function clusterUp(opts: ClusterUpOptions = {}): Promise<ClusterInf
           await healthy('kwok');
         })(),
         (async () => {
-          const crds = await applyCrds(a, path.join(binDir, CHAOS_MESH_CRD_FILE));
+          const crds = await applyCrds(a, crdFile, { jsonCache: crdJson });
+          progress(`${crds.length} Chaos Mesh CRDs applied (${elapsed()})`);
           await until('Chaos Mesh CRDs served', () => crdsServed(a, crds), deadline, ac.signal);
           progress(`${crds.length} Chaos Mesh CRDs established (${elapsed()})`);
           start('chaos-controller-manager');
           await healthy('chaos-controller-manager');
+          progress(`chaos-controller-manager's controllers running (${elapsed()})`);
         })(),
         (async () => {
           const res = await a.request('POST', '/api/v1/nodes', JSON.stringify(nodeObject(NODE_NAME)));

@@ -3,7 +3,7 @@ import type { BootstrapApi } from './api';
 import type { ClusterPki } from './certs';
 import { httpOk } from './health';
 import { clusterPrometheusConfig, prometheusComponents } from './prometheus';
-import type { ComponentSpec } from './processes';
+import { logSinceStart, type ComponentSpec } from './processes';
 import { KWOK_NODE_ANNOTATION } from './stages';
 
 /** The cluster's ports, in this order from its base port (`faultline cluster up --base-port`). */
@@ -223,6 +223,11 @@ export function planComponents(p: PlanInput): ComponentSpec[] {
       ],
       address: `http://${local(ports.chaosMetrics)}/metrics`,
       health: () => httpOk(`http://${local(ports.chaosMetrics)}/metrics`, { timeoutMs: 3000 }),
+      // /metrics answers while the informers still sync; ready once the PodChaos controller's workers run
+      ready: async () =>
+        /Starting workers.*"controllerKind": "PodChaos"/.test(
+          logSinceStart(path.join(p.dir, 'logs', 'chaos-controller-manager.log')),
+        ) && httpOk(`http://${local(ports.chaosMetrics)}/metrics`, { timeoutMs: 3000 }),
     },
   ];
   if (p.prometheus) {

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { repoRoot } from '../local/paths';
 import type { BootstrapApi } from './api';
 import { ClusterError } from './errors';
@@ -10,6 +11,8 @@ export interface CrdDocument {
   plural: string;
   /** The document as YAML (server-side apply takes YAML as is). */
   yaml: string;
+  /** The same as JSON, when known: the API server decodes it faster (it is YAML too, for the apply). */
+  json?: string;
 }
 
 export const CLUSTER_FIELD_MANAGER = 'faultline-cluster';
@@ -36,8 +39,12 @@ export function crdDocuments(text: string): CrdDocument[] {
  * Server-side applies every CRD of the bundle (client-side apply cannot: the bundle's objects exceed the
  * last-applied annotation's size limit), a few requests at a time.
  */
-export async function applyCrds(api: BootstrapApi, file: string): Promise<CrdDocument[]> {
-  const crds = crdDocuments(readFileSync(file, 'utf8'));
+export async function applyCrds(
+  api: BootstrapApi,
+  file: string,
+  opts: { jsonCache?: string } = {},
+): Promise<CrdDocument[]> {
+  const crds = opts.jsonCache ? loadCrds(file, opts.jsonCache) : crdDocuments(readFileSync(file, 'utf8'));
   let next = 0;
   const worker = async () => {
     while (next < crds.length) {
@@ -45,7 +52,7 @@ export async function applyCrds(api: BootstrapApi, file: string): Promise<CrdDoc
       const res = await api.request(
         'PATCH',
         `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.name}?fieldManager=${CLUSTER_FIELD_MANAGER}&force=true`,
-        crd.yaml,
+        crd.json ?? crd.yaml,
         'application/apply-patch+yaml',
         60_000,
       );
@@ -74,4 +81,27 @@ export async function crdsServed(api: BootstrapApi, crds: CrdDocument[], version
     for (const p of plurals) if (!served.has(p)) return false;
   }
   return true;
+}
+
+/**
+ * The bundle's CRDs with their JSON form, kept in `jsonCache` (rewritten when the bundle changes): converting
+ * the 3 MB of YAML takes over a second, sending JSON saves the API server about as much per start.
+ */
+export function loadCrds(file: string, jsonCache: string): CrdDocument[] {
+  const st = statSync(file);
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  try {
+    const cached = JSON.parse(readFileSync(jsonCache, 'utf8')) as { stamp: string; crds: CrdDocument[] };
+    if (cached.stamp === stamp) return cached.crds;
+  } catch {
+    // none yet, or unreadable: convert
+  }
+  const crds = crdDocuments(readFileSync(file, 'utf8')).map((c) => ({ ...c, json: JSON.stringify(parse(c.yaml)) }));
+  try {
+    writeFileSync(`${jsonCache}.tmp`, JSON.stringify({ stamp, crds }));
+    renameSync(`${jsonCache}.tmp`, jsonCache);
+  } catch {
+    // not writable: convert again next time
+  }
+  return crds;
 }

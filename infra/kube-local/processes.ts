@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { alive, describeListener, logTail, portFree, stopPid, type PidRecord } from '../local/stack';
 import { environOf, processesMarked, processGone, waitGone } from '../local/supervisor/state';
@@ -21,6 +21,8 @@ export interface ComponentSpec {
   /** What `status` shows: a URL or host:port. */
   address: string;
   health: () => Promise<boolean>;
+  /** Start-up is over (default: health). E.g. Chaos Mesh's manager answers /metrics before its controllers run. */
+  ready?: () => Promise<boolean>;
 }
 
 /** A started component as recorded in the cluster's state file. */
@@ -99,6 +101,18 @@ export function spawnComponent(
   };
 }
 
+/** What a component logged since its latest start (spawnComponent writes a `--- <time> starting` line first). */
+export function logSinceStart(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  const at = text.lastIndexOf('\n--- ');
+  return at < 0 ? text : text.slice(at + 1);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the component's health until it answers, it exits (error with its log's tail) or the deadline passes. */
@@ -110,7 +124,7 @@ export async function waitHealthy(
 ): Promise<void> {
   for (;;) {
     signal?.throwIfAborted();
-    if (await spec.health()) return;
+    if (await (spec.ready ?? spec.health)()) return;
     // (the child's exit event, not /proc: right after spawn its cmdline can still be the parent's)
     const why = started.exited();
     if (why !== undefined) {
@@ -127,9 +141,16 @@ export async function waitHealthy(
   }
 }
 
-/** Stops components (SIGTERM, then SIGKILL after graceMs), all at once, and waits until they are gone. */
+/**
+ * How long a component gets between SIGTERM and SIGKILL. Chaos Mesh's manager stops its controllers on the first
+ * SIGTERM and then waits for a second signal (its fx app only starts listening after the manager returned): it
+ * holds no state worth a wait.
+ */
+const STOP_GRACE_MS: Record<string, number> = { 'chaos-controller-manager': 1500 };
+
+/** Stops components (SIGTERM, then SIGKILL after their grace), all at once, and waits until they are gone. */
 export async function stopComponents(recs: ComponentRecord[], graceMs = 10_000): Promise<void> {
-  await Promise.all(recs.filter((r) => alive(r)).map((r) => stopPid(r, graceMs)));
+  await Promise.all(recs.filter((r) => alive(r)).map((r) => stopPid(r, STOP_GRACE_MS[r.name] ?? graceMs)));
 }
 
 /**
