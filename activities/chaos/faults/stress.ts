@@ -87,15 +87,13 @@ function toStressSize(size: string): string {
   return size.replace(/([KMG])B$/, '$1').replace(/(\d)B$/, '$1');
 }
 
-/** How long a stress waits for its pod's cgroup to come back when the pod is between processes (killed, restarting). */
-const CGROUP_WAIT_MS = 2_000;
-
 /**
  * The target pod's process and cgroups, ready to take the stress. A pod can die between the supervisor's answer
- * and the charge (a pod-kill of the same burst): its cgroup is then gone (ENOENT), and its replacement gets a new
- * one within a moment, so the lookup is retried for CGROUP_WAIT_MS. A pod still without a process after that runs
- * the stress on the host, uncharged and said so in the fault's detail, as a StressChaos finds no container to
- * enter. A cgroup that exists but cannot be written is a permission problem and fails the fault.
+ * and the charge (a pod-kill of the same burst): its cgroup is then gone (ENOENT); the lookup is asked once more
+ * (a restarted pod has a new process and cgroup), and a pod still without a running process — killed, held by a
+ * pod-failure, starting — gets the stress on the host, uncharged and said so in the fault's detail, as a
+ * StressChaos finds no container to enter. Never waits: the faults after it in the burst keep their schedule. A
+ * cgroup that exists but cannot be written is a permission problem and fails the fault.
  */
 async function podCgroups(
   ctx: Parameters<Fault['apply']>[0],
@@ -103,16 +101,15 @@ async function podCgroups(
   faultId: string,
   podName: string,
 ): Promise<{ podPid?: number; cgroups?: string[]; note?: string }> {
-  const deadline = Date.now() + CGROUP_WAIT_MS;
-  for (;;) {
+  for (let attempt = 0; attempt < 2; attempt++) {
     let podPid: number | undefined;
     let cgroups: string[] | undefined;
     try {
       ({ pid: podPid, cgroups } = await ctx.supervisor.podPid(podName));
     } catch {
-      podPid = undefined; // no running process right now (killed, held, starting)
+      return { note: `pod ${podName} had no running process: stress ran on the host, uncharged` };
     }
-    let gone = podPid === undefined;
+    let gone = false;
     for (const d of cgroups ?? []) {
       try {
         accessSync(join(d, 'cgroup.procs'), constants.W_OK);
@@ -130,13 +127,8 @@ async function podCgroups(
       }
     }
     if (!gone) return { podPid, ...(cgroups ? { cgroups } : {}) };
-    if (Date.now() >= deadline) {
-      return {
-        note: `pod ${podName} had no running process for ${CGROUP_WAIT_MS} ms: stress ran on the host, uncharged`,
-      };
-    }
-    await new Promise((r) => setTimeout(r, 200));
   }
+  return { note: `pod ${podName} died as the stress started: stress ran on the host, uncharged` };
 }
 
 function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: ResolvedFault) => string[]): Fault {
