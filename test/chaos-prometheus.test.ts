@@ -153,7 +153,8 @@ describe('chaos: every fault type is measurable in Prometheus', function () {
       await fault('pod-failure', 'cartservice', {}, 30_000),
       await fault('http-delay', 'frontend', { delay: '700ms', percent: 100 }, 30_000),
       await fault('network-loss', 'cartservice', { loss: 100 }, 30_000),
-      await fault('cpu-stress', 'cartservice', { workers: 6, load: 100 }, 30_000),
+      // not the pod the pod-failure kills: a stress runs inside its pod's cgroup and dies with it
+      await fault('cpu-stress', 'frontend', { workers: 6, load: 100 }, 30_000),
     ];
     for (const f of faults) await inj.apply(f);
     try {
