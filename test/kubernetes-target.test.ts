@@ -29,7 +29,8 @@ import {
   NamespaceNotAllowedError,
   RolloutTimeoutError,
 } from '../activities/deploy/kube-errors';
-import { CAMPAIGN_LABEL, parseManifest } from '../activities/deploy/kube-objects';
+import { CAMPAIGN_LABEL, parseManifest, type KubeObject } from '../activities/deploy/kube-objects';
+import type { PodInfo } from '../activities/deploy/types';
 import { closeAllForwards } from '../activities/deploy/kube-port-forward';
 import {
   KUBE_PERMISSIONS,
@@ -89,6 +90,9 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
   let dir: string;
   let smallManifest: string;
   const namespaces = new Set<string>();
+  const clusterScoped: KubernetesObject[] = [];
+  const proxies: KubeFaultProxy[] = [];
+  const servers: http.Server[] = [];
   const logs: string[] = [];
 
   const config = (namespace: string, extra: Partial<KubernetesTargetConfig> = {}): KubernetesTargetConfig =>
@@ -137,6 +141,19 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     }
   }
 
+  /**
+   * The slow part of several tests — a deploy waits for kwok's pods to start like real containers (3-6 s) — begun
+   * together in `before` and awaited by each test, so the waits overlap. Each runs once; a failure surfaces in
+   * its test.
+   */
+  const stages: (() => Promise<unknown>)[] = [];
+  function stage<T>(fn: () => Promise<T>): () => Promise<T> {
+    let p: Promise<T> | undefined;
+    const get = () => (p ??= fn());
+    stages.push(() => get().catch(() => undefined));
+    return get;
+  }
+
   before(async function () {
     this.timeout(180_000);
     cluster = await sharedCluster();
@@ -148,14 +165,18 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     dir = mkdtempSync(join(tmpdir(), 'faultline-k8s-'));
     smallManifest = join(dir, 'small.yaml');
     writeFileSync(smallManifest, SMALL_MANIFEST);
+    for (const start of stages) void start();
   });
   after(async () => {
     await closeAllForwards();
+    for (const p of proxies) await p.close();
+    for (const srv of servers) srv.close();
     for (const ns of namespaces) await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    for (const o of clusterScoped) await objects.delete(o).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('deploys the upstream Online Boutique manifest by server-side apply, waits for every rollout, and tears down exactly its own objects', async () => {
+  const boutique = stage(async () => {
     const ns = nsName('boutique');
     const campaignId = `campaign-deploy-${run}`;
     await createNamespace(ns);
@@ -189,7 +210,11 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     const t = target(config(ns), campaignId);
     const started = Date.now();
     const endpoints = await t.deploy();
-    const deployMs = Date.now() - started;
+    return { ns, campaignId, t, endpoints, deployMs: Date.now() - started };
+  });
+
+  it('deploys the upstream Online Boutique manifest by server-side apply, waits for every rollout, and tears down exactly its own objects', async () => {
+    const { ns, campaignId, t, endpoints, deployMs } = await boutique();
     assert.deepEqual(endpoints, {
       kind: 'kubernetes',
       namespace: ns,
@@ -197,7 +222,7 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
       prometheusUrl: 'http://127.0.0.1:9/',
     });
     assert.ok(
-      logs.some((l) => l.includes('target.portForward is false')),
+      logs.some((l) => l.includes(`frontend.${ns}.svc.cluster.local`) && l.includes('target.portForward is false')),
       'says the frontend is used as given',
     );
 
@@ -279,7 +304,7 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     console.log(`      (deploy of 33 objects + rollouts: ${deployMs} ms)`);
   });
 
-  it('creates the namespace when missing (labelled) and deletes it on teardown, also when the manifest file is gone', async () => {
+  const fresh = stage(async () => {
     const ns = nsName('fresh');
     namespaces.add(ns);
     const t = target(
@@ -287,6 +312,11 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
       'campaign with spaces/and a very long id that cannot be a label value as is 1234567890',
     );
     await t.deploy();
+    return { ns, t };
+  });
+
+  it('creates the namespace when missing (labelled) and deletes it on teardown, also when the manifest file is gone', async () => {
+    const { ns, t } = await fresh();
     const created = await core.readNamespace({ name: ns });
     assert.equal(created.metadata?.labels?.[CAMPAIGN_LABEL], t.campaignLabel);
     assert.ok(t.campaignLabel.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(t.campaignLabel));
@@ -351,7 +381,7 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     await assert.rejects(t.createCustomObject(badDelay), /spec\.direction: Unsupported value: "sideways"/);
   });
 
-  it('RBAC: as the infra/k8s/rbac service account (TokenRequest) a campaign runs in its namespace, is refused elsewhere, and uses every verb the Role grants', async () => {
+  const rbac = stage(async () => {
     const targetNs = nsName('rbac');
     const saNs = nsName('fl');
     const otherNs = nsName('other');
@@ -379,212 +409,210 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
         .replace(/"name":"faultline-target-namespaces"/g, `"name":"faultline-target-namespaces-${run}"`),
     ) as Record<string, unknown>[];
     for (const o of renamed) await applyAdmin(o);
+    clusterScoped.push(
+      ...(renamed.filter((x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding') as KubernetesObject[]),
+    );
     const role = renamed.find((o) => o.kind === 'Role') as {
       rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     };
-    try {
-      const token = (
-        await core.createNamespacedServiceAccountToken({
-          name: 'faultline-worker',
-          namespace: saNs,
-          body: { spec: { audiences: [], expirationSeconds: 600 } },
-        })
-      ).status?.token;
-      assert.ok(token);
-      const saKubeconfig = join(dir, 'faultline-worker.kubeconfig');
-      writeFileSync(
-        saKubeconfig,
-        [
-          'apiVersion: v1',
-          'kind: Config',
-          `clusters: [{name: c, cluster: {server: "${cluster.server}", certificate-authority: "${cluster.caPath}"}}]`,
-          `users: [{name: faultline-worker, user: {token: "${token}"}}]`,
-          'contexts: [{name: c, context: {cluster: c, user: faultline-worker}}]',
-          'current-context: c',
-          '',
-        ].join('\n'),
-      );
-      const used = new Set<string>();
-      const record = (o: KubeOperation) => used.add(`${o.group}/${o.resource}:${o.verb}`);
-      const campaignId = `campaign-rbac-${run}`;
-      const t = target(config(targetNs, { kubeconfig: saKubeconfig }), campaignId, { onOperation: record });
-
-      // Everything a campaign does, in order: deploy (apply + rollout watch), pods, a fault, recovery, teardown.
-      await t.deploy();
-      const pods = await t.listPods({ app: 'cartservice' });
-      assert.equal(pods.length, 1);
-      const events: PodEvent[] = [];
-      const watch = await t.watchPods({ app: 'cartservice' }, (e) => events.push(e));
-      const fault = resolvedFault('pod-kill', targetNs, campaignId, 'f1', [pods[0]?.name ?? '']);
-      const injector = new KubernetesInjector(t);
-      await injector.apply(fault);
-      await injector.apply(fault); // a retried activity: 409 → get → it is ours
-      // The real controller kills the pod; the watch sees it go and its replacement become ready.
-      await waitUntil(
-        () => events.some((e) => e.type === 'ready' && e.pod.name !== pods[0]?.name),
-        30_000,
-        'pod replaced',
-      );
-      await waitUntil(() => injector.isApplied(fault), 10_000, 'the PodChaos reports the kill');
-      watch.stop();
-      await watch.done;
-      // The controller disappears before the cleanup: teardown still finishes, removing the finalizer by patch.
-      const name = chaosObjectName(campaignId, 'f1');
-      await waitUntil(async () => finalizersOf(await getPodChaos(targetNs, name)).length > 0, 15_000, 'finalizer set');
-      const deleted = await withoutChaosController(() => t.deleteCampaignObjects());
-      const chaos = deleted.find((d) => d.kind === 'PodChaos');
-      assert.match(chaos?.note ?? '', /Chaos Mesh controller did not remove its finalizer\(s\) chaos-mesh\/records/);
-      assert.equal(await getPodChaos(targetNs, name), undefined);
-      assert.ok(deleted.some((d) => d.kind === 'Deployment') && !deleted.some((d) => d.kind === 'Namespace'));
-
-      // No verb of the Role goes unused (and nothing outside the Role + ClusterRole was needed).
-      const granted = new Set(
-        role.rules.flatMap((r) =>
-          r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`))),
-        ),
-      );
-      assert.deepEqual([...granted].filter((g) => !used.has(g) && !g.includes('chaos')).sort(), []);
-      // The four chaos kinds share one rule; this campaign used PodChaos for each verb.
-      assert.deepEqual(
-        [...granted].filter((g) => g.startsWith('chaos-mesh.org/podchaos:') && !used.has(g)),
-        [],
-      );
-      const clusterGranted = KUBE_PERMISSIONS.cluster.flatMap((r) =>
-        r.verbs.map((v) => `${r.group}/${r.resource}:${v}`),
-      );
-      assert.deepEqual([...used].filter((u) => !granted.has(u) && !clusterGranted.includes(u)).sort(), []);
-
-      // Outside its namespace: refused with the verb, resource, namespace and the fix.
-      const elsewhere = target(config(otherNs, { kubeconfig: saKubeconfig }), `campaign-rbac-other-${run}`);
-      const err = await elsewhere.deploy().then(
-        () => assert.fail('deploy should be forbidden'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof KubeForbiddenError, String(err));
-      assert.equal(err.name, 'KubeForbidden');
-      assert.match(err.message, new RegExp(`permission to patch \\w+(\\.apps)? "[\\w-]+" in namespace "${otherNs}"`));
-      assert.match(err.message, /RBAC verb "patch" on resource "\w+"/);
-      assert.match(err.message, /infra\/k8s\/rbac/);
-      assert.match(
-        err.message,
-        /system:serviceaccount:kt-fl-\w+:faultline-worker/,
-        "the API server's own words are kept",
-      );
-      await assert.rejects(
-        elsewhere.listPods({ app: 'frontend' }),
-        (e: Error) =>
-          e instanceof KubeForbiddenError && new RegExp(`list pods in namespace "${otherNs}"`).test(e.message),
-      );
-      await assert.rejects(
-        elsewhere.createCustomObject(chaosMeshObject(resolvedFault('pod-kill', otherNs, 'c', 'f9', ['x']))),
-        (e: Error) => e instanceof KubeForbiddenError && /create podchaos\.chaos-mesh\.org "fl-f9-\w+"/.test(e.message),
-      );
-    } finally {
-      for (const o of renamed.filter((x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding'))
-        await objects.delete(o as KubernetesObject).catch(() => undefined);
-    }
+    const token = (
+      await core.createNamespacedServiceAccountToken({
+        name: 'faultline-worker',
+        namespace: saNs,
+        body: { spec: { audiences: [], expirationSeconds: 600 } },
+      })
+    ).status?.token;
+    assert.ok(token);
+    const saKubeconfig = join(dir, 'faultline-worker.kubeconfig');
+    writeFileSync(
+      saKubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: c, cluster: {server: "${cluster.server}", certificate-authority: "${cluster.caPath}"}}]`,
+        `users: [{name: faultline-worker, user: {token: "${token}"}}]`,
+        'contexts: [{name: c, context: {cluster: c, user: faultline-worker}}]',
+        'current-context: c',
+        '',
+      ].join('\n'),
+    );
+    const used = new Set<string>();
+    const record = (o: KubeOperation) => used.add(`${o.group}/${o.resource}:${o.verb}`);
+    const campaignId = `campaign-rbac-${run}`;
+    const t = target(config(targetNs, { kubeconfig: saKubeconfig }), campaignId, { onOperation: record });
+    // Everything a campaign does, in order: deploy (apply + rollout watch), pods, a fault, recovery, teardown.
+    await t.deploy();
+    return { targetNs, otherNs, role, saKubeconfig, used, campaignId, t };
   });
 
-  it('retries 429 and 5xx within bounds and then names what failed; resumes a dropped watch; re-lists after 410 Gone', async () => {
+  it('RBAC: as the infra/k8s/rbac service account (TokenRequest) a campaign runs in its namespace, is refused elsewhere, and uses every verb the Role grants', async () => {
+    const { targetNs, otherNs, role, saKubeconfig, used, campaignId, t } = await rbac();
+    const pods = await t.listPods({ app: 'cartservice' });
+    assert.equal(pods.length, 1);
+    const events: PodEvent[] = [];
+    const watch = await t.watchPods({ app: 'cartservice' }, (e) => events.push(e));
+    const fault = resolvedFault('pod-kill', targetNs, campaignId, 'f1', [pods[0]?.name ?? '']);
+    const injector = new KubernetesInjector(t);
+    await injector.apply(fault);
+    await injector.apply(fault); // a retried activity: 409 → get → it is ours
+    // The real controller kills the pod; the watch sees it go and its replacement come.
+    await waitUntil(
+      () =>
+        events.some((e) => e.type === 'deleted' && e.pod.name === pods[0]?.name) &&
+        events.some((e) => e.type === 'added' && e.pod.name !== pods[0]?.name),
+      30_000,
+      'pod replaced',
+    );
+    await waitUntil(() => injector.isApplied(fault), 10_000, 'the PodChaos reports the kill');
+    watch.stop();
+    await watch.done;
+    // The controller disappears before the cleanup: teardown still finishes, removing the finalizer by patch.
+    const name = chaosObjectName(campaignId, 'f1');
+    await waitUntil(async () => finalizersOf(await getPodChaos(targetNs, name)).length > 0, 15_000, 'finalizer set');
+    const deleted = await withoutChaosController(() => t.deleteCampaignObjects());
+    const chaos = deleted.find((d) => d.kind === 'PodChaos');
+    assert.match(chaos?.note ?? '', /Chaos Mesh controller did not remove its finalizer\(s\) chaos-mesh\/records/);
+    assert.equal(await getPodChaos(targetNs, name), undefined);
+    assert.ok(deleted.some((d) => d.kind === 'Deployment') && !deleted.some((d) => d.kind === 'Namespace'));
+
+    // No verb of the Role goes unused (and nothing outside the Role + ClusterRole was needed).
+    const granted = new Set(
+      role.rules.flatMap((r) =>
+        r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`))),
+      ),
+    );
+    assert.deepEqual([...granted].filter((g) => !used.has(g) && !g.includes('chaos')).sort(), []);
+    // The four chaos kinds share one rule; this campaign used PodChaos for each verb.
+    assert.deepEqual(
+      [...granted].filter((g) => g.startsWith('chaos-mesh.org/podchaos:') && !used.has(g)),
+      [],
+    );
+    const clusterGranted = KUBE_PERMISSIONS.cluster.flatMap((r) => r.verbs.map((v) => `${r.group}/${r.resource}:${v}`));
+    assert.deepEqual([...used].filter((u) => !granted.has(u) && !clusterGranted.includes(u)).sort(), []);
+
+    // Outside its namespace: refused with the verb, resource, namespace and the fix.
+    const elsewhere = target(config(otherNs, { kubeconfig: saKubeconfig }), `campaign-rbac-other-${run}`);
+    const err = await elsewhere.deploy().then(
+      () => assert.fail('deploy should be forbidden'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof KubeForbiddenError, String(err));
+    assert.equal(err.name, 'KubeForbidden');
+    assert.match(err.message, new RegExp(`permission to patch \\w+(\\.apps)? "[\\w-]+" in namespace "${otherNs}"`));
+    assert.match(err.message, /RBAC verb "patch" on resource "\w+"/);
+    assert.match(err.message, /infra\/k8s\/rbac/);
+    assert.match(
+      err.message,
+      /system:serviceaccount:kt-fl-\w+:faultline-worker/,
+      "the API server's own words are kept",
+    );
+    await assert.rejects(
+      elsewhere.listPods({ app: 'frontend' }),
+      (e: Error) =>
+        e instanceof KubeForbiddenError && new RegExp(`list pods in namespace "${otherNs}"`).test(e.message),
+    );
+    await assert.rejects(
+      elsewhere.createCustomObject(chaosMeshObject(resolvedFault('pod-kill', otherNs, 'c', 'f9', ['x']))),
+      (e: Error) => e instanceof KubeForbiddenError && /create podchaos\.chaos-mesh\.org "fl-f9-\w+"/.test(e.message),
+    );
+  });
+
+  const retrying = stage(async () => {
     const ns = nsName('retry');
     namespaces.add(ns);
     const proxy = await KubeFaultProxy.start(admin);
-    try {
-      const viaProxy = proxy.writeKubeconfig(dir);
-      const t = target(
-        config(ns, { kubeconfig: viaProxy, manifest: smallManifest, requireChaosMesh: false }),
-        `campaign-retry-${run}`,
-        {
-          retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 },
-        },
-      );
-      await t.deploy();
-      const podsPath = `/api/v1/namespaces/${ns}/pods`;
-      const listPods = (r: { method: string; path: string; query: Record<string, string> }) =>
-        r.method === 'GET' && r.path === podsPath && r.query.watch !== 'true';
-
-      let n = proxy.requests.length;
-      proxy.failNext(1, 429, listPods, 0);
-      proxy.failNext(2, 503, listPods);
-      assert.equal((await t.listPods({ app: 'web' })).length, 2);
-      assert.deepEqual(
-        proxy.requests.slice(n).map((r) => r.status),
-        [429, 503, 503, 200],
-      );
-      n = proxy.requests.length;
-      proxy.resetNext(2, listPods);
-      assert.equal((await t.listPods({ app: 'web' })).length, 2, 'reset connections are retried');
-      assert.deepEqual(
-        proxy.requests.slice(n).map((r) => r.injected ?? r.status),
-        ['reset', 'reset', 200],
-      );
-      proxy.failNext(4, 500, listPods);
-      await assert.rejects(
-        t.listPods({ app: 'web' }),
-        (e: Error) =>
-          /list pods in namespace "kt-retry-\w+" failed with 500/.test(e.message) &&
-          /gave up after 4 attempts/.test(e.message),
-      );
-      proxy.failNext(1, 403, listPods);
-      n = proxy.requests.length;
-      await assert.rejects(t.listPods({ app: 'web' }), KubeForbiddenError);
-      assert.equal(proxy.requests.length - n, 1, '403 is not retried');
-
-      // A watch whose connection drops is resumed from the last resourceVersion it saw, without a re-list.
-      const events: PodEvent[] = [];
-      const watch = await t.watchPods({ app: 'web' }, (e) => events.push(e));
-      const isWatch = (r: { path: string; query: Record<string, string> }) =>
-        r.path === podsPath && r.query.watch === 'true';
-      await waitUntil(() => proxy.openWatches(isWatch) === 1, 5000, 'watch open');
-      const listsBefore = proxy.requests.filter(listPods).length;
-      const watchesBefore = proxy.requests.filter(isWatch).length;
-      assert.equal(proxy.dropWatches(isWatch), 1);
-      await waitUntil(() => proxy.openWatches(isWatch) === 1, 5000, 'watch resumed');
-      const resumed = proxy.requests.filter(isWatch).at(-1);
-      assert.equal(proxy.requests.filter(isWatch).length, watchesBefore + 1);
-      assert.ok(resumed?.query.resourceVersion, 'resumed from a resourceVersion');
-      assert.equal(proxy.requests.filter(listPods).length, listsBefore, 'no re-list for a dropped connection');
-      // ... and still sees what happens: a pod deleted and replaced.
-      const victim = watch.pods()[0]?.name ?? '';
-      await core.deleteNamespacedPod({ name: victim, namespace: ns, gracePeriodSeconds: 0 });
-      await waitUntil(() => events.some((e) => e.type === 'deleted' && e.pod.name === victim), 10_000, 'delete seen');
-      await waitUntil(
-        () => events.some((e) => e.type === 'ready' && e.pod.name !== victim),
-        20_000,
-        'replacement ready',
-      );
-
-      // 410 Gone on the resumed watch: the watch re-lists, then watches on.
-      proxy.goneNextWatch(isWatch);
-      proxy.dropWatches(isWatch);
-      await waitUntil(() => proxy.requests.filter(listPods).length === listsBefore + 1, 5000, 're-list after 410');
-      assert.ok(proxy.requests.some((r) => r.injected === 'gone'));
-      await waitUntil(() => proxy.openWatches(isWatch) === 1, 5000, 'watching again');
-      const seen = events.length;
-      const victim2 = watch.pods().find((p) => p.ready)?.name ?? '';
-      await core.deleteNamespacedPod({ name: victim2, namespace: ns, gracePeriodSeconds: 0 });
-      await waitUntil(
-        () => events.slice(seen).some((e) => e.type === 'deleted' && e.pod.name === victim2),
-        10_000,
-        'delete after re-list',
-      );
-      watch.stop();
-      await watch.done;
-
-      // A cluster without the Chaos Mesh group (answered 404 here) says how to install it.
-      proxy.failNext(3, 404, (r) => r.path.startsWith('/apis/chaos-mesh.org'));
-      const noChaos = target(config(ns, { kubeconfig: viaProxy, manifest: smallManifest }), `campaign-retry-${run}`);
-      await assert.rejects(
-        noChaos.deploy(),
-        (e: Error) => e instanceof ChaosMeshNotInstalledError && /helm install chaos-mesh/.test(e.message),
-      );
-      await t.deleteCampaignObjects();
-    } finally {
-      await proxy.close();
-    }
+    proxies.push(proxy);
+    const viaProxy = proxy.writeKubeconfig(dir);
+    const t = target(
+      config(ns, { kubeconfig: viaProxy, manifest: smallManifest, requireChaosMesh: false }),
+      `campaign-retry-${run}`,
+      { retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 } },
+    );
+    await t.deploy();
+    return { ns, proxy, viaProxy, t };
   });
 
-  it('times out a rollout naming the Deployment that is not ready and why', async () => {
+  it('retries 429 and 5xx within bounds and then names what failed; resumes a dropped watch; re-lists after 410 Gone', async () => {
+    const { ns, proxy, viaProxy, t } = await retrying();
+    const podsPath = `/api/v1/namespaces/${ns}/pods`;
+    const listPods = (r: { method: string; path: string; query: Record<string, string> }) =>
+      r.method === 'GET' && r.path === podsPath && r.query.watch !== 'true';
+
+    let n = proxy.requests.length;
+    proxy.failNext(1, 429, listPods, 0);
+    proxy.failNext(2, 503, listPods);
+    assert.equal((await t.listPods({ app: 'web' })).length, 2);
+    assert.deepEqual(
+      proxy.requests.slice(n).map((r) => r.status),
+      [429, 503, 503, 200],
+    );
+    n = proxy.requests.length;
+    proxy.resetNext(2, listPods);
+    assert.equal((await t.listPods({ app: 'web' })).length, 2, 'reset connections are retried');
+    assert.deepEqual(
+      proxy.requests.slice(n).map((r) => r.injected ?? r.status),
+      ['reset', 'reset', 200],
+    );
+    proxy.failNext(4, 500, listPods);
+    await assert.rejects(
+      t.listPods({ app: 'web' }),
+      (e: Error) =>
+        /list pods in namespace "kt-retry-\w+" failed with 500/.test(e.message) &&
+        /gave up after 4 attempts/.test(e.message),
+    );
+    proxy.failNext(1, 403, listPods);
+    n = proxy.requests.length;
+    await assert.rejects(t.listPods({ app: 'web' }), KubeForbiddenError);
+    assert.equal(proxy.requests.length - n, 1, '403 is not retried');
+
+    // A watch whose connection drops is resumed from the last resourceVersion it saw, without a re-list.
+    const events: PodEvent[] = [];
+    const watch = await t.watchPods({ app: 'web' }, (e) => events.push(e));
+    const isWatch = (r: { path: string; query: Record<string, string> }) =>
+      r.path === podsPath && r.query.watch === 'true';
+    await waitUntil(() => proxy.openWatches(isWatch) === 1, 5000, 'watch open');
+    const listsBefore = proxy.requests.filter(listPods).length;
+    const watchesBefore = proxy.requests.filter(isWatch).length;
+    assert.equal(proxy.dropWatches(isWatch), 1);
+    await waitUntil(() => proxy.openWatches(isWatch) === 1, 5000, 'watch resumed');
+    const resumed = proxy.requests.filter(isWatch).at(-1);
+    assert.equal(proxy.requests.filter(isWatch).length, watchesBefore + 1);
+    assert.ok(resumed?.query.resourceVersion, 'resumed from a resourceVersion');
+    assert.equal(proxy.requests.filter(listPods).length, listsBefore, 'no re-list for a dropped connection');
+    // ... and still sees what happens: a pod deleted and replaced.
+    const victim = watch.pods()[0]?.name ?? '';
+    await core.deleteNamespacedPod({ name: victim, namespace: ns, gracePeriodSeconds: 0 });
+    await waitUntil(() => events.some((e) => e.type === 'deleted' && e.pod.name === victim), 10_000, 'delete seen');
+    await waitUntil(() => events.some((e) => e.type === 'added' && e.pod.name !== victim), 20_000, 'replacement seen');
+
+    // 410 Gone on the resumed watch: the watch re-lists, then watches on.
+    proxy.goneNextWatch(isWatch);
+    proxy.dropWatches(isWatch);
+    await waitUntil(() => proxy.requests.filter(listPods).length === listsBefore + 1, 5000, 're-list after 410');
+    assert.ok(proxy.requests.some((r) => r.injected === 'gone'));
+    await waitUntil(() => proxy.openWatches(isWatch) === 1, 5000, 'watching again');
+    const seen = events.length;
+    const victim2 = watch.pods().find((p) => p.name !== victim)?.name ?? '';
+    await core.deleteNamespacedPod({ name: victim2, namespace: ns, gracePeriodSeconds: 0 });
+    await waitUntil(
+      () => events.slice(seen).some((e) => e.type === 'deleted' && e.pod.name === victim2),
+      10_000,
+      'delete after re-list',
+    );
+    watch.stop();
+    await watch.done;
+
+    // A cluster without the Chaos Mesh group (answered 404 here) says how to install it.
+    proxy.failNext(3, 404, (r) => r.path.startsWith('/apis/chaos-mesh.org'));
+    const noChaos = target(config(ns, { kubeconfig: viaProxy, manifest: smallManifest }), `campaign-retry-${run}`);
+    await assert.rejects(
+      noChaos.deploy(),
+      (e: Error) => e instanceof ChaosMeshNotInstalledError && /helm install chaos-mesh/.test(e.message),
+    );
+    await t.deleteCampaignObjects();
+  });
+
+  const stuck = stage(async () => {
     const ns = nsName('stuck');
     const manifest = join(dir, 'stuck.yaml');
     // no node has this label: the pod stays Pending and the Deployment never becomes available
@@ -594,127 +622,127 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     );
     namespaces.add(ns);
     const t = target(config(ns, { manifest, requireChaosMesh: false, rolloutTimeout: '2s' }), `campaign-stuck-${run}`);
-    await assert.rejects(
-      t.deploy(),
-      (e: Error) =>
-        e instanceof RolloutTimeoutError &&
-        /web: 0 of 2 updated replicas available|web: Available condition/.test(e.message),
+    return {
+      t,
+      failure: await t.deploy().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    };
+  });
+
+  it('times out a rollout naming the Deployment that is not ready and why', async () => {
+    const { t, failure } = await stuck();
+    assert.ok(
+      failure instanceof RolloutTimeoutError &&
+        /web: 0 of 2 updated replicas available|web: Available condition/.test(failure.message),
+      String(failure),
     );
     await t.deleteCampaignObjects();
   });
 
-  it('port-forwards to a cluster-internal frontendUrl/prometheusUrl through the API server, says so, and can be turned off', async () => {
+  const forwarded = stage(async () => {
     const ns = nsName('pf');
     namespaces.add(ns);
     // The "pods" run nothing (kwok): kwok's port-forward simulation sends their port to a local server.
-    const hits: string[] = [];
     const server = http.createServer((req, res) => {
-      hits.push(req.url ?? '');
       res.end(`hello from the pod, ${req.url ?? ''}`);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    servers.push(server);
     const localPort = (server.address() as AddressInfo).port;
-    const pfName = `faultline-test-${ns}`;
-    await applyAdmin({
+    const rule = {
       apiVersion: 'kwok.x-k8s.io/v1alpha1',
       kind: 'ClusterPortForward',
-      metadata: { name: pfName },
+      metadata: { name: `faultline-test-${ns}` },
       spec: {
         selector: { matchNamespaces: [ns] },
         forwards: [{ ports: [8080], target: { address: '127.0.0.1', port: localPort } }],
       },
-    });
-    try {
-      const campaignId = `campaign-pf-${run}`;
-      const t = target(
-        config(ns, {
-          manifest: smallManifest,
-          requireChaosMesh: false,
-          portForward: true,
-          frontendUrl: `http://web.${ns}.svc.cluster.local`,
-          prometheusUrl: `http://web.${ns}.svc:80/prometheus/`,
-        }),
-        campaignId,
-      );
-      const endpoints = await t.deploy();
-      assert.match(endpoints.frontendUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.match(endpoints.prometheusUrl, /^http:\/\/127\.0\.0\.1:\d+\/prometheus$/);
-      assert.equal(
-        new URL(endpoints.prometheusUrl).port,
-        new URL(endpoints.frontendUrl).port,
-        'one forward per Service port',
-      );
-      const said = logs.filter((l) => l.includes('port-forwarding'));
-      assert.ok(
-        said.some(
-          (l) =>
-            l.includes(`target.frontendUrl http://web.${ns}.svc.cluster.local is cluster-internal`) &&
-            /pod web-[\w-]+:8080/.test(l),
-        ),
-        said.join('\n'),
-      );
-      assert.ok(
-        said.some((l) => l.includes('target.portForward: false')),
-        'says how to turn it off',
-      );
-      const get = async (url: string) => (await fetch(url)).text();
-      assert.equal(await get(`${endpoints.frontendUrl}/cart`), 'hello from the pod, /cart');
-      assert.equal(
-        await get(`${endpoints.prometheusUrl}/api/v1/query?query=up`),
-        'hello from the pod, /prometheus/api/v1/query?query=up',
-      );
-      // The pod behind it is killed: the next connection goes to a ready pod of the Service.
-      const pods = await t.listPods({ app: 'web' });
-      for (const p of pods) await core.deleteNamespacedPod({ name: p.name, namespace: ns, gracePeriodSeconds: 0 });
-      await waitUntil(
-        async () =>
-          (await t.listPods({ app: 'web' })).filter((p) => p.ready && !pods.some((o) => o.name === p.name)).length ===
-          2,
-        20_000,
-        'replacements ready',
-      );
-      await waitUntil(
-        async () => (await get(`${endpoints.frontendUrl}/again`).catch(() => '')) === 'hello from the pod, /again',
-        10_000,
-        'forward to a replacement pod',
-      );
+    };
+    await applyAdmin(rule);
+    clusterScoped.push(rule);
+    const campaignId = `campaign-pf-${run}`;
+    const t = target(
+      config(ns, {
+        manifest: smallManifest,
+        requireChaosMesh: false,
+        portForward: true,
+        frontendUrl: `http://web.${ns}.svc.cluster.local`,
+        prometheusUrl: `http://web.${ns}.svc:80/prometheus/`,
+      }),
+      campaignId,
+    );
+    const endpoints = await t.deploy();
+    return { ns, campaignId, t, endpoints, localPort };
+  });
 
-      // Turned off: the URLs are used as given, and the log says why.
-      const off = target(
-        config(ns, { manifest: smallManifest, requireChaosMesh: false, portForward: false }),
-        campaignId,
-      );
-      assert.equal((await off.endpoints()).frontendUrl, `http://frontend.${ns}.svc.cluster.local`);
-      // Reachable URLs are never forwarded.
-      const direct = target(
-        config(ns, { portForward: true, frontendUrl: `http://127.0.0.1:${localPort}` }),
-        campaignId,
-      );
-      assert.equal((await direct.endpoints()).frontendUrl, `http://127.0.0.1:${localPort}`);
-      // A bad value is refused naming the field.
-      const bad = kubernetesTargetSchema.safeParse({
-        type: 'kubernetes',
-        namespace: 'b',
-        prometheusUrl: 'http://p:9090',
-        portForward: 'yes',
-      });
-      assert.ok(
-        !bad.success &&
-          bad.error.issues.some(
-            (i) => i.path.join('.') === 'portForward' && /target\.portForward must be true or false/.test(i.message),
-          ),
-      );
-      await t.teardown();
-      assert.ok(
-        logs.some((l) => l.startsWith(`teardown: deleted 3 object(s) of campaign ${campaignId}`)),
-        'Deployment, Service and the namespace it created',
-      );
-    } finally {
-      await objects
-        .delete({ apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterPortForward', metadata: { name: pfName } })
-        .catch(() => undefined);
-      server.close();
-    }
+  it('port-forwards to a cluster-internal frontendUrl/prometheusUrl through the API server, says so, and can be turned off', async () => {
+    const { ns, campaignId, t, endpoints, localPort } = await forwarded();
+    assert.match(endpoints.frontendUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(endpoints.prometheusUrl, /^http:\/\/127\.0\.0\.1:\d+\/prometheus$/);
+    assert.equal(
+      new URL(endpoints.prometheusUrl).port,
+      new URL(endpoints.frontendUrl).port,
+      'one forward per Service port',
+    );
+    const said = logs.filter((l) => l.includes('port-forwarding'));
+    assert.ok(
+      said.some(
+        (l) =>
+          l.includes(`target.frontendUrl http://web.${ns}.svc.cluster.local is cluster-internal`) &&
+          /pod web-[\w-]+:8080/.test(l),
+      ),
+      said.join('\n'),
+    );
+    assert.ok(
+      said.some((l) => l.includes('target.portForward: false')),
+      'says how to turn it off',
+    );
+    const get = async (url: string) => (await fetch(url)).text();
+    assert.equal(await get(`${endpoints.frontendUrl}/cart`), 'hello from the pod, /cart');
+    assert.equal(
+      await get(`${endpoints.prometheusUrl}/api/v1/query?query=up`),
+      'hello from the pod, /prometheus/api/v1/query?query=up',
+    );
+    // The pod behind it is killed: the next connections go to the other ready pod of the Service.
+    const behind = /pod (web-[\w-]+):8080/.exec(said.find((l) => l.includes(`web.${ns}.svc.cluster.local`)) ?? '')?.[1];
+    assert.ok(behind);
+    await core.deleteNamespacedPod({ name: behind, namespace: ns, gracePeriodSeconds: 0 });
+    await waitUntil(async () => !(await t.listPods({ app: 'web' })).some((p) => p.name === behind), 10_000, 'pod gone');
+    await waitUntil(
+      async () => (await get(`${endpoints.frontendUrl}/again`).catch(() => '')) === 'hello from the pod, /again',
+      10_000,
+      'forward to the other pod',
+    );
+
+    // Turned off: the URLs are used as given, and the log says why.
+    const off = target(
+      config(ns, { manifest: smallManifest, requireChaosMesh: false, portForward: false }),
+      campaignId,
+    );
+    assert.equal((await off.endpoints()).frontendUrl, `http://frontend.${ns}.svc.cluster.local`);
+    // Reachable URLs are never forwarded.
+    const direct = target(config(ns, { portForward: true, frontendUrl: `http://127.0.0.1:${localPort}` }), campaignId);
+    assert.equal((await direct.endpoints()).frontendUrl, `http://127.0.0.1:${localPort}`);
+    // A bad value is refused naming the field.
+    const bad = kubernetesTargetSchema.safeParse({
+      type: 'kubernetes',
+      namespace: 'b',
+      prometheusUrl: 'http://p:9090',
+      portForward: 'yes',
+    });
+    assert.ok(
+      !bad.success &&
+        bad.error.issues.some(
+          (i) => i.path.join('.') === 'portForward' && /target\.portForward must be true or false/.test(i.message),
+        ),
+    );
+    await t.teardown();
+    assert.ok(
+      logs.some((l) => l.startsWith(`teardown: deleted 3 object(s) of campaign ${campaignId}`)),
+      'Deployment, Service and the namespace it created',
+    );
   });
 
   it('removes the finalizers of its own Chaos Mesh objects when the controller is gone: campaign cleanup records it in the fault log, chaos purge in its output', async () => {
@@ -922,6 +950,41 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     );
     await assert.rejects(t.deleteCustomObject('PodChaos', 'x', { namespace: 'temporal' }), NamespaceNotAllowedError);
     assert.deepEqual(ops, []);
+  });
+
+  it('keeps the upstream loadgenerator out of the deploy and the fault targets unless target.loadGenerator', async () => {
+    const without = target(config('boutique'), 'c');
+    const withIt = target(config('boutique', { loadGenerator: true }), 'c');
+    const names = (t: KubernetesTarget) => t.manifestObjects().map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.equal(names(withIt).length, 35);
+    assert.deepEqual(
+      names(withIt).filter((n) => !names(without).includes(n)),
+      ['Deployment/loadgenerator', 'ServiceAccount/loadgenerator'],
+    );
+    const pod = (app: string): PodInfo => ({
+      name: `${app}-1`,
+      uid: app,
+      namespace: 'boutique',
+      labels: { app },
+      phase: 'Running',
+      ready: true,
+      restarts: 0,
+    });
+    const client = {
+      listPods: () => Promise.resolve([pod('frontend'), pod('loadgenerator')]),
+      createCustomObject: (o: KubeObject) => Promise.resolve(o),
+      deleteCustomObject: () => Promise.resolve(true),
+      listCustomObjects: () => Promise.resolve([]),
+    };
+    const apps = async (inj: KubernetesInjector) => (await inj.listPods({})).map((p) => p.labels.app);
+    assert.deepEqual(await apps(new KubernetesInjector(client)), ['frontend']);
+    assert.deepEqual(new KubernetesInjector(client).eligibleApps('pod-kill', ['frontend', 'loadgenerator']), [
+      'frontend',
+    ]);
+    assert.deepEqual(await apps(new KubernetesInjector(client, { loadGenerator: true })), [
+      'frontend',
+      'loadgenerator',
+    ]);
   });
 
   it('explains where it looked when there is no kubeconfig', () => {

@@ -15,7 +15,7 @@ import {
   prometheusConfigFor,
   type ClusterPorts,
 } from './components';
-import { applyCrds, crdsServed, loadCrds } from './crds';
+import { KWOK_CRD_FILE, applyCrds, crdsServed, loadCrds } from './crds';
 import { ClusterError } from './errors';
 import { writeKubeconfig } from './kubeconfig';
 import {
@@ -366,12 +366,19 @@ export async function clusterUp(opts: ClusterUpOptions = {}): Promise<ClusterInf
       loadCrds(crdFile, crdJson);
       await healthy('kube-apiserver');
       progress(`kube-apiserver ready (${elapsed()})`);
-      const others = ['kube-controller-manager', 'kube-scheduler', 'kwok', 'kube-state-metrics'];
+      const others = ['kube-controller-manager', 'kube-scheduler', 'kube-state-metrics'];
       if (l.prometheus) others.push('node-exporter', 'prometheus');
       for (const n of others) start(n);
       const a = api.get();
       const waits: Promise<unknown>[] = others.map((n) => healthy(n));
       waits.push(
+        // kwok watches its PortForward/ClusterPortForward objects: their CRDs first
+        (async () => {
+          const crds = await applyCrds(a, KWOK_CRD_FILE);
+          await until('kwok CRDs served', () => crdsServed(a, crds), deadline, ac.signal);
+          start('kwok');
+          await healthy('kwok');
+        })(),
         (async () => {
           const crds = await applyCrds(a, crdFile, { jsonCache: crdJson });
           progress(`${crds.length} Chaos Mesh CRDs applied (${elapsed()})`);

@@ -175,6 +175,8 @@ export function planComponents(p: PlanInput): ComponentSpec[] {
         `--tls-cert-file=${pki.servingCert}`,
         `--tls-private-key-file=${pki.servingKey}`,
         '--node-lease-duration-seconds=40',
+        // port-forward rules as objects (infra/kube-local/crds/kwok-port-forward.yaml), so tests can add their own
+        '--enable-crds=PortForward,ClusterPortForward',
         `--cidr=${POD_CIDR}`,
       ],
       ports: [{ port: ports.kwok, what: 'HTTPS ("kubelet")' }],

@@ -1,5 +1,7 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse } from 'yaml';
+import { repoRoot } from '../local/paths';
 import type { BootstrapApi } from './api';
 import { ClusterError } from './errors';
 
@@ -14,6 +16,9 @@ export interface CrdDocument {
 }
 
 export const CLUSTER_FIELD_MANAGER = 'faultline-cluster';
+
+/** kwok's PortForward/ClusterPortForward CRDs (vendored from kwok v0.8.0; kwok runs with --enable-crds for them). */
+export const KWOK_CRD_FILE = path.join(repoRoot(), 'infra', 'kube-local', 'crds', 'kwok-port-forward.yaml');
 
 /** The CustomResourceDefinitions of a multi-document YAML bundle (Chaos Mesh's crd.yaml: 23 of them, 3 MB). */
 export function crdDocuments(text: string): CrdDocument[] {
