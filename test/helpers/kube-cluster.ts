@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLUSTER_PORT_SPAN, clusterDown, clusterUp, type ClusterInfo } from '../../infra/kube-local/cluster';
+import {
+  CLUSTER_PORT_SPAN,
+  ClusterError,
+  clusterDown,
+  clusterUp,
+  type ClusterInfo,
+} from '../../infra/kube-local/cluster';
 import { startPrometheus, type RunningPrometheus } from '../../infra/kube-local/prometheus';
 import { freePort, freePortRange } from './ports';
 
@@ -26,8 +32,15 @@ const prometheuses = new Set<RunningPrometheus>();
 export function sharedCluster(): Promise<ClusterInfo> {
   pending ??= (async () => {
     clusterDir = mkdtempSync(join(tmpdir(), 'faultline-kube-'));
-    const basePort = await freePortRange(CLUSTER_PORT_SPAN);
-    return clusterUp({ dir: clusterDir, basePort, ownerPid: process.pid });
+    for (let attempt = 1; ; attempt++) {
+      const basePort = await freePortRange(CLUSTER_PORT_SPAN);
+      try {
+        return await clusterUp({ dir: clusterDir, basePort, ownerPid: process.pid });
+      } catch (err) {
+        // another process on the machine took one of the free ports meanwhile: another range
+        if (!(err instanceof ClusterError && err.reason === 'port-taken') || attempt >= 3) throw err;
+      }
+    }
   })();
   return pending;
 }
