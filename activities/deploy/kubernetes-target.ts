@@ -805,13 +805,8 @@ export class KubernetesTarget implements Target {
       }
     }
     for (const r of chaos) {
-      let items: KubeObject[];
-      try {
-        items = (await this.client.list(r, this.namespace, this.campaignSelector, signal)).items;
-      } catch (err) {
-        if (err instanceof KubeApiError && err.statusCode === 404) continue; // namespace already gone
-        throw err;
-      }
+      const items = await this.campaignObjects(r, signal);
+      if (!items) continue; // namespace already gone
       for (const item of items) {
         const name = item.metadata.name ?? '';
         const out = await this.removeCustomObject(r.kind, name, { apiVersion: CHAOS_MESH_API_VERSION, signal });
@@ -843,13 +838,8 @@ export class KubernetesTarget implements Target {
       if (r.namespaced) types.push(r);
     }
     for (const r of types) {
-      let items: KubeObject[];
-      try {
-        items = (await this.client.list(r, this.namespace, this.campaignSelector, signal)).items;
-      } catch (err) {
-        if (err instanceof KubeApiError && err.statusCode === 404) continue; // namespace already gone
-        throw err;
-      }
+      const items = await this.campaignObjects(r, signal);
+      if (!items) continue; // namespace already gone
       for (const item of items) {
         const name = item.metadata.name ?? '';
         try {
@@ -900,6 +890,16 @@ export class KubernetesTarget implements Target {
       }
     }
     return deleted;
+  }
+
+  /** The campaign's objects of one resource in the namespace, or undefined when the namespace is already gone. */
+  private async campaignObjects(r: ApiResource, signal?: AbortSignal): Promise<KubeObject[] | undefined> {
+    try {
+      return (await this.client.list(r, this.namespace, this.campaignSelector, signal)).items;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+      throw err;
+    }
   }
 
   private async readNamespace(signal?: AbortSignal): Promise<KubeObject | undefined> {
