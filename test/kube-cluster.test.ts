@@ -43,7 +43,9 @@ describe('faultline cluster: a real control plane on 127.0.0.1', function () {
 
     it('starts, reuses a healthy cluster, replaces a broken one and stops with nothing left running', async () => {
       const args = ['--dir', dir];
-      const up = await faultline(['cluster', 'up', ...args, '--base-port', String(base), '--no-prometheus', '--json']);
+      const clusterUp = () =>
+        faultline(['cluster', 'up', ...args, '--base-port', String(base), '--no-prometheus', '--json']);
+      const up = await clusterUp();
       assert.equal(up.code, 0, up.stderr);
       const info = JSON.parse(up.stdout) as ClusterInfo;
       console.log(`      cluster up (warm binaries): ${(info.readyMs / 1000).toFixed(1)} s`);
@@ -74,15 +76,7 @@ describe('faultline cluster: a real control plane on 127.0.0.1', function () {
       }
 
       // a second `up` reuses it
-      const again = await faultline([
-        'cluster',
-        'up',
-        ...args,
-        '--base-port',
-        String(base),
-        '--no-prometheus',
-        '--json',
-      ]);
+      const again = await clusterUp();
       assert.equal(again.code, 0, again.stderr);
       const reused = JSON.parse(again.stdout) as ClusterInfo;
       assert.equal(reused.reused, true);
@@ -97,15 +91,7 @@ describe('faultline cluster: a real control plane on 127.0.0.1', function () {
       const broken = await faultline(['cluster', 'status', ...args]);
       assert.equal(broken.code, 5, broken.stdout);
       assert.match(broken.stdout, /^kube-scheduler\s+\S+\s+-\s+NOT RUNNING$/m);
-      const replaced = await faultline([
-        'cluster',
-        'up',
-        ...args,
-        '--base-port',
-        String(base),
-        '--no-prometheus',
-        '--json',
-      ]);
+      const replaced = await clusterUp();
       assert.equal(replaced.code, 0, replaced.stderr);
       const fresh = JSON.parse(replaced.stdout) as ClusterInfo;
       assert.equal(fresh.reused, false);
