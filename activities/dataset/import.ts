@@ -263,12 +263,8 @@ function parseFile(
   };
 }
 
-/** Keeps rows where keep[k] is true (all columns together). */
-function keepRows(p: ParsedFile, keep: (k: number) => boolean): number {
-  const n = p.ts.length;
-  const idx: number[] = [];
-  for (let k = 0; k < n; k++) if (keep(k)) idx.push(k);
-  if (idx.length === n) return 0;
+/** Replaces every column of `p` by its rows at `idx`, in that order (all columns together). */
+function gatherRows(p: ParsedFile, idx: readonly number[]): void {
   const pick = <T extends Float64Array | Uint8Array | Int16Array | Int32Array>(a: T): T => {
     const out = new (a.constructor as new (n: number) => T)(idx.length);
     idx.forEach((k, j) => (out[j] = a[k]!));
@@ -280,23 +276,24 @@ function keepRows(p: ParsedFile, keep: (k: number) => boolean): number {
   p.typeIdx = pick(p.typeIdx);
   p.rowNo = pick(p.rowNo);
   p.lineNo = pick(p.lineNo);
+}
+
+/** Keeps rows where keep[k] is true (all columns together). */
+function keepRows(p: ParsedFile, keep: (k: number) => boolean): number {
+  const n = p.ts.length;
+  const idx: number[] = [];
+  for (let k = 0; k < n; k++) if (keep(k)) idx.push(k);
+  if (idx.length === n) return 0;
+  gatherRows(p, idx);
   return n - idx.length;
 }
 
 /** Reorders rows by time (stable: equal times keep their file order). */
 function sortRows(p: ParsedFile): void {
-  const order = Array.from(p.ts, (_, k) => k).sort((a, b) => p.ts[a]! - p.ts[b]! || a - b);
-  const apply = <T extends Float64Array | Uint8Array | Int16Array | Int32Array>(a: T): T => {
-    const out = new (a.constructor as new (n: number) => T)(a.length);
-    order.forEach((k, j) => (out[j] = a[k]!));
-    return out;
-  };
-  p.ts = apply(p.ts);
-  p.values = p.values.map(apply);
-  p.isAnomaly = apply(p.isAnomaly);
-  p.typeIdx = apply(p.typeIdx);
-  p.rowNo = apply(p.rowNo);
-  p.lineNo = apply(p.lineNo);
+  gatherRows(
+    p,
+    Array.from(p.ts, (_, k) => k).sort((a, b) => p.ts[a]! - p.ts[b]! || a - b),
+  );
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
