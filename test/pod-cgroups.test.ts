@@ -51,6 +51,23 @@ async function promVector(url: string, query: string): Promise<{ metric: Record<
  * exported under cAdvisor's names; stress faults charged to the target pod; the stock-cluster feature set's
  * PromQL evaluated by a real Prometheus over the supervisor's exports.
  */
+
+/** One pod of a plain HTTP server answering 'ok': an app with no metrics of its own, for the supervisor's series. */
+async function plainHttpApp(app: string) {
+  return {
+    app,
+    replicas: 1,
+    protocol: 'http' as const,
+    publicPort: await freePort(),
+    podPorts: [{ port: await freePort(), metricsPort: await freePort() }],
+    metricsOn: 'none' as const,
+    command: process.execPath,
+    args: ['-e', "require('http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),'127.0.0.1')"],
+    env: {},
+    healthPath: '/',
+  };
+}
+
 describe('local pods in cgroups: cAdvisor-named series and the stock-cluster feature set', function () {
   this.timeout(120_000);
   let support: CgroupSupport;
@@ -293,23 +310,7 @@ describe('local pods in cgroups: a supervisor killed hard', function () {
         port,
         dataDir: join(dir, 'data'),
         readiness: { periodMs: 200, timeoutMs: 500, failureThreshold: 1 },
-        apps: [
-          {
-            app: 'idle',
-            replicas: 1,
-            protocol: 'http',
-            publicPort: await freePort(),
-            podPorts: [{ port: await freePort(), metricsPort: await freePort() }],
-            metricsOn: 'none',
-            command: process.execPath,
-            args: [
-              '-e',
-              "require('http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),'127.0.0.1')",
-            ],
-            env: {},
-            healthPath: '/',
-          },
-        ],
+        apps: [await plainHttpApp('idle')],
       }),
     );
     const client = new SupervisorHttp(`http://127.0.0.1:${port}`);
@@ -358,23 +359,7 @@ describe('local pods without cgroups', function () {
         dataDir: join(dir, 'data'),
         cgroups: false,
         readiness: { periodMs: 200, timeoutMs: 500, failureThreshold: 1 },
-        apps: [
-          {
-            app: 'plain',
-            replicas: 1,
-            protocol: 'http',
-            publicPort: await freePort(),
-            podPorts: [{ port: await freePort(), metricsPort: await freePort() }],
-            metricsOn: 'none',
-            command: process.execPath,
-            args: [
-              '-e',
-              "require('http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),'127.0.0.1')",
-            ],
-            env: {},
-            healthPath: '/',
-          },
-        ],
+        apps: [await plainHttpApp('plain')],
       }),
     );
     await supervisor.start();
