@@ -475,6 +475,9 @@ describe('imported data through Temporal: train → evaluate → report, then sc
     const html = readFileSync(join(runDir, 'report', 'report.html'), 'utf8');
     assert.match(html, /imported from/);
     assert.match(html, /scaled on their own/);
+    // no chaos phase ran: the summary says the data was imported instead of "Faults injected 0"
+    assert.match(html, /labels from the files, no faults injected/);
+    assert.doesNotMatch(html, /Faults injected/);
     assert.match(html, /ROC-AUC/);
     // the workflow took the patched branch (old histories replay without it)
     const t = await getTestTemporal();

@@ -376,12 +376,20 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   // ---- summary cards
   const d = summary.detection;
   const cards: string[] = [];
+  // an imported dataset had no chaos phase: "Faults injected 0" would read as a campaign that injected nothing
+  const imported = cardJson?.import;
   cards.push(
-    card(
-      'Faults injected',
-      String(input.faultsInjected),
-      `${faults.filter((f) => f.status === 'rejected').length} rejected by the guard`,
-    ),
+    imported
+      ? card(
+          'Data',
+          'imported',
+          `${imported.files.length} file${imported.files.length === 1 ? '' : 's'} (${esc(imported.format)}); labels from the files, no faults injected`,
+        )
+      : card(
+          'Faults injected',
+          String(input.faultsInjected),
+          `${faults.filter((f) => f.status === 'rejected').length} rejected by the guard`,
+        ),
   );
   if (d) {
     const ch = evaluation ? chosenDetector(evaluation) : null;
