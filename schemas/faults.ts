@@ -250,7 +250,14 @@ export const chaosSchema = z
     enabled: z.boolean().default(true),
     seed: z.number().int().default(1),
     schedule: scheduleSchema.default({ type: 'uniform', min: '1s', max: '2s' }),
-    /** The weighted mix of fault kinds; each planned fault draws one by weight. */
+    /**
+     * How each planned fault picks its spec: `weighted` (absent = weighted) draws one from the seeded weighted
+     * mix; `cycle` takes `faults` in config order, round-robin (fault n gets spec n mod the number of specs,
+     * weights ignored), so N × specs faults give every spec exactly N repetitions. No default value, so a config
+     * without it resolves exactly as before the option existed.
+     */
+    order: z.enum(['weighted', 'cycle']).optional(),
+    /** The weighted mix of fault kinds; each planned fault draws one by weight (or in turn: `order: cycle`). */
     faults: z
       .array(faultSpecSchema)
       .min(1)

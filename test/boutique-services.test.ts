@@ -360,6 +360,14 @@ describe('boutique stand-in services', function () {
       assert.equal(err.code, grpc.status.INTERNAL);
       assert.match(err.message, /failed to charge card: paymentservice/);
       await cart.call('EmptyCart', { user_id: user });
+      // the caller's side (go-grpc-prometheus client metrics): each dependency call timed and counted as
+      // checkout saw it, the refused charge with its code (what svc_<s>_client_p95 / _client_errors read)
+      const m = await scrape('checkoutservice');
+      assert.match(m, /grpc_client_handling_seconds_count\{[^}]*grpc_service="hipstershop\.CartService"[^}]*\} [1-9]/);
+      assert.match(
+        m,
+        /grpc_client_handled_total\{[^}]*grpc_service="hipstershop\.PaymentService"[^}]*grpc_code="(?!OK")[A-Za-z]+"[^}]*\} 1/,
+      );
     });
   });
 

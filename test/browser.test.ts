@@ -216,6 +216,7 @@ describe('browser: journey against the local boutique', function () {
         connection: () => undefined,
         noEndpoint: () => undefined,
         httpResponse: () => undefined,
+        httpDuration: () => undefined,
         podBytes: () => undefined,
       },
       1000,

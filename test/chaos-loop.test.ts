@@ -191,10 +191,11 @@ describe('chaosLoop workflow (Temporal dev server + real local supervisor)', fun
     assert.ok(kills.filter((r) => r.recoveredMs !== undefined).length >= kills.length - 2, 'pods did not come back');
   });
 
-  it('removes every active fault within 5 s of stop', async () => {
+  it('removes every active fault within 5 s of stop (specs taken in turn: order cycle)', async () => {
     const tq = uniqueId('chaos-stop');
     const input = loopInput('stop', 120, {
       schedule: { type: 'fixed', interval: '300ms' },
+      order: 'cycle',
       faults: [
         { type: 'network-delay', selector: { app: 'cartservice' }, duration: '60s' },
         { type: 'pod-failure', selector: { app: 'cartservice' }, duration: '60s' },
@@ -222,7 +223,14 @@ describe('chaosLoop workflow (Temporal dev server + real local supervisor)', fun
       const r = (await h.result()) as ChaosLoopResult;
       assert.equal(r.stopped, true);
     });
-    checkLog(input.dataDir);
+    // order cycle through the workflow (its patch): the log's n-th fault is spec n mod 4, rejected ones included
+    const specTypes = input.chaos.faults.map((f) => f.type);
+    const recs = checkLog(input.dataDir);
+    assert.ok(recs.length >= 3, JSON.stringify(recs));
+    assert.deepEqual(
+      recs.map((r) => r.type),
+      recs.map((_, i) => specTypes[i % specTypes.length]),
+    );
     await allReady(sup.client, 20_000);
   });
 

@@ -13,6 +13,8 @@ import { NODE_EXPORTER_BIN, nodeExporterArgs } from '../infra/local/node-exporte
 import { PROMETHEUS_BIN } from '../infra/local/prometheus/prometheus';
 import { allReady, startTestSupervisor, type TestSupervisor } from './chaos-support';
 import { freePort, waitUntil } from './helpers/ports';
+import { resolveFeatures } from '../activities/metrics/features';
+import { featuresSchema } from '../schemas/features';
 import { restoreEnv } from './helpers/env';
 
 /**
@@ -144,6 +146,34 @@ describe('chaos: every fault type is measurable in Prometheus', function () {
       for (const f of faults) await inj.recover(f);
     }
     await allReady(sup.client, 30_000);
+  });
+
+  it('a network delay on the frontend shows in its latency as its clients see it (svc_frontend_client_p95)', async () => {
+    const inj = new LocalInjector(sup.url);
+    const delayOn = async (app: string) => {
+      const f = await fault('network-delay', app, { latency: '400ms', jitter: '0ms' }, 30_000);
+      f.pods = await sup.client.listPods({ app }); // every pod: requests are balanced over them
+      await inj.apply(f);
+      return f;
+    };
+    // HTTP: the frontend's Service proxy times each request; the feature column's own query reads it
+    const [p95] = resolveFeatures(
+      featuresSchema.parse({ set: 'stock-cluster', services: ['frontend'], requestMetrics: 'app', rateWindow: '5s' }),
+    ).filter((x) => x.name === 'svc_frontend_client_p95');
+    assert.ok(p95);
+    const f2 = await delayOn('frontend');
+    try {
+      await waitUntil(
+        async () => {
+          await fetch(`${sup.serviceUrl.frontend}/_healthz`).then((r) => r.text());
+          return (await q(p95.query)) >= 0.39;
+        },
+        20_000,
+        'svc_frontend_client_p95 ≥ 0.4 s under a 400 ms delay on the frontend',
+      );
+    } finally {
+      await inj.recover(f2);
+    }
   });
 
   it('pod-failure, http-delay, network-loss and cpu-stress', async () => {

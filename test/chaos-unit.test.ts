@@ -119,6 +119,67 @@ describe('chaos: plan (workflows/chaos-loop.ts planFaults)', () => {
   });
 });
 
+describe('chaos: plan order (chaos.order)', () => {
+  const specs = [
+    { type: 'pod-kill', duration: '5s', selector: { app: 'frontend' } },
+    { type: 'cpu-stress', duration: '5s', weight: 9, selector: { app: 'cartservice' } },
+    { type: 'network-delay', duration: '5s', selector: { app: 'currencyservice' } },
+  ] as const;
+  const episodes = { burst: '10s', quiet: '10s' };
+
+  it('cycle: every spec exactly N times, in config order, the same across a continue-as-new split', () => {
+    const chaos = chaosSchema.parse({
+      seed: 5,
+      order: 'cycle',
+      schedule: { type: 'fixed', interval: '20s' },
+      episodes,
+      faults: specs,
+    });
+    const start = 1_700_000_000_000;
+    // 12 periods of 20 s = 12 faults over 3 specs = 4 each, whatever the weights
+    const whole = planFaults(chaos, loopState(chaos, start), start, start + 240_000, 1000, Infinity, 'cycle');
+    assert.equal(whole.length, 12);
+    assert.deepEqual(
+      whole.map((f) => f.specIndex),
+      [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2],
+    );
+    assert.deepEqual(
+      whole.map((f) => f.type),
+      whole.map((_, i) => specs[i % 3]!.type),
+    );
+    const st = loopState(chaos, start);
+    const parts = [
+      ...planFaults(chaos, st, start, start + 240_000, 5, Infinity, 'cycle'),
+      ...planFaults(
+        chaos,
+        JSON.parse(JSON.stringify(st)) as ChaosLoopState,
+        start,
+        start + 240_000,
+        1000,
+        Infinity,
+        'cycle',
+      ),
+    ];
+    assert.deepEqual(parts, whole);
+  });
+
+  it('absent order resolves as before (no key) and plans the weighted draw', () => {
+    const plain = chaosSchema.parse({ seed: 5, schedule: { type: 'fixed', interval: '20s' }, episodes, faults: specs });
+    assert.equal('order' in plain, false, 'an old config resolves to the same object');
+    const weighted = chaosSchema.parse({ ...plain, order: 'weighted' });
+    const start = 1_700_000_000_000;
+    const a = planFaults(plain, loopState(plain, start), start, start + 240_000, 1000);
+    const b = planFaults(weighted, loopState(weighted, start), start, start + 240_000, 1000, Infinity, 'weighted');
+    assert.deepEqual(a, b);
+    // weight 9 of 11 on cpu-stress: the draw is not the round-robin
+    assert.notDeepEqual(
+      a.map((f) => f.specIndex),
+      a.map((_, i) => i % 3),
+    );
+    assert.throws(() => chaosSchema.parse({ order: 'random' }), /order/);
+  });
+});
+
 describe('chaos: pod selection modes (select.ts)', () => {
   const pods = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((n) => pod(n));
   it('picks by mode, deterministically by seed', () => {

@@ -35,6 +35,8 @@ describe('feature sets (stock-cluster, service-level)', () => {
       'svc_redis_cart_request_rate',
       'svc_redis_cart_error_rate',
       'svc_redis_cart_latency_p95',
+      'svc_redis_cart_client_p95',
+      'svc_redis_cart_client_errors',
     ]);
     // the node-exporter columns stay part of the stock set's campaign by default
     assert.ok(names({}).includes('node_load1'));

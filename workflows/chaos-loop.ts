@@ -121,7 +121,7 @@ function burstAt(chaos: ChaosConfig, startMs: number, t: number): { from: number
   return { from: from + period, to: from + period + burst };
 }
 
-/** Plans up to `n` faults from the cursor: seeded schedule, weighted mix, bursts and quiet gaps. */
+/** Plans up to `n` faults from the cursor: seeded schedule, weighted mix (or specs in turn), bursts and quiet gaps. */
 export function planFaults(
   chaos: ChaosConfig,
   state: ChaosLoopState,
@@ -130,6 +130,11 @@ export function planFaults(
   n: number,
   /** A batch also ends once it would span more than this much plan time (so counters flow during a phase). */
   spanMs = Infinity,
+  /**
+   * `cycle`: fault seq n takes spec n mod specs (no draw for the spec), so every spec gets the same count; the
+   * caller passes it only once the workflow's `chaos-order-cycle` patch is in, default = the weighted draw.
+   */
+  order: 'weighted' | 'cycle' = 'weighted',
 ): PlannedFault[] {
   const out: PlannedFault[] = [];
   const totalWeight = chaos.faults.reduce((s, f) => s + f.weight, 0);
@@ -139,11 +144,17 @@ export function planFaults(
     if (planned >= endMs) break;
     // checked before any random draw, so the plan itself does not depend on how it is batched
     if (out.length > 0 && planned > (out[0] as PlannedFault).plannedMs + spanMs) break;
-    let pick = nextRandom(state) * totalWeight;
     let specIndex = 0;
-    for (; specIndex < chaos.faults.length - 1; specIndex++) {
-      pick -= (chaos.faults[specIndex] as ChaosConfig['faults'][number]).weight;
-      if (pick < 0) break;
+    if (order === 'cycle') {
+      // by sequence number, which the log numbers without gaps (a cancelled batch's ids are reused), so the
+      // log's n-th fault is spec n mod specs whatever pauses, halts or continue-as-new came between
+      specIndex = state.seq % chaos.faults.length;
+    } else {
+      let pick = nextRandom(state) * totalWeight;
+      for (; specIndex < chaos.faults.length - 1; specIndex++) {
+        pick -= (chaos.faults[specIndex] as ChaosConfig['faults'][number]).weight;
+        if (pick < 0) break;
+      }
     }
     const spec = chaos.faults[specIndex] as ChaosConfig['faults'][number];
     const seed = Math.floor(nextRandom(state) * 4294967296);
@@ -274,6 +285,9 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
   let inflight: InFlight[] = [];
   // runs started before overlapping batches keep one batch at a time (same commands on replay)
   const depth = patched('chaos-batch-overlap') ? 2 : 1;
+  // `order: cycle` is a plan change: behind a patch marker (asked only when the config sets it, which no
+  // history recorded before the option existed can: the schema rejected the key), weighted otherwise
+  const order = chaos.order === 'cycle' && patched('chaos-order-cycle') ? 'cycle' : 'weighted';
   let planDone = false;
   let lastDoneSeq = -1;
   const cancelInflight = () => {
@@ -334,6 +348,7 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
           input.endMs,
           chaos.batchSize,
           parseDuration(chaos.batchSpan),
+          order,
         );
         if (batch.length === 0) {
           planDone = true;

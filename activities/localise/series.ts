@@ -11,6 +11,8 @@ export const SERVICE_METRICS = [
   'request_rate',
   'error_rate',
   'latency_p95',
+  'client_p95',
+  'client_errors',
   'restarts',
   'net_rx',
   'net_tx',

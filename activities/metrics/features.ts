@@ -147,6 +147,40 @@ function requestFeatures(s: string, r: string): ResolvedFeature[] {
   ];
 }
 
+/**
+ * The service as its clients see it (with `requestMetrics: app`): a delay or loss on a service's network holds
+ * its replies after its own request histogram has stopped the clock, so only its callers' timings show it.
+ * gRPC services: the callers' go-grpc-prometheus client metrics (grpc_client_handling_seconds, _handled_total)
+ * for calls to the service (Online Boutique's gRPC service names are the app names, case aside); an HTTP
+ * service: the timings and status codes of its Service proxy (locally the supervisor's; absent on a cluster,
+ * where the column stays 0). `client_p95` is 0 while no call completes, as latency_p95 is.
+ */
+function clientSideFeatures(s: string, r: string): ResolvedFeature[] {
+  const grpcSvc = `grpc_service=~"(?i)hipstershop\\\\.${s.replace(/-/g, '')}"`;
+  return [
+    {
+      name: serviceColumn(s, 'client_p95'),
+      query:
+        `(histogram_quantile(0.95, sum by (le) (rate(grpc_client_handling_seconds_bucket{${grpcSvc}}[${r}]))) >= 0)` +
+        ` or (histogram_quantile(0.95, sum by (le) (rate(faultline_proxy_http_request_duration_seconds_bucket{app="${s}"}[${r}]))) >= 0)` +
+        ' or vector(0)',
+      set: 'stock-cluster',
+      unit: 's',
+      description: `${s}: 95th percentile of the duration of calls to it, as its callers time them (0 while none completes)`,
+    },
+    {
+      name: serviceColumn(s, 'client_errors'),
+      query:
+        `(sum(rate(grpc_client_handled_total{${grpcSvc},grpc_code!="OK"}[${r}]))` +
+        ` or sum(rate(faultline_proxy_http_responses_total{app="${s}",code=~"5.."}[${r}])))` +
+        ' or vector(0)',
+      set: 'stock-cluster',
+      unit: 'err/s',
+      description: `${s}: calls to it that failed per second, as its callers see them (gRPC code ≠ OK, HTTP 5xx)`,
+    },
+  ];
+}
+
 /** Restarts, pod churn and readiness: kube-state-metrics series, names and labels as kube-state-metrics 2.x has them. */
 function kubeStateFeatures(s: string, r: string, rSeconds: number, set: ResolvedFeature['set']): ResolvedFeature[] {
   return [
@@ -240,7 +274,10 @@ export function stockClusterFeatures(cfg: FeatureConfig): ResolvedFeature[] {
       ...kubeStateFeatures(s, r, rMs / 1000, 'stock-cluster'),
     );
     if (cfg.requestMetrics === 'app')
-      out.push(...requestFeatures(s, r).map((f) => ({ ...f, set: 'stock-cluster' as const })));
+      out.push(
+        ...requestFeatures(s, r).map((f) => ({ ...f, set: 'stock-cluster' as const })),
+        ...clientSideFeatures(s, r),
+      );
   }
   return out;
 }

@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadProtos, type HipstershopServiceName } from './proto';
 import type { Methods } from './types';
+import type { GrpcClientMetrics } from './metrics';
+import { codeName } from './grpc-server';
 
 /** A failed call to a dependency; its message names the dependency, method and address. */
 export class DependencyError extends Error {
@@ -48,6 +50,8 @@ export class BoutiqueClient<S extends HipstershopServiceName> {
     readonly service: S,
     readonly address: string,
     private readonly deadlineMs: number,
+    /** the caller's client metrics (every call timed and counted, as its caller saw it) */
+    private readonly metrics?: GrpcClientMetrics,
   ) {
     const Ctor = loadProtos().hipstershop[service];
     this.client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
@@ -60,8 +64,12 @@ export class BoutiqueClient<S extends HipstershopServiceName> {
   ): Promise<Res<S, M>> {
     const fn = (this.client as unknown as Record<string, UnaryFn>)[method];
     if (!fn) return Promise.reject(new Error(`hipstershop.${this.service} has no method ${method}`));
+    const labels = { grpc_type: 'unary', grpc_service: `hipstershop.${this.service}`, grpc_method: method };
+    const timer = this.metrics?.handling.startTimer(labels);
     return new Promise((resolve, reject) => {
       fn.call(this.client, request, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
+        timer?.();
+        this.metrics?.handled.inc({ ...labels, grpc_code: codeName(err ? err.code : grpc.status.OK) });
         if (err) {
           reject(
             new DependencyError(

@@ -48,6 +48,34 @@ export function createGrpcServerMetrics(registry: Registry): GrpcServerMetrics {
   };
 }
 
+/**
+ * The calling side (go-grpc-prometheus' client metrics, with its handling-time histogram enabled): how long each
+ * call to a dependency took as the caller saw it, network included. A delay or loss on a dependency's network
+ * shows here, not in the dependency's own grpc_server_handling_seconds (which stops before the reply leaves).
+ */
+export interface GrpcClientMetrics {
+  handled: Counter<'grpc_type' | 'grpc_service' | 'grpc_method' | 'grpc_code'>;
+  handling: Histogram<'grpc_type' | 'grpc_service' | 'grpc_method'>;
+}
+
+export function createGrpcClientMetrics(registry: Registry): GrpcClientMetrics {
+  return {
+    handled: new Counter({
+      name: 'grpc_client_handled_total',
+      help: 'Total number of RPCs completed by the client, regardless of success or failure.',
+      labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
+      registers: [registry],
+    }),
+    handling: new Histogram({
+      name: 'grpc_client_handling_seconds',
+      help: 'Histogram of response latency (seconds) of the gRPC until it is finished by the application.',
+      labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+      buckets: BUCKETS,
+      registers: [registry],
+    }),
+  };
+}
+
 export interface HttpMetrics {
   requests: Counter<'method' | 'route' | 'code'>;
   duration: Histogram<'method' | 'route'>;

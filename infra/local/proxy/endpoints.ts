@@ -9,6 +9,8 @@ export interface ProxyMetrics {
   connection(app: string): void;
   noEndpoint(app: string): void;
   httpResponse(app: string, code: number): void;
+  /** One HTTP request's time through the Service proxy, as the client saw it (faults' delays included). */
+  httpDuration(app: string, seconds: number): void;
   /** Bytes that went to (rx) and came from (tx) one pod through the proxy: the pod's network counters. */
   podBytes(pod: string | undefined, rx: number, tx: number): void;
 }

@@ -65,6 +65,10 @@ export class HttpProxy {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // the service's latency as its clients see it: the pod's own histogram stops before a delayed or
+    // aborted response leaves the proxy
+    const t0 = performance.now();
+    res.on('finish', () => this.metrics.httpDuration(this.app, (performance.now() - t0) / 1000));
     const port = await pickEndpoint(this.endpoints, this.app, this.rr, this.noEndpointWaitMs);
     if (port === undefined) {
       req.resume();

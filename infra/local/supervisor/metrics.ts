@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FaultTable } from '../proxy/faults';
 import type { ProxyMetrics } from '../proxy/endpoints';
 import type { PodManager } from './pods';
@@ -15,6 +15,7 @@ export class SupervisorMetrics implements ProxyMetrics {
   private readonly connections: Counter<'app'>;
   private readonly noEndpoints: Counter<'app'>;
   private readonly httpResponses: Counter<'app' | 'code'>;
+  private readonly httpDurations: Histogram<'app'>;
   /** Bytes through each pod's Service proxy: the pod's network receive/transmit (see the cAdvisor series). */
   private readonly podNet = new Map<string, { rx: number; tx: number }>();
 
@@ -163,6 +164,14 @@ export class SupervisorMetrics implements ProxyMetrics {
       labelNames: ['app', 'code'],
       registers: [r],
     });
+    this.httpDurations = new Histogram({
+      name: 'faultline_proxy_http_request_duration_seconds',
+      help: 'HTTP request latency (seconds) through the Service proxy, as the client sees it (faults included).',
+      labelNames: ['app'],
+      // the services' own buckets (infra/local/boutique/metrics.ts)
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [r],
+    });
     for (const a of config.apps) {
       this.appRestarts.inc({ app: a.app }, 0);
       this.connections.inc({ app: a.app }, 0);
@@ -288,5 +297,8 @@ export class SupervisorMetrics implements ProxyMetrics {
   }
   httpResponse(app: string, code: number): void {
     this.httpResponses.inc({ app, code: String(code) });
+  }
+  httpDuration(app: string, seconds: number): void {
+    this.httpDurations.observe({ app }, seconds);
   }
 }

@@ -4,7 +4,7 @@ import { requiredAddr, requiredPort } from '../env';
 import { BoutiqueClient } from '../grpc-client';
 import { staticAsset } from './assets';
 import { listenOn } from '../../listen';
-import { createHttpMetrics, renderMetrics } from '../metrics';
+import { createGrpcClientMetrics, createHttpMetrics, renderMetrics } from '../metrics';
 import { multiply, sum, zero } from '../money';
 import { SHUTDOWN_GRACE_MS, type RunContext, type ServiceMain } from '../service';
 import type { Ad, Money, Product } from '../types';
@@ -323,6 +323,7 @@ function routeOf(path: string): Route {
 }
 
 export const run: ServiceMain = async (ctx) => {
+  const clientMetrics = createGrpcClientMetrics(ctx.registry);
   const port = requiredPort(ctx.env, 'PORT', 'the HTTP listen port');
   const d = ctx.deadlineMs;
   const e = ctx.env;
@@ -332,18 +333,38 @@ export const run: ServiceMain = async (ctx) => {
       'ProductCatalogService',
       requiredAddr(e, 'PRODUCT_CATALOG_SERVICE_ADDR'),
       d,
+      clientMetrics,
     ),
-    currency: new BoutiqueClient('currencyservice', 'CurrencyService', requiredAddr(e, 'CURRENCY_SERVICE_ADDR'), d),
-    cart: new BoutiqueClient('cartservice', 'CartService', requiredAddr(e, 'CART_SERVICE_ADDR'), d),
+    currency: new BoutiqueClient(
+      'currencyservice',
+      'CurrencyService',
+      requiredAddr(e, 'CURRENCY_SERVICE_ADDR'),
+      d,
+      clientMetrics,
+    ),
+    cart: new BoutiqueClient('cartservice', 'CartService', requiredAddr(e, 'CART_SERVICE_ADDR'), d, clientMetrics),
     recommendation: new BoutiqueClient(
       'recommendationservice',
       'RecommendationService',
       requiredAddr(e, 'RECOMMENDATION_SERVICE_ADDR'),
       d,
+      clientMetrics,
     ),
-    shipping: new BoutiqueClient('shippingservice', 'ShippingService', requiredAddr(e, 'SHIPPING_SERVICE_ADDR'), d),
-    checkout: new BoutiqueClient('checkoutservice', 'CheckoutService', requiredAddr(e, 'CHECKOUT_SERVICE_ADDR'), d),
-    ad: new BoutiqueClient('adservice', 'AdService', requiredAddr(e, 'AD_SERVICE_ADDR'), d),
+    shipping: new BoutiqueClient(
+      'shippingservice',
+      'ShippingService',
+      requiredAddr(e, 'SHIPPING_SERVICE_ADDR'),
+      d,
+      clientMetrics,
+    ),
+    checkout: new BoutiqueClient(
+      'checkoutservice',
+      'CheckoutService',
+      requiredAddr(e, 'CHECKOUT_SERVICE_ADDR'),
+      d,
+      clientMetrics,
+    ),
+    ad: new BoutiqueClient('adservice', 'AdService', requiredAddr(e, 'AD_SERVICE_ADDR'), d, clientMetrics),
   };
   const closeClients = (): void => {
     for (const c of Object.values(clients) as { close(): void }[]) c.close();

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { requiredAddr } from '../env';
 import { BoutiqueClient } from '../grpc-client';
+import { createGrpcClientMetrics } from '../metrics';
 import { GrpcError, hopDeadlineMs } from '../grpc-server';
 import { assertValid, multiply, sum } from '../money';
 import { serveGrpc, type RunContext, type ServiceMain } from '../service';
@@ -104,6 +105,7 @@ export async function placeOrder(
 }
 
 export const run: ServiceMain = (ctx) => {
+  const clientMetrics = createGrpcClientMetrics(ctx.registry);
   const d = ctx.deadlineMs;
   const deps: CheckoutDeps = {
     catalog: new BoutiqueClient(
@@ -111,22 +113,43 @@ export const run: ServiceMain = (ctx) => {
       'ProductCatalogService',
       requiredAddr(ctx.env, 'PRODUCT_CATALOG_SERVICE_ADDR'),
       d,
+      clientMetrics,
     ),
     currency: new BoutiqueClient(
       'currencyservice',
       'CurrencyService',
       requiredAddr(ctx.env, 'CURRENCY_SERVICE_ADDR'),
       d,
+      clientMetrics,
     ),
-    cart: new BoutiqueClient('cartservice', 'CartService', requiredAddr(ctx.env, 'CART_SERVICE_ADDR'), d),
+    cart: new BoutiqueClient(
+      'cartservice',
+      'CartService',
+      requiredAddr(ctx.env, 'CART_SERVICE_ADDR'),
+      d,
+      clientMetrics,
+    ),
     shipping: new BoutiqueClient(
       'shippingservice',
       'ShippingService',
       requiredAddr(ctx.env, 'SHIPPING_SERVICE_ADDR'),
       d,
+      clientMetrics,
     ),
-    payment: new BoutiqueClient('paymentservice', 'PaymentService', requiredAddr(ctx.env, 'PAYMENT_SERVICE_ADDR'), d),
-    email: new BoutiqueClient('emailservice', 'EmailService', requiredAddr(ctx.env, 'EMAIL_SERVICE_ADDR'), d),
+    payment: new BoutiqueClient(
+      'paymentservice',
+      'PaymentService',
+      requiredAddr(ctx.env, 'PAYMENT_SERVICE_ADDR'),
+      d,
+      clientMetrics,
+    ),
+    email: new BoutiqueClient(
+      'emailservice',
+      'EmailService',
+      requiredAddr(ctx.env, 'EMAIL_SERVICE_ADDR'),
+      d,
+      clientMetrics,
+    ),
   };
   return serveGrpc(
     ctx,

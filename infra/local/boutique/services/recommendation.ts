@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomInt } from 'node:crypto';
 import { requiredAddr } from '../env';
 import { BoutiqueClient, DependencyError } from '../grpc-client';
+import { createGrpcClientMetrics } from '../metrics';
 import { GrpcError, hopDeadlineMs } from '../grpc-server';
 import { serveGrpc, type ServiceMain } from '../service';
 
@@ -21,11 +22,13 @@ export function sample<T>(items: readonly T[], k: number): T[] {
 }
 
 export const run: ServiceMain = (ctx) => {
+  const clientMetrics = createGrpcClientMetrics(ctx.registry);
   const catalog = new BoutiqueClient(
     'productcatalogservice',
     'ProductCatalogService',
     requiredAddr(ctx.env, 'PRODUCT_CATALOG_SERVICE_ADDR'),
     ctx.deadlineMs,
+    clientMetrics,
   );
   return serveGrpc(
     ctx,
