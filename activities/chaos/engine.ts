@@ -11,13 +11,12 @@ import {
   type FaultLog,
   type FoldedRecord,
 } from './fault-log';
-import type { ResolvedFault } from './faults';
-import { killStress } from './faults/stress';
 import { checkConcurrency, checkSpec, checkTarget, isPlatformService } from './guard';
 import { fencePath, readFence, readHalt } from './halt';
 import { haltMarkerPath } from './paths';
 import { readHandoff, writeHandoff } from './handoff';
-import { faultKey, type Injector } from './injector';
+import { faultKey, stopHostProcess, type Injector } from './injector';
+import type { ResolvedFault } from './kinds/kind';
 import { FireRefused, type ApplyTiming } from './supervisor-http';
 import { hash32, pickOne, selectPods } from './select';
 import type { InjectBatchInput, InjectBatchResult, BatchHeartbeat, PlannedFault } from './types';
@@ -594,8 +593,8 @@ export async function removeAll(
     let recoverNote: string | void = undefined;
     try {
       if (injector) recoverNote = await injector.recover(fault, { final: true });
-      else if (fault.type === 'cpu-stress' || fault.type === 'memory-stress') killStress(fault.key);
-      else throw new Error('no target to remove it from');
+      // with no target only a host process (stress-ng) can be removed
+      else if (!stopHostProcess(fault)) throw new Error('no target to remove it from');
     } catch (err) {
       unreachable.push(`${r.id} (${r.type} on ${r.target.app}): ${(err as Error).message}`);
       continue;
