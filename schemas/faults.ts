@@ -74,7 +74,7 @@ function specSchemaOf<K extends AnyFaultKind>(kind: K): SpecSchemaOf<K> {
       ...baseFields(kind.defaultDuration ?? '10s'),
       params: kind.params.prefault({}),
     })
-    .strict() as unknown as SpecSchemaOf<K>;
+    .strict();
 }
 
 /** The spec schema of each registered kind, in registry order. */

@@ -101,7 +101,7 @@ export interface ChaosMeshContext {
   /** The fault's duration as Chaos Mesh writes it ("8s", "1m30s"); at least 1 s. */
   duration: string;
   /** The container port of an app (HTTPChaos needs one): target config, BOUTIQUE_PORTS today, else 8080. */
-  portOf(app: string): number;
+  portOf: (app: string) => number;
 }
 
 /**
