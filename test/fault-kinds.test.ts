@@ -66,6 +66,15 @@ describe('fault kinds: one module per kind, one registry', () => {
       () => withKindParams(kindOf('network-loss'), { id: 'f000007', type: 'network-loss', params: { loss: 250 } }),
       /fault f000007 \(network-loss\): params\.loss: /,
     );
+    // removal does not fail on it: the logged params pass as they are
+    assert.deepEqual(
+      withKindParams(
+        kindOf('network-loss'),
+        { id: 'f7', type: 'network-loss', params: { loss: 250 } },
+        { lenient: true },
+      ),
+      { loss: 250 },
+    );
     // a fault rebuilt from an older log line without a parameter gets today's default
     assert.deepEqual(withKindParams(kindOf('http-abort'), { id: 'f1', type: 'http-abort', params: { code: 500 } }), {
       code: 500,

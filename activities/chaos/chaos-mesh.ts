@@ -82,9 +82,12 @@ function chaosMeshContext(fault: ResolvedFault): ChaosMeshContext {
  * engine already chose the pods (seeded, logged), so the selector names them (`selector.pods`) with mode `all`:
  * Chaos Mesh hits exactly the pods in the log.
  */
-export function chaosMeshObjects(fault: ResolvedFault): (KubeObject & { offsetMs: number })[] {
+export function chaosMeshObjects(
+  fault: ResolvedFault,
+  opts: { lenient?: boolean } = {},
+): (KubeObject & { offsetMs: number })[] {
   const kind = kindOf(fault.type);
-  const typed = { ...fault, params: withKindParams<Record<string, unknown>>(kind, fault) };
+  const typed = { ...fault, params: withKindParams<Record<string, unknown>>(kind, fault, opts) };
   const ctx = chaosMeshContext(fault);
   const name = chaosObjectName(fault.campaignId, fault.id);
   const main = {
@@ -102,6 +105,21 @@ export function chaosMeshObjects(fault: ResolvedFault): (KubeObject & { offsetMs
     offsetMs: part.offsetMs ?? 0,
   }));
   return [main, ...extra];
+}
+
+/**
+ * Kind and name of each of a fault's objects, for removal and lookups: what chaosMeshObjects gives, or (a logged
+ * fault whose spec cannot be rebuilt any more) the main object, whose kind and name depend on its type and id only.
+ */
+function objectRefs(fault: ResolvedFault): { kind: ChaosMeshKindName; name: string }[] {
+  try {
+    return chaosMeshObjects(fault, { lenient: true }).map((o) => ({
+      kind: o.kind as ChaosMeshKindName,
+      name: o.metadata.name ?? '',
+    }));
+  } catch {
+    return [{ kind: kindOf(fault.type).chaosMesh.kind, name: chaosObjectName(fault.campaignId, fault.id) }];
+  }
 }
 
 /** The fault's main Chaos Mesh object (chaosMeshObjects' first). */
@@ -193,15 +211,15 @@ export class KubernetesInjector implements Injector {
   }
   async recover(f: ResolvedFault, opts: { final?: boolean } = {}): Promise<string | void> {
     const notes: string[] = [];
-    for (const obj of chaosMeshObjects(f)) {
-      const note = (await this.remove(obj.kind, obj.metadata.name ?? '', f.namespace, opts.final === true)).note;
+    for (const obj of objectRefs(f)) {
+      const note = (await this.remove(obj.kind, obj.name, f.namespace, opts.final === true)).note;
       if (note) notes.push(note);
     }
     return notes.length ? notes.join('; ') : undefined;
   }
   /** The fault's objects the cluster still has, of each Chaos Mesh kind its objects use. */
   private async find(f: ResolvedFault): Promise<KubeObject[]> {
-    const kinds = [...new Set(chaosMeshObjects(f).map((o) => o.kind as ChaosMeshKindName))];
+    const kinds = [...new Set(objectRefs(f).map((o) => o.kind))];
     const [group, version] = CHAOS_MESH_API_VERSION.split('/') as [string, string];
     const found: KubeObject[] = [];
     for (const kind of kinds)

@@ -86,15 +86,15 @@ export class LocalInjector implements Injector {
     return timing;
   }
   recover(f: ResolvedFault) {
-    const { local, fault } = localKind(f);
+    const { local, fault } = localKind(f, true);
     return local.recover(this.ctx, fault);
   }
   recovered(f: ResolvedFault, removedMs: number) {
-    const { local, fault } = localKind(f);
+    const { local, fault } = localKind(f, true);
     return local.recovered(this.ctx, fault, removedMs);
   }
   async isApplied(f: ResolvedFault) {
-    const { local, fault } = localKind(f);
+    const { local, fault } = localKind(f, true);
     return local.isApplied ? local.isApplied(this.ctx, fault) : false;
   }
   async sweep(campaignId: string): Promise<number> {
@@ -110,9 +110,9 @@ export class LocalInjector implements Injector {
 }
 
 /** A fault's local implementation and the fault with its params typed by its kind (detail stays shared). */
-function localKind(f: ResolvedFault) {
+function localKind(f: ResolvedFault, lenient = false) {
   const kind = kindOf(f.type);
-  return { local: kind.local, fault: { ...f, params: withKindParams<Record<string, unknown>>(kind, f) } };
+  return { local: kind.local, fault: { ...f, params: withKindParams<Record<string, unknown>>(kind, f, { lenient }) } };
 }
 
 /**

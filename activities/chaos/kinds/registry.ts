@@ -45,9 +45,15 @@ export function kindOf(type: string): AnyFaultKind {
  * (a fault rebuilt from an older log line gets today's defaults for a missing parameter, as the old per-site
  * fallbacks did). A parameter the schema refuses is an error naming the fault, the kind and the parameter.
  */
-export function withKindParams<P>(kind: AnyFaultKind, fault: { id: string; type: string; params: unknown }): P {
+export function withKindParams<P>(
+  kind: AnyFaultKind,
+  fault: { id: string; type: string; params: unknown },
+  opts: { lenient?: boolean } = {},
+): P {
   const parsed = kind.params.safeParse(fault.params ?? {});
   if (!parsed.success) {
+    // removing a fault must not fail on a parameter an older version accepted: its params pass as logged
+    if (opts.lenient) return (fault.params ?? {}) as P;
     const issue = parsed.error.issues[0];
     throw new Error(
       `fault ${fault.id} (${fault.type}): params${issue?.path.length ? '.' + issue.path.join('.') : ''}: ` +
