@@ -1,18 +1,14 @@
 import { z } from 'zod';
+import type { AnyFaultKind } from '../activities/chaos/kinds/kind';
+import { FAULT_KINDS, type KindType } from '../activities/chaos/kinds/registry';
 import { duration } from './duration';
 
-/** The target-independent fault vocabulary (owned by activities/chaos; extended there). */
-export const FAULT_TYPES = [
-  'pod-kill',
-  'pod-failure',
-  'network-delay',
-  'network-loss',
-  'cpu-stress',
-  'memory-stress',
-  'http-abort',
-  'http-delay',
-] as const;
-export type FaultType = (typeof FAULT_TYPES)[number];
+/**
+ * The target-independent fault vocabulary: the kinds in activities/chaos/kinds/registry.ts, in registry order
+ * (append only: the dataset's label index of a kind is its position).
+ */
+export const FAULT_TYPES: readonly FaultType[] = FAULT_KINDS.map((k) => k.type);
+export type FaultType = KindType;
 
 /** Chaos Mesh's selection modes (pkg/selector/generic/mode.go). */
 export const FAULT_MODES = ['one', 'all', 'fixed', 'fixed-percent', 'random-max-percent'] as const;
@@ -34,12 +30,6 @@ export const PLATFORM_SERVICES = [
   'redis-cart',
 ] as const;
 
-const percent = z.number().min(0).max(100);
-/** Chaos Mesh's latency pattern, so a spec converts to a NetworkChaos without surprises. */
-const latency = z
-  .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(ms|s|m)$/, 'must be a latency such as "200ms", "1.5s" (units ms, s, m)');
-
 /**
  * Which pods a fault may hit. Empty = every pod the guard allows (the reference kills a random pod of the
  * namespace). `app` is shorthand for `labels: { app }`.
@@ -55,129 +45,50 @@ export const faultSelectorSchema = z
   .strict();
 export type FaultSelector = z.infer<typeof faultSelectorSchema>;
 
-const base = {
-  selector: faultSelectorSchema.prefault({}),
-  mode: z.enum(FAULT_MODES).default('one'),
-  /** fixed: a pod count; fixed-percent / random-max-percent: 1..100. */
-  value: z.number().positive().optional(),
-  /** How long the fault stays applied (pod-kill is one-shot: this is how long recovery is watched). */
-  duration: duration().default('10s'),
-  /** Relative weight in the mix. */
-  weight: z.number().positive().default(1),
-};
+/** The fields every fault spec has besides `type` and `params` (in this order: the JSON Schema keeps it). */
+function baseFields(defaultDuration: string) {
+  return {
+    selector: faultSelectorSchema.prefault({}),
+    mode: z.enum(FAULT_MODES).default('one'),
+    /** fixed: a pod count; fixed-percent / random-max-percent: 1..100. */
+    value: z.number().positive().optional(),
+    /** How long the fault stays applied (pod-kill is one-shot: this is how long recovery is watched). */
+    duration: duration().default(defaultDuration),
+    /** Relative weight in the mix. */
+    weight: z.number().positive().default(1),
+  };
+}
+type BaseFields = ReturnType<typeof baseFields>;
 
-export const podKillSchema = z
-  .object({
-    type: z.literal('pod-kill'),
-    ...base,
-    params: z
-      .object({ gracePeriodSeconds: z.number().int().min(0).default(0) })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
-export const podFailureSchema = z
-  .object({ type: z.literal('pod-failure'), ...base, params: z.object({}).strict().prefault({}) })
-  .strict();
-export const networkDelaySchema = z
-  .object({
-    type: z.literal('network-delay'),
-    ...base,
-    params: z
-      .object({ latency: latency.default('200ms'), jitter: latency.default('0ms'), correlation: percent.default(0) })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
-export const networkLossSchema = z
-  .object({
-    type: z.literal('network-loss'),
-    ...base,
-    params: z
-      .object({ loss: percent.default(30), correlation: percent.default(0) })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
-export const cpuStressSchema = z
-  .object({
-    type: z.literal('cpu-stress'),
-    ...base,
-    params: z
-      .object({ workers: z.number().int().min(1).max(64).default(1), load: percent.default(80) })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
-export const memoryStressSchema = z
-  .object({
-    type: z.literal('memory-stress'),
-    ...base,
-    params: z
-      .object({
-        workers: z.number().int().min(1).max(64).default(1),
-        size: z
-          .string()
-          .regex(/^[0-9]+(B|KB|MB|GB|%)$/, 'must be a size such as "128MB", "1GB" or "10%"')
-          .default('128MB'),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
-export const httpAbortSchema = z
-  .object({
-    type: z.literal('http-abort'),
-    ...base,
-    params: z
-      .object({
-        code: z.number().int().min(400).max(599).default(503),
-        percent: percent.default(100),
-        port: z.number().int().min(1).max(65535).optional(),
-        path: z.string().optional(),
-        method: z.string().optional(),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
-export const httpDelaySchema = z
-  .object({
-    type: z.literal('http-delay'),
-    ...base,
-    params: z
-      .object({
-        delay: latency.default('500ms'),
-        percent: percent.default(100),
-        port: z.number().int().min(1).max(65535).optional(),
-        path: z.string().optional(),
-        method: z.string().optional(),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
+/** One kind's spec: `{ type, selector, mode, value, duration, weight, params }`, strict, params defaulted. */
+type SpecSchemaOf<K extends AnyFaultKind> = z.ZodObject<
+  { type: z.ZodLiteral<K['type']> } & BaseFields & { params: z.ZodPrefault<K['params']> },
+  z.core.$strict
+>;
+type SpecSchemas<Ks extends readonly AnyFaultKind[]> = { -readonly [I in keyof Ks]: SpecSchemaOf<Ks[I]> };
+
+function specSchemaOf<K extends AnyFaultKind>(kind: K): SpecSchemaOf<K> {
+  return z
+    .object({
+      type: z.literal(kind.type),
+      ...baseFields(kind.defaultDuration ?? '10s'),
+      params: kind.params.prefault({}),
+    })
+    .strict();
+}
+
+/** The spec schema of each registered kind, in registry order. */
+export const FAULT_SPEC_SCHEMAS = FAULT_KINDS.map((k) => specSchemaOf(k)) as unknown as SpecSchemas<typeof FAULT_KINDS>;
 
 /** One fault kind with its selector, mode, duration and parameters: a discriminated union on `type`. */
-export const faultSpecSchema = z
-  .discriminatedUnion('type', [
-    podKillSchema,
-    podFailureSchema,
-    networkDelaySchema,
-    networkLossSchema,
-    cpuStressSchema,
-    memoryStressSchema,
-    httpAbortSchema,
-    httpDelaySchema,
-  ])
-  .superRefine((f, ctx) => {
-    if (f.mode === 'fixed' && (f.value === undefined || !Number.isInteger(f.value))) {
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'mode "fixed" needs an integer `value` (pod count)' });
-    }
-    if ((f.mode === 'fixed-percent' || f.mode === 'random-max-percent') && (f.value === undefined || f.value > 100)) {
-      ctx.addIssue({ code: 'custom', path: ['value'], message: `mode "${f.mode}" needs \`value\` in (0, 100]` });
-    }
-  });
+export const faultSpecSchema = z.discriminatedUnion('type', FAULT_SPEC_SCHEMAS).superRefine((f, ctx) => {
+  if (f.mode === 'fixed' && (f.value === undefined || !Number.isInteger(f.value))) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'mode "fixed" needs an integer `value` (pod count)' });
+  }
+  if ((f.mode === 'fixed-percent' || f.mode === 'random-max-percent') && (f.value === undefined || f.value > 100)) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: `mode "${f.mode}" needs \`value\` in (0, 100]` });
+  }
+});
 export type FaultSpec = z.infer<typeof faultSpecSchema>;
 export type FaultSpecOf<T extends FaultType> = Extract<FaultSpec, { type: T }>;
 

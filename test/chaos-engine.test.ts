@@ -11,7 +11,7 @@ import { LocalInjector } from '../activities/chaos/injector';
 import { clearHalt, writeHalt } from '../activities/chaos/halt';
 import { faultLogPath } from '../activities/chaos/paths';
 import { purgeFaults } from '../activities/chaos/purge';
-import { listStressPidFiles, stressAlive } from '../activities/chaos/faults/stress';
+import { listStressPidFiles, stressAlive } from '../activities/chaos/stress-ng';
 import { allReady, startTestSupervisor, type TestSupervisor } from './chaos-support';
 import { waitUntil } from './helpers/ports';
 import { restoreEnv } from './helpers/env';

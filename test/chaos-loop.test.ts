@@ -11,7 +11,7 @@ import { createChaosActivities } from '../activities/chaos';
 import { activeFaults, foldFaultLog, readFaultLog, readFaultLogEvents } from '../activities/chaos/fault-log';
 import { clearHalt, writeHalt } from '../activities/chaos/halt';
 import { faultLogPath } from '../activities/chaos/paths';
-import { listStressPidFiles, stressAlive } from '../activities/chaos/faults/stress';
+import { listStressPidFiles, stressAlive } from '../activities/chaos/stress-ng';
 import { signalRunningChaosLoops } from '../cli/commands/chaos';
 import { chaosProgressQuery, chaosWorkflowId, stopSignal } from '../workflows/messages';
 import { getTestTemporal, getWorkflowBundle, uniqueId, type TestTemporal } from './helpers/temporal';

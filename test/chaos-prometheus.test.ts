@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { FaultType } from '../schemas/faults';
 import { LocalInjector, faultKey } from '../activities/chaos/injector';
-import type { ResolvedFault } from '../activities/chaos/faults';
+import type { ResolvedFault } from '../activities/chaos/kinds/kind';
 import { promInstant } from '../activities/chaos/abort';
 import { NODE_EXPORTER_BIN, nodeExporterArgs } from '../infra/local/node-exporter/node-exporter';
 import { PROMETHEUS_BIN } from '../infra/local/prometheus/prometheus';

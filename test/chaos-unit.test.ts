@@ -25,7 +25,7 @@ import {
   readFaultLog,
   readFaultLogEvents,
 } from '../activities/chaos/fault-log';
-import type { ResolvedFault } from '../activities/chaos/faults';
+import type { ResolvedFault } from '../activities/chaos/kinds/kind';
 import type { PodInfo } from '../activities/deploy/types';
 import { planFaults, type ChaosLoopState } from '../workflows/chaos-loop';
 import { restoreEnv } from './helpers/env';

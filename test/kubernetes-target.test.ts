@@ -17,7 +17,7 @@ import { parseAllDocuments } from 'yaml';
 import { KubernetesInjector, chaosMeshObject, chaosObjectName } from '../activities/chaos/chaos-mesh';
 import { removeAll } from '../activities/chaos/engine';
 import { FaultLog, readFaultLog } from '../activities/chaos/fault-log';
-import type { ResolvedFault } from '../activities/chaos/faults';
+import type { ResolvedFault } from '../activities/chaos/kinds/kind';
 import { faultLogPath } from '../activities/chaos/paths';
 import { purgeFaults } from '../activities/chaos/purge';
 import {

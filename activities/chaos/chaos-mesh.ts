@@ -12,7 +12,8 @@ import {
   type RemoveResult,
 } from '../deploy/kubernetes-target';
 import type { PodInfo } from '../deploy/types';
-import type { ResolvedFault } from './faults';
+import type { ChaosMeshContext, ChaosMeshKindName, ResolvedFault } from './kinds/kind';
+import { FAULT_KINDS, kindOf, withKindParams } from './kinds/registry';
 import { podsBackFrom } from './pods-back';
 import type { Injector } from './injector';
 
@@ -20,18 +21,12 @@ export const FAULT_ID_LABEL = 'faultline.io/fault-id';
 /** The fault id exactly as the fault log writes it (the label is lower-cased). */
 export const FAULT_ID_ANNOTATION = 'faultline.io/fault-id';
 
-/** The Chaos Mesh kind each fault type becomes. */
-export const CHAOS_KIND: Record<FaultType, 'PodChaos' | 'NetworkChaos' | 'StressChaos' | 'HTTPChaos'> = {
-  'pod-kill': 'PodChaos',
-  'pod-failure': 'PodChaos',
-  'network-delay': 'NetworkChaos',
-  'network-loss': 'NetworkChaos',
-  'cpu-stress': 'StressChaos',
-  'memory-stress': 'StressChaos',
-  'http-abort': 'HTTPChaos',
-  'http-delay': 'HTTPChaos',
-};
-const PLURAL: Record<string, string> = {
+/** The Chaos Mesh kind each fault type becomes (from the registry). */
+export const CHAOS_KIND = Object.fromEntries(FAULT_KINDS.map((k) => [k.type, k.chaosMesh.kind])) as Record<
+  FaultType,
+  ChaosMeshKindName
+>;
+const PLURAL: Record<ChaosMeshKindName, string> = {
   PodChaos: 'podchaos',
   NetworkChaos: 'networkchaos',
   StressChaos: 'stresschaos',
@@ -58,93 +53,79 @@ export function chaosObjectName(campaignId: string, faultId: string): string {
   return `fl-${faultId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${h}`.slice(0, 63).replace(/-+$/, '');
 }
 
-const pct = (v: unknown, d: number) => String(typeof v === 'number' ? v : d);
-const str = (v: unknown, d: string) => (typeof v === 'string' ? v : d);
+/** Labels and annotations that tie an object to its campaign and fault (sweep and `find` select by them). */
+function objectMeta(fault: ResolvedFault, name: string): KubeObject['metadata'] {
+  return {
+    name,
+    namespace: fault.namespace,
+    labels: { [CAMPAIGN_LABEL]: campaignLabelValue(fault.campaignId), [FAULT_ID_LABEL]: fault.id.toLowerCase() },
+    annotations: {
+      'faultline.io/campaign-id': fault.campaignId,
+      [FAULT_ID_ANNOTATION]: fault.id,
+      'faultline.io/planned-ms': String(fault.plannedMs),
+    },
+  };
+}
+
+/** What every kind's spec builder gets: the picked pods as a selector, the duration, the apps' ports. */
+function chaosMeshContext(fault: ResolvedFault): ChaosMeshContext {
+  const durationMs = Math.max(1000, fault.endMs - fault.plannedMs);
+  return {
+    base: { mode: 'all', selector: { pods: { [fault.namespace]: fault.pods.map((x) => x.name) } } },
+    duration: formatDuration(Math.round(durationMs)),
+    portOf: (app) => BOUTIQUE_PORTS[app] ?? 8080,
+  };
+}
 
 /**
- * The Chaos Mesh object for one resolved fault. The engine already chose the pods (seeded, logged), so the
- * selector names them (`selector.pods`) with mode `all`: Chaos Mesh hits exactly the pods in the log.
+ * The Chaos Mesh objects of one resolved fault: its kind's main object first, then the kind's extra objects. The
+ * engine already chose the pods (seeded, logged), so the selector names them (`selector.pods`) with mode `all`:
+ * Chaos Mesh hits exactly the pods in the log.
  */
-export function chaosMeshObject(fault: ResolvedFault): KubeObject {
-  const kind = CHAOS_KIND[fault.type];
-  const durationMs = Math.max(1000, fault.endMs - fault.plannedMs);
-  const duration = formatDuration(Math.round(durationMs));
-  const p = fault.params;
-  const selector = { pods: { [fault.namespace]: fault.pods.map((x) => x.name) } };
-  const base = { mode: 'all', selector };
-  let spec: Record<string, unknown>;
-  switch (fault.type) {
-    case 'pod-kill':
-      spec = {
-        action: 'pod-kill',
-        ...base,
-        gracePeriod: typeof p.gracePeriodSeconds === 'number' ? p.gracePeriodSeconds : 0,
-      };
-      break;
-    case 'pod-failure':
-      spec = { action: 'pod-failure', ...base, duration };
-      break;
-    case 'network-delay':
-      spec = {
-        action: 'delay',
-        ...base,
-        direction: 'to',
-        delay: { latency: str(p.latency, '200ms'), jitter: str(p.jitter, '0ms'), correlation: pct(p.correlation, 0) },
-        duration,
-      };
-      break;
-    case 'network-loss':
-      spec = {
-        action: 'loss',
-        ...base,
-        direction: 'to',
-        loss: { loss: pct(p.loss, 30), correlation: pct(p.correlation, 0) },
-        duration,
-      };
-      break;
-    case 'cpu-stress':
-      spec = { ...base, stressors: { cpu: { workers: Number(p.workers ?? 1), load: Number(p.load ?? 80) } }, duration };
-      break;
-    case 'memory-stress':
-      spec = {
-        ...base,
-        stressors: { memory: { workers: Number(p.workers ?? 1), size: str(p.size, '128MB') } },
-        duration,
-      };
-      break;
-    case 'http-abort':
-    case 'http-delay': {
-      spec = {
-        ...base,
-        target: 'Request',
-        port: typeof p.port === 'number' ? p.port : (BOUTIQUE_PORTS[fault.app] ?? 8080),
-        ...(typeof p.path === 'string' ? { path: p.path } : {}),
-        ...(typeof p.method === 'string' ? { method: p.method } : {}),
-        ...(fault.type === 'http-abort' ? { abort: true } : { delay: str(p.delay, '500ms') }),
-        duration,
-      };
-      break;
-    }
-    default: {
-      const never: never = fault.type;
-      throw new Error(`no Chaos Mesh kind for ${String(never)}`);
-    }
-  }
-  return {
+export function chaosMeshObjects(
+  fault: ResolvedFault,
+  opts: { lenient?: boolean } = {},
+): (KubeObject & { offsetMs: number })[] {
+  const kind = kindOf(fault.type);
+  const typed = { ...fault, params: withKindParams<Record<string, unknown>>(kind, fault, opts) };
+  const ctx = chaosMeshContext(fault);
+  const name = chaosObjectName(fault.campaignId, fault.id);
+  const main = {
     apiVersion: CHAOS_MESH_API_VERSION,
-    kind,
-    metadata: {
-      name: chaosObjectName(fault.campaignId, fault.id),
-      namespace: fault.namespace,
-      labels: { [CAMPAIGN_LABEL]: campaignLabelValue(fault.campaignId), [FAULT_ID_LABEL]: fault.id.toLowerCase() },
-      annotations: {
-        'faultline.io/campaign-id': fault.campaignId,
-        [FAULT_ID_ANNOTATION]: fault.id,
-        'faultline.io/planned-ms': String(fault.plannedMs),
-      },
-    },
-    spec,
+    kind: kind.chaosMesh.kind,
+    metadata: objectMeta(fault, name),
+    spec: kind.chaosMesh.spec(typed, ctx),
+    offsetMs: 0,
   };
+  const extra = (kind.chaosMesh.extraObjects?.(typed, ctx) ?? []).map((part) => ({
+    apiVersion: CHAOS_MESH_API_VERSION,
+    kind: part.kind,
+    metadata: objectMeta(fault, `${name.slice(0, 62 - part.suffix.length)}-${part.suffix}`),
+    spec: part.spec,
+    offsetMs: part.offsetMs ?? 0,
+  }));
+  return [main, ...extra];
+}
+
+/**
+ * Kind and name of each of a fault's objects, for removal and lookups: what chaosMeshObjects gives, or (a logged
+ * fault whose spec cannot be rebuilt any more) the main object, whose kind and name depend on its type and id only.
+ */
+function objectRefs(fault: ResolvedFault): { kind: ChaosMeshKindName; name: string }[] {
+  try {
+    return chaosMeshObjects(fault, { lenient: true }).map((o) => ({
+      kind: o.kind as ChaosMeshKindName,
+      name: o.metadata.name ?? '',
+    }));
+  } catch {
+    return [{ kind: kindOf(fault.type).chaosMesh.kind, name: chaosObjectName(fault.campaignId, fault.id) }];
+  }
+}
+
+/** The fault's main Chaos Mesh object (chaosMeshObjects' first). */
+export function chaosMeshObject(fault: ResolvedFault): KubeObject {
+  const { offsetMs: _offset, ...obj } = chaosMeshObjects(fault)[0] as KubeObject & { offsetMs: number };
+  return obj;
 }
 
 /** What the injector needs from the Kubernetes target (KubernetesTarget implements it). */
@@ -218,30 +199,47 @@ export class KubernetesInjector implements Injector {
     return false;
   }
   async apply(f: ResolvedFault) {
-    await this.client.createCustomObject(chaosMeshObject(f));
+    const objects = chaosMeshObjects(f);
+    const later = objects.find((o) => o.offsetMs > 0);
+    if (later)
+      throw new Error(
+        `${f.type} ${f.id}: its Chaos Mesh object ${later.metadata.name ?? ''} starts ${later.offsetMs} ms after ` +
+          'the fault; objects with a start offset are not supported by the Kubernetes injector yet ' +
+          '(docs/fault-kinds.md, "Sequences over time")',
+      );
+    for (const { offsetMs: _offset, ...obj } of objects) await this.client.createCustomObject(obj);
   }
   async recover(f: ResolvedFault, opts: { final?: boolean } = {}): Promise<string | void> {
-    const obj = chaosMeshObject(f);
-    return (await this.remove(obj.kind, obj.metadata.name ?? '', f.namespace, opts.final === true)).note;
+    const notes: string[] = [];
+    for (const obj of objectRefs(f)) {
+      const note = (await this.remove(obj.kind, obj.name, f.namespace, opts.final === true)).note;
+      if (note) notes.push(note);
+    }
+    return notes.length ? notes.join('; ') : undefined;
   }
-  private async find(f: ResolvedFault): Promise<KubeObject | undefined> {
-    const kind = CHAOS_KIND[f.type];
+  /** The fault's objects the cluster still has, of each Chaos Mesh kind its objects use. */
+  private async find(f: ResolvedFault): Promise<KubeObject[]> {
+    const kinds = [...new Set(objectRefs(f).map((o) => o.kind))];
     const [group, version] = CHAOS_MESH_API_VERSION.split('/') as [string, string];
-    const items = await this.client.listCustomObjects(
-      group,
-      version,
-      PLURAL[kind] ?? '',
-      `${FAULT_ID_LABEL}=${f.id.toLowerCase()},${CAMPAIGN_LABEL}=${campaignLabelValue(f.campaignId)}`,
-    );
-    return items[0];
+    const found: KubeObject[] = [];
+    for (const kind of kinds)
+      found.push(
+        ...(await this.client.listCustomObjects(
+          group,
+          version,
+          PLURAL[kind],
+          `${FAULT_ID_LABEL}=${f.id.toLowerCase()},${CAMPAIGN_LABEL}=${campaignLabelValue(f.campaignId)}`,
+        )),
+      );
+    return found;
   }
   async isApplied(f: ResolvedFault) {
-    const obj = await this.find(f);
-    return obj !== undefined && (f.type !== 'pod-kill' || injectedCount(obj) > 0);
+    const [obj] = await this.find(f);
+    return obj !== undefined && (kindOf(f.type).chaosMesh.applied !== 'injected' || injectedCount(obj) > 0);
   }
   async recovered(f: ResolvedFault, removedMs: number) {
-    if (await this.find(f)) return false;
-    if (f.type === 'pod-kill' || f.type === 'pod-failure')
+    if ((await this.find(f)).length > 0) return false;
+    if (kindOf(f.type).chaosMesh.recovery === 'pods-back')
       return podsBackFrom(await this.client.listPods({ app: f.app }), f, removedMs);
     return true;
   }

@@ -11,15 +11,14 @@ import {
   type FaultLog,
   type FoldedRecord,
 } from './fault-log';
-import type { ResolvedFault } from './faults';
-import { killStress } from './faults/stress';
-import { checkConcurrency, checkSpec, checkTarget, isPlatformService } from './guard';
+import { checkConcurrency, checkSpec } from './guard';
 import { fencePath, readFence, readHalt } from './halt';
 import { haltMarkerPath } from './paths';
 import { readHandoff, writeHandoff } from './handoff';
-import { faultKey, type Injector } from './injector';
+import { faultKey, stopHostProcess, type Injector } from './injector';
+import type { ResolvedFault } from './kinds/kind';
 import { FireRefused, type ApplyTiming } from './supervisor-http';
-import { hash32, pickOne, selectPods } from './select';
+import { selectTarget } from './select';
 import type { InjectBatchInput, InjectBatchResult, BatchHeartbeat, PlannedFault } from './types';
 
 /**
@@ -342,49 +341,20 @@ export class BatchEngine {
     const concurrency = checkConcurrency(guard, this.active.size);
     if (concurrency) return this.reject(pf, concurrency);
 
-    const labels: Record<string, string> = { ...spec.selector.labels };
-    if (spec.selector.app) labels.app = spec.selector.app;
-    let pods: PodInfo[];
-    try {
-      pods = await this.injector.listPods(labels);
-    } catch (err) {
-      return this.reject(pf, `could not list pods: ${(err as Error).message}`, 'failed');
-    }
-    if (spec.selector.namespace) pods = pods.filter((p) => p.namespace === spec.selector.namespace);
-    if (spec.selector.pods) pods = pods.filter((p) => spec.selector.pods?.includes(p.name));
-    let app = labels.app;
-    if (!app) {
-      // no app named: pick one in-scope service at random (the reference kills any pod of the namespace)
-      const apps = [...new Set(pods.map((p) => p.labels.app ?? ''))]
-        .filter(
-          (a) => a && !isPlatformService(a, guard) && (!guard.allowedServices || guard.allowedServices.includes(a)),
-        )
-        .sort();
-      const inScope = apps.filter((a) =>
-        pods.some((p) => p.labels.app === a && guard.allowedNamespaces.includes(p.namespace)),
-      );
-      const eligible = this.injector.eligibleApps ? this.injector.eligibleApps(pf.type, inScope) : inScope;
-      app = pickOne(eligible, hash32(`${this.input.chaos.seed}:${pf.id}:app`));
-      if (!app)
-        return this.reject(
-          pf,
-          `no target selected: no in-scope service has pods (selector ${JSON.stringify(labels)})`,
-          'failed',
-        );
-    }
-    const candidates = pods.filter((p) => p.labels.app === app);
-    const namespace = candidates[0]?.namespace ?? spec.selector.namespace ?? '';
-    const targetRefusal = checkTarget(guard, { namespace, app });
-    if (targetRefusal) return this.reject(pf, targetRefusal, 'rejected', { namespace, app, pods: [] });
-    const selectable = candidates.filter((p) => guard.allowedNamespaces.includes(p.namespace) && p.phase !== 'Failed');
-    const chosen = selectPods(selectable, spec.mode, spec.value, pf.seed);
-    if (chosen.length === 0) {
-      return this.reject(pf, `no target selected: service "${app}" has no running pods`, 'failed', {
-        namespace,
-        app,
-        pods: [],
-      });
-    }
+    const eligibleApps = this.injector.eligibleApps?.bind(this.injector);
+    const picked = await selectTarget({
+      selector: spec.selector,
+      mode: spec.mode,
+      value: spec.value,
+      guard,
+      chaosSeed: this.input.chaos.seed,
+      faultId: pf.id,
+      podSeed: pf.seed,
+      listPods: (labels) => this.injector.listPods(labels),
+      ...(eligibleApps ? { eligibleApps: (apps: string[]) => eligibleApps(pf.type, apps) } : {}),
+    });
+    if ('error' in picked) return this.reject(pf, picked.error, picked.ev, picked.target);
+    const { namespace, app, pods: chosen, candidates } = picked;
     const fault: ResolvedFault = {
       id: pf.id,
       campaignId: this.input.campaignId,
@@ -594,8 +564,8 @@ export async function removeAll(
     let recoverNote: string | void = undefined;
     try {
       if (injector) recoverNote = await injector.recover(fault, { final: true });
-      else if (fault.type === 'cpu-stress' || fault.type === 'memory-stress') killStress(fault.key);
-      else throw new Error('no target to remove it from');
+      // with no target only a host process (stress-ng) can be removed
+      else if (!stopHostProcess(fault)) throw new Error('no target to remove it from');
     } catch (err) {
       unreachable.push(`${r.id} (${r.type} on ${r.target.app}): ${(err as Error).message}`);
       continue;

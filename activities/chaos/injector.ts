@@ -1,18 +1,10 @@
 import type { FaultType } from '../../schemas/faults';
 import type { PodInfo } from '../deploy/types';
-import { LOCAL_FAULTS, type LocalFaultContext, type ResolvedFault } from './faults';
+import type { LocalKindContext, ResolvedFault } from './kinds/kind';
+import { kindOf, withKindParams } from './kinds/registry';
+import { stressNg } from './stress-ng';
 import { SupervisorHttp, type ApplyTiming } from './supervisor-http';
 import type { FireGuard } from './trigger-thread';
-
-/** Local fault types whose apply is nothing but supervisor requests (stress faults spawn processes instead). */
-const TIMED_LOCAL = new Set<FaultType>([
-  'pod-kill',
-  'pod-failure',
-  'network-delay',
-  'network-loss',
-  'http-abort',
-  'http-delay',
-]);
 
 /** Applies faults on one target kind; the engine (engine.ts) does timing, guard, logging and recovery watch. */
 export interface Injector {
@@ -61,41 +53,49 @@ export class LocalInjector implements Injector {
     this.supervisor = new SupervisorHttp(supervisorUrl);
   }
 
+  /** Kinds that hit only HTTP-speaking services (`services: 'http'`) get the target's HTTP apps among these. */
   eligibleApps(type: FaultType, apps: string[]): string[] {
-    return type === 'http-abort' || type === 'http-delay' ? apps.filter((a) => this.httpApps.includes(a)) : apps;
+    return kindOf(type).services === 'http' ? apps.filter((a) => this.httpApps.includes(a)) : apps;
   }
 
-  private get ctx(): LocalFaultContext {
-    return { supervisor: this.supervisor };
+  private get ctx(): LocalKindContext {
+    return { supervisor: this.supervisor, processes: stressNg };
   }
   listPods(selector: Record<string, string>) {
     return this.supervisor.listPods(selector);
   }
   oneShot(type: FaultType) {
-    return LOCAL_FAULTS[type].oneShot;
+    return kindOf(type).local.oneShot;
   }
   warm() {
     this.supervisor.warm();
   }
+  async prepare(f: ResolvedFault) {
+    const { local, fault } = localKind(f);
+    await local.prepare?.(this.ctx, fault);
+  }
   timedApply(type: FaultType) {
-    return TIMED_LOCAL.has(type);
+    return kindOf(type).local.timed;
   }
   async apply(f: ResolvedFault, at?: number, guard?: FireGuard): Promise<ApplyTiming | void> {
-    if (at === undefined || !this.timedApply(f.type)) return LOCAL_FAULTS[f.type].apply(this.ctx, f);
+    const { local, fault } = localKind(f);
+    if (at === undefined || !local.timed) return local.apply(this.ctx, fault);
     const timing: ApplyTiming = {};
     this.supervisor.warm(); // the trigger thread's socket may have idled out since the last fault
-    await LOCAL_FAULTS[f.type].apply({ supervisor: this.supervisor.timed(at, timing, guard) }, f);
+    await local.apply({ ...this.ctx, supervisor: this.supervisor.timed(at, timing, guard) }, fault);
     return timing;
   }
   recover(f: ResolvedFault) {
-    return LOCAL_FAULTS[f.type].recover(this.ctx, f);
+    const { local, fault } = localKind(f, true);
+    return local.recover(this.ctx, fault);
   }
   recovered(f: ResolvedFault, removedMs: number) {
-    return LOCAL_FAULTS[f.type].recovered(this.ctx, f, removedMs);
+    const { local, fault } = localKind(f, true);
+    return local.recovered(this.ctx, fault, removedMs);
   }
   async isApplied(f: ResolvedFault) {
-    const fault = LOCAL_FAULTS[f.type];
-    return fault.isApplied ? fault.isApplied(this.ctx, f) : false;
+    const { local, fault } = localKind(f, true);
+    return local.isApplied ? local.isApplied(this.ctx, fault) : false;
   }
   async sweep(campaignId: string): Promise<number> {
     const prefix = `${campaignId}:`;
@@ -107,6 +107,22 @@ export class LocalInjector implements Injector {
     }
     return n;
   }
+}
+
+/** A fault's local implementation and the fault with its params typed by its kind (detail stays shared). */
+function localKind(f: ResolvedFault, lenient = false) {
+  const kind = kindOf(f.type);
+  return { local: kind.local, fault: { ...f, params: withKindParams<Record<string, unknown>>(kind, f, { lenient }) } };
+}
+
+/**
+ * Removes a fault whose effect is a process on this host (a stress kind's `hostProcess`) with no supervisor or
+ * cluster: purge and a cleanup with no target. Answers false for kinds whose effect lives elsewhere.
+ */
+export function stopHostProcess(f: ResolvedFault): boolean {
+  if (!kindOf(f.type).local.hostProcess) return false;
+  stressNg.stop(f);
+  return true;
 }
 
 /** Idempotency key of a fault: campaign id + fault id. */

@@ -1,11 +1,11 @@
 import type { PodInfo } from '../deploy/types';
-import type { ResolvedFault } from './faults';
+import type { ResolvedFault } from './kinds/kind';
 
 /**
  * Observed recovery of a pod fault: as many ready pods of the app as before, and every hit pod either replaced
  * (gone) or ready again after a restart.
  */
-export function podsBackFrom(pods: PodInfo[], fault: ResolvedFault, sinceMs: number): boolean {
+export function podsBackFrom(pods: PodInfo[], fault: ResolvedFault<unknown>, sinceMs: number): boolean {
   const before = (fault.detail.readyBefore as number | undefined) ?? fault.pods.length;
   if (pods.filter((p) => p.ready).length < before) return false;
   for (const hit of fault.pods) {

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { kubernetesTargetSchema, type KubernetesTargetConfig } from '../../schemas/target';
 import { KubernetesInjector } from './chaos-mesh';
 import { FaultLog, activeFaults, foldFaultLog, readFaultLogEvents, registeredFaultLogs } from './fault-log';
-import { killStress, listStressPidFiles, stressAlive } from './faults/stress';
 import { resolvedFromRecord } from './engine';
-import { LocalInjector, type Injector } from './injector';
+import { LocalInjector, stopHostProcess, type Injector } from './injector';
+import { kindOf } from './kinds/registry';
+import { killStress, listStressPidFiles, stressAlive } from './stress-ng';
 import { faultLogPath, faultlineHome } from './paths';
 import { KubernetesTarget } from '../deploy/kubernetes-target';
 
@@ -87,8 +88,8 @@ export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport>
         const fault = resolvedFromRecord(r);
         let how: string;
         try {
-          if (fault.type === 'cpu-stress' || fault.type === 'memory-stress') {
-            if (!opts.dryRun) killStress(fault.key);
+          if (kindOf(fault.type).local.hostProcess) {
+            if (!opts.dryRun) stopHostProcess(fault);
             how = 'stress-ng killed';
           } else if (injector) {
             const note = opts.dryRun ? undefined : await injector.recover(fault, { final: true });
@@ -104,7 +105,7 @@ export async function purgeFaults(opts: PurgeOptions = {}): Promise<PurgeReport>
             how = 'expired at its end time';
           }
         } catch (err) {
-          const expired = fault.endMs <= Date.now() && fault.type !== 'cpu-stress' && fault.type !== 'memory-stress';
+          const expired = fault.endMs <= Date.now() && !kindOf(fault.type).local.hostProcess;
           if (!expired) {
             report.problems.push(`${path}: ${r.id} ${r.type} on ${r.target.app}: ${(err as Error).message}`);
             continue;

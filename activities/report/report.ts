@@ -6,6 +6,7 @@ import type { FaultRecord } from '../../schemas/fault-log';
 import type { DetectorMetrics, DetectorResult, EvaluationResults } from '../model/evaluate';
 import type { DatasetCard } from '../dataset/card';
 import { readFaultLog } from '../chaos/fault-log';
+import { FAULT_KINDS } from '../chaos/kinds/registry';
 import { readRuns, type ProbeRun } from '../browser/runs';
 import { readArrowTable } from '../metrics/arrow-table';
 import { compareWithHistory, type CampaignSummary, type HistoryComparison } from './history';
@@ -220,15 +221,13 @@ function recoveryStats(faults: FaultRecord[]): {
   return { faults: values.length, meanMs: mean, p95Ms: p95, values };
 }
 
-/** Chaos Mesh kinds that act through its chaos daemon on the node (tc, stress-ng, the HTTP proxy), not the API. */
-const CHAOS_DAEMON_FAULTS = new Set([
-  'network-delay',
-  'network-loss',
-  'cpu-stress',
-  'memory-stress',
-  'http-abort',
-  'http-delay',
-]);
+/**
+ * Fault kinds Chaos Mesh applies through its chaos daemon on the node (tc, stress-ng, the HTTP proxy), not the
+ * API: every kind whose object is not a PodChaos.
+ */
+const CHAOS_DAEMON_FAULTS = new Set<string>(
+  FAULT_KINDS.filter((k) => k.chaosMesh.kind !== 'PodChaos').map((k) => k.type),
+);
 
 /** On Kubernetes: which logged faults need Chaos Mesh's node daemon, whose effect a simulated node cannot show. */
 function daemonFaultNote(input: ReportInput, faults: FaultRecord[]): string {

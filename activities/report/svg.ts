@@ -1,3 +1,5 @@
+import { FAULT_KINDS } from '../chaos/kinds/registry';
+
 /**
  * A small SVG plotting module for the self-contained report: no scripts, no external assets, text in
  * the page's font. Every function returns one <svg> element as a string.
@@ -47,16 +49,10 @@ export interface LineChartOptions {
 }
 
 export const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
-export const FAULT_COLORS: Record<string, string> = {
-  'pod-kill': '#ef4444',
-  'pod-failure': '#f97316',
-  'network-delay': '#eab308',
-  'network-loss': '#a855f7',
-  'cpu-stress': '#ec4899',
-  'memory-stress': '#14b8a6',
-  'http-abort': '#6366f1',
-  'http-delay': '#84cc16',
-};
+/** Each fault kind's band colour (its `report.color` in activities/chaos/kinds). */
+export const FAULT_COLORS: Record<string, string> = Object.fromEntries(
+  FAULT_KINDS.map((k) => [k.type, k.report.color]),
+);
 
 export function faultColor(type: string | undefined): string {
   return (type && FAULT_COLORS[type]) || '#ef4444';

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupEnv, execInCgroups } from '../../../infra/local/supervisor/cgroups';
-import { stressDir } from '../paths';
-import type { Fault, ResolvedFault } from './fault';
+import { cgroupEnv, execInCgroups } from '../../infra/local/supervisor/cgroups';
+import type { HostProcessRunner, LocalKindContext, ResolvedFault } from './kinds/kind';
+import { stressDir } from './paths';
 
 export const STRESS_NG = process.env.FAULTLINE_STRESS_NG ?? '/usr/bin/stress-ng';
 
@@ -82,11 +82,6 @@ export function killStress(key: string): boolean {
   return true;
 }
 
-function toStressSize(size: string): string {
-  // schema: 128MB / 1GB / 512KB / 100B / 10% → stress-ng's 128M / 1G / 512K / 100 / 10%
-  return size.replace(/([KMG])B$/, '$1').replace(/(\d)B$/, '$1');
-}
-
 /**
  * The target pod's process and cgroups, ready to take the stress. A pod can die between the supervisor's answer
  * and the charge (a pod-kill of the same burst): its cgroup is then gone (ENOENT); the lookup is asked once more
@@ -96,7 +91,7 @@ function toStressSize(size: string): string {
  * cgroup that exists but cannot be written is a permission problem and fails the fault.
  */
 async function podCgroups(
-  ctx: Parameters<Fault['apply']>[0],
+  ctx: LocalKindContext,
   type: string,
   faultId: string,
   podName: string,
@@ -131,79 +126,61 @@ async function podCgroups(
   return { note: `pod ${podName} died as the stress started: stress ran on the host, uncharged` };
 }
 
-function stressFault(type: 'cpu-stress' | 'memory-stress', argsFor: (f: ResolvedFault) => string[]): Fault {
-  return {
-    type,
-    oneShot: false,
-    async apply(ctx, fault) {
-      const existing = readStressPidFile(fault.key);
-      if (existing && stressAlive(existing.pid)) return; // a retry finds its fault
-      const pod = fault.pods[0];
-      if (!pod) throw new Error(`${type} ${fault.id}: no pod selected`);
-      const { podPid, cgroups, note } = await podCgroups(ctx, type, fault.id, pod.name);
-      if (note) fault.detail.chargeNote = note;
-      // the timeout makes stress-ng end by itself even if every worker dies with it running
-      const seconds = Math.max(1, Math.ceil((fault.endMs - Date.now()) / 1000));
-      const args = [...argsFor(fault), '--timeout', `${seconds}s`, '--quiet'];
-      mkdirSync(stressDir(), { recursive: true });
-      // Inside the pod's cgroups from its first instruction (a kubelet-run StressChaos is charged to the
-      // container the same way): the pod's container_cpu_usage_seconds_total and working set rise, not the host's
-      // alone. The shell execs stress-ng, so the pid (and process group) stay the ones recorded below.
-      const cmd = cgroups ? execInCgroups(cgroups, STRESS_NG, args) : { command: STRESS_NG, args };
-      const child = spawn(cmd.command, cmd.args, {
-        detached: true,
-        stdio: 'ignore',
-        env: cgroups ? { ...process.env, ...cgroupEnv(cgroups) } : process.env,
-      });
-      const pid = await new Promise<number>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('spawn', () => resolve(child.pid as number));
-      });
-      child.unref();
-      const pf: StressPidFile = {
-        key: fault.key,
-        campaignId: fault.campaignId,
-        faultId: fault.id,
-        pid,
-        pod: pod.name,
-        app: fault.app,
-        podPid,
-        ...(cgroups ? { cgroups } : {}),
-        startedMs: Date.now(),
-        endMs: fault.endMs,
-        args,
-      };
-      writeFileSync(fileFor(fault.key), JSON.stringify(pf));
-      fault.detail.pid = pid;
-      fault.detail.chargedTo = cgroups ? pod.name : 'host';
-    },
-    recover(_ctx, fault) {
-      killStress(fault.key);
-      return Promise.resolve();
-    },
-    recovered(_ctx, fault) {
-      const pid = fault.detail.pid as number | undefined;
-      const pf = readStressPidFile(fault.key);
-      return Promise.resolve(!(pf && stressAlive(pf.pid)) && !(pid !== undefined && stressAlive(pid)));
-    },
-    isApplied(_ctx, fault) {
-      const pf = readStressPidFile(fault.key);
-      return Promise.resolve(!!pf && stressAlive(pf.pid));
-    },
-  };
-}
-
-export const cpuStress = stressFault('cpu-stress', (f) => [
-  '--cpu',
-  String(Number(f.params.workers ?? 1)),
-  '--cpu-load',
-  String(Number(f.params.load ?? 80)),
-]);
-
-export const memoryStress = stressFault('memory-stress', (f) => [
-  '--vm',
-  String(Number(f.params.workers ?? 1)),
-  '--vm-bytes',
-  toStressSize(typeof f.params.size === 'string' ? f.params.size : '128MB'),
-  '--vm-keep',
-]);
+/**
+ * The stress-ng runner of the local target (the stress kinds' `ctx.processes`): one detached stress-ng process
+ * group per fault, charged to the target pod's cgroups, recorded in a pid file before it does harm.
+ */
+export const stressNg: HostProcessRunner = {
+  async start(ctx, fault, argv) {
+    const type = fault.type;
+    const existing = readStressPidFile(fault.key);
+    if (existing && stressAlive(existing.pid)) return; // a retry finds its fault
+    const pod = fault.pods[0];
+    if (!pod) throw new Error(`${type} ${fault.id}: no pod selected`);
+    const { podPid, cgroups, note } = await podCgroups(ctx, type, fault.id, pod.name);
+    if (note) fault.detail.chargeNote = note;
+    // the timeout makes stress-ng end by itself even if every worker dies with it running
+    const seconds = Math.max(1, Math.ceil((fault.endMs - Date.now()) / 1000));
+    const args = [...argv, '--timeout', `${seconds}s`, '--quiet'];
+    mkdirSync(stressDir(), { recursive: true });
+    // Inside the pod's cgroups from its first instruction (a kubelet-run StressChaos is charged to the
+    // container the same way): the pod's container_cpu_usage_seconds_total and working set rise, not the host's
+    // alone. The shell execs stress-ng, so the pid (and process group) stay the ones recorded below.
+    const cmd = cgroups ? execInCgroups(cgroups, STRESS_NG, args) : { command: STRESS_NG, args };
+    const child = spawn(cmd.command, cmd.args, {
+      detached: true,
+      stdio: 'ignore',
+      env: cgroups ? { ...process.env, ...cgroupEnv(cgroups) } : process.env,
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('spawn', () => resolve(child.pid as number));
+    });
+    child.unref();
+    const pf: StressPidFile = {
+      key: fault.key,
+      campaignId: fault.campaignId,
+      faultId: fault.id,
+      pid,
+      pod: pod.name,
+      app: fault.app,
+      podPid,
+      ...(cgroups ? { cgroups } : {}),
+      startedMs: Date.now(),
+      endMs: fault.endMs,
+      args,
+    };
+    writeFileSync(fileFor(fault.key), JSON.stringify(pf));
+    fault.detail.pid = pid;
+    fault.detail.chargedTo = cgroups ? pod.name : 'host';
+  },
+  stop(fault) {
+    killStress(fault.key);
+  },
+  /** The pid file's process, or the pid the apply recorded (the pid file may be gone), is still stress-ng. */
+  running(fault: ResolvedFault<unknown>) {
+    const pid = fault.detail.pid as number | undefined;
+    const pf = readStressPidFile(fault.key);
+    return (!!pf && stressAlive(pf.pid)) || (pid !== undefined && stressAlive(pid));
+  },
+};
