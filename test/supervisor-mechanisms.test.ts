@@ -8,6 +8,7 @@ import { freePort, freePortRange, waitUntil } from './helpers/ports';
 import { SupervisorClient } from '../infra/local/supervisor/client';
 import type { SupervisorConfigInput, AppSpec } from '../infra/local/supervisor/config';
 import { GrpcHealthProbe } from '../infra/local/supervisor/health';
+import * as grpc from '@grpc/grpc-js';
 import type { PodInfo } from '../activities/deploy/types';
 import { boutiqueMainPath, supervisorMainPath } from '../infra/local/paths';
 
@@ -28,6 +29,36 @@ async function throughput(url: string, n: number): Promise<number> {
   const body = Buffer.from(await res.arrayBuffer());
   assert.equal(body.length, n);
   return n / ((Date.now() - t) / 1000);
+}
+
+/** Fetches n bytes over gRPC (the fixture's /fixture.Bytes/Get) through address; bytes per second. */
+async function grpcThroughput(address: string, n: number): Promise<number> {
+  const c = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 * MiB,
+  });
+  try {
+    const req = Buffer.alloc(4);
+    req.writeUInt32BE(n);
+    // one small call first: the connection (and its handshake) is not part of the measure
+    const call = (size: Buffer) =>
+      new Promise<Buffer>((resolve, reject) =>
+        c.makeUnaryRequest(
+          '/fixture.Bytes/Get',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          size,
+          { deadline: Date.now() + 20_000 },
+          (err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve(res)),
+        ),
+      );
+    await call(Buffer.from([0, 0, 0, 1]));
+    const t = Date.now();
+    const body = await call(req);
+    assert.equal(body.length, n);
+    return n / ((Date.now() - t) / 1000);
+  } finally {
+    c.close();
+  }
 }
 
 /**
@@ -153,6 +184,24 @@ describe('supervisor mechanisms (restart in place, bandwidth, per-caller partiti
     });
     await waitUntil(async () => (await client.listProxyFaults()).length === 0, 5000, 'the fault expired by itself');
     assert.ok((await throughput(url, 1_500_000)) > rate * 3, 'unshaped after expiry');
+  });
+
+  it('shapes a gRPC app (the TCP proxy) to the bandwidth rate, on its Service port and on a caller route', async () => {
+    const rate = 500_000;
+    const n = 1_000_000;
+    await client.putProxyFault('grpcapp', 'f-bw-grpc', {
+      kind: 'bandwidth',
+      rateBytesPerSec: rate,
+      limitBytes: 256 * 1024,
+      expiresAtMs: Date.now() + 30_000,
+    });
+    for (const address of [`127.0.0.1:${base}`, `127.0.0.1:${base + 40}`]) {
+      const shaped = await grpcThroughput(address, n);
+      assert.ok(shaped <= rate * 1.15 && shaped >= rate * 0.5, `${address}: ${Math.round(shaped)} B/s vs ${rate}`);
+    }
+    assert.equal(await client.deleteProxyFault('grpcapp', 'f-bw-grpc'), true);
+    const free = await grpcThroughput(`127.0.0.1:${base}`, n);
+    assert.ok(free > rate * 3, `after DELETE ${Math.round(free)} B/s`);
   });
 
   it("black-holes one caller's route to a dependency with a partition while another caller still reaches it", async () => {
