@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, freePortRange, waitUntil } from './helpers/ports';
 import { BOUTIQUE_SERVICES, localTargetSchema, type LocalTargetConfig } from '../schemas/target';
-import { PORT_SPAN } from '../infra/local/ports';
+import { PORT_SPAN, routePort } from '../infra/local/ports';
+import { GrpcHealthProbe } from '../infra/local/supervisor/health';
 import { ensureStack, stackStatus, stopStack, StackStartError } from '../infra/local/stack';
 import { LocalTarget } from '../activities/deploy/local-target';
 import { SupervisorClient } from '../infra/local/supervisor/client';
@@ -342,6 +343,35 @@ describe('local stack (boutique under the supervisor, redis, node-exporter, Prom
     assert.equal(after.charge, before.charge + 1, 'payment charged once');
     assert.equal(after.ship, before.ship + 1, 'order shipped once');
     assert.equal(after.email, before.email + 1, 'confirmation emailed once');
+  });
+
+  it('cuts only the frontend from productcatalogservice with a partition: its pages fail, other callers reach it', async () => {
+    const s = new Session(endpoints.frontendUrl);
+    assert.equal((await s.request('GET', '/product/OLJCESPC7Z')).status, 200);
+    // recommendationservice's own route to productcatalogservice, the address its pod was given
+    const other = new GrpcHealthProbe(
+      `127.0.0.1:${routePort(config.basePort, 'recommendationservice', 'productcatalogservice')}`,
+    );
+    try {
+      await client.putProxyFault('productcatalogservice', 'test-partition', {
+        kind: 'partition',
+        from: 'frontend',
+        expiresAtMs: Date.now() + 30_000,
+      });
+      // the frontend's call hangs until its gRPC deadline (3 s) and the page fails: the caller's own errors
+      const cut = await s.request('GET', '/product/OLJCESPC7Z');
+      assert.ok(cut.status >= 500, `product page during the partition: ${cut.status}`);
+      assert.equal(await other.check(2000), true, 'recommendationservice still reaches productcatalogservice');
+      assert.equal(await client.deleteProxyFault('productcatalogservice', 'test-partition'), true);
+      await waitFor(
+        async () => (await s.request('GET', '/product/OLJCESPC7Z')).status === 200,
+        15_000,
+        'the frontend reaches productcatalogservice again',
+      );
+    } finally {
+      other.close();
+      await client.deleteProxyFault('productcatalogservice', 'test-partition');
+    }
   });
 
   it('restarts a SIGKILLed pod with a new name, with a growing back-off, and the shop recovers', async () => {

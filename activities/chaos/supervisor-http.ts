@@ -1,4 +1,4 @@
-import type { PodInfo, ProxyFault } from '../../infra/local/supervisor/api';
+import type { MemoryLeakEntry, PodInfo, ProxyFault } from '../../infra/local/supervisor/api';
 import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
 import { targetUnavailable } from './errors';
 import { fireAt, type FireGuard, type TimedResponse } from './trigger-thread';
@@ -175,6 +175,25 @@ export class SupervisorHttp {
   /** The pod's process and, where the supervisor runs pods in cgroups, the pod's cgroup directories. */
   podPid(pod: string): Promise<{ pid: number; cgroups?: string[] }> {
     return this.call('GET', `/pods/${encodeURIComponent(pod)}/pid`);
+  }
+  /** container-kill: restart the pod's container in place (same name and uid, restarts + 1); 409 if not running. */
+  restartInPlace(pod: string): Promise<{ restarted: PodInfo }> {
+    return this.call('POST', `/pods/${encodeURIComponent(pod)}/restart`);
+  }
+  /** memory-leak: the pod's own process grows to sizeBytes over durationMs, frees at untilMs. Idempotent by id. */
+  startMemoryLeak(
+    pod: string,
+    faultId: string,
+    leak: { sizeBytes: number; durationMs: number; untilMs: number },
+  ): Promise<MemoryLeakEntry> {
+    return this.call('PUT', `/pods/${encodeURIComponent(pod)}/memory-leak/${encodeURIComponent(faultId)}`, leak);
+  }
+  /** Idempotent (200 whether or not the leak was still active). */
+  stopMemoryLeak(pod: string, faultId: string): Promise<{ removed: boolean }> {
+    return this.call('DELETE', `/pods/${encodeURIComponent(pod)}/memory-leak/${encodeURIComponent(faultId)}`);
+  }
+  listMemoryLeaks(): Promise<MemoryLeakEntry[]> {
+    return this.call('GET', '/memory-leaks');
   }
 }
 

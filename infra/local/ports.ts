@@ -6,12 +6,45 @@ import { BOUTIQUE_SERVICES, type BoutiqueService } from '../../schemas/target';
  *   basePort + i                      public (Service) port of service i (the fault proxy listens here)
  *   basePort + 10 + 10*i + 2*slot     pod port of replica `slot` of service i (the process's PORT)
  *   basePort + 10 + 10*i + 2*slot + 1 that pod's METRICS_PORT (gRPC services serve /metrics there)
+ *   basePort + ROUTE_BASE + 10*c + d   caller c's own route to dependency d (a per-caller proxy; see DEPENDENCIES)
  *
  * i is the index in BOUTIQUE_SERVICES (frontend = 0). A replacement pod reuses its slot's ports, so the
  * whole stand-in needs PORT_SPAN consecutive ports, whatever the kill rate.
  */
 export const MAX_REPLICAS = 5;
-export const PORT_SPAN = 10 + 10 * BOUTIQUE_SERVICES.length;
+const ROUTE_BASE = 10 + 10 * BOUTIQUE_SERVICES.length;
+export const PORT_SPAN = ROUTE_BASE + 10 * BOUTIQUE_SERVICES.length;
+
+/**
+ * Who calls whom in the boutique (the upstream call graph, as the stand-ins implement it): each caller reaches
+ * each of these dependencies through a route of its own, so a fault can cut one caller from one dependency
+ * (dependency-failure) while every other caller still reaches it.
+ */
+export const DEPENDENCIES: Partial<Record<BoutiqueService, readonly BoutiqueService[]>> = {
+  frontend: [
+    'productcatalogservice',
+    'currencyservice',
+    'cartservice',
+    'recommendationservice',
+    'shippingservice',
+    'checkoutservice',
+    'adservice',
+  ],
+  checkoutservice: [
+    'productcatalogservice',
+    'currencyservice',
+    'cartservice',
+    'shippingservice',
+    'paymentservice',
+    'emailservice',
+  ],
+  recommendationservice: ['productcatalogservice'],
+};
+
+/** The port of caller's own route to dependency (inside PORT_SPAN). */
+export function routePort(basePort: number, caller: BoutiqueService, dependency: BoutiqueService): number {
+  return basePort + ROUTE_BASE + 10 * indexOf(caller) + indexOf(dependency);
+}
 
 function indexOf(service: BoutiqueService): number {
   const i = BOUTIQUE_SERVICES.indexOf(service);

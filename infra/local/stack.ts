@@ -16,7 +16,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { BOUTIQUE_SERVICES, type LocalTargetConfig } from '../../schemas/target';
 import { faultlineHome, stackDir, supervisorMainPath, boutiqueMainPath } from './paths';
-import { MAX_REPLICAS, PORT_SPAN, podMetricsPort, podPort, publicPort, serviceAddrEnv } from './ports';
+import {
+  ADDR_ENV,
+  DEPENDENCIES,
+  MAX_REPLICAS,
+  PORT_SPAN,
+  podMetricsPort,
+  podPort,
+  publicPort,
+  routePort,
+  serviceAddrEnv,
+} from './ports';
 import type { AppSpec, SupervisorConfigInput } from './supervisor/config';
 import { processIds, reapLeftoverPods, waitGone } from './supervisor/state';
 import { REDIS_BIN, redisArgs, redisPing } from './redis/redis';
@@ -236,6 +246,12 @@ export function boutiqueApps(t: LocalTargetConfig): AppSpec[] {
     command: process.execPath,
     args: [boutiqueMainPath(), '--service', svc],
     env,
+    // the caller's own route to each dependency: the supervisor points the caller's *_SERVICE_ADDR at it
+    routes: (DEPENDENCIES[svc] ?? []).map((dep) => ({
+      dependency: dep,
+      port: routePort(t.basePort, svc, dep),
+      env: ADDR_ENV[dep] ?? '',
+    })),
   }));
 }
 
@@ -254,6 +270,7 @@ function plan(opts: EnsureStackOptions, dir: string): PartPlan[] {
   const extra: PartPlan['extraPorts'] = [];
   for (const a of supervisorConfig.apps) {
     extra.push({ port: a.publicPort, what: `${a.app} service` });
+    for (const r of a.routes ?? []) extra.push({ port: r.port, what: `${a.app} → ${r.dependency} route` });
     for (const p of a.podPorts.slice(0, a.replicas)) {
       extra.push({ port: p.port, what: `${a.app} pod` }, { port: p.metricsPort, what: `${a.app} pod metrics` });
     }

@@ -14,6 +14,7 @@ import { ListenError } from '../listen';
 import { createLogger } from './log';
 import { createRegistry } from './metrics';
 import type { RunningService, ServiceMain } from './service';
+import { serveSupervisorChannel } from './memory-leak';
 
 /**
  * Loaded lazily so each process only pulls in its own service's code (the frontend never loads
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
     fail(service, err);
   }
   logger.info('serving', { ...running.ports, pid: process.pid });
+  // the supervisor's verbs that act inside the process (memory-leak); after serving, so a pod that failed to
+  // start never claims it can
+  serveSupervisorChannel();
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -1,4 +1,5 @@
 import type { ProxyFault } from '../supervisor/api';
+import { Shapers } from './bandwidth';
 
 export type ActiveFault = ProxyFault & { app: string; faultId: string };
 
@@ -12,6 +13,8 @@ export const LOSS_STALL_MAX_MS = 400;
  */
 export class FaultTable {
   private readonly byApp = new Map<string, Map<string, ProxyFault>>();
+  /** The token buckets of the bandwidth faults (state shared by every proxy in front of an app). */
+  readonly shapers = new Shapers();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -34,13 +37,23 @@ export class FaultTable {
   }
 
   /** Unexpired faults of `app` that apply to traffic to `pod` (faults without a pod list apply to every pod). */
-  active(app: string, pod?: string): ProxyFault[] {
+  active(app: string, pod?: string): ActiveFault[] {
     const m = this.byApp.get(app);
     if (!m) return [];
     const t = this.now();
-    return [...m.values()].filter(
-      (f) => f.expiresAtMs > t && (f.pods === undefined || (pod !== undefined && f.pods.includes(pod))),
-    );
+    const out: ActiveFault[] = [];
+    for (const [faultId, f] of m) {
+      if (f.expiresAtMs > t && (f.pods === undefined || (pod !== undefined && f.pods.includes(pod)))) {
+        out.push({ ...f, app, faultId });
+      }
+    }
+    return out;
+  }
+
+  /** True while a `partition` fault cuts `caller`'s route to `app` (to `pod`, when the fault lists pods). */
+  partitioned(app: string, caller: string | undefined, pod?: string): boolean {
+    if (caller === undefined) return false;
+    return this.active(app, pod).some((f) => f.kind === 'partition' && f.from === caller);
   }
 
   list(): ActiveFault[] {
@@ -55,6 +68,7 @@ export class FaultTable {
   sweep(): void {
     const t = this.now();
     for (const m of this.byApp.values()) for (const [id, f] of m) if (f.expiresAtMs <= t) m.delete(id);
+    this.shapers.sweep(t);
   }
 }
 
@@ -91,15 +105,24 @@ export function httpDecision(faults: ProxyFault[]): { abortStatus?: number; dela
   return { abortStatus, delayMs };
 }
 
-export function validateFault(app: string, protocol: 'grpc' | 'http', f: unknown): ProxyFault {
+/**
+ * Checks a PUT body. `callersOf` lists the apps that reach `app` over a route of their own (AppSpec.routes): the
+ * only callers a partition can cut without cutting everyone.
+ */
+export function validateFault(
+  app: string,
+  protocol: 'grpc' | 'http',
+  f: unknown,
+  callersOf: readonly string[] = [],
+): ProxyFault {
   if (typeof f !== 'object' || f === null) throw new Error('fault must be a JSON object');
   const o = f as Record<string, unknown>;
-  const kinds = ['delay', 'loss', 'http-abort', 'http-delay'];
+  const kinds = ['delay', 'loss', 'http-abort', 'http-delay', 'bandwidth', 'partition'];
   if (typeof o.kind !== 'string' || !kinds.includes(o.kind)) throw new Error(`kind must be one of ${kinds.join(', ')}`);
   if (typeof o.expiresAtMs !== 'number' || !Number.isFinite(o.expiresAtMs)) {
     throw new Error('expiresAtMs (UTC epoch ms) is required');
   }
-  for (const k of ['latencyMs', 'jitterMs', 'percent', 'statusCode'] as const) {
+  for (const k of ['latencyMs', 'jitterMs', 'percent', 'statusCode', 'bufferBytes', 'limitBytes'] as const) {
     if (o[k] !== undefined && (typeof o[k] !== 'number' || o[k] < 0)) {
       throw new Error(`${k} must be a non-negative number`);
     }
@@ -114,6 +137,23 @@ export function validateFault(app: string, protocol: 'grpc' | 'http', f: unknown
   if (o.kind === 'http-abort' && o.statusCode !== undefined) {
     const s = o.statusCode as number;
     if (!Number.isInteger(s) || s < 100 || s > 599) throw new Error('statusCode must be an HTTP status (100..599)');
+  }
+  if (o.kind === 'bandwidth') {
+    const r = o.rateBytesPerSec;
+    if (typeof r !== 'number' || !Number.isFinite(r) || r <= 0) {
+      throw new Error('bandwidth needs rateBytesPerSec, a positive number (bytes per second, e.g. 1mbps = 1000000)');
+    }
+    if (o.limitBytes !== undefined && (o.limitBytes as number) < 1) throw new Error('limitBytes must be at least 1');
+  }
+  if (o.kind === 'partition') {
+    if (typeof o.from !== 'string' || !o.from)
+      throw new Error('partition needs from: the caller app whose route is cut');
+    if (!callersOf.includes(o.from)) {
+      throw new Error(
+        `no route of its own from ${o.from} to ${app} (callers with one: ${callersOf.join(', ') || 'none'}); ` +
+          'a partition cuts one caller only where its address for the dependency is a per-caller route (AppSpec.routes)',
+      );
+    }
   }
   return o as unknown as ProxyFault;
 }

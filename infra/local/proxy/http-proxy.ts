@@ -43,6 +43,8 @@ export class HttpProxy {
     private readonly faults: FaultTable,
     private readonly metrics: ProxyMetrics,
     private readonly noEndpointWaitMs: number,
+    /** The calling app when this proxy is that caller's own route (a partition from it holds its requests). */
+    private readonly caller?: string,
   ) {}
 
   listen(): Promise<void> {
@@ -76,6 +78,11 @@ export class HttpProxy {
       return;
     }
     const pod = this.endpoints.podAt(this.app, port);
+    // a partitioned caller's request hangs (black-holed) until the partition ends or the caller gives up
+    while (this.faults.partitioned(this.app, this.caller, pod)) {
+      if (res.destroyed || req.destroyed) return;
+      await sleep(100);
+    }
     const decision = httpDecision(this.faults.active(this.app, pod));
     if (decision.delayMs > 0) await sleep(decision.delayMs);
     if (decision.abortStatus !== undefined) {
@@ -101,6 +108,10 @@ export class HttpProxy {
           for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
           this.metrics.httpResponse(this.app, up.statusCode ?? 502);
           res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+          if (this.faults.active(this.app, pod).some((f) => f.kind === 'bandwidth')) {
+            this.shaped(up, res, pod);
+            return;
+          }
           up.pipe(res);
           // after pipe: a 'data' listener alone would start the flow before a delayed send attaches the pipe
           up.on('data', (chunk: Buffer) => this.metrics.podBytes(pod, 0, chunk.length));
@@ -115,6 +126,43 @@ export class HttpProxy {
     });
     req.pipe(upstream);
     req.on('data', (chunk: Buffer) => this.metrics.podBytes(pod, chunk.length, 0));
+  }
+
+  /**
+   * The response body through the app's bandwidth token bucket: one chunk in flight, each sent when the bucket has
+   * paid for it (the bucket is shared with every other response from that pod, like tbf on its interface).
+   */
+  private shaped(up: http.IncomingMessage, res: http.ServerResponse, pod: string | undefined): void {
+    let waiting = 0;
+    let ended = false;
+    const endIfDone = () => {
+      if (ended && waiting === 0) res.end();
+    };
+    up.on('data', (chunk: Buffer) => {
+      this.metrics.podBytes(pod, 0, chunk.length);
+      const wait = this.faults.shapers.delayMs(this.faults.active(this.app, pod), pod, chunk.length);
+      if (wait <= 0) {
+        if (!res.write(chunk)) {
+          up.pause();
+          res.once('drain', () => up.resume());
+        }
+        return;
+      }
+      up.pause();
+      waiting++;
+      setTimeout(() => {
+        waiting--;
+        if (res.destroyed) return;
+        if (res.write(chunk)) up.resume();
+        else res.once('drain', () => up.resume());
+        endIfDone();
+      }, wait);
+    });
+    // 'end' can come while the last chunk still waits for its tokens: the response ends after that chunk
+    up.on('end', () => {
+      ended = true;
+      endIfDone();
+    });
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,20 @@
 import net from 'node:net';
 import { listenOn } from '../listen';
 import { chunkDelayMs, type FaultTable } from './faults';
+import { queueLimitBytes } from './bandwidth';
 import { pickEndpoint, type EndpointSource, type ProxyMetrics } from './endpoints';
 
 /**
  * The Service of a gRPC app: a TCP proxy on the public port that spreads connections round-robin over the ready
  * pods (gRPC keeps one HTTP/2 connection, so like a ClusterIP it balances per connection). `delay`/`loss` faults
  * act on the pod → client direction (the pod's egress, where Chaos Mesh's netem sits); chunks keep their order.
+ * `bandwidth` shapes the same direction through the app's token bucket (FaultTable.shapers).
+ *
+ * With `caller` set, this is one caller's own route to the app (AppSpec.routes): a `partition` fault from that
+ * caller black-holes it. New connections are accepted and then hang (never reach a pod); on open connections no
+ * byte passes either way. Bytes are held, not dropped, and flow again when the partition ends, as TCP
+ * retransmits through an iptables DROP that is lifted: a dropped byte would corrupt the HTTP/2 stream for good,
+ * and an RST would be a different fault (connection refused fails fast, a partition times out).
  */
 export class TcpProxy {
   private server?: net.Server;
@@ -21,6 +29,8 @@ export class TcpProxy {
     private readonly faults: FaultTable,
     private readonly metrics: ProxyMetrics,
     private readonly noEndpointWaitMs: number,
+    /** The calling app when this proxy is that caller's own route (partition faults cut it). */
+    private readonly caller?: string,
   ) {}
 
   listen(): Promise<void> {
@@ -46,6 +56,13 @@ export class TcpProxy {
     }
     // the pod is fixed for the connection's life (a replacement pod means a new connection)
     const pod = this.endpoints.podAt(this.app, port);
+    const cut = () => this.faults.partitioned(this.app, this.caller, pod);
+    // a partitioned caller's new connection hangs here (its SYN black-holed) until the partition ends
+    while (cut()) {
+      if (client.destroyed) return;
+      await new Promise((r) => setTimeout(r, PARTITION_POLL_MS));
+    }
+    if (client.destroyed) return;
     const upstream = net.connect(port, '127.0.0.1');
     this.sockets.add(upstream);
     upstream.setNoDelay(true);
@@ -57,36 +74,73 @@ export class TcpProxy {
     client.on('close', () => upstream.destroy());
     upstream.on('error', () => upstream.destroy());
     upstream.on('connect', () => client.resume());
-    client.pipe(upstream);
-    // the pod's network counters (cAdvisor-named in the supervisor's metrics): bytes to it, bytes from it
-    client.on('data', (chunk: Buffer) => this.metrics.podBytes(pod, chunk.length, 0));
+    const gate = new PartitionGate(cut, [client, upstream]);
+    client.on('close', () => gate.close());
+
+    // client → pod. The pod's network counters (cAdvisor-named in the supervisor's metrics): bytes to it, from it.
+    client.on('data', (chunk: Buffer) => {
+      this.metrics.podBytes(pod, chunk.length, 0);
+      gate.pass(0, chunk, () => {
+        if (!upstream.write(chunk)) client.pause();
+      });
+    });
+    upstream.on('drain', () => gate.resumeIfOpen(client));
 
     // pod → client, through the fault model. `due` keeps chunk order when delays vary per chunk.
     let due = 0;
     let queued = 0;
-    upstream.on('data', (chunk: Buffer) => {
-      this.metrics.podBytes(pod, 0, chunk.length);
+    let queuedBytes = 0;
+    let shaping = false;
+    const toClient = (chunk: Buffer) => {
       const faults = this.faults.active(this.app, pod);
       if (faults.length === 0 && queued === 0) {
         if (!client.write(chunk)) upstream.pause();
         return;
       }
-      const at = Math.max(Date.now() + chunkDelayMs(faults), due);
+      const now = Date.now();
+      const shaped = this.faults.shapers.delayMs(faults, pod, chunk.length, now);
+      const at = Math.max(now + chunkDelayMs(faults), now + shaped, due);
       due = at;
       queued++;
+      queuedBytes += chunk.length;
+      // a bandwidth fault's queue limit: beyond it stop reading from the pod (flow control, not drops)
+      const limit = queueLimitBytes(faults);
+      if (limit !== undefined && queuedBytes >= limit) {
+        shaping = true;
+        upstream.pause();
+      }
       setTimeout(
         () => {
           queued--;
-          if (!client.destroyed && !client.write(chunk)) upstream.pause();
+          queuedBytes -= chunk.length;
+          if (client.destroyed) return;
+          const full = !client.write(chunk);
+          if (full) upstream.pause();
+          else if (shaping && queuedBytes < (limit ?? 0) / 2) {
+            shaping = false;
+            gate.resumeIfOpen(upstream);
+          }
         },
         Math.max(0, at - Date.now()),
       );
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      this.metrics.podBytes(pod, 0, chunk.length);
+      gate.pass(1, chunk, () => toClient(chunk));
     });
-    client.on('drain', () => upstream.resume());
+    client.on('drain', () => {
+      if (!shaping) gate.resumeIfOpen(upstream);
+    });
     upstream.on('end', () => {
-      // half-close after the delayed chunks have gone out
-      const wait = Math.max(0, due - Date.now());
-      setTimeout(() => client.end(), wait);
+      // half-close after the delayed (and held) chunks have gone out
+      const finish = () => {
+        if (gate.holding()) {
+          setTimeout(finish, PARTITION_POLL_MS);
+          return;
+        }
+        setTimeout(() => client.end(), Math.max(0, due - Date.now()));
+      };
+      finish();
     });
   }
 
@@ -94,5 +148,57 @@ export class TcpProxy {
     for (const s of this.sockets) s.destroy();
     const server = this.server;
     if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+/** How often a held connection looks whether its partition ended (the fault's end shows within this). */
+const PARTITION_POLL_MS = 100;
+
+/**
+ * The black hole of one connection: while `cut()` holds, chunks in either direction (0: client → pod, 1: pod →
+ * client) are kept in order and both sockets stop being read; when it ends they go out in order and reading
+ * resumes. Checked per chunk, so a connection with no partition pays one table look-up per chunk.
+ */
+class PartitionGate {
+  private readonly held: [Buffer, () => void][][] = [[], []];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly cut: () => boolean,
+    private readonly sockets: net.Socket[],
+  ) {}
+
+  pass(dir: 0 | 1, chunk: Buffer, deliver: () => void): void {
+    const q = this.held[dir] as [Buffer, () => void][];
+    if (q.length === 0 && !this.timer && !this.cut()) {
+      deliver();
+      return;
+    }
+    q.push([chunk, deliver]);
+    for (const s of this.sockets) s.pause();
+    this.timer ??= setInterval(() => this.flushIfOpen(), PARTITION_POLL_MS);
+  }
+
+  private flushIfOpen(): void {
+    if (this.cut()) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    // resume first: a delivery that meets a full socket pauses its source again
+    for (const s of this.sockets) if (!s.destroyed) s.resume();
+    for (const q of this.held) for (const [, deliver] of q.splice(0)) deliver();
+  }
+
+  /** Resumes reading from `s` unless the partition holds the connection. */
+  resumeIfOpen(s: net.Socket): void {
+    if (!this.timer) s.resume();
+  }
+
+  holding(): boolean {
+    return this.timer !== undefined;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

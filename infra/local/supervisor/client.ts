@@ -1,5 +1,5 @@
 import type { PodInfo } from '../../../activities/deploy/types';
-import type { ProxyFault } from './api';
+import type { MemoryLeakEntry, ProxyFault } from './api';
 
 export type ProxyFaultEntry = ProxyFault & { app: string; faultId: string };
 
@@ -101,6 +101,34 @@ export class SupervisorClient {
       `/pods/${encodeURIComponent(name)}/hold/${encodeURIComponent(faultId)}`,
     );
     return r.released;
+  }
+
+  /** container-kill: the pod's container restarts in place (same name and uid, restarts + 1). */
+  async restartPod(name: string): Promise<PodInfo> {
+    const r = await this.call<{ restarted: PodInfo }>('POST', `/pods/${encodeURIComponent(name)}/restart`);
+    return r.restarted;
+  }
+
+  /** memory-leak: the pod's process grows to sizeBytes over durationMs, frees at untilMs. Idempotent by faultId. */
+  startMemoryLeak(
+    name: string,
+    faultId: string,
+    leak: { sizeBytes: number; durationMs: number; untilMs: number },
+  ): Promise<MemoryLeakEntry> {
+    return this.call('PUT', `/pods/${encodeURIComponent(name)}/memory-leak/${encodeURIComponent(faultId)}`, leak);
+  }
+
+  /** Idempotent: false when the leak was no longer active. */
+  async stopMemoryLeak(name: string, faultId: string): Promise<boolean> {
+    const r = await this.call<{ removed: boolean }>(
+      'DELETE',
+      `/pods/${encodeURIComponent(name)}/memory-leak/${encodeURIComponent(faultId)}`,
+    );
+    return r.removed;
+  }
+
+  listMemoryLeaks(): Promise<MemoryLeakEntry[]> {
+    return this.call('GET', '/memory-leaks');
   }
 
   async signalPod(name: string, signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {

@@ -20,6 +20,12 @@ export interface AppSpec {
   healthPath?: string;
   /** The `image` label of the pod's cAdvisor series (default `faultline.local/<app>:local`). */
   image?: string;
+  /**
+   * This app's own routes to its dependencies: for each, the supervisor listens on `port` with a proxy to the
+   * dependency's pods and sets the env var `env` of this app's pods to that address (overriding `env`). Faults
+   * on the dependency act on these routes too; a `partition {from: this app}` cuts only this app's route.
+   */
+  routes?: { dependency: string; port: number; env: string }[];
 }
 
 export interface SupervisorConfig {
@@ -48,6 +54,11 @@ export type SupervisorConfigInput = Omit<SupervisorConfig, 'host' | 'namespace' 
 
 export function normalizeConfig(input: SupervisorConfigInput): SupervisorConfig {
   for (const a of input.apps) {
+    for (const r of a.routes ?? []) {
+      if (r.dependency === a.app || !input.apps.some((d) => d.app === r.dependency)) {
+        throw new Error(`app ${a.app}: route to "${r.dependency}" names no other app of this supervisor`);
+      }
+    }
     if (a.podPorts.length < a.replicas) {
       throw new Error(`app ${a.app}: ${a.replicas} replicas but only ${a.podPorts.length} pod port slots`);
     }

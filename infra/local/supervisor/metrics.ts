@@ -135,9 +135,21 @@ export class SupervisorMetrics implements ProxyMetrics {
       collect() {
         this.reset();
         for (const a of config.apps) {
-          for (const kind of ['delay', 'loss', 'http-abort', 'http-delay']) this.set({ app: a.app, kind }, 0);
+          for (const kind of ['delay', 'loss', 'http-abort', 'http-delay', 'bandwidth', 'partition']) {
+            this.set({ app: a.app, kind }, 0);
+          }
         }
         for (const f of faults.list()) this.inc({ app: f.app, kind: f.kind });
+      },
+    });
+    new Gauge({
+      name: 'faultline_memory_leak_bytes',
+      help: 'Bytes the active memory-leak faults have grown to by now, per pod (planned; the pod allocates them).',
+      labelNames: ['app', 'pod'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const l of pods()?.leaks() ?? []) this.inc({ app: l.app, pod: l.pod }, l.bytesNow);
       },
     });
     this.appRestarts = new Counter({

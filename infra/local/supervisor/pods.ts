@@ -59,7 +59,31 @@ interface Pod {
   probing: boolean;
   /** The pod's cgroup directories (one per v1 hierarchy), while they exist; they live as long as the pod. */
   cgroupDirs?: string[];
+  /** container-kill: the running process was killed to be restarted in place (same pod, restarts + 1). */
+  restartInPlace?: boolean;
+  /** What the running process said it can do over the IPC channel (its `hello`), e.g. 'memory-leak'. */
+  capabilities: Set<string>;
+  /** memory-leak faults sent to the running process: faultId → what was asked (they die with the process). */
+  leaks: Map<string, MemoryLeak>;
 }
+
+/** A memory-leak fault as the supervisor lists it (GET /memory-leaks). */
+export interface MemoryLeak {
+  faultId: string;
+  sizeBytes: number;
+  durationMs: number;
+  startedAtMs: number;
+  untilMs: number;
+}
+
+/** Bytes an active leak has grown to by `now` (linear over its duration). */
+export function leakBytesAt(l: MemoryLeak, now = Date.now()): number {
+  const share = l.durationMs > 0 ? Math.min(1, Math.max(0, now - l.startedAtMs) / l.durationMs) : 1;
+  return Math.floor(l.sizeBytes * share);
+}
+
+/** A verb the pod cannot take in its current state (409), with the reason. */
+export class PodStateError extends Error {}
 
 interface Slot {
   spec: AppSpec;
@@ -130,6 +154,8 @@ export class PodManager {
       failures: 0,
       probing: false,
       startAtMs: Date.now() + delayMs,
+      capabilities: new Set(),
+      leaks: new Map(),
     };
     pod.startTimer = setTimeout(() => this.spawnPod(slot, pod), delayMs);
     return pod;
@@ -163,10 +189,13 @@ export class PodManager {
         pod.cgroupDirs = undefined;
       }
     }
+    const routeEnv: Record<string, string> = {};
+    for (const r of spec.routes ?? []) routeEnv[r.env] = `${this.config.host}:${r.port}`;
     const child = spawn(command, args, {
       env: {
         ...process.env,
         ...spec.env,
+        ...routeEnv,
         ...cgEnv,
         PORT: String(pod.port),
         METRICS_PORT: String(pod.metricsPort),
@@ -177,9 +206,21 @@ export class PodManager {
         // lets a later supervisor find this pod if this one dies before its state file names it
         [POD_MARKER]: path.resolve(this.config.dataDir),
       },
-      stdio: ['ignore', fd, fd],
+      // fd 3: an IPC channel for the verbs that act inside the process (memory-leak); a boutique process
+      // announces them with a `hello`, any other program just never answers
+      stdio: ['ignore', fd, fd, 'ipc'],
     });
     pod.child = child;
+    pod.capabilities = new Set();
+    pod.leaks = new Map();
+    child.on('message', (raw: unknown) => {
+      const m = raw as { type?: unknown; capabilities?: unknown } | null;
+      if (pod.child === child && m?.type === 'hello' && Array.isArray(m.capabilities)) {
+        for (const c of m.capabilities) if (typeof c === 'string') pod.capabilities.add(c);
+      }
+    });
+    // a channel write to a process that just died must not take the supervisor down
+    child.on('error', () => undefined);
     pod.phase = 'Running';
     pod.reason = undefined;
     pod.ready = false;
@@ -196,6 +237,10 @@ export class PodManager {
     if (pod.child !== child) return;
     pod.child = undefined;
     pod.ready = false;
+    pod.capabilities = new Set();
+    pod.leaks = new Map();
+    const inPlace = pod.restartInPlace === true;
+    pod.restartInPlace = false;
     pod.probe?.close();
     pod.probe = undefined;
     if (this.stopping) return;
@@ -207,18 +252,19 @@ export class PodManager {
     if (pod.holds.size > 0) {
       // pod-failure: the pod stays (same name), its container down until the hold ends; the pod's cgroup stays
       // too (kept for the restart in place), emptied of anything the container left behind.
-      for (const d of pod.cgroupDirs ?? []) {
-        for (const pid of cgroupPids(d)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }
+      this.emptyCgroups(pod);
       pod.phase = 'Running';
       pod.reason = 'PodFailure';
       this.events.changed();
+      return;
+    }
+    if (inPlace) {
+      // container-kill: the kubelet restarts the container in the same pod (name, uid and cgroup kept)
+      this.emptyCgroups(pod);
+      slot.restarts++;
+      pod.restarts = slot.restarts;
+      this.events.restart(slot.spec.app);
+      this.spawnPod(slot, pod);
       return;
     }
     const ranMs = Date.now() - (pod.startedAtMs ?? Date.now());
@@ -231,6 +277,19 @@ export class PodManager {
     this.events.restart(slot.spec.app);
     slot.pod = this.newPod(slot, delay, 'CrashLoopBackOff');
     this.events.changed();
+  }
+
+  /** Kills whatever the pod's dead container left in its cgroups (kept for a restart in place). */
+  private emptyCgroups(pod: Pod): void {
+    for (const d of pod.cgroupDirs ?? []) {
+      for (const pid of cgroupPids(d)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
   }
 
   /** The pod is gone: its cgroups go too, with whatever still runs in them (a stress charged to the pod). */
@@ -404,6 +463,73 @@ export class PodManager {
     }
     this.events.changed();
     return true;
+  }
+
+  /**
+   * container-kill: SIGKILL the pod's process and start it again in the same pod (name, uid, cgroup), restarts + 1,
+   * at once (the kubelet's first restart has no back-off). Undefined for an unknown pod.
+   */
+  restart(name: string): PodInfo | undefined {
+    const slot = this.find(name);
+    if (!slot) return undefined;
+    const pod = slot.pod;
+    if (!pod.child) {
+      throw new PodStateError(`pod ${name} has no running container to kill (${pod.reason ?? pod.phase})`);
+    }
+    const before = this.info(pod);
+    pod.restartInPlace = true;
+    pod.ready = false;
+    pod.child.kill('SIGCONT');
+    pod.child.kill('SIGKILL');
+    this.events.changed();
+    return before;
+  }
+
+  /**
+   * memory-leak: tells the pod's process to grow its own memory to sizeBytes over durationMs and hold it until
+   * untilMs (it frees by itself then) or stopLeak. Idempotent by faultId. Only processes that announced the
+   * capability (the boutique stand-ins) can; others get a PodStateError naming why.
+   */
+  startLeak(name: string, leak: Omit<MemoryLeak, 'startedAtMs'>): MemoryLeak | undefined {
+    const pod = this.find(name)?.pod;
+    if (!pod) return undefined;
+    const child = pod.child;
+    if (!child) throw new PodStateError(`pod ${name} has no running process`);
+    if (!pod.capabilities.has('memory-leak')) {
+      throw new PodStateError(
+        `pod ${name} (${pod.app}) cannot leak memory: its process did not announce the memory-leak capability on ` +
+          'the supervisor channel (only the boutique stand-ins do, once serving)',
+      );
+    }
+    const known = pod.leaks.get(leak.faultId);
+    if (known) return known;
+    const entry: MemoryLeak = { ...leak, startedAtMs: Date.now() };
+    pod.leaks.set(leak.faultId, entry);
+    child.send({ type: 'memory-leak', ...leak });
+    return entry;
+  }
+
+  /** Frees a leak now; true when one was active. */
+  stopLeak(name: string, faultId: string): boolean {
+    const pod = this.find(name)?.pod;
+    const entry = pod?.leaks.get(faultId);
+    if (!pod || !entry) return false;
+    pod.leaks.delete(faultId);
+    if (pod.child?.connected) pod.child.send({ type: 'memory-leak-stop', faultId });
+    return entry.untilMs > Date.now();
+  }
+
+  /** Active leaks of every running pod (expired ones are dropped here: the process freed them itself). */
+  leaks(): (MemoryLeak & { pod: string; app: string; bytesNow: number })[] {
+    const now = Date.now();
+    const out: (MemoryLeak & { pod: string; app: string; bytesNow: number })[] = [];
+    for (const s of this.slots) {
+      for (const [id, l] of s.pod.leaks) {
+        if (l.untilMs <= now) s.pod.leaks.delete(id);
+        else out.push({ ...l, pod: s.pod.name, app: s.spec.app, bytesNow: leakBytesAt(l, now) });
+      }
+    }
+    return out;
   }
 
   signal(name: string, signal: 'SIGSTOP' | 'SIGCONT'): boolean {

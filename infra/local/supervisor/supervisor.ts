@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import type { SupervisorConfig } from './config';
-import { PodManager } from './pods';
+import { PodManager, PodStateError } from './pods';
 import { SupervisorMetrics } from './metrics';
 import { FaultTable, validateFault } from '../proxy/faults';
 import { TcpProxy } from '../proxy/tcp-proxy';
@@ -131,6 +131,34 @@ export class Supervisor {
       }
       this.proxies.push(proxy);
     }
+    // each caller's own routes to its dependencies (per-caller proxies: a partition can cut one caller only)
+    for (const caller of this.config.apps) {
+      for (const route of caller.routes ?? []) {
+        const dep = this.config.apps.find((a) => a.app === route.dependency);
+        if (!dep) continue; // normalizeConfig refused it already
+        const Proxy = dep.protocol === 'http' ? HttpProxy : TcpProxy;
+        const proxy = new Proxy(
+          dep.app,
+          this.config.host,
+          route.port,
+          pods,
+          this.faults,
+          this.metrics,
+          this.config.proxy.noEndpointWaitMs,
+          caller.app,
+        );
+        try {
+          await proxy.listen();
+        } catch (err) {
+          await this.closeProxies();
+          throw new Error(
+            `route proxy ${caller.app} → ${dep.app}: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
+        }
+        this.proxies.push(proxy);
+      }
+    }
     const server = http.createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : 500;
@@ -145,6 +173,16 @@ export class Supervisor {
     });
     pods.start();
     this.sweepTimer = setInterval(() => this.faults.sweep(), 1000);
+  }
+
+  /** A pod verb whose PodStateError (the pod cannot take it now) answers 409 with the reason. */
+  private podVerb<T>(verb: () => T): T {
+    try {
+      return verb();
+    } catch (err) {
+      if (err instanceof PodStateError) throw new HttpError(409, err.message);
+      throw err;
+    }
   }
 
   private scheduleState(): void {
@@ -258,6 +296,36 @@ export class Supervisor {
         this.json(res, 200, { released: pods.release(p1, p3) });
         return;
       }
+      if (m === 'POST' && p2 === 'restart' && parts.length === 3) {
+        const restarted = this.podVerb(() => pods.restart(p1));
+        if (!restarted) throw notFound();
+        this.json(res, 200, { restarted });
+        return;
+      }
+      if (m === 'PUT' && p2 === 'memory-leak' && p3 && parts.length === 4) {
+        const body = (await readJson(req)) as Record<string, unknown>;
+        for (const k of ['sizeBytes', 'durationMs', 'untilMs'] as const) {
+          const v = body[k];
+          if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+            throw new HttpError(400, `${k} must be a non-negative number (bytes; ms; UTC epoch ms)`);
+          }
+        }
+        const leak = this.podVerb(() =>
+          pods.startLeak(p1, {
+            faultId: p3,
+            sizeBytes: body.sizeBytes as number,
+            durationMs: body.durationMs as number,
+            untilMs: body.untilMs as number,
+          }),
+        );
+        if (!leak) throw notFound();
+        this.json(res, 200, { ...leak, pod: p1 });
+        return;
+      }
+      if (m === 'DELETE' && p2 === 'memory-leak' && p3 && parts.length === 4) {
+        this.json(res, 200, { removed: pods.stopLeak(p1, p3) });
+        return;
+      }
       if (m === 'POST' && p2 === 'signal' && parts.length === 3) {
         const body = (await readJson(req)) as { signal?: string };
         if (body.signal !== 'SIGSTOP' && body.signal !== 'SIGCONT') {
@@ -268,6 +336,10 @@ export class Supervisor {
         this.json(res, 200, { signalled: body.signal });
         return;
       }
+    }
+    if (m === 'GET' && p0 === 'memory-leaks' && parts.length === 1) {
+      this.json(res, 200, pods.leaks());
+      return;
     }
     if (p0 === 'proxy') {
       if (m === 'GET' && p1 === 'faults' && parts.length === 2) {
@@ -280,7 +352,10 @@ export class Supervisor {
         if (m === 'PUT') {
           let fault;
           try {
-            fault = validateFault(p1, spec.protocol, await readJson(req));
+            const callers = this.config.apps
+              .filter((a) => a.routes?.some((r) => r.dependency === p1))
+              .map((a) => a.app);
+            fault = validateFault(p1, spec.protocol, await readJson(req), callers);
           } catch (err) {
             if (err instanceof HttpError) throw err;
             throw new HttpError(400, (err as Error).message);
