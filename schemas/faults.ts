@@ -82,6 +82,9 @@ export const FAULT_SPEC_SCHEMAS = FAULT_KINDS.map((k) => specSchemaOf(k)) as unk
 
 /** One fault kind with its selector, mode, duration and parameters: a discriminated union on `type`. */
 export const faultSpecSchema = z.discriminatedUnion('type', FAULT_SPEC_SCHEMAS).superRefine((f, ctx) => {
+  // a kind's own checks across selector and params (dependency-failure: the caller is not its own dependency)
+  const issue = (FAULT_KINDS.find((k) => k.type === f.type) as AnyFaultKind | undefined)?.checkSpec?.(f);
+  if (issue) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   if (f.mode === 'fixed' && (f.value === undefined || !Number.isInteger(f.value))) {
     ctx.addIssue({ code: 'custom', path: ['value'], message: 'mode "fixed" needs an integer `value` (pod count)' });
   }

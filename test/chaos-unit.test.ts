@@ -26,6 +26,7 @@ import {
   readFaultLogEvents,
 } from '../activities/chaos/fault-log';
 import type { ResolvedFault } from '../activities/chaos/kinds/kind';
+import { kindOf } from '../activities/chaos/kinds/registry';
 import type { PodInfo } from '../activities/deploy/types';
 import { planFaults, type ChaosLoopState } from '../workflows/chaos-loop';
 import { restoreEnv } from './helpers/env';
@@ -71,7 +72,8 @@ describe('chaos: fault vocabulary (schemas/faults.ts)', () => {
   });
 
   it('accepts every fault type with defaults and rejects bad modes and parameters', () => {
-    for (const type of FAULT_TYPES) assert.equal(faultSpecSchema.parse({ type }).type, type);
+    for (const type of FAULT_TYPES)
+      assert.equal(faultSpecSchema.parse({ type, params: kindOf(type).example ?? {} }).type, type);
     assert.throws(() => faultSpecSchema.parse({ type: 'pod-kill', mode: 'fixed' }), /integer `value`/);
     assert.throws(() => faultSpecSchema.parse({ type: 'pod-kill', mode: 'fixed-percent', value: 150 }), /\(0, 100\]/);
     assert.throws(() => faultSpecSchema.parse({ type: 'network-delay', params: { latency: '200 ms' } }), /latency/);
@@ -259,7 +261,11 @@ describe('chaos: Chaos Mesh objects (chaos-mesh.ts) against the CRD openAPIV3Sch
 
   it('every fault type becomes a schema-valid PodChaos/NetworkChaos/StressChaos/HTTPChaos with campaign labels', () => {
     for (const type of FAULT_TYPES) {
-      const spec = faultSpecSchema.parse({ type, selector: { app: 'cartservice' } });
+      const spec = faultSpecSchema.parse({
+        type,
+        selector: { app: 'cartservice' },
+        params: kindOf(type).example ?? {},
+      });
       const fault: ResolvedFault = {
         id: 'f000012',
         campaignId: 'campaign-nightly-20260101t020000',

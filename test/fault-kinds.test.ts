@@ -51,8 +51,10 @@ describe('fault kinds: one module per kind, one registry', () => {
       FAULT_KINDS.map((k) => k.type),
     );
     for (const kind of FAULT_KINDS) {
-      const spec = faultSpecSchema.parse({ type: kind.type });
-      assert.deepEqual(spec.params, kind.params.parse({}), kind.type);
+      // a kind with a required parameter names it in `example`; every other parameter has its default
+      const spec = faultSpecSchema.parse({ type: kind.type, params: kind.example ?? {} });
+      assert.deepEqual(spec.params, kind.params.parse(kind.example ?? {}), kind.type);
+      if (!kind.example) assert.deepEqual(spec.params, kind.params.parse({}), kind.type);
       assert.equal(spec.duration, kind.defaultDuration ?? '10s', kind.type);
       assert.match(kind.report.color, /^#[0-9a-f]{6}$/, kind.type);
       assert.ok(kind.doc.length > 10 && !kind.doc.includes('\n'), `${kind.type}: doc is one line`);

@@ -1,4 +1,5 @@
 import type { FaultRecord } from '../../schemas/fault-log';
+import { rootCauseOf } from '../chaos/kinds/registry';
 import { faultInterval, lowerBound } from './label';
 import type { WindowSet } from './windows';
 
@@ -12,8 +13,13 @@ export interface FaultEpisode {
   id: string;
   /** fault kind (pod-kill, cpu-stress, …) */
   type: string;
-  /** the target service(s): the fault's app label (services a fault hit at once, one here per record) */
+  /**
+   * the root-cause service(s), what localisation is scored against: the fault kind's root cause (its `rootCause`
+   * in activities/chaos/kinds; dependency-failure: the dependency), else the selected app (one per record)
+   */
   services: string[];
+  /** the app the fault's selector picked, when it is not the root cause (dependency-failure: the caller) */
+  selected?: string;
   /** the target pod(s) */
   pods: string[];
   /** when the fault took effect, UTC epoch ms */
@@ -51,12 +57,13 @@ export function faultEpisodes(
     const ep: FaultEpisode = {
       id: f.id,
       type: f.type,
-      services: f.target?.app ? [f.target.app] : [],
+      services: f.target?.app ? [rootCauseOf({ type: f.type, app: f.target.app, params: f.params })] : [],
       pods: f.target?.pods ?? [],
       appliedMs: iv.from,
       endMs: Number.isFinite(iv.to) ? iv.to : null,
       windows: {},
     };
+    if (f.target?.app && ep.services[0] !== f.target.app) ep.selected = f.target.app;
     // Point index range [a, b) of the interval.
     const a = lowerBound(ts, iv.from);
     const b = Number.isFinite(iv.to) ? lowerBound(ts, iv.to) : ts.length;

@@ -1,15 +1,18 @@
 /** The table of fault kinds in docs/fault-kinds.md, generated from the registry (test/fault-kinds.test.ts checks it). */
+import type { z } from 'zod';
 import { FAULT_KINDS } from './registry';
 
 export const KINDS_TABLE_START = '<!-- fault-kinds-table:start (generated from activities/chaos/kinds/registry.ts) -->';
 export const KINDS_TABLE_END = '<!-- fault-kinds-table:end -->';
 
-/** `name=default` for each parameter with a default, `name?` for the optional ones. */
+/** `name=default` for each parameter with a default, `name?` for the optional ones, `name` (required) otherwise. */
 function paramsCell(kind: (typeof FAULT_KINDS)[number]): string {
-  const defaults = kind.params.parse({}) as Record<string, unknown>;
-  const cells = Object.keys(kind.params.shape).map((name) =>
-    name in defaults ? `${name}=${JSON.stringify(defaults[name])}` : `${name}?`,
-  );
+  const shape = kind.params.shape as Record<string, z.ZodType>;
+  const cells = Object.entries(shape).map(([name, field]) => {
+    const d = field.safeParse(undefined);
+    if (!d.success) return `${name} (required)`;
+    return d.data === undefined ? `${name}?` : `${name}=${JSON.stringify(d.data)}`;
+  });
   return cells.length ? cells.map((c) => `\`${c}\``).join(' ') : '—';
 }
 

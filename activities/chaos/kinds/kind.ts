@@ -162,6 +162,30 @@ export interface FaultKind<T extends string = string, P extends z.ZodObject = z.
   readonly services: 'any' | 'http';
   readonly local: LocalKind<z.output<P>>;
   readonly chaosMesh: ChaosMeshKind<z.output<P>>;
+  /**
+   * Params a spec of this kind must name (a kind with a required parameter, e.g. dependency-failure's
+   * `dependency`): what the docs show and what tests that build "every kind" put in their spec. Absent: `{}` is a
+   * valid spec.
+   */
+  readonly example?: Record<string, unknown>;
+  /**
+   * The service that is the root cause of the fault, for localisation's ground truth (activities/dataset
+   * episodes.json): absent, the app the selector picked. dependency-failure: the named dependency (the caller only
+   * shows the symptom).
+   */
+  rootCause?(fault: { app: string; params: z.output<P> }): string;
+  /**
+   * Checks of a spec beyond its params schema, at config time (the campaign schema's refinement): an issue names
+   * the field (path under the spec) and the fix. The same rule must hold again at apply time, where the selector
+   * may have picked an app the config did not name.
+   */
+  checkSpec?(spec: { selector: { app?: string | undefined }; params: z.output<P> }): SpecIssue | undefined;
+}
+
+/** A spec a kind refuses: the field's path under the spec (e.g. ['params', 'dependency']) and why. */
+export interface SpecIssue {
+  path: (string | number)[];
+  message: string;
 }
 
 /** Any registered kind, with its params erased (what the injectors dispatch on). */

@@ -62,3 +62,14 @@ export function withKindParams<P>(
   }
   return parsed.data as P;
 }
+
+/**
+ * The root-cause service of a logged fault (localisation's ground truth): its kind's `rootCause`, else the app the
+ * selector picked. A type this version does not know, or params it cannot read, fall back to the picked app.
+ */
+export function rootCauseOf(f: { type: string; app: string; params: unknown }): string {
+  const kind = BY_TYPE.get(f.type);
+  if (!kind?.rootCause) return f.app;
+  const parsed = kind.params.safeParse(f.params ?? {});
+  return parsed.success ? kind.rootCause({ app: f.app, params: parsed.data }) : f.app;
+}
