@@ -141,7 +141,9 @@ export function validateFault(
   if (o.kind === 'bandwidth') {
     const r = o.rateBytesPerSec;
     if (typeof r !== 'number' || !Number.isFinite(r) || r <= 0) {
-      throw new Error('bandwidth needs rateBytesPerSec, a positive number (bytes per second, e.g. 1mbps = 1000000)');
+      throw new Error(
+        'bandwidth needs rateBytesPerSec, a positive number (bytes per second; 1mbps as Chaos Mesh converts it = 1048576)',
+      );
     }
     if (o.limitBytes !== undefined && (o.limitBytes as number) < 1) throw new Error('limitBytes must be at least 1');
   }
