@@ -15,6 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { KubernetesInjector, chaosMeshObject, chaosObjectName } from '../activities/chaos/chaos-mesh';
+import { kindOf } from '../activities/chaos/kinds/registry';
 import { removeAll } from '../activities/chaos/engine';
 import { FaultLog, readFaultLog } from '../activities/chaos/fault-log';
 import type { ResolvedFault } from '../activities/chaos/kinds/kind';
@@ -345,7 +346,7 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
         campaignId,
         `f-${type}`,
         ['cartservice-0'],
-        faultSpecSchema.parse({ type }).params,
+        faultSpecSchema.parse({ type, params: kindOf(type).example ?? {} }).params,
       );
       const obj = chaosMeshObject(f);
       kinds.add(obj.kind);
@@ -356,8 +357,16 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     }
     assert.deepEqual([...kinds].sort(), ['HTTPChaos', 'NetworkChaos', 'PodChaos', 'StressChaos']);
     // One of each created and deleted for real.
-    for (const type of ['pod-failure', 'network-delay', 'cpu-stress', 'http-abort'] as const) {
-      const f = resolvedFault(type, ns, campaignId, `r-${type}`, ['nobody'], faultSpecSchema.parse({ type }).params);
+    for (const type of [
+      'pod-failure',
+      'network-delay',
+      'cpu-stress',
+      'http-abort',
+      'network-bandwidth',
+      'dependency-failure',
+    ] as const) {
+      const params = faultSpecSchema.parse({ type, params: kindOf(type).example ?? {} }).params;
+      const f = resolvedFault(type, ns, campaignId, `r-${type}`, ['nobody'], params);
       const obj = chaosMeshObject(f);
       await t.createCustomObject(obj);
       assert.equal((await t.removeCustomObject(obj.kind, obj.metadata.name ?? '')).deleted, true);
@@ -379,6 +388,10 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     const badDelay = chaosMeshObject(resolvedFault('network-delay', ns, campaignId, 'f-bad2', ['x']));
     (badDelay.spec as Record<string, unknown>).direction = 'sideways';
     await assert.rejects(t.createCustomObject(badDelay), /spec\.direction: Unsupported value: "sideways"/);
+    // the CRD requires tbf's three fields: a bandwidth without its buffer is refused, naming it
+    const badBandwidth = chaosMeshObject(resolvedFault('network-bandwidth', ns, campaignId, 'f-bad3', ['x']));
+    delete ((badBandwidth.spec as Record<string, unknown>).bandwidth as Record<string, unknown>).buffer;
+    await assert.rejects(t.createCustomObject(badBandwidth), /spec\.bandwidth\.buffer: Required value/);
   });
 
   const rbac = stage(async () => {
