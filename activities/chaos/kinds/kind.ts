@@ -89,7 +89,8 @@ export interface LocalKind<P> {
 }
 
 /** The Chaos Mesh kinds (chaos-mesh.org/v1alpha1) a fault may become; activities/deploy serves these plurals. */
-export type ChaosMeshKindName = 'PodChaos' | 'NetworkChaos' | 'StressChaos' | 'HTTPChaos';
+/** `Workflow` sequences other kinds' objects over time (memory-leak: StressChaos steps of growing size). */
+export type ChaosMeshKindName = 'PodChaos' | 'NetworkChaos' | 'StressChaos' | 'HTTPChaos' | 'Workflow';
 
 /** What a spec builder gets besides the fault. */
 export interface ChaosMeshContext {
