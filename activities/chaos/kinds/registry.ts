@@ -12,6 +12,8 @@ import { cpuStress } from './cpu-stress';
 import { memoryStress } from './memory-stress';
 import { httpAbort } from './http-abort';
 import { httpDelay } from './http-delay';
+import { containerKill } from './container-kill';
+import { memoryLeak } from './memory-leak';
 
 export const FAULT_KINDS = [
   podKill,
@@ -22,6 +24,8 @@ export const FAULT_KINDS = [
   memoryStress,
   httpAbort,
   httpDelay,
+  containerKill,
+  memoryLeak,
 ] as const;
 
 /** A registered kind's type name. */
