@@ -16,7 +16,7 @@ export const containerKill = defineKind({
     })
     .strict(),
   doc:
-    'Kills the selected pods\' container (`containerNames`), restarted in place: same pod name and uid, restarts + 1; ' +
+    "Kills the selected pods' container (`containerNames`), restarted in place: same pod name and uid, restarts + 1; " +
     'one-shot, recovery = the same pods ready again.',
   report: { label: 'container kill', color: '#be123c' },
   services: 'any',
