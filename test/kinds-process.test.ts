@@ -144,6 +144,22 @@ describe('fault kinds container-kill and memory-leak on the local target (engine
     assert.notEqual(await client.podPid(after.name), pidBefore, 'a new process in the same pod');
     const text = await client.metricsText();
     assert.equal(seriesOf(text, 'kube_pod_container_status_restarts_total', before.name), before.restarts + 1);
+    // a container the local pods do not have is refused, naming the parameter, and nothing is restarted
+    const other = {
+      id: 'f000009',
+      campaignId: s.campaignId,
+      key: faultKey(s.campaignId, 'f000009'),
+      type: 'container-kill' as const,
+      namespace: 'default',
+      app: 'shippingservice',
+      pods: [after],
+      params: { containerNames: ['istio-proxy'] },
+      plannedMs: Date.now(),
+      endMs: Date.now() + 1000,
+      detail: {},
+    };
+    await assert.rejects(new LocalInjector(url).apply(other), /params\.containerNames \["istio-proxy"\]/);
+    assert.equal((await client.getPod(after.name))?.restarts, after.restarts);
     console.log(
       `      container-kill: applied ${rec.appliedMs - rec.plannedMs} ms off plan, ready again after ${rec.recoveredMs - rec.appliedMs} ms`,
     );

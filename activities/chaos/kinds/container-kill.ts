@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { defineKind } from './kind';
 import { podsBackFrom } from '../pods-back';
 
+const LOCAL_CONTAINER = 'server';
+
 /**
  * container-kill: the selected pods' container is killed and restarted in place by its kubelet — same pod name and
  * uid, restarts + 1, no replacement pod (PodChaos container-kill). Locally the supervisor's restart-in-place verb.
@@ -25,6 +27,13 @@ export const containerKill = defineKind({
     timed: true,
     hostProcess: false,
     async apply(ctx, fault) {
+      // the local stand-in's pods have one container, "server" (the supervisor's container label)
+      const other = fault.params.containerNames.filter((c) => c !== LOCAL_CONTAINER);
+      if (other.length > 0)
+        throw new Error(
+          `container-kill ${fault.id}: params.containerNames ${JSON.stringify(other)}: the local target's pods ` +
+            `have one container, "${LOCAL_CONTAINER}"; name it or leave containerNames out`,
+        );
       for (const pod of fault.pods) await ctx.supervisor.restartInPlace(pod.name);
     },
     async recover() {
