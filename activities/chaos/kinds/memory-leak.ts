@@ -41,7 +41,7 @@ export const memoryLeak = defineKind({
   doc:
     "Grows the selected pod's own memory to `size` over the duration, then frees it (locally the process " +
     'allocates linearly; Chaos Mesh: a Workflow of `steps` StressChaos of growing size).',
-  report: { label: 'memory leak', color: '#0d9488' },
+  report: { label: 'memory leak', color: '#92400e' },
   services: 'any',
   local: {
     oneShot: false,
