@@ -411,7 +411,7 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
       30_000,
       "the Workflow's first StressChaos",
     )) as KubernetesObject & { spec: { stressors: { memory: { size: string } } } };
-    assert.equal(step.spec.stressors.memory.size, `${32 * 1024}KB`);
+    assert.equal(step.spec.stressors.memory.size, `${32 * 1024}KiB`);
     assert.equal(step.metadata?.ownerReferences?.[0]?.kind, 'WorkflowNode');
     assert.equal(
       step.metadata?.labels?.[CAMPAIGN_LABEL],

@@ -110,10 +110,10 @@ export interface ChaosMeshContext {
  * direction, ...) returns them from `extraObjects`; each is named `<fault object name>-<suffix>`, labelled with the
  * campaign and fault id like the main object, created at apply and deleted at recover and by the campaign sweep.
  *
- * `offsetMs` > 0 (created that long after the fault's planned start: e.g. memory-leak as StressChaos objects of
- * growing size) is the documented extension point for sequences over time: the Kubernetes injector refuses it
- * today with an error naming the kind, because creating an object later needs a durable timer in the batch
- * engine's service loop (see docs/fault-kinds.md, "Sequences over time").
+ * `offsetMs` > 0 (created that long after the fault's planned start) is the documented extension point for
+ * sequences over time: the Kubernetes injector refuses it today with an error naming the kind, because creating an
+ * object later needs a durable timer in the batch engine's service loop. A kind can instead be one Chaos Mesh
+ * `Workflow` that sequences its steps itself, as memory-leak is (see docs/fault-kinds.md, "Sequences over time").
  */
 export interface ChaosMeshPart {
   suffix: string;

@@ -17,7 +17,10 @@ const params = z
   })
   .strict();
 
-/** "256MB" → bytes (1024-based, as stress-ng and Chaos Mesh's memStress read it). */
+/**
+ * "256MB" → bytes, 1024-based (MB = MiB) as stress-ng reads it; the Workflow's steps are written in KiB, which
+ * Chaos Mesh reads as 1024 bytes unambiguously, so both targets hold the same bytes.
+ */
 export function sizeBytes(size: string): number {
   const m = /^([0-9]+)(B|KB|MB|GB)$/.exec(size);
   if (!m) throw new Error(`not a size: "${size}"`);
@@ -82,7 +85,7 @@ export const memoryLeak = defineKind({
         deadline: formatDuration(stepMs),
         stressChaos: {
           ...ctx.base,
-          stressors: { memory: { workers: 1, size: `${Math.ceil((bytes * (i + 1)) / p.steps / 1024)}KB` } },
+          stressors: { memory: { workers: 1, size: `${Math.ceil((bytes * (i + 1)) / p.steps / 1024)}KiB` } },
         },
       }));
       return {
