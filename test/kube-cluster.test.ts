@@ -164,7 +164,7 @@ describe('faultline cluster: a real control plane on 127.0.0.1', function () {
 
     it('serves the Chaos Mesh kinds faultline creates', async () => {
       const names = (await kubectl('api-resources', '--api-group=chaos-mesh.org', '-o', 'name')).split('\n');
-      for (const kind of ['podchaos', 'networkchaos', 'stresschaos', 'httpchaos'])
+      for (const kind of ['podchaos', 'networkchaos', 'stresschaos', 'httpchaos', 'workflows'])
         assert.ok(names.includes(`${kind}.chaos-mesh.org`), names.join(' '));
     });
 

@@ -37,7 +37,7 @@ import { uniqueId } from './helpers/temporal';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const CHAOS_KINDS = 'podchaos,networkchaos,stresschaos,httpchaos';
+const CHAOS_KINDS = 'podchaos,networkchaos,stresschaos,httpchaos,workflows';
 
 /** Prometheus range query → [timestamp ms, value][] per series (labels joined for messages). */
 async function promRange(url: string, query: string, startMs: number, endMs: number) {

@@ -355,7 +355,7 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
       assert.equal(out.kind, obj.kind, type);
       assert.deepEqual(out.spec, { ...obj.spec, ...(out.spec ?? {}) }, `${type}: stored as sent (plus defaults)`);
     }
-    assert.deepEqual([...kinds].sort(), ['HTTPChaos', 'NetworkChaos', 'PodChaos', 'StressChaos']);
+    assert.deepEqual([...kinds].sort(), ['HTTPChaos', 'NetworkChaos', 'PodChaos', 'StressChaos', 'Workflow']);
     // One of each created and deleted for real.
     for (const type of [
       'pod-failure',
@@ -392,6 +392,60 @@ describe('KubernetesTarget on a real Kubernetes control plane', function () {
     const badBandwidth = chaosMeshObject(resolvedFault('network-bandwidth', ns, campaignId, 'f-bad3', ['x']));
     delete ((badBandwidth.spec as Record<string, unknown>).bandwidth as Record<string, unknown>).buffer;
     await assert.rejects(t.createCustomObject(badBandwidth), /spec\.bandwidth\.buffer: Required value/);
+  });
+
+  it("memory-leak's Workflow: the Chaos Mesh controller runs its StressChaos steps, and the campaign sweep removes it and (through ownerReferences) its nodes and steps", async () => {
+    const ns = nsName('wf');
+    await createNamespace(ns);
+    const campaignId = `campaign-wf-${run}`;
+    const t = target(config(ns), campaignId);
+    const params = faultSpecSchema.parse({ type: 'memory-leak', params: { size: '64MB', steps: 2 } }).params;
+    const f = { ...resolvedFault('memory-leak', ns, campaignId, 'f-leak', ['cartservice-0'], params) };
+    f.endMs = f.plannedMs + 30_000;
+    const injector = new KubernetesInjector(t);
+    await injector.apply(f);
+    await injector.apply(f); // a retried activity: the Workflow is found, not created twice
+    assert.equal(await injector.isApplied(f), true);
+    const name = chaosObjectName(campaignId, 'f-leak');
+    const list = async (plural: string) =>
+      (
+        (await custom.listNamespacedCustomObject({
+          group: 'chaos-mesh.org',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural,
+        })) as {
+          items: KubernetesObject[];
+        }
+      ).items;
+    // the controller made the Serial node and the first step's StressChaos, 32MB (half of 64MB), owned by its node
+    const step = (await waitUntil(
+      async () => (await list('stresschaos'))[0],
+      30_000,
+      "the Workflow's first StressChaos",
+    )) as KubernetesObject & { spec: { stressors: { memory: { size: string } } } };
+    assert.equal(step.spec.stressors.memory.size, `${32 * 1024}KiB`);
+    assert.equal(step.metadata?.ownerReferences?.[0]?.kind, 'WorkflowNode');
+    assert.equal(
+      step.metadata?.labels?.[CAMPAIGN_LABEL],
+      undefined,
+      "the controller's children carry its labels, not ours",
+    );
+    const nodes = await list('workflownodes');
+    assert.ok(
+      nodes.some((x) => x.metadata?.labels?.['chaos-mesh.org/workflow'] === name),
+      'nodes of our Workflow',
+    );
+    assert.equal(await injector.recovered(f, Date.now()), false, 'the Workflow is still there');
+    // the campaign sweep finds the Workflow by the campaign label; the garbage collector takes its children
+    assert.equal(await injector.sweep(campaignId), 1);
+    assert.deepEqual(await list('workflows'), []);
+    assert.equal(await injector.recovered(f, Date.now()), true);
+    await waitUntil(
+      async () => (await list('workflownodes')).length === 0 && (await list('stresschaos')).length === 0,
+      30_000,
+      "the Workflow's nodes and StressChaos steps gone with it",
+    );
   });
 
   const rbac = stage(async () => {

@@ -31,6 +31,7 @@ const PLURAL: Record<ChaosMeshKindName, string> = {
   NetworkChaos: 'networkchaos',
   StressChaos: 'stresschaos',
   HTTPChaos: 'httpchaos',
+  Workflow: 'workflows',
 };
 
 /** Container ports of the upstream Online Boutique services (HTTPChaos needs a port; the webhook rejects ≤ 0). */

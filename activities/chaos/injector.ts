@@ -105,6 +105,12 @@ export class LocalInjector implements Injector {
       await this.supervisor.deleteProxyFault(pf.app, pf.faultId);
       n++;
     }
+    // memory leaks free themselves at their end, but a stopped campaign's must go now
+    for (const leak of await this.supervisor.listMemoryLeaks()) {
+      if (!leak.faultId.startsWith(prefix)) continue;
+      await this.supervisor.stopMemoryLeak(leak.pod, leak.faultId);
+      n++;
+    }
     return n;
   }
 }

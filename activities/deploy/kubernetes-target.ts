@@ -51,8 +51,9 @@ import type { PodInfo, TargetEndpoints } from './types';
 /** Chaos Mesh API group/version and the kinds faultline creates. */
 export const CHAOS_MESH_API_VERSION = 'chaos-mesh.org/v1alpha1';
 export const CHAOS_MESH_GROUP = 'chaos-mesh.org';
-export const CHAOS_MESH_PLURALS = ['podchaos', 'networkchaos', 'stresschaos', 'httpchaos'] as const;
-export const CHAOS_MESH_KINDS = ['PodChaos', 'NetworkChaos', 'StressChaos', 'HTTPChaos'] as const;
+export const CHAOS_MESH_PLURALS = ['podchaos', 'networkchaos', 'stresschaos', 'httpchaos', 'workflows'] as const;
+/** Workflow: memory-leak's growing sequence of StressChaos (its children are removed by the garbage collector). */
+export const CHAOS_MESH_KINDS = ['PodChaos', 'NetworkChaos', 'StressChaos', 'HTTPChaos', 'Workflow'] as const;
 
 /** The upstream manifest's Locust Deployment (and its ServiceAccount): out of the deploy and the fault targets unless target.loadGenerator. */
 export const LOAD_GENERATOR_APP = 'loadgenerator';
@@ -81,6 +82,7 @@ export const KUBE_PERMISSIONS = {
     { group: CHAOS_MESH_GROUP, resource: 'networkchaos', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
     { group: CHAOS_MESH_GROUP, resource: 'stresschaos', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
     { group: CHAOS_MESH_GROUP, resource: 'httpchaos', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+    { group: CHAOS_MESH_GROUP, resource: 'workflows', verbs: ['get', 'list', 'create', 'patch', 'delete'] },
   ],
   /**
    * Only for target.portForward from outside the cluster, in the namespace of each Service forwarded to (the

@@ -89,7 +89,8 @@ export interface LocalKind<P> {
 }
 
 /** The Chaos Mesh kinds (chaos-mesh.org/v1alpha1) a fault may become; activities/deploy serves these plurals. */
-export type ChaosMeshKindName = 'PodChaos' | 'NetworkChaos' | 'StressChaos' | 'HTTPChaos';
+/** `Workflow` sequences other kinds' objects over time (memory-leak: StressChaos steps of growing size). */
+export type ChaosMeshKindName = 'PodChaos' | 'NetworkChaos' | 'StressChaos' | 'HTTPChaos' | 'Workflow';
 
 /** What a spec builder gets besides the fault. */
 export interface ChaosMeshContext {
@@ -109,10 +110,10 @@ export interface ChaosMeshContext {
  * direction, ...) returns them from `extraObjects`; each is named `<fault object name>-<suffix>`, labelled with the
  * campaign and fault id like the main object, created at apply and deleted at recover and by the campaign sweep.
  *
- * `offsetMs` > 0 (created that long after the fault's planned start: e.g. memory-leak as StressChaos objects of
- * growing size) is the documented extension point for sequences over time: the Kubernetes injector refuses it
- * today with an error naming the kind, because creating an object later needs a durable timer in the batch
- * engine's service loop (see docs/fault-kinds.md, "Sequences over time").
+ * `offsetMs` > 0 (created that long after the fault's planned start) is the documented extension point for
+ * sequences over time: the Kubernetes injector refuses it today with an error naming the kind, because creating an
+ * object later needs a durable timer in the batch engine's service loop. A kind can instead be one Chaos Mesh
+ * `Workflow` that sequences its steps itself, as memory-leak is (see docs/fault-kinds.md, "Sequences over time").
  */
 export interface ChaosMeshPart {
   suffix: string;

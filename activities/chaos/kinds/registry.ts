@@ -14,6 +14,8 @@ import { httpAbort } from './http-abort';
 import { httpDelay } from './http-delay';
 import { networkBandwidth } from './network-bandwidth';
 import { dependencyFailure } from './dependency-failure';
+import { containerKill } from './container-kill';
+import { memoryLeak } from './memory-leak';
 
 export const FAULT_KINDS = [
   podKill,
@@ -26,6 +28,8 @@ export const FAULT_KINDS = [
   httpDelay,
   networkBandwidth,
   dependencyFailure,
+  containerKill,
+  memoryLeak,
 ] as const;
 
 /** A registered kind's type name. */
