@@ -19,6 +19,7 @@ import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker
 import { startDevServer, stopDevServer } from '../infra/temporal/dev-server';
 import { chaosSchema } from '../schemas/faults';
 import { createChaosActivities } from '../activities/chaos';
+import { createChaosHostWorker } from '../workers/chaos-host-worker';
 import { readFaultLog, readFaultLogEvents } from '../activities/chaos/fault-log';
 import { faultLogPath } from '../activities/chaos/paths';
 import type { ChaosLoopInput, ChaosLoopResult } from '../activities/chaos/types';
@@ -97,12 +98,14 @@ export async function run(): Promise<ChaosBenchResult> {
   const client = new Client({ connection, namespace: server.namespace });
   const taskQueue = 'bench-chaos';
   try {
+    // as workers/main.ts: the loop's batches run on this process's own chaos queue
+    const host = await createChaosHostWorker({ connection: native, namespace: server.namespace, baseQueue: taskQueue });
     const worker = await Worker.create({
       connection: native,
       namespace: server.namespace,
       taskQueue,
       workflowBundle: bundle,
-      activities: createChaosActivities(),
+      activities: { ...createChaosActivities(), ...host.sharedActivities },
     });
     const campaignId = `bench-chaos-${Date.now()}`;
     const startMs = Date.now() + 2000;
@@ -144,10 +147,12 @@ export async function run(): Promise<ChaosBenchResult> {
     }, 10);
     const loads: { at: number; l: number }[] = [];
     const loadTimer = setInterval(() => loads.push({ at: Date.now(), l: loadavg()[0] ?? 0 }), 5000);
-    await worker.runUntil(async () => {
-      const h = await client.workflow.start('chaosLoop', { taskQueue, workflowId, args: [input] });
-      (await h.result()) as ChaosLoopResult;
-    });
+    await host.worker.runUntil(
+      worker.runUntil(async () => {
+        const h = await client.workflow.start('chaosLoop', { taskQueue, workflowId, args: [input] });
+        (await h.result()) as ChaosLoopResult;
+      }),
+    );
     clearInterval(stallTimer);
     clearInterval(loadTimer);
     eld.disable();

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { decodeTimeoutType } from '@temporalio/common';
 import { chaosSchema, type ChaosConfigInput } from '../schemas/faults';
 import type { ChaosLoopInput, ChaosLoopResult } from '../activities/chaos/types';
 import { createChaosActivities } from '../activities/chaos';
+import { createChaosHostWorker } from '../workers/chaos-host-worker';
 import { activeFaults, foldFaultLog, readFaultLog, readFaultLogEvents } from '../activities/chaos/fault-log';
 import { clearHalt, writeHalt } from '../activities/chaos/halt';
 import { faultLogPath } from '../activities/chaos/paths';
@@ -78,15 +80,25 @@ describe('chaosLoop workflow (Temporal dev server + real local supervisor)', fun
     fn: () => Promise<T>,
     opts: { activities?: boolean } = {},
   ): Promise<T> {
+    // as workers/main.ts: with activities, this process also polls its own chaos queue (the loop's batches)
+    const host =
+      opts.activities === false
+        ? undefined
+        : await createChaosHostWorker({
+            connection: t.nativeConnection,
+            namespace: t.namespace,
+            baseQueue: taskQueue,
+            heartbeatThrottle: '1s',
+          });
     const worker = await Worker.create({
       connection: t.nativeConnection,
       namespace: t.namespace,
       taskQueue,
       workflowBundle: await getWorkflowBundle(),
-      ...(opts.activities === false ? {} : { activities: createChaosActivities() }),
+      ...(host ? { activities: { ...createChaosActivities(), ...host.sharedActivities } } : {}),
       maxHeartbeatThrottleInterval: '1s',
     });
-    return worker.runUntil(fn());
+    return host ? host.worker.runUntil(worker.runUntil(fn())) : worker.runUntil(fn());
   }
 
   /** Starts the loop with its window beginning 1.5 s from now (workers may take seconds to start on 2 cores). */
@@ -333,7 +345,7 @@ describe('chaosLoop workflow (Temporal dev server + real local supervisor)', fun
     }
   });
 
-  it('survives a worker SIGKILL mid-batch: no fault injected twice, none left active, no gap in the log', async function () {
+  it("survives a worker SIGKILL mid-batch: the loop moves to the other worker's queue, no fault injected twice, none left active, no gap in the log", async function () {
     this.timeout(180_000);
     const tq = uniqueId('chaos-crash');
     const input = loopInput('crash', 30, {
@@ -386,9 +398,28 @@ describe('chaosLoop workflow (Temporal dev server + real local supervisor)', fun
           console.log(`      worker ${victim.pid} SIGKILLed mid-batch after ${applied()} faults`);
           const before = applied();
           await waitUntil(() => applied() > before, 30_000, 'injection resumed on the other worker');
-          console.log(`      injection resumed ${Date.now() - killedAt} ms after the kill (heartbeat timeout 5 s)`);
+          console.log(
+            `      injection resumed ${Date.now() - killedAt} ms after the kill (heartbeat timeout 5 s, then 5 s unpicked on the dead worker's queue)`,
+          );
           child = survivor;
           await h.result();
+          // the loop's batches ran on the victim's own queue; its lost batch started again on the survivor's
+          const hist = await t.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId).fetchHistory();
+          const batchQueues = new Set<string>();
+          let hostAsks = 0;
+          let lostHost = 0;
+          for (const e of hist.events ?? []) {
+            const a = e.activityTaskScheduledEventAttributes;
+            if (a?.activityType?.name === 'injectFaultBatch') batchQueues.add(a.taskQueue?.name ?? '');
+            if (a?.activityType?.name === 'chaosHostQueue') hostAsks++;
+            const f = e.activityTaskTimedOutEventAttributes?.failure?.timeoutFailureInfo;
+            if (decodeTimeoutType(f?.timeoutType) === 'SCHEDULE_TO_START') lostHost++;
+          }
+          assert.ok(
+            batchQueues.size >= 2 && [...batchQueues].every((q) => q.startsWith(`${tq}/chaos-host/`)),
+            [...batchQueues].join(', '),
+          );
+          assert.ok(hostAsks >= 2 && lostHost >= 1, `host asked ${hostAsks}×, lost ${lostHost}×`);
           if (process.env.CHAOS_DEBUG) {
             const hist = await t.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId).fetchHistory();
             for (const e of hist.events ?? []) {

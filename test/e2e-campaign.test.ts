@@ -75,12 +75,21 @@ describe('end to end: campaigns on the local boutique and reliability drills', f
       [],
       'every applied fault has a removal time',
     );
-    // (by process name, so pgrep does not match its own shell's command line)
-    const stress = execFileSync('sh', ['-c', 'pgrep stress-ng || true'], {
-      encoding: 'utf8',
-    }).trim();
-    assert.equal(stress, '', 'no stress-ng process left');
+    // (by process name, so pgrep does not match its own shell's command line). Only this suite's: stress-ng
+    // inherits its worker's FAULTLINE_HOME, and other faultline runs on the same machine have their own.
+    const stress = execFileSync('sh', ['-c', 'pgrep stress-ng || true'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((pid) => pid && ownedByThisSuite(Number(pid)));
+    assert.deepEqual(stress, [], 'no stress-ng process of this suite left');
     await waitUntil(async () => (await supervisor().listPods()).every((p) => p.ready), 60_000, 'every pod ready again');
+  }
+
+  function ownedByThisSuite(pid: number): boolean {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`FAULTLINE_HOME=${env.home}`);
+    } catch {
+      return false; // gone meanwhile
+    }
   }
 
   async function start(cfg: CampaignConfigInput, prefix = 'campaign-e2e') {

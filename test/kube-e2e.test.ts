@@ -296,6 +296,44 @@ describe('Kubernetes end to end on the local control plane', function () {
       await env?.stop();
     });
 
+    it('teardown: true — a campaign deletes the target it deployed (its objects and the namespace it created) at the end', async () => {
+      const ns = 'kube-e2e-teardown';
+      const example = JSON.parse(
+        JSON.stringify(parse(readFileSync(join(repoRoot(), 'examples', 'kubernetes-local.yaml'), 'utf8'))).replaceAll(
+          '"boutique"',
+          JSON.stringify(ns),
+        ),
+      ) as CampaignConfigInput & { target: Record<string, unknown> };
+      const config: CampaignConfigInput = {
+        ...example,
+        name: 'kube-e2e-teardown',
+        target: { ...example.target, kubeconfig: c.kubeconfigPath, prometheusUrl: prom.url } as never,
+        phases: ['deploy'],
+        teardown: true,
+      };
+      const workflowId = uniqueId('kube-teardown');
+      const handle = await env.t.client.workflow.start('campaign', {
+        taskQueue: env.taskQueue,
+        workflowId,
+        args: [config],
+      });
+      const result = (await handle.result()) as CampaignResult;
+      assert.equal(result.status, 'completed', result.error);
+      // The deploy created the namespace (it did not exist), so the teardown deletes it with everything in it.
+      await waitUntil(
+        async () => !(await kubectl('get', 'namespace', '-o', 'name')).includes(`namespace/${ns}\n`),
+        60_000,
+        `namespace ${ns} gone`,
+      );
+      const history = await handle.fetchHistory();
+      const scheduled = (history.events ?? []).flatMap((e) =>
+        e.activityTaskScheduledEventAttributes?.activityType?.name
+          ? [e.activityTaskScheduledEventAttributes.activityType.name]
+          : [],
+      );
+      assert.ok(scheduled.includes('deployTarget') && scheduled.includes('teardownTarget'), scheduled.join(', '));
+    });
+
     it('deploy → chaos → collect → dataset → train → evaluate → report, and says what it could not exercise', async () => {
       const ns = 'kube-e2e-campaign';
       // examples/kubernetes-local.yaml, the config docs/kubernetes.md walks through, on this cluster and shorter
@@ -321,7 +359,7 @@ describe('Kubernetes end to end on the local control plane', function () {
       try {
         await runCampaign(workflowId);
       } finally {
-        // The campaign workflow does not act on `teardown: true` (no teardownTarget call in workflows/campaign.ts):
+        // The campaign tears its target down only with `teardown: true` (tested above); this one keeps it, so
         // remove exactly this campaign's objects and namespace the way that activity would.
         await createTarget(kubernetesTargetSchema.parse(config.target), workflowId).teardown();
       }

@@ -78,6 +78,12 @@ export const LOCALISE_PATCH = 'localise-step';
 /** Patch id of the dataset phase's imported-dataset branch. */
 export const IMPORTED_DATASET_PATCH = 'imported-dataset';
 
+/**
+ * Patch id of the target teardown at the end of a campaign whose config says `teardown: true` (runs recorded
+ * before it ignored the field, and replay without the activity).
+ */
+export const TEARDOWN_PATCH = 'campaign-teardown';
+
 const NON_RETRYABLE = [...NON_RETRYABLE_FAILURE_TYPES];
 
 /** Quick bookkeeping: small files in the data dir. */
@@ -494,6 +500,26 @@ export async function campaign(input: CampaignConfigInput): Promise<CampaignResu
         } catch (err) {
           phaseState.set('report', { name: 'report', state: 'failed' });
           log.error('report failed', { error: String(err) });
+        }
+      }
+      // `teardown: true`: the deployed target goes last, after the report (which may still read it) and after the
+      // fault cleanup above. A failed teardown is logged and told in the progress message, not fatal: the data is
+      // already written, and `faultline` names what is left (kubectl delete namespace / faultline down).
+      const deployState = phaseState.get('deploy')?.state;
+      if (
+        config.teardown &&
+        deployState !== undefined &&
+        deployState !== 'pending' &&
+        deployState !== 'skipped' &&
+        patched(TEARDOWN_PATCH)
+      ) {
+        try {
+          await deployer.teardownTarget({ campaignId, dataDir, target: config.target });
+          log.info('target torn down (teardown: true)', { target: config.target.type });
+        } catch (err) {
+          const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+          message = `teardown failed: ${cause instanceof Error ? cause.message : String(cause)}`;
+          log.error('teardown failed', { error: message });
         }
       }
       await book.finishCampaign({

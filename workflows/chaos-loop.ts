@@ -1,6 +1,8 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
   CancellationScope,
+  TimeoutFailure,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -12,7 +14,14 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { createChaosActivities } from '../activities/chaos';
-import type { ChaosLoopInput, ChaosLoopResult, InjectBatchResult, PlannedFault } from '../activities/chaos/types';
+import type { HostQueueActivities } from '../activities/chaos/host-queue';
+import type {
+  ChaosLoopInput,
+  ChaosLoopResult,
+  InjectBatchResult,
+  PlannedFault,
+  RemoveAllFaultsResult,
+} from '../activities/chaos/types';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../activities/failure-types';
 import { mulberry32Advance, mulberry32Output } from '../activities/random';
 import { parseDuration } from '../schemas/duration';
@@ -27,12 +36,22 @@ import {
   unhaltSignal,
 } from './messages';
 
-type ChaosActivities = ReturnType<typeof createChaosActivities>;
+type ChaosActivities = ReturnType<typeof createChaosActivities> & HostQueueActivities;
+
+/**
+ * Patch id of the per-host chaos queue: a loop's batches and cleanup run on the task queue of one worker process
+ * (activities/chaos/host-queue.ts), so their hand-over files need no volume shared between worker replicas; when
+ * that worker is gone (nothing picks the next attempt up within HOST_SCHEDULE_TO_START) the batches start again
+ * on another worker's queue and take over from the fault log. Runs recorded before it use the shared queue.
+ */
+export const CHAOS_HOST_QUEUE_PATCH = 'chaos-host-queue';
+/** How long a batch or cleanup may wait on the host queue before its worker counts as gone. */
+const HOST_SCHEDULE_TO_START = '5s';
 
 const NON_RETRYABLE = [...NON_RETRYABLE_FAILURE_TYPES];
 
 /** The injection batches: long, heartbeating (a dead worker is noticed within 5 s), resumed from heartbeats. */
-const injector = proxyActivities<ChaosActivities>({
+const INJECTOR_OPTIONS = {
   startToCloseTimeout: '2h',
   heartbeatTimeout: '5s',
   // the cleanup fences a cancelled batch itself, so the loop need not wait for the cancel to land
@@ -43,9 +62,10 @@ const injector = proxyActivities<ChaosActivities>({
     maximumAttempts: 50,
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
-});
+} as const;
+const injector = proxyActivities<ChaosActivities>(INJECTOR_OPTIONS);
 /** Bookkeeping and cleanup. */
-const book = proxyActivities<ChaosActivities>({
+const BOOK_OPTIONS = {
   startToCloseTimeout: '2m',
   retry: {
     initialInterval: '200ms',
@@ -53,7 +73,33 @@ const book = proxyActivities<ChaosActivities>({
     maximumAttempts: 20,
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
-});
+} as const;
+const book = proxyActivities<ChaosActivities>(BOOK_OPTIONS);
+
+/** The batch and cleanup activities on one worker's own queue (CHAOS_HOST_QUEUE_PATCH). */
+function onHost(queue: string) {
+  return {
+    injector: proxyActivities<ChaosActivities>({
+      ...INJECTOR_OPTIONS,
+      taskQueue: queue,
+      scheduleToStartTimeout: HOST_SCHEDULE_TO_START,
+    }),
+    book: proxyActivities<ChaosActivities>({
+      ...BOOK_OPTIONS,
+      taskQueue: queue,
+      scheduleToStartTimeout: HOST_SCHEDULE_TO_START,
+    }),
+  };
+}
+
+/** Nothing picked the activity up on its host queue in time: that worker is gone (a schedule-to-start timeout is final). */
+function hostLost(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
+}
 
 /**
  * History events one batch adds: activity scheduled/started/completed, the workflow task it wakes (scheduled,
@@ -79,6 +125,8 @@ export interface ChaosLoopState {
   sloBreachSince: Record<string, number>;
   runs: number;
   preflightDone: boolean;
+  /** The worker queue this loop's batches and cleanup run on (CHAOS_HOST_QUEUE_PATCH); unset until chosen. */
+  hostQueue?: string;
 }
 
 /** mulberry32 step: pure, so the plan is the same on every replay and after continue-as-new. */
@@ -257,8 +305,10 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
   };
 
   const interrupted = () => state.paused || state.halted !== undefined || state.stopRequested;
+  // runs started before the per-host queue keep every chaos activity on the shared queue (same commands on replay)
+  const hostQueued = patched(CHAOS_HOST_QUEUE_PATCH);
   const cleanup = async (reason: string) => {
-    const res = await book.removeAllFaults({
+    const args = {
       campaignId: input.campaignId,
       dataDir: input.dataDir,
       target: input.target,
@@ -266,7 +316,24 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
       fenceEpoch: state.epoch,
       reason,
       watchMs: reason === 'end of chaos phase' ? 10_000 : 0,
-    });
+    };
+    let res: RemoveAllFaultsResult;
+    if (hostQueued && state.hostQueue !== undefined) {
+      // on the batches' own worker, so the fence it writes is the one they read
+      try {
+        res = await onHost(state.hostQueue).book.removeAllFaults(args);
+      } catch (err) {
+        if (!hostLost(err)) throw err;
+        // that worker is gone, and its batches with it: any worker removes the faults, from the log and the target
+        log.warn('chaos worker lost before the cleanup; cleaning up from another worker', {
+          hostQueue: state.hostQueue,
+        });
+        state.hostQueue = undefined;
+        res = await book.removeAllFaults(args);
+      }
+    } else {
+      res = await book.removeAllFaults(args);
+    }
     active = 0;
     // a cancelled batch leaves planned-but-never-logged ids: continue numbering right after the last logged
     // one, so the log has no gap (the fence guarantees no batch of this epoch logs another id after this)
@@ -279,6 +346,9 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
     scope: CancellationScope;
     first: PlannedFault;
     last: PlannedFault;
+    faults: PlannedFault[];
+    /** The last batch of the phase: it services removals until the end. */
+    endsPhase: boolean;
     res?: InjectBatchResult;
     failure?: unknown;
   }
@@ -293,6 +363,33 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
   const cancelInflight = () => {
     for (const b of inflight) b.scope.cancel();
     inflight = [];
+  };
+  /** Starts a batch activity (on `acts`: the shared queue's, or the host queue's) and records how it settles. */
+  const launch = (b: InFlight, afterSeq: number | undefined, acts: typeof injector) => {
+    const run = b.scope.run(() =>
+      acts.injectFaultBatch({
+        campaignId: input.campaignId,
+        dataDir: input.dataDir,
+        target: input.target,
+        endpoints: input.endpoints,
+        chaos,
+        faults: b.faults,
+        epoch: state.epoch,
+        chaosStartMs: input.startMs,
+        ...(b.endsPhase ? { serviceUntilMs: input.endMs } : {}),
+        sloBreachSince: state.sloBreachSince,
+        ...(afterSeq !== undefined ? { afterSeq } : {}),
+      }),
+    );
+    void run.then(
+      (r) => {
+        b.res = r;
+      },
+      (err: unknown) => {
+        b.failure = err ?? new Error('batch failed');
+      },
+    );
+    inflight.push(b);
   };
 
   let continuing = false;
@@ -340,6 +437,11 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
       // keep `depth` batches in flight: the next one is already running (waiting for the hand-over) when the
       // current one injects its last fault, so no workflow round trip falls between two faults. Before a
       // continue-as-new the pipeline drains (an activity does not outlive its run).
+      if (hostQueued && state.hostQueue === undefined && !canDue && !planDone && inflight.length < depth) {
+        // the worker that answers hosts this loop's batches and cleanup from now on (activities/chaos/host-queue.ts)
+        state.hostQueue = await book.chaosHostQueue();
+      }
+      const acts = hostQueued && state.hostQueue !== undefined ? onHost(state.hostQueue).injector : injector;
       while (!canDue && !planDone && inflight.length < depth) {
         const batch = planFaults(
           chaos,
@@ -358,32 +460,14 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
         const batchEndsPhase = last.plannedMs + 1 >= input.endMs || planPeek(chaos, state, input.startMs, input.endMs);
         if (batchEndsPhase) planDone = true;
         const prev = inflight[inflight.length - 1];
-        const scope = new CancellationScope();
-        const b: InFlight = { scope, first: batch[0] as PlannedFault, last };
-        const run = scope.run(() =>
-          injector.injectFaultBatch({
-            campaignId: input.campaignId,
-            dataDir: input.dataDir,
-            target: input.target,
-            endpoints: input.endpoints,
-            chaos,
-            faults: batch,
-            epoch: state.epoch,
-            chaosStartMs: input.startMs,
-            ...(batchEndsPhase ? { serviceUntilMs: input.endMs } : {}),
-            sloBreachSince: state.sloBreachSince,
-            ...(prev ? { afterSeq: prev.last.seq } : {}),
-          }),
-        );
-        void run.then(
-          (r) => {
-            b.res = r;
-          },
-          (err: unknown) => {
-            b.failure = err ?? new Error('batch failed');
-          },
-        );
-        inflight.push(b);
+        const b: InFlight = {
+          scope: new CancellationScope(),
+          first: batch[0] as PlannedFault,
+          last,
+          faults: batch,
+          endsPhase: batchEndsPhase,
+        };
+        launch(b, prev?.last.seq, acts);
       }
       nextPlannedMs = inflight[0]?.first.plannedMs;
       if (inflight.length === 0) {
@@ -400,6 +484,31 @@ export async function chaosLoop(input: ChaosLoopInput): Promise<ChaosLoopResult>
         continue;
       }
       inflight.splice(inflight.indexOf(done), 1);
+      if (done.failure !== undefined && hostQueued && hostLost(done.failure)) {
+        // The host worker is gone (its next attempt found no poller). Its batches — this one and those waiting
+        // behind it, all on its queue — start again, in order, on another worker's queue: the first takes over the
+        // active faults from the fault log without waiting for a hand-over, and a fault the lost worker already
+        // logged is never applied twice (BatchEngine reads the log first). See docs/coordination.md.
+        const lost = [done, ...inflight].sort((x, y) => x.first.seq - y.first.seq);
+        for (const x of inflight) x.scope.cancel();
+        inflight = [];
+        log.warn('chaos worker lost; its batches start again on another worker', {
+          hostQueue: state.hostQueue,
+          batches: lost.length,
+        });
+        state.hostQueue = await book.chaosHostQueue();
+        const again = onHost(state.hostQueue).injector;
+        let afterSeq: number | undefined;
+        for (const x of lost) {
+          launch(
+            { scope: new CancellationScope(), first: x.first, last: x.last, faults: x.faults, endsPhase: x.endsPhase },
+            afterSeq,
+            again,
+          );
+          afterSeq = x.last.seq;
+        }
+        continue;
+      }
       if (done.failure !== undefined)
         throw done.failure instanceof Error ? done.failure : new Error(JSON.stringify(done.failure));
       const r = done.res as InjectBatchResult;

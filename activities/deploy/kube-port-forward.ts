@@ -100,6 +100,8 @@ export class ServiceForward {
   private readonly sockets = new Set<Socket>();
   private readonly reported = new Set<string>();
   private closed = false;
+  /** The last failure the pod side reported (deploy quotes it when a request through the forward fails). */
+  lastError: string | undefined;
 
   private constructor(
     private readonly client: KubeClient,
@@ -287,6 +289,7 @@ export class ServiceForward {
 
   /** Logs a failure once per distinct message (a failing forward must not flood the log). */
   private report(msg: string): void {
+    this.lastError = msg;
     if (this.reported.has(msg)) return;
     this.reported.add(msg);
     this.log(`port-forward to ${this.describe}: ${msg}`);

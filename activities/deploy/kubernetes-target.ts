@@ -207,6 +207,8 @@ export class KubernetesTarget implements Target {
   private readonly finalizerWaitMs: number;
   private readonly log: (msg: string) => void;
   private controllerGoneAtMs: number | undefined;
+  /** What the last object left with its finalizer showed about the controller (see removeFinalizers). */
+  private stuckDiagnosis: string | undefined;
 
   constructor(
     readonly config: KubernetesTargetConfig,
@@ -300,10 +302,20 @@ export class KubernetesTarget implements Target {
       const pod = await fwd.resolvePod(signal);
       const u = new URL(url);
       const to = `${fwd.url}${u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '')}${u.search}`;
+      const route = `${to} → Service ${svc.namespace}/${svc.service}:${svc.port} (pod ${pod.name}:${pod.port})`;
+      // The forward is only said to work once a request through it got an answer: an open local port proves
+      // nothing (the pod side may refuse every stream).
+      const answer = await answersThroughForward(to, signal);
+      if (typeof answer === 'string') {
+        const podSaid = fwd.lastError ? `; the pod side said: ${fwd.lastError}` : '';
+        throw new PortForwardError(
+          `the forward ${route} was set up, but a request through it failed: ${answer}${podSaid}`,
+        );
+      }
       this.forwarded.push({ field, from: url, to });
       this.log(
-        `${what}: port-forwarding ${to} → Service ${svc.namespace}/${svc.service}:${svc.port} (pod ${pod.name}:${pod.port}) ` +
-          `through the API server ${this.client.server} (set target.portForward: false to turn this off)`,
+        `${what}: port-forwarding ${route} through the API server ${this.client.server}, checked (HTTP ${answer} ` +
+          `through it) (set target.portForward: false to turn this off)`,
       );
       return to;
     } catch (err) {
@@ -677,8 +689,9 @@ export class KubernetesTarget implements Target {
     // Without waiting (the chaos loop), the delete is issued and Chaos Mesh finishes it; cleanup waits.
     if (opts.waitForFinalizers === false) return { existed: true, deleted: !terminating };
     if ((got.metadata as { finalizers?: string[] }).finalizers?.length) {
+      const waitStartMs = Date.now();
       const left = await this.waitGone(res, ns, objName, uid, signal);
-      if (left) return this.removeFinalizers(res, left, signal);
+      if (left) return this.removeFinalizers(res, got, left, Date.now() - waitStartMs, signal);
     }
     return { existed: true, deleted: true };
   }
@@ -703,22 +716,42 @@ export class KubernetesTarget implements Target {
     }
   }
 
-  private async removeFinalizers(res: ApiResource, obj: KubeObject, signal?: AbortSignal): Promise<RemoveResult> {
+  /**
+   * Removes the finalizers of a deleted object of this campaign that outlived the wait. The note says what was
+   * observed: a running controller marks a deleted chaos object to stop (status.experiment.desiredPhase: Stop)
+   * and keeps its finalizer until every record is recovered, which needs the chaos daemon on the pod's node (a
+   * cluster without one, such as kwok's, shows exactly that); an absent controller leaves the object as it was.
+   */
+  private async removeFinalizers(
+    res: ApiResource,
+    before: KubeObject,
+    obj: KubeObject,
+    waitedMs: number,
+    signal?: AbortSignal,
+  ): Promise<RemoveResult> {
     const ns = obj.metadata.namespace ?? this.namespace;
     const name = obj.metadata.name ?? '';
     const finalizers = (obj.metadata as { finalizers?: string[] }).finalizers ?? [];
+    const what = `${obj.kind} ${ns}/${name}`;
     const seen = this.controllerGoneAtMs;
     this.controllerGoneAtMs = Date.now();
-    const why =
-      seen === undefined
-        ? `did not remove its finalizer(s) ${finalizers.join(', ')} from ${obj.kind} ${ns}/${name} within ` +
-          `${(this.finalizerWaitMs / 1000).toFixed(1)} s of the delete`
-        : `was found gone ${((Date.now() - seen) / 1000).toFixed(1)} s ago, and ${obj.kind} ${ns}/${name} still ` +
-          `carries its finalizer(s) ${finalizers.join(', ')}`;
-    const note =
-      `the Chaos Mesh controller ${why}: it is not running (or not reconciling). faultline removed the ` +
-      `finalizer(s) of this object, its own campaign's, so the delete completes; whatever the chaos daemon may ` +
-      `still apply for it is not undone by this`;
+    let note: string;
+    // within the memory window the wait was skipped (waitGone): nothing new was observed about this object
+    if (seen !== undefined && Date.now() - seen < CONTROLLER_GONE_MEMORY_MS && this.stuckDiagnosis !== undefined) {
+      note =
+        `the Chaos Mesh object ${what} still carries its finalizer(s) ${finalizers.join(', ')}; it was not waited ` +
+        `for, because ${((Date.now() - seen) / 1000).toFixed(1)} s ago another object of this campaign kept ` +
+        `its finalizer (${this.stuckDiagnosis}). faultline removed the finalizer(s) of this object, its own ` +
+        `campaign's, so the delete completes; whatever the chaos daemon may still apply for it is not undone by this`;
+    } else {
+      const diagnosis = stuckChaosDiagnosis(before, obj);
+      this.stuckDiagnosis = diagnosis;
+      note =
+        `the Chaos Mesh object ${what} kept its finalizer(s) ${finalizers.join(', ')} for ` +
+        `${(waitedMs / 1000).toFixed(1)} s after the delete: ${diagnosis}. faultline removed the finalizer(s) of ` +
+        `this object, its own campaign's, so the delete completes; whatever the chaos daemon may still apply for ` +
+        `it is not undone by this`;
+    }
     this.log(`warning: ${note}`);
     try {
       await this.client.call(
@@ -1012,4 +1045,67 @@ function splitRef(ref: string): [string, string] {
   const i = ref.indexOf('/');
   if (i <= 0 || i === ref.length - 1) throw new ManifestError(`expected "Kind/name", got "${ref}"`);
   return [ref.slice(0, i), ref.slice(i + 1)];
+}
+
+/** Chaos Mesh's status of a chaos object, the parts that show whether its controller acted. */
+interface ChaosStatus {
+  experiment?: {
+    desiredPhase?: string;
+    containerRecords?: { id?: string; phase?: string }[];
+  };
+}
+
+/**
+ * What a chaos object that kept its finalizer after the delete shows about the Chaos Mesh controller: one that
+ * runs sets desiredPhase to Stop on a deleted object (or at least updates it) and then waits for its records to be
+ * recovered; one that does not run leaves the object exactly as the delete left it.
+ */
+export function stuckChaosDiagnosis(before: KubeObject, after: KubeObject): string {
+  const statusOf = (o: KubeObject) => ((o as { status?: ChaosStatus }).status ?? {}).experiment ?? {};
+  const was = statusOf(before);
+  const now = statusOf(after);
+  const markedStop = now.desiredPhase === 'Stop' && was.desiredPhase !== 'Stop';
+  if (markedStop) {
+    const records = (now.containerRecords ?? []).map((r) => `${r.id ?? '?'}: ${r.phase ?? '?'}`);
+    return (
+      'the Chaos Mesh controller is running (it marked the object to stop) but did not recover it' +
+      (records.length ? ` (records ${records.join(', ')})` : '') +
+      ' — no chaos daemon on the node of its pods?'
+    );
+  }
+  if (was.desiredPhase === 'Stop')
+    return (
+      'the object was marked to stop before the delete already, so its status does not show whether the Chaos ' +
+      'Mesh controller runs: either it is not running, or it cannot recover the fault (no chaos daemon on the ' +
+      'node of its pods?)'
+    );
+  return (
+    'the Chaos Mesh controller did not act on the delete (the object was never marked to stop): the controller ' +
+    'is not running (or not reconciling)'
+  );
+}
+
+/**
+ * One HTTP request through a fresh port-forward (retried for a few seconds: the first stream can race the pod's
+ * readiness): the status code when anything answered, else why not. Redirects count as answers.
+ */
+async function answersThroughForward(url: string, signal?: AbortSignal, withinMs = 5000): Promise<number | string> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    let why: string;
+    try {
+      const res = await fetch(url, {
+        redirect: 'manual',
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(3000)]) : AbortSignal.timeout(3000),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return res.status;
+    } catch (err) {
+      signal?.throwIfAborted();
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      why = `GET ${url}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`;
+    }
+    if (Date.now() >= deadline) return why;
+    await abortableSleep(500, signal);
+  }
 }
