@@ -13,6 +13,10 @@ function table(head: string[], rows: string[][], cls = ''): string {
     .join('')}</tbody></table>`;
 }
 
+/** The report's `<section>` id and title (faultline dataset localise replaces the section in place). */
+export const LOCALISATION_SECTION_ID = 'localisation';
+export const LOCALISATION_SECTION_TITLE = 'Which service is at fault';
+
 /** Episodes listed one by one in the report; every episode is in localisation.json. */
 const MAX_EPISODES = 60;
 
