@@ -119,7 +119,7 @@ describe('localisation: faultline (own symptoms, directed, then the call-graph w
   });
 
   it('scores a series in the direction a fault pushes it, against max(IQR, the metric floor)', () => {
-    const o = DEFAULT_SYMPTOM_WALK;
+    const o = { ...DEFAULT_SYMPTOM_WALK, sustain: 1 }; // BARO's maximum; the default asks 3 points
     const flat = [...Array<number>(10).fill(0.001), 0.001, 0.004, 0.001];
     // a quiet service's p95 flat in one bucket, then a 3 ms blip: not an outlier (floor 25 ms)
     assert.ok(directedScore(flat, 0, 10, 13, SYMPTOMS['latency_p95']!, o) < 1);
@@ -131,6 +131,17 @@ describe('localisation: faultline (own symptoms, directed, then the call-graph w
     assert.ok(directedScore([1, 1, 1, 1, 2, 2], 0, 4, 6, SYMPTOMS['ready_replicas']!, o) <= 0);
     // CPU counts upwards only (a caller starved of traffic burns less: not a symptom)
     assert.ok(directedScore([0.2, 0.21, 0.2, 0.19, 0.05], 0, 4, 5, SYMPTOMS['cpu']!, o) <= 0);
+    // sustain 3: one high sample of a loaded host is no fault, three are
+    const cpu = (...fault: number[]) =>
+      directedScore([0.1, 0.12, 0.1, 0.11, ...fault], 0, 4, 4 + fault.length, SYMPTOMS['cpu']!, DEFAULT_SYMPTOM_WALK);
+    assert.ok(cpu(0.9, 0.1, 0.11, 0.1) < 1);
+    assert.ok(cpu(0.9, 0.8, 0.85, 0.1) > 50);
+    // a p95 of 0 means no call completed: skipped, not a drop to 0 nor a normal level
+    assert.ok(Number.isNaN(directedScore([0, 0, 0, 0, 0.3], 0, 4, 5, SYMPTOMS['client_p95']!, o)));
+    // the training split's spread widens a noisy series' scale
+    const noisy = [0.2, 0.2, 0.2, 0.2, 0.5];
+    assert.ok(directedScore(noisy, 0, 4, 5, SYMPTOMS['client_p95']!, o) > 10);
+    assert.ok(directedScore(noisy, 0, 4, 5, SYMPTOMS['client_p95']!, o, 0.3) <= 1);
   });
 
   it('puts the anomalous service none of whose dependencies is anomalous first: a delay at currency, not its callers', () => {
@@ -162,6 +173,19 @@ describe('localisation: faultline (own symptoms, directed, then the call-graph w
     assert.equal(r.drivers[0], 'svc_currencyservice_client_p95');
     // without the call graph the walk has nothing to climb: the biggest score wins
     assert.equal(symptomWalk(cols, 0, 30, 40, cands, {}).services[0], 'frontend');
+
+    // a memory stress at checkout while currency's latency (as its callers see it) also jumps: under `explain`
+    // an anomalous dependency explains away only checkout's latency, not its own memory, so checkout stays a
+    // root; under `strict` currency's anomaly takes checkout out of the roots
+    const stress = new Map<string, Float64Array>([
+      ['svc_checkoutservice_mem', step(100, 256, 1)],
+      ['svc_checkoutservice_latency_p95', step(0.05, 0.5)],
+      ['svc_currencyservice_client_p95', step(0.01, 0.5)],
+    ]);
+    assert.deepEqual(symptomWalk(stress, 0, 30, 40, cands, graph).roots, ['checkoutservice', 'currencyservice']);
+    assert.deepEqual(symptomWalk(stress, 0, 30, 40, cands, graph, { ...DEFAULT_SYMPTOM_WALK, walk: 'strict' }).roots, [
+      'currencyservice',
+    ]);
   });
 });
 

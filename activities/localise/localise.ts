@@ -14,7 +14,13 @@ import { candidateServices, seriesOwner, serviceKey } from './series';
 import { nearestWindowAttribution, usadAttribution } from './attribution';
 import { scoreCases, type LocalisationCase, type LocalisationScore } from './metrics';
 import { callGraphFromManifest, BOUTIQUE_MANIFEST, type CallGraph } from './call-graph';
-import { DEFAULT_SYMPTOM_WALK, symptomWalk, type SymptomWalkOptions, type SymptomWalkRanking } from './symptom-walk';
+import {
+  DEFAULT_SYMPTOM_WALK,
+  symptomWalk,
+  trainSpreads,
+  type SymptomWalkOptions,
+  type SymptomWalkRanking,
+} from './symptom-walk';
 
 /** The rankers, in report order. */
 export const RANKERS = [
@@ -148,6 +154,9 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   const svcCols = new Map<string, Float64Array>();
   for (const n of points.names) if (seriesOwner(n)) svcCols.set(n, points.columns.get(n)!);
   const candidates = candidateServices([...svcCols.keys()]);
+  // faultline scales each series by at least its spread over the training split (normal by construction)
+  const split = points.strings.get('split');
+  const spreads = split ? trainSpreads(svcCols, (i) => split[i] === 'train', ts.length, walkOpts) : new Map();
   const features = JSON.parse(await readFile(need('features.json'), 'utf8')) as string[];
   const test = await readNpyAs(need('test.npy'), 'float32');
   const train = await readNpyAs(need('train.npy'), 'float32');
@@ -208,7 +217,16 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
       const evidence = lowerBound(ts, evidenceMs);
       put(
         'faultline',
-        symptomWalk(svcCols, normalBefore(evidenceMs), evidence, Math.min(ts.length, end), candidates, graph, walkOpts),
+        symptomWalk(
+          svcCols,
+          normalBefore(evidenceMs),
+          evidence,
+          Math.min(ts.length, end),
+          candidates,
+          graph,
+          walkOpts,
+          spreads,
+        ),
       );
       for (const variant of ['paper', 'rcaeval'] as const) {
         const s = baroScores(svcCols, normalFrom, onset, Math.min(ts.length, end), variant);

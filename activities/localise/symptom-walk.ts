@@ -17,6 +17,13 @@ export interface Symptom {
   /** the way a fault at the service pushes the series */
   dir: 1 | -1;
   /**
+   * Whether a fault elsewhere shows here too: latency and errors travel up the call graph (a slow dependency
+   * makes its callers slow); readiness, pod churn, restarts, CPU and memory are the service's own.
+   */
+  propagates: boolean;
+  /** 0 means "nothing measured" (a p95 with no completed call), not a value: such points are skipped */
+  zeroIsMissing?: boolean;
+  /**
    * The least spread a change is measured against (the series' unit): a quiet series' IQR can be ~0 (a
    * leaf service's p95 sits in one histogram bucket, an error rate is 0), and dividing by it turns any blip
    * into an outlier. Counts of discrete events (pods, restarts) take 0.01: one event is 100.
@@ -25,15 +32,15 @@ export interface Symptom {
 }
 
 export const SYMPTOMS: Readonly<Record<string, Symptom>> = {
-  ready_replicas: { dir: -1, floor: 0.01 },
-  pods_created: { dir: 1, floor: 0.01 },
-  restarts: { dir: 1, floor: 0.01 },
-  error_rate: { dir: 1, floor: 0.5 },
-  client_errors: { dir: 1, floor: 0.5 },
-  latency_p95: { dir: 1, floor: 0.025 },
-  client_p95: { dir: 1, floor: 0.025 },
-  cpu: { dir: 1, floor: 0.01 },
-  mem: { dir: 1, floor: 10 },
+  ready_replicas: { dir: -1, floor: 0.01, propagates: false },
+  pods_created: { dir: 1, floor: 0.01, propagates: false },
+  restarts: { dir: 1, floor: 0.01, propagates: false },
+  cpu: { dir: 1, floor: 0.01, propagates: false },
+  mem: { dir: 1, floor: 10, propagates: false },
+  error_rate: { dir: 1, floor: 0.5, propagates: true },
+  client_errors: { dir: 1, floor: 0.5, propagates: true },
+  latency_p95: { dir: 1, floor: 0.025, propagates: true, zeroIsMissing: true },
+  client_p95: { dir: 1, floor: 0.025, propagates: true, zeroIsMissing: true },
 };
 
 export interface SymptomWalkOptions {
@@ -41,9 +48,29 @@ export interface SymptomWalkOptions {
   threshold: number;
   /** scores are capped here (a flat series' change is otherwise unbounded) */
   cap: number;
+  /**
+   * The deviation must hold this many points (the k-th largest directed deviation of the fault period, not
+   * the largest): one noisy sample of a loaded host is not a fault. 1 = BARO's maximum.
+   */
+  sustain: number;
+  /**
+   * `strict`: a service with an anomalous dependency is no root, whatever its own evidence. `explain`: an
+   * anomalous dependency explains away only the service's propagating symptoms (latency, errors), not its own
+   * resource or pod evidence (a stressed checkout stays a root when a dependency also looks slow).
+   */
+  walk: 'strict' | 'explain';
+  /** latency series scored on log(seconds) (a fault multiplies latency; a slow service's noise is wider) */
+  logLatency: boolean;
 }
 
-export const DEFAULT_SYMPTOM_WALK: SymptomWalkOptions = { threshold: 5, cap: 1000 };
+/** Chosen on the development campaigns (docs/localisation.md), not on the campaign being scored. */
+export const DEFAULT_SYMPTOM_WALK: SymptomWalkOptions = {
+  threshold: 3,
+  cap: 1000,
+  sustain: 3,
+  walk: 'explain',
+  logLatency: false,
+};
 
 /** One series' directed robust score: (extreme in the fault's direction − median) / max(IQR, floor). */
 export function directedScore(
@@ -53,25 +80,34 @@ export function directedScore(
   end: number,
   symptom: Symptom,
   opts: SymptomWalkOptions,
+  /** the series' spread over the whole normal (training) data: a 30 s gap's IQR underestimates a noisy series */
+  trainSpread = 0,
 ): number {
   if (onset <= normalFrom || end <= onset) return Number.NaN;
+  const log = opts.logLatency && symptom.zeroIsMissing === true;
   const normal: number[] = [];
   for (let t = normalFrom; t < onset; t++) {
     const v = x[t] as number;
-    if (Number.isFinite(v)) normal.push(v);
+    if (Number.isFinite(v) && !(symptom.zeroIsMissing && v <= 0)) normal.push(log ? Math.log(v) : v);
   }
   if (normal.length === 0) return Number.NaN;
   normal.sort((a, b) => a - b);
   const median = quantile(normal, 0.5);
-  let extreme = Number.NEGATIVE_INFINITY;
+  const dev: number[] = [];
   for (let t = onset; t < end; t++) {
     const v = x[t] as number;
-    if (Number.isFinite(v)) extreme = Math.max(extreme, symptom.dir * (v - median));
+    if (Number.isFinite(v) && !(symptom.zeroIsMissing && v <= 0))
+      dev.push(symptom.dir * ((log ? Math.log(v) : v) - median));
   }
-  if (extreme === Number.NEGATIVE_INFINITY) return Number.NaN;
-  const scale = Math.max(quantile(normal, 0.75) - quantile(normal, 0.25), symptom.floor);
+  if (dev.length === 0) return Number.NaN;
+  dev.sort((a, b) => b - a);
+  const extreme = dev[Math.min(dev.length, Math.max(1, opts.sustain)) - 1]!;
+  const scale = Math.max(quantile(normal, 0.75) - quantile(normal, 0.25), trainSpread, log ? LOG_FLOOR : symptom.floor);
   return Math.min(opts.cap, extreme / scale);
 }
+
+/** With `logLatency`: the least spread of log(latency), a 10 % change. */
+const LOG_FLOOR = 0.1;
 
 export interface SymptomWalkRanking extends ServiceRanking {
   /** the anomalous services none of whose dependencies is anomalous, best first */
@@ -91,27 +127,70 @@ export function symptomWalk(
   candidates: readonly string[],
   graph: CallGraph,
   opts: SymptomWalkOptions = DEFAULT_SYMPTOM_WALK,
+  /** per column: its IQR over the training split (see `trainSpreads`) */
+  spreads: ReadonlyMap<string, number> = new Map(),
 ): SymptomWalkRanking {
-  const best = new Map<string, { score: number; driver: string | null }>();
-  for (const c of candidates) best.set(c, { score: Number.NEGATIVE_INFINITY, driver: null });
+  // per service: the best of its own (non-propagating) series and the best of its propagating ones
+  type Best = { score: number; driver: string | null };
+  const none = (): Best => ({ score: Number.NEGATIVE_INFINITY, driver: null });
+  const own = new Map<string, Best>(candidates.map((c) => [c, none()]));
+  const prop = new Map<string, Best>(candidates.map((c) => [c, none()]));
   for (const [column, x] of cols) {
     const o = seriesOwner(column);
     const symptom = o ? SYMPTOMS[o.metric] : undefined;
-    if (!o || !symptom || !best.has(o.service)) continue;
-    const v = directedScore(x, normalFrom, onset, end, symptom, opts);
-    const cur = best.get(o.service)!;
-    if (Number.isFinite(v) && (cur.driver === null || v > cur.score)) best.set(o.service, { score: v, driver: column });
+    if (!o || !symptom || !own.has(o.service)) continue;
+    const v = directedScore(x, normalFrom, onset, end, symptom, opts, spreads.get(column) ?? 0);
+    const m = symptom.propagates ? prop : own;
+    const cur = m.get(o.service)!;
+    if (Number.isFinite(v) && (cur.driver === null || v > cur.score)) m.set(o.service, { score: v, driver: column });
   }
-  const score = (s: string) => best.get(s)!.score;
-  const anomalous = new Set(candidates.filter((s) => score(s) >= opts.threshold));
-  const roots = new Set([...anomalous].filter((s) => ![...downstreamOf(graph, s)].some((d) => anomalous.has(d))));
+  const pick = (s: string, ownOnly: boolean): Best => {
+    const a = own.get(s)!;
+    const b = prop.get(s)!;
+    return ownOnly || a.score >= b.score ? a : b;
+  };
+  const anomalous = new Set(candidates.filter((s) => pick(s, false).score >= opts.threshold));
+  const explained = (s: string) => [...downstreamOf(graph, s)].some((d) => anomalous.has(d));
+  // the evidence a service keeps after the walk: everything when nothing below it is anomalous; under
+  // `explain`, only its own series when something is (what a dependency causes cannot tell them apart)
+  const kept = new Map(candidates.map((s) => [s, pick(s, opts.walk === 'explain' && explained(s))]));
+  const roots = new Set(
+    [...anomalous].filter((s) => (opts.walk === 'explain' ? kept.get(s)!.score >= opts.threshold : !explained(s))),
+  );
+  const score = (s: string) => (roots.has(s) ? kept.get(s)! : pick(s, false)).score;
+  const driver = (s: string) => (roots.has(s) ? kept.get(s)! : pick(s, false)).driver;
   const tier = (s: string) => (roots.has(s) ? 0 : anomalous.has(s) ? 1 : 2);
   const order = [...candidates].sort((a, b) => tier(a) - tier(b) || score(b) - score(a) || a.localeCompare(b));
   return {
     services: order,
     scores: order.map(score),
-    drivers: order.map((s) => best.get(s)!.driver),
+    drivers: order.map(driver),
     roots: order.filter((s) => roots.has(s)),
     anomalous: order.filter((s) => anomalous.has(s)),
   };
+}
+
+/** Each symptom series' IQR over the rows of the training split (`inTrain[i]`), measured points only. */
+export function trainSpreads(
+  cols: ReadonlyMap<string, ArrayLike<number>>,
+  inTrain: (i: number) => boolean,
+  n: number,
+  opts: SymptomWalkOptions = DEFAULT_SYMPTOM_WALK,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [column, x] of cols) {
+    const o = seriesOwner(column);
+    const symptom = o ? SYMPTOMS[o.metric] : undefined;
+    if (!symptom) continue;
+    const v: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const y = x[i] as number;
+      if (inTrain(i) && Number.isFinite(y) && !(symptom.zeroIsMissing && y <= 0))
+        v.push(opts.logLatency && symptom.zeroIsMissing ? Math.log(y) : y);
+    }
+    if (v.length < 4) continue;
+    v.sort((a, b) => a - b);
+    out.set(column, quantile(v, 0.75) - quantile(v, 0.25));
+  }
+  return out;
 }
