@@ -26,7 +26,13 @@ import {
 } from '../activities/localise';
 import { exportScript, pythonTorch } from './fixtures/model-helpers';
 import { callGraphFromManifest, downstreamOf } from '../activities/localise/call-graph';
-import { directedScore, symptomWalk, SYMPTOMS, DEFAULT_SYMPTOM_WALK } from '../activities/localise/symptom-walk';
+import {
+  directedScore,
+  normalPoints,
+  symptomWalk,
+  SYMPTOMS,
+  DEFAULT_SYMPTOM_WALK,
+} from '../activities/localise/symptom-walk';
 import type { EpisodesFile } from '../activities/dataset/episodes';
 
 const cliMain = () => join(__dirname, '..', 'cli', 'main.js');
@@ -142,6 +148,33 @@ describe('localisation: faultline (own symptoms, directed, then the call-graph w
     const noisy = [0.2, 0.2, 0.2, 0.2, 0.5];
     assert.ok(directedScore(noisy, 0, 4, 5, SYMPTOMS['client_p95']!, o) > 10);
     assert.ok(directedScore(noisy, 0, 4, 5, SYMPTOMS['client_p95']!, o, 0.3) <= 1);
+  });
+
+  it('looks further back for a normal period when the previous fault outlasted the gap (overlapping episodes)', () => {
+    const ts = Array.from({ length: 30 }, (_, i) => i * 1000);
+    // the previous fault [8 s, 20 s) ends after this one's onset (16 s): no gap between them
+    const eps = [
+      { appliedMs: 8000, endMs: 20_000 },
+      { appliedMs: 16_000, endMs: 24_000 },
+    ];
+    assert.deepEqual(normalPoints(ts, 16, 16, eps, 5), [3, 4, 5, 6, 7]);
+    assert.equal(normalPoints(ts, 10, 16, eps, 5), undefined, 'a gap of 6 points is used as it is');
+    // the kill's pod churn scores against the points before the earlier fault
+    const churn = ts.map((t) => (t >= 16_000 && t < 24_000 ? 1 : 0));
+    const cols = new Map([['svc_currencyservice_pods_created', churn]]);
+    const r = symptomWalk(
+      cols,
+      16,
+      16,
+      24,
+      ['cartservice', 'currencyservice'],
+      {},
+      DEFAULT_SYMPTOM_WALK,
+      new Map(),
+      normalPoints(ts, 16, 16, eps, 5),
+    );
+    assert.deepEqual(r.roots, ['currencyservice']);
+    assert.deepEqual(symptomWalk(cols, 16, 16, 24, ['cartservice', 'currencyservice'], {}).roots, []);
   });
 
   it('puts the anomalous service none of whose dependencies is anomalous first: a delay at currency, not its callers', () => {

@@ -18,6 +18,8 @@ import {
   DEFAULT_SYMPTOM_WALK,
   symptomWalk,
   trainSpreads,
+  normalPoints,
+  MIN_NORMAL_POINTS,
   type SymptomWalkOptions,
   type SymptomWalkRanking,
 } from './symptom-walk';
@@ -151,6 +153,8 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   const points = await readArrowTable(need('points.arrow'));
   const ts = points.columns.get('timestamp');
   if (!ts) throw new Error(`${join(dir, 'points.arrow')}: no timestamp column`);
+  // a fallback normal period holds at most normalMs of points
+  const normalPointsMax = Math.max(MIN_NORMAL_POINTS, Math.round(normalMs / Math.max(1, stepOf(ts))));
   const svcCols = new Map<string, Float64Array>();
   for (const n of points.names) if (seriesOwner(n)) svcCols.set(n, points.columns.get(n)!);
   const candidates = candidateServices([...svcCols.keys()]);
@@ -226,6 +230,7 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
           graph,
           walkOpts,
           spreads,
+          normalPoints(ts, normalBefore(evidenceMs), evidence, epFile.episodes, normalPointsMax),
         ),
       );
       for (const variant of ['paper', 'rcaeval'] as const) {
@@ -343,3 +348,11 @@ export function scoreAll(eps: readonly EpisodeLocalisation[], seed = 1): Localis
 }
 
 export type { FaultEpisode };
+
+/** The median spacing of the time column, ms (1 when it has fewer than two points). */
+function stepOf(ts: ArrayLike<number>): number {
+  const d: number[] = [];
+  for (let i = 1; i < Math.min(ts.length, 1001); i++) d.push((ts[i] as number) - (ts[i - 1] as number));
+  d.sort((a, b) => a - b);
+  return d.length ? d[Math.floor(d.length / 2)]! : 1;
+}

@@ -82,11 +82,14 @@ export function directedScore(
   opts: SymptomWalkOptions,
   /** the series' spread over the whole normal (training) data: a 30 s gap's IQR underestimates a noisy series */
   trainSpread = 0,
+  /** the normal period's points when they are not [normalFrom, onset) (see `normalPoints`) */
+  normalIdx?: readonly number[],
 ): number {
-  if (onset <= normalFrom || end <= onset) return Number.NaN;
+  if ((normalIdx ? normalIdx.length === 0 : onset <= normalFrom) || end <= onset) return Number.NaN;
   const log = opts.logLatency && symptom.zeroIsMissing === true;
   const normal: number[] = [];
-  for (let t = normalFrom; t < onset; t++) {
+  const idx = normalIdx ?? Array.from({ length: onset - normalFrom }, (_, i) => normalFrom + i);
+  for (const t of idx) {
     const v = x[t] as number;
     if (Number.isFinite(v) && !(symptom.zeroIsMissing && v <= 0)) normal.push(log ? Math.log(v) : v);
   }
@@ -129,6 +132,7 @@ export function symptomWalk(
   opts: SymptomWalkOptions = DEFAULT_SYMPTOM_WALK,
   /** per column: its IQR over the training split (see `trainSpreads`) */
   spreads: ReadonlyMap<string, number> = new Map(),
+  normalIdx?: readonly number[],
 ): SymptomWalkRanking {
   // per service: the best of its own (non-propagating) series and the best of its propagating ones
   type Best = { score: number; driver: string | null };
@@ -139,7 +143,7 @@ export function symptomWalk(
     const o = seriesOwner(column);
     const symptom = o ? SYMPTOMS[o.metric] : undefined;
     if (!o || !symptom || !own.has(o.service)) continue;
-    const v = directedScore(x, normalFrom, onset, end, symptom, opts, spreads.get(column) ?? 0);
+    const v = directedScore(x, normalFrom, onset, end, symptom, opts, spreads.get(column) ?? 0, normalIdx);
     const m = symptom.propagates ? prop : own;
     const cur = m.get(o.service)!;
     if (Number.isFinite(v) && (cur.driver === null || v > cur.score)) m.set(o.service, { score: v, driver: column });
@@ -193,4 +197,29 @@ export function trainSpreads(
     out.set(column, quantile(v, 0.75) - quantile(v, 0.25));
   }
   return out;
+}
+
+/** Fewer normal points than this before an onset and faultline looks further back (`normalPoints`). */
+export const MIN_NORMAL_POINTS = 3;
+
+/**
+ * The normal period's points when the usual one ([onset − normalMs, onset), cut at the previous episode's end)
+ * holds fewer than MIN_NORMAL_POINTS — overlapping episodes, or a fault whose removal outlasted the gap: the
+ * points before the onset outside every episode, the last `maxPoints` of them. Undefined when the usual
+ * period is long enough (it is then used as is).
+ */
+export function normalPoints(
+  ts: ArrayLike<number>,
+  normalFrom: number,
+  onset: number,
+  episodes: ReadonlyArray<{ appliedMs: number; endMs: number | null }>,
+  maxPoints: number,
+): number[] | undefined {
+  if (onset - normalFrom >= MIN_NORMAL_POINTS) return undefined;
+  const out: number[] = [];
+  for (let i = onset - 1; i >= 0 && out.length < maxPoints; i--) {
+    const t = ts[i] as number;
+    if (!episodes.some((e) => t >= e.appliedMs && t < (e.endMs ?? Number.POSITIVE_INFINITY))) out.push(i);
+  }
+  return out.reverse();
 }
