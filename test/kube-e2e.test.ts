@@ -23,6 +23,7 @@ import { chaosSchema, type FaultType } from '../schemas/faults';
 import { featuresSchema } from '../schemas/features';
 import { kubernetesTargetSchema, type KubernetesTargetConfig } from '../schemas/target';
 import type { CampaignResult } from '../workflows/campaign';
+import type { LocalisationResults } from '../activities/localise/localise';
 import { progressQuery } from '../workflows/messages';
 import { repoRoot } from '../infra/local/paths';
 import { CampaignEnv } from './helpers/campaign-env';
@@ -349,9 +350,18 @@ describe('Kubernetes end to end on the local control plane', function () {
         ...example,
         name: 'kube-e2e',
         target: { ...example.target, kubeconfig: c.kubeconfigPath, prometheusUrl: prom.url } as never,
-        durations: { warmup: '5s', baseline: '25s', chaos: '25s' },
-        chaos: { ...example.chaos, seed: 4, schedule: { type: 'uniform', min: '3s', max: '4s' } } as never,
-        dataset: { window: { size: 5 }, valChaosFraction: 0.3 },
+        durations: { warmup: '5s', baseline: '25s', chaos: '34s' },
+        // one fault every 8 s, each alone in a 2 s burst, the example's kinds in turn (a delay first, in the
+        // validation head; then a pod-kill, scored): the localisation step gets an episode with a quiet gap before it
+        chaos: {
+          ...example.chaos,
+          seed: 4,
+          order: 'cycle',
+          schedule: { type: 'fixed', interval: '8s' },
+          episodes: { burst: '2s', quiet: '6s' },
+          faults: [1, 0, 2, 3].map((i) => (example.chaos['faults'] as unknown[])[i]),
+        } as never,
+        dataset: { window: { size: 5 }, valChaosFraction: 0.3, labelMargin: '1s' },
         model: { epochs: 3, patience: 0, device: 'cpu' },
       };
       const t0 = Date.now();
@@ -409,12 +419,26 @@ describe('Kubernetes end to end on the local control plane', function () {
         assert.ok(features.includes('cpu_util'), features.join(', '));
         assert.ok(result.headline, 'evaluated');
 
+        // the localisation step, from the stock-cluster series alone: the pod-kill's target first, through
+        // kube-state-metrics' churn or readiness of its own pods
+        const loc = JSON.parse(
+          readFileSync(join(result.dataDir, 'results', 'localisation.json'), 'utf8'),
+        ) as LocalisationResults;
+        assert.equal(loc.default.name, 'faultline');
+        const killEp = loc.episodes.find((e) => e.type === 'pod-kill');
+        assert.ok(killEp, `no scored pod-kill episode: ${JSON.stringify(loc.episodes.map((e) => e.type))}`);
+        const fl = killEp.views.injection.rankers.faultline!;
+        assert.equal(fl.truthRank, 1, JSON.stringify({ truth: killEp.truth, ...fl }));
+        assert.match(fl.drivers[0] ?? '', /^svc_.+_(pods_created|ready_replicas|restarts)$/);
+        assert.ok(loc.timing.byRanker.faultline);
+
         assert.ok(result.reportPath && existsSync(result.reportPath));
         const html = readFileSync(result.reportPath, 'utf8');
         assert.match(html, /target <code>kubernetes\/kube-e2e-campaign<\/code>/);
         assert.match(html, /cannot be observed without a container runtime/);
         assert.match(html, /Load generation:<\/strong> not run/);
         assert.match(html, /Browser probe:<\/strong> not run/);
+        assert.match(html, /Default localiser: <b>faultline<\/b>/);
       }
     });
   });

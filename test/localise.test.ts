@@ -25,6 +25,14 @@ import {
   type LocalisationResults,
 } from '../activities/localise';
 import { exportScript, pythonTorch } from './fixtures/model-helpers';
+import { callGraphFromManifest, downstreamOf } from '../activities/localise/call-graph';
+import {
+  directedScore,
+  normalPoints,
+  symptomWalk,
+  SYMPTOMS,
+  DEFAULT_SYMPTOM_WALK,
+} from '../activities/localise/symptom-walk';
 import type { EpisodesFile } from '../activities/dataset/episodes';
 
 const cliMain = () => join(__dirname, '..', 'cli', 'main.js');
@@ -99,6 +107,121 @@ describe('localisation: metrics, rankers', () => {
   });
 });
 
+describe('localisation: faultline (own symptoms, directed, then the call-graph walk)', () => {
+  it("reads Online Boutique's call graph from its manifest's *_ADDR env vars", () => {
+    const g = callGraphFromManifest();
+    assert.deepEqual(g['checkoutservice'], [
+      'cartservice',
+      'currencyservice',
+      'emailservice',
+      'paymentservice',
+      'productcatalogservice',
+      'shippingservice',
+    ]);
+    assert.deepEqual(g['cartservice'], ['redis_cart']);
+    assert.deepEqual(g['currencyservice'], []);
+    assert.ok(downstreamOf(g, 'frontend').has('redis_cart'), 'frontend → cartservice → redis-cart');
+    assert.throws(() => callGraphFromManifest('/nonexistent.yaml'), /cannot read the manifest \/nonexistent\.yaml/);
+  });
+
+  it('scores a series in the direction a fault pushes it, against max(IQR, the metric floor)', () => {
+    const o = { ...DEFAULT_SYMPTOM_WALK, sustain: 1 }; // BARO's maximum; the default asks 3 points
+    const flat = [...Array<number>(10).fill(0.001), 0.001, 0.004, 0.001];
+    // a quiet service's p95 flat in one bucket, then a 3 ms blip: not an outlier (floor 25 ms)
+    assert.ok(directedScore(flat, 0, 10, 13, SYMPTOMS['latency_p95']!, o) < 1);
+    // a 300 ms delay is
+    assert.ok(directedScore([...flat.slice(0, 10), 0.3, 0.3], 0, 10, 12, SYMPTOMS['latency_p95']!, o) > 10);
+    // readiness counts downwards only; one pod fewer is 100
+    const ready = [1, 1, 1, 1, 0, 1];
+    assert.equal(directedScore(ready, 0, 4, 6, SYMPTOMS['ready_replicas']!, o), 100);
+    assert.ok(directedScore([1, 1, 1, 1, 2, 2], 0, 4, 6, SYMPTOMS['ready_replicas']!, o) <= 0);
+    // CPU counts upwards only (a caller starved of traffic burns less: not a symptom)
+    assert.ok(directedScore([0.2, 0.21, 0.2, 0.19, 0.05], 0, 4, 5, SYMPTOMS['cpu']!, o) <= 0);
+    // sustain 3: one high sample of a loaded host is no fault, three are
+    const cpu = (...fault: number[]) =>
+      directedScore([0.1, 0.12, 0.1, 0.11, ...fault], 0, 4, 4 + fault.length, SYMPTOMS['cpu']!, DEFAULT_SYMPTOM_WALK);
+    assert.ok(cpu(0.9, 0.1, 0.11, 0.1) < 1);
+    assert.ok(cpu(0.9, 0.8, 0.85, 0.1) > 50);
+    // a p95 of 0 means no call completed: skipped, not a drop to 0 nor a normal level
+    assert.ok(Number.isNaN(directedScore([0, 0, 0, 0, 0.3], 0, 4, 5, SYMPTOMS['client_p95']!, o)));
+    // the training split's spread widens a noisy series' scale
+    const noisy = [0.2, 0.2, 0.2, 0.2, 0.5];
+    assert.ok(directedScore(noisy, 0, 4, 5, SYMPTOMS['client_p95']!, o) > 10);
+    assert.ok(directedScore(noisy, 0, 4, 5, SYMPTOMS['client_p95']!, o, 0.3) <= 1);
+  });
+
+  it('looks further back for a normal period when the previous fault outlasted the gap (overlapping episodes)', () => {
+    const ts = Array.from({ length: 30 }, (_, i) => i * 1000);
+    // the previous fault [8 s, 20 s) ends after this one's onset (16 s): no gap between them
+    const eps = [
+      { appliedMs: 8000, endMs: 20_000 },
+      { appliedMs: 16_000, endMs: 24_000 },
+    ];
+    assert.deepEqual(normalPoints(ts, 16, 16, eps, 5), [3, 4, 5, 6, 7]);
+    assert.equal(normalPoints(ts, 10, 16, eps, 5), undefined, 'a gap of 6 points is used as it is');
+    // the kill's pod churn scores against the points before the earlier fault
+    const churn = ts.map((t) => (t >= 16_000 && t < 24_000 ? 1 : 0));
+    const cols = new Map([['svc_currencyservice_pods_created', churn]]);
+    const r = symptomWalk(
+      cols,
+      16,
+      16,
+      24,
+      ['cartservice', 'currencyservice'],
+      {},
+      DEFAULT_SYMPTOM_WALK,
+      new Map(),
+      normalPoints(ts, 16, 16, eps, 5),
+    );
+    assert.deepEqual(r.roots, ['currencyservice']);
+    assert.deepEqual(symptomWalk(cols, 16, 16, 24, ['cartservice', 'currencyservice'], {}).roots, []);
+  });
+
+  it('puts the anomalous service none of whose dependencies is anomalous first: a delay at currency, not its callers', () => {
+    const graph = {
+      frontend: ['checkoutservice', 'currencyservice'],
+      checkoutservice: ['currencyservice'],
+      currencyservice: [],
+    };
+    const n = 40;
+    const step = (base: number, jump: number, noise = 0.002) =>
+      Float64Array.from({ length: n }, (_, t) => base + (t >= 30 ? jump : 0) + noise * ((t * 7) % 5));
+    const cols = new Map<string, Float64Array>([
+      // every caller's own latency rises more than the root's as-seen-by-callers latency: a score ranking
+      // alone would name the frontend
+      ['svc_frontend_latency_p95', step(0.05, 0.9)],
+      ['svc_checkoutservice_latency_p95', step(0.05, 0.6)],
+      ['svc_currencyservice_client_p95', step(0.002, 0.3)],
+      ['svc_currencyservice_latency_p95', step(0.001, 0)],
+      // traffic and CPU of the callers' dependencies fall: not symptoms
+      ['svc_currencyservice_request_rate', step(200, -150, 5)],
+      ['svc_currencyservice_cpu', step(0.05, -0.04)],
+      ['cpu_util', step(0.3, 0.5)],
+    ]);
+    const cands = ['checkoutservice', 'currencyservice', 'frontend'];
+    const r = symptomWalk(cols, 0, 30, 40, cands, graph);
+    assert.deepEqual(r.anomalous.sort(), cands);
+    assert.deepEqual(r.roots, ['currencyservice']);
+    assert.deepEqual(r.services, ['currencyservice', 'frontend', 'checkoutservice']);
+    assert.equal(r.drivers[0], 'svc_currencyservice_client_p95');
+    // without the call graph the walk has nothing to climb: the biggest score wins
+    assert.equal(symptomWalk(cols, 0, 30, 40, cands, {}).services[0], 'frontend');
+
+    // a memory stress at checkout while currency's latency (as its callers see it) also jumps: under `explain`
+    // an anomalous dependency explains away only checkout's latency, not its own memory, so checkout stays a
+    // root; under `strict` currency's anomaly takes checkout out of the roots
+    const stress = new Map<string, Float64Array>([
+      ['svc_checkoutservice_mem', step(100, 256, 1)],
+      ['svc_checkoutservice_latency_p95', step(0.05, 0.5)],
+      ['svc_currencyservice_client_p95', step(0.01, 0.5)],
+    ]);
+    assert.deepEqual(symptomWalk(stress, 0, 30, 40, cands, graph).roots, ['checkoutservice', 'currencyservice']);
+    assert.deepEqual(symptomWalk(stress, 0, 30, 40, cands, graph, { ...DEFAULT_SYMPTOM_WALK, walk: 'strict' }).roots, [
+      'currencyservice',
+    ]);
+  });
+});
+
 const T0 = Date.UTC(2026, 11, 1, 0, 0, 0);
 const S = 1000;
 const SERVICES = ['cartservice', 'redis-cart', 'frontend', 'adservice', 'emailservice'];
@@ -117,7 +240,7 @@ describe('localisation: dataset → evaluate → localise', function () {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it('ranks each injected fault’s target first from its own series (BARO), scores every ranker, times each episode', async () => {
+  it('ranks each injected fault’s target first from its own series (faultline, BARO), scores every ranker, times each; dataset localise redoes it', async () => {
     root = await mkdtemp(join(tmpdir(), 'fl-localise-'));
     const dir = root;
     await mkdir(join(dir, 'metrics'));
@@ -187,6 +310,12 @@ describe('localisation: dataset → evaluate → localise', function () {
             kind: 'f64',
             values: Float64Array.from(ts, (t) => (kind(t) === 'pod-kill' ? 0 : 50 + 5 * rand())),
           },
+          {
+            // kube-state-metrics' churn: the replacement pod of a kill
+            name: `svc_${k}_pods_created`,
+            kind: 'f64',
+            values: Float64Array.from(ts, (t) => (kind(t) === 'pod-kill' ? 1 : 0)),
+          },
         );
       }
       tables[phase] = join(dir, 'metrics', `${phase}.arrow`);
@@ -204,7 +333,7 @@ describe('localisation: dataset → evaluate → localise', function () {
       configHash: 'h1',
     });
     const F = dataset.features.length;
-    assert.equal(F, 16);
+    assert.equal(F, 17); // 5 services × cpu, mem, net_rx + cpu_util + the one pods_created that moves (flat ones are dropped)
     const modelDir = join(dir, 'model');
     pythonTorch().run([
       exportScript(),
@@ -253,24 +382,40 @@ describe('localisation: dataset → evaluate → localise', function () {
         ['cpu-stress', ['emailservice']],
       ],
     );
-    // From the injection time, BARO puts the target first through the series the fault moved.
+    // From the injection time, faultline and BARO put the target first through the series the fault moved.
     for (const e of saved.episodes) {
-      const b = e.views.injection.rankers.baro!;
-      assert.equal(b.truthRank, 1, `${e.id}: ${b.top.join(', ')}`);
-      assert.ok(b.drivers[0]!.startsWith(`svc_${e.truth[0]}_`));
+      for (const name of ['faultline', 'baro'] as const) {
+        const b = e.views.injection.rankers[name]!;
+        assert.equal(b.truthRank, 1, `${name} ${e.id}: ${b.top.join(', ')}`);
+        assert.ok(b.drivers[0]!.startsWith(`svc_${e.truth[0]}_`));
+        assert.ok(b.ms >= 0);
+      }
       assert.ok(e.timeMs > 0);
     }
+    assert.equal(
+      saved.episodes.find((e) => e.type === 'pod-kill')!.views.injection.rankers.faultline!.drivers[0],
+      'svc_adservice_pods_created',
+    );
+    assert.ok(saved.timing.byRanker.faultline!.meanMs > 0);
+    assert.ok(saved.callGraph.graph['frontend']!.includes('cartservice'));
     const inj = saved.scores.injection.all.baro!;
     assert.equal(inj.overall!.ac1, 1);
     assert.equal(inj['cpu-stress']!.cases, 2);
     // every ranker scored, random among them; undetected episodes count as misses in the detected view
-    for (const r of ['baro', 'baro-rcaeval', 'usad-attribution', 'nearest-window-attribution', 'random'] as const)
+    for (const r of [
+      'faultline',
+      'baro',
+      'baro-rcaeval',
+      'usad-attribution',
+      'nearest-window-attribution',
+      'random',
+    ] as const)
       assert.ok(saved.scores.injection.all[r]?.overall, r);
     const detected = saved.episodes.filter((e) => e.detected).length;
     const det = saved.scores.detected.all.baro!.overall!;
     assert.equal(det.cases, 4);
     assert.ok(det.ac5 <= detected / 4 + 1e-9);
-    assert.equal(saved.default.name, 'baro');
+    assert.equal(saved.default.name, 'faultline');
     // The report reads localisation.json beside the evaluation: a section and results.json's `localisation`.
     const rep = await createReportActivities().writeReport({
       campaignId: 'c1',
@@ -288,7 +433,7 @@ describe('localisation: dataset → evaluate → localise', function () {
     });
     const html = await readFile(rep.htmlPath, 'utf8');
     assert.match(html, /Which service is at fault/);
-    assert.match(html, /Default localiser: <b>baro<\/b>/);
+    assert.match(html, /Default localiser: <b>faultline<\/b>/);
     assert.match(html, /<b>redis_cart<\/b>/);
     const twin = JSON.parse(await readFile(rep.resultsJsonPath, 'utf8')) as {
       sections: Record<string, string>;
@@ -296,6 +441,32 @@ describe('localisation: dataset → evaluate → localise', function () {
     };
     assert.equal(twin.sections.localisation, 'ok');
     assert.equal(twin.localisation?.episodes.length, 4);
+
+    // `faultline dataset localise` re-runs the step on the finished campaign with this code: localisation.json
+    // and the report's section are rewritten in place (here after another call graph: no edges)
+    const noGraph = join(dir, 'no-graph.yaml');
+    await writeFile(noGraph, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: frontend }\n');
+    const again = spawnSync(process.execPath, [cliMain(), 'dataset', 'localise', dir, '--manifest', noGraph], {
+      encoding: 'utf8',
+    });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /4 episodes .* default faultline/);
+    assert.match(again.stdout, /^faultline +1\.00 +1\.00 +1\.00/m);
+    const redone = JSON.parse(await readFile(path, 'utf8')) as LocalisationResults;
+    assert.equal(redone.callGraph.source, noGraph);
+    const html2 = await readFile(rep.htmlPath, 'utf8');
+    assert.equal(html2.match(/<section id="localisation"/g)?.length, 1);
+    assert.equal(
+      html2.replace(/<section id="localisation".*?<\/section>/s, ''),
+      html.replace(/<section id="localisation".*?<\/section>/s, ''),
+    );
+    const twin2 = JSON.parse(await readFile(rep.resultsJsonPath, 'utf8')) as { localisation: LocalisationResults };
+    assert.equal(twin2.localisation.callGraph.source, noGraph);
+    const bad = spawnSync(process.execPath, [cliMain(), 'dataset', 'localise', join(dir, 'nope')], {
+      encoding: 'utf8',
+    });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /no campaign .*nope/);
     built = { dir, saved };
   });
 

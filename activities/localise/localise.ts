@@ -13,21 +13,36 @@ import { randomRanking } from './random-ranker';
 import { candidateServices, seriesOwner, serviceKey } from './series';
 import { nearestWindowAttribution, usadAttribution } from './attribution';
 import { scoreCases, type LocalisationCase, type LocalisationScore } from './metrics';
+import { callGraphFromManifest, BOUTIQUE_MANIFEST, type CallGraph } from './call-graph';
+import {
+  DEFAULT_SYMPTOM_WALK,
+  symptomWalk,
+  trainSpreads,
+  normalPoints,
+  MIN_NORMAL_POINTS,
+  type SymptomWalkOptions,
+  type SymptomWalkRanking,
+} from './symptom-walk';
 
 /** The rankers, in report order. */
-export const RANKERS = ['baro', 'baro-rcaeval', 'usad-attribution', 'nearest-window-attribution', 'random'] as const;
+export const RANKERS = [
+  'faultline',
+  'baro',
+  'baro-rcaeval',
+  'usad-attribution',
+  'nearest-window-attribution',
+  'random',
+] as const;
 export type RankerName = (typeof RANKERS)[number];
 export type View = 'detected' | 'injection';
 
 /**
- * faultline's default localiser, and why: BARO's RobustScorer needs no model and no labels, and it
- * scores every per-service series the campaign collected; the detectors' attributions only see
- * dataset.modelFeatures (often a subset), through windows scaled on the baseline. Fixed in advance,
- * never picked on the test episodes it is scored on.
+ * faultline's default localiser, and why. Chosen on a development campaign (docs/localisation.md names it and
+ * which choices its labels informed), never on the episodes of the campaign it is scored on.
  */
 export const DEFAULT_LOCALISER: { name: RankerName; why: string } = {
-  name: 'baro',
-  why: "BARO's RobustScorer (as the paper states it) is label-free and model-free and scores every per-service series collected, while a detector's attribution sees only the model's input features; fixed in advance, not chosen on the episodes it is scored on",
+  name: 'faultline',
+  why: "each service judged by its own symptom series only, in the direction a fault pushes them (latency and errors as its callers see it, readiness and pod churn, CPU and memory up; traffic volume left out: it moves both ways along calls), then the call-graph walk from the manifest names the anomalous service none of whose dependencies is anomalous: a fault's callers suffer too, so ranking by score alone names the frontend. Label- and model-free; chosen over BARO on a development campaign, not on the episodes scored here",
 };
 
 /** Which attribution is the chosen detector's own (nearest-window-stream divides the same distance). */
@@ -45,6 +60,11 @@ export interface RankerOutcome {
   truthRank: number | null;
   /** the series that gave each of the top three its score (rankers without series: empty) */
   drivers: Array<string | null>;
+  /** this ranker's own time on this view, ms */
+  ms: number;
+  /** faultline: the anomalous services and the roots of the walk (best first) */
+  anomalous?: string[];
+  roots?: string[];
 }
 
 export interface RankedView {
@@ -65,6 +85,11 @@ export interface EpisodeLocalisation {
   timeMs: number;
 }
 
+export interface RankerTiming {
+  meanMs: number;
+  maxMs: number;
+}
+
 export interface LocalisationResults {
   candidates: string[];
   default: { name: RankerName; why: string };
@@ -78,7 +103,17 @@ export interface LocalisationResults {
   episodes: EpisodeLocalisation[];
   /** episodes outside the test split (used for thresholds) are not scored */
   skipped: number;
-  timing: { meanMs: number; maxMs: number; totalMs: number };
+  timing: {
+    meanMs: number;
+    maxMs: number;
+    totalMs: number;
+    /** per ranker, per episode and view (the default localiser's own time is what an operator waits) */
+    byRanker: Partial<Record<RankerName, RankerTiming>>;
+  };
+  /** the call graph faultline's walk used, and where it came from */
+  callGraph: { source: string; graph: CallGraph };
+  /** faultline's parameters */
+  symptomWalk: SymptomWalkOptions;
 }
 
 export interface LocaliseInput {
@@ -93,6 +128,9 @@ export interface LocaliseInput {
   seed?: number;
   /** where localisation.json goes (default beside results.json) */
   outPath?: string;
+  /** the manifest faultline's call graph is read from (default: the Online Boutique manifest) */
+  manifestPath?: string;
+  symptomWalk?: Partial<SymptomWalkOptions>;
 }
 
 /** Ranks services for every fault episode of the test split, both views, every ranker; scores them. */
@@ -101,6 +139,9 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   const maxWindows = input.maxWindows ?? 30;
   const seed = input.seed ?? 1;
   const dir = input.datasetDir;
+  const manifest = input.manifestPath ?? BOUTIQUE_MANIFEST;
+  const graph = callGraphFromManifest(manifest);
+  const walkOpts: SymptomWalkOptions = { ...DEFAULT_SYMPTOM_WALK, ...input.symptomWalk };
   const need = (f: string) => {
     const p = join(dir, f);
     if (!existsSync(p))
@@ -112,9 +153,14 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   const points = await readArrowTable(need('points.arrow'));
   const ts = points.columns.get('timestamp');
   if (!ts) throw new Error(`${join(dir, 'points.arrow')}: no timestamp column`);
+  // a fallback normal period holds at most normalMs of points
+  const normalPointsMax = Math.max(MIN_NORMAL_POINTS, Math.round(normalMs / Math.max(1, stepOf(ts))));
   const svcCols = new Map<string, Float64Array>();
   for (const n of points.names) if (seriesOwner(n)) svcCols.set(n, points.columns.get(n)!);
   const candidates = candidateServices([...svcCols.keys()]);
+  // faultline scales each series by at least its spread over the training split (normal by construction)
+  const split = points.strings.get('split');
+  const spreads = split ? trainSpreads(svcCols, (i) => split[i] === 'train', ts.length, walkOpts) : new Map();
   const features = JSON.parse(await readFile(need('features.json'), 'utf8')) as string[];
   const test = await readNpyAs(need('test.npy'), 'float32');
   const train = await readNpyAs(need('train.npy'), 'float32');
@@ -146,22 +192,47 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
     const truth = ep.services.map(serviceKey);
     // The normal period stops at the previous episode's end: its effects are not "normal".
     const prevEnd = epFile.episodes[epFile.episodes.indexOf(ep) - 1]?.endMs ?? 0;
-    const view = async (onsetMs: number | null, win: number): Promise<RankedView> => {
-      if (onsetMs === null) return { onsetMs: null, rankers: {} };
+    /**
+     * `onsetMs`: where the rankers' anomalous period starts; `evidenceMs`: where faultline's starts (the
+     * detected view: the start of the window the alarm fired on, data the alarm itself saw; else the onset).
+     */
+    const view = async (onsetMs: number | null, win: number, evidenceMs = onsetMs): Promise<RankedView> => {
+      if (onsetMs === null || evidenceMs === null) return { onsetMs: null, rankers: {} };
       const rankers: RankedView['rankers'] = {};
+      let clock = performance.now();
       const put = (name: RankerName, r: ServiceRanking | string[]) => {
         const services = Array.isArray(r) ? r : r.services;
         const rank = services.findIndex((s) => truth.includes(s));
+        const now = performance.now();
         rankers[name] = {
           top: services.slice(0, 3),
           truthRank: rank < 0 ? null : rank + 1,
           drivers: Array.isArray(r) ? [] : r.drivers.slice(0, 3),
           ranking: services,
+          ms: now - clock,
+          ...(isWalk(r) ? { anomalous: r.anomalous, roots: r.roots } : {}),
         };
+        clock = now;
       };
+      const normalBefore = (t: number) => Math.max(lowerBound(ts, t - normalMs), lowerBound(ts, Math.min(prevEnd, t)));
       const onset = lowerBound(ts, onsetMs);
-      const normalFrom = Math.max(lowerBound(ts, onsetMs - normalMs), lowerBound(ts, Math.min(prevEnd, onsetMs)));
+      const normalFrom = normalBefore(onsetMs);
       const end = ep.endMs === null ? ts.length : Math.max(onset + 1, lowerBound(ts, ep.endMs));
+      const evidence = lowerBound(ts, evidenceMs);
+      put(
+        'faultline',
+        symptomWalk(
+          svcCols,
+          normalBefore(evidenceMs),
+          evidence,
+          Math.min(ts.length, end),
+          candidates,
+          graph,
+          walkOpts,
+          spreads,
+          normalPoints(ts, normalBefore(evidenceMs), evidence, epFile.episodes, normalPointsMax),
+        ),
+      );
       for (const variant of ['paper', 'rcaeval'] as const) {
         const s = baroScores(svcCols, normalFrom, onset, Math.min(ts.length, end), variant);
         put(variant === 'paper' ? 'baro' : 'baro-rcaeval', rankServices(s, candidates));
@@ -184,7 +255,11 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
     };
     const detected = detWin !== null;
     const views: Record<View, RankedView> = {
-      detected: await view(detected ? times[2 * detWin! + 1]! : null, detWin ?? wFrom),
+      detected: await view(
+        detected ? times[2 * detWin! + 1]! : null,
+        detWin ?? wFrom,
+        detected ? times[2 * detWin!]! : null,
+      ),
       injection: await view(ep.appliedMs, wFrom),
     };
     out.push({
@@ -221,7 +296,10 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
       meanMs: tm.length ? tm.reduce((a, b) => a + b, 0) / tm.length : 0,
       maxMs: tm.length ? Math.max(...tm) : 0,
       totalMs: tm.reduce((a, b) => a + b, 0),
+      byRanker: rankerTiming(out),
     },
+    callGraph: { source: manifest, graph },
+    symptomWalk: walkOpts,
   };
   const path = input.outPath ?? join(input.resultsPath, '..', 'localisation.json');
   await writeFile(
@@ -229,6 +307,20 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
     JSON.stringify(res, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
   );
   return { path, results: res };
+}
+
+function isWalk(r: ServiceRanking | SymptomWalkRanking | string[]): r is SymptomWalkRanking {
+  return !Array.isArray(r) && 'roots' in r;
+}
+
+/** Each ranker's own time per episode and view. */
+export function rankerTiming(eps: readonly EpisodeLocalisation[]): Partial<Record<RankerName, RankerTiming>> {
+  const out: Partial<Record<RankerName, RankerTiming>> = {};
+  for (const r of RANKERS) {
+    const ms = eps.flatMap((e) => (['detected', 'injection'] as const).flatMap((v) => e.views[v].rankers[r]?.ms ?? []));
+    if (ms.length) out[r] = { meanMs: ms.reduce((a, b) => a + b, 0) / ms.length, maxMs: Math.max(...ms) };
+  }
+  return out;
 }
 
 /** AC@k and Avg@k per view, population (all injected / detected only), ranker, and fault kind. */
@@ -256,3 +348,11 @@ export function scoreAll(eps: readonly EpisodeLocalisation[], seed = 1): Localis
 }
 
 export type { FaultEpisode };
+
+/** The median spacing of the time column, ms (1 when it has fewer than two points). */
+function stepOf(ts: ArrayLike<number>): number {
+  const d: number[] = [];
+  for (let i = 1; i < Math.min(ts.length, 1001); i++) d.push((ts[i] as number) - (ts[i - 1] as number));
+  d.sort((a, b) => a - b);
+  return d.length ? d[Math.floor(d.length / 2)]! : 1;
+}

@@ -25,6 +25,9 @@ export const RCAEVAL_METRIC: Record<string, string> = {
   request_rate: 'workload',
   error_rate: 'error',
   latency_p95: 'latency',
+  // the service as its callers see it (a delay on its network shows here, not in its own latency)
+  client_p95: 'clientlatency',
+  client_errors: 'clienterror',
   restarts: 'restarts',
   pods_created: 'podscreated',
   ready_replicas: 'readyreplicas',

@@ -13,6 +13,10 @@ function table(head: string[], rows: string[][], cls = ''): string {
     .join('')}</tbody></table>`;
 }
 
+/** The report's `<section>` id and title (faultline dataset localise replaces the section in place). */
+export const LOCALISATION_SECTION_ID = 'localisation';
+export const LOCALISATION_SECTION_TITLE = 'Which service is at fault';
+
 /** Episodes listed one by one in the report; every episode is in localisation.json. */
 const MAX_EPISODES = 60;
 
@@ -82,5 +86,11 @@ export function localisationSectionBody(r: LocalisationResults): string {
   <h3>From the injection time (every episode)</h3>${scoreTable('injection', 'all')}
   <h3>Episodes: ${esc(def)}'s top 3 beside the truth</h3>
   <div class="scroll">${table(['kind', 'truth', 'top 3 (detected onset)', 'top 3 (injection)', 'series that drove it', 'time'], epRows, 'small')}</div>
-  <p class="note">Localisation time per episode (every ranker, both views): mean ${r.timing.meanMs.toFixed(0)} ms, max ${r.timing.maxMs.toFixed(0)} ms, total ${(r.timing.totalMs / 1000).toFixed(1)} s.${r.episodes.length > MAX_EPISODES ? ` First ${MAX_EPISODES} episodes shown; all are in localisation.json.` : ''}</p>`;
+  <p class="note">Localisation time per episode (every ranker, both views): mean ${r.timing.meanMs.toFixed(0)} ms, max ${r.timing.maxMs.toFixed(0)} ms, total ${(r.timing.totalMs / 1000).toFixed(1)} s. Per ranker and view (mean / max): ${Object.entries(
+    r.timing.byRanker ?? {},
+  )
+    .map(([k, t]) => `${esc(k)} ${t.meanMs.toFixed(1)} / ${t.maxMs.toFixed(1)} ms`)
+    .join(
+      ', ',
+    )}.${r.episodes.length > MAX_EPISODES ? ` First ${MAX_EPISODES} episodes shown; all are in localisation.json.` : ''}</p>`;
 }

@@ -24,7 +24,7 @@ import {
   type XY,
 } from './svg';
 import { CSS } from './style';
-import { localisationSectionBody } from './localisation-section';
+import { localisationSectionBody, LOCALISATION_SECTION_ID, LOCALISATION_SECTION_TITLE } from './localisation-section';
 import type { LocalisationResults } from '../localise/localise';
 
 export interface HistoryEpoch {
@@ -811,13 +811,13 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
   // ---- root-cause localisation
   if (localisation) {
-    body.push(section('localisation', 'Which service is at fault', localisationSectionBody(localisation)));
+    body.push(section(LOCALISATION_SECTION_ID, LOCALISATION_SECTION_TITLE, localisationSectionBody(localisation)));
     sections.localisation = 'ok';
   } else {
     body.push(
       section(
-        'localisation',
-        'Which service is at fault',
+        LOCALISATION_SECTION_ID,
+        LOCALISATION_SECTION_TITLE,
         notRun('Localisation', errors.localisation ?? 'not run (no localisation.json beside the evaluation)'),
       ),
     );

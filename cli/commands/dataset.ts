@@ -17,6 +17,7 @@ import { campaignDir, faultlineHome } from '../../infra/home';
 import { CliError, EXIT } from '../errors';
 import { registerImportCommands } from './dataset-import';
 import { exportRcaeval } from '../../activities/localise/rcaeval-export';
+import { relocalise } from '../../activities/localise/relocalise';
 
 interface ExportOptions {
   csv?: boolean;
@@ -161,6 +162,45 @@ export function registerDatasetCommands(program: Command): void {
       const card = readCard(dir);
       if (opts.json) console.log(JSON.stringify(card, null, 2));
       else console.log(readFileSync(join(dir, 'dataset', 'card.md'), 'utf8'));
+    });
+
+  dataset
+    .command('localise')
+    .description(
+      "re-run root-cause localisation on a finished campaign with this code: rewrites <campaign>/results/localisation.json and the report's localisation section",
+    )
+    .argument('<campaign>', 'campaign id or campaign directory')
+    .option('--manifest <file>', "the manifest faultline's call graph is read from (default: Online Boutique's)")
+    .option('--json', 'print the overall scores as JSON')
+    .action(async (campaign: string, opts: { manifest?: string; json?: boolean }) => {
+      const dir = resolveCampaignDir(campaign);
+      let r;
+      try {
+        r = await relocalise(dir, opts.manifest ? { manifestPath: resolve(opts.manifest) } : {});
+      } catch (err) {
+        throw new CliError((err as Error).message, EXIT.usage);
+      }
+      const { results } = r;
+      const rows = Object.entries(results.scores.injection.all).map(([name, byKind]) => {
+        const o = byKind?.overall;
+        const d = results.scores.detected.all[name as keyof typeof results.scores.detected.all]?.overall;
+        return { name, injection: o, detected: d };
+      });
+      if (opts.json) {
+        console.log(JSON.stringify({ path: r.path, report: r.report, default: results.default.name, rows }, null, 1));
+        return;
+      }
+      const f = (v: number | undefined) =>
+        v === undefined || !Number.isFinite(v) ? '  —  ' : v.toFixed(2).padStart(5);
+      console.log(
+        `${results.episodes.length} episodes (${results.episodes.filter((e) => e.detected).length} detected), default ${results.default.name}`,
+      );
+      console.log('ranker                      injection AC@1 AC@3 Avg@5 | detected onset AC@1 AC@3 Avg@5');
+      for (const x of rows)
+        console.log(
+          `${x.name.padEnd(28)}${f(x.injection?.ac1)} ${f(x.injection?.ac3)} ${f(x.injection?.avg5)}   |   ${f(x.detected?.ac1)} ${f(x.detected?.ac3)} ${f(x.detected?.avg5)}`,
+        );
+      console.log(`→ ${r.path}${r.report.length ? `; report updated: ${r.report.join(', ')}` : ' (no report yet)'}`);
     });
 
   dataset
