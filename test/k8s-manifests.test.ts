@@ -195,7 +195,10 @@ describe('deployment manifests (infra/k8s, infra/grafana, infra/docker, docker-c
     assert.deepEqual(gpuC.command, ['node', 'lib/workers/training.js']);
     assert.equal(TASK_QUEUE, 'faultline');
     assert.equal(TRAINING_TASK_QUEUE, 'faultline-training');
-    assert.match(readFileSync(join(ROOT, 'workers', 'main.ts'), 'utf8'), /taskQueue:[^\n]*TASK_QUEUE/);
+    // the main worker polls `faultline` (or FAULTLINE_TASK_QUEUE) plus its own chaos host queue (docs/coordination.md)
+    const mainWorker = readFileSync(join(ROOT, 'workers', 'main.ts'), 'utf8');
+    assert.match(mainWorker, /const taskQueue = process\.env\.FAULTLINE_TASK_QUEUE \?\? TASK_QUEUE;/);
+    assert.match(mainWorker, /Worker\.create\(\{[^}]*\btaskQueue,/);
     assert.match(readFileSync(join(ROOT, 'workers', 'training.ts'), 'utf8'), /taskQueue: TRAINING_TASK_QUEUE/);
 
     assert.equal(gpuC.resources?.limits?.['nvidia.com/gpu'], '1');
