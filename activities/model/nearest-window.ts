@@ -95,6 +95,37 @@ export function causalStreamNormalise(scores: ArrayLike<number>, history: ArrayL
   return out;
 }
 
+/**
+ * Causal stream normalisation seeded from outside the stream (bench msl.stream_normalise): score_t /
+ * (median(score_0 … score_{t−1}) + ε), where the first STREAM_MIN_HISTORY windows are divided by
+ * `seedMedian` instead (the median of the detector's normal validation scores). Never looks ahead.
+ */
+export function seededStreamNormalise(scores: ArrayLike<number>, seedMedian: number): Float64Array {
+  const med = new RunningMedian();
+  const out = new Float64Array(scores.length);
+  for (let i = 0; i < scores.length; i++) {
+    const m = i >= STREAM_MIN_HISTORY ? med.value() : seedMedian;
+    out[i] = scores[i]! / (m + STREAM_EPSILON);
+    med.push(scores[i]!);
+  }
+  return out;
+}
+
+/** Median of every value pushed so far: two heaps, O(log n) a push. */
+class RunningMedian {
+  private readonly lower = new Heap((a, b) => a > b); // max-heap: the smaller half
+  private readonly upper = new Heap((a, b) => a < b); // min-heap: the larger half
+  push(v: number): void {
+    if (this.lower.size === 0 || v <= this.lower.peek()) this.lower.push(v);
+    else this.upper.push(v);
+    if (this.lower.size > this.upper.size + 1) this.upper.push(this.lower.pop());
+    else if (this.upper.size > this.lower.size) this.lower.push(this.upper.pop());
+  }
+  value(): number {
+    return this.lower.size > this.upper.size ? this.lower.peek() : (this.lower.peek() + this.upper.peek()) / 2;
+  }
+}
+
 class Heap {
   private readonly a: number[] = [];
   constructor(private readonly before: (x: number, y: number) => boolean) {}
