@@ -48,75 +48,80 @@ function windowsOf(rows: Float32Array, F: number, W: number, t0: number, stepMs:
 describe('multi-scale nearest-window detector', function () {
   this.timeout(120_000);
 
-  it('scores as the Python bench (msl.multiscale_raw + multiscale_combine) on a small fixture', async function () {
-    const py = pythonTorch();
-    if (!py.ok) {
-      console.warn(`SKIPPED: needs /usr/bin/python3 with torch + numpy (${py.why})`);
-      this.skip();
-    }
-    const rand = mulberry32(21);
-    const F = 2;
-    const W = 12;
-    const train = walk(rand, 160, F);
-    const val = walk(rand, 70, F);
-    const test = walk(rand, 130, F, 0.6); // a level shift at row 70
-    const step = 5000;
-    const tw = windowsOf(train, F, W, 0, step);
-    const vw = windowsOf(val, F, W, 1e6, step);
-    const qw = windowsOf(test, F, W, 2e6, step);
-    const trRows = rowsFromWindows(tw.windows, tw.n, W, tw.times, 'train');
-    const vRows = rowsFromWindows(vw.windows, vw.n, W, vw.times, 'val');
-    const tRows = rowsFromWindows(qw.windows, qw.n, W, qw.times, 'test');
-    assert.deepEqual(Array.from(trRows.segments[0]!), Array.from(train), 'rows rebuilt from the windows');
-    const rawV = multiscaleRaw(trRows, vRows);
-    const rawT = multiscaleRaw(trRows, tRows);
-    const got = multiscaleCombine(rawV, rawT);
+  for (const repeat of [false, true])
+    it(`scores as the Python bench (msl.multiscale_raw + multiscale_combine) on a small fixture${repeat ? ' whose validation repeats training rows (degenerate medians: the divisor floor)' : ''}`, async function () {
+      const py = pythonTorch();
+      if (!py.ok) {
+        console.warn(`SKIPPED: needs /usr/bin/python3 with torch + numpy (${py.why})`);
+        this.skip();
+      }
+      const rand = mulberry32(21);
+      const F = 2;
+      const W = 12;
+      const train = walk(rand, 160, F);
+      // repeat: validation rows are training rows 20..89 (quantised telemetry repeats training exactly)
+      const val = repeat ? train.slice(20 * F, 90 * F) : walk(rand, 70, F);
+      const test = walk(rand, 130, F, 0.6); // a level shift at row 70
+      const step = 5000;
+      const tw = windowsOf(train, F, W, 0, step);
+      const vw = windowsOf(val, F, W, 1e6, step);
+      const qw = windowsOf(test, F, W, 2e6, step);
+      const trRows = rowsFromWindows(tw.windows, tw.n, W, tw.times, 'train');
+      const vRows = rowsFromWindows(vw.windows, vw.n, W, vw.times, 'val');
+      const tRows = rowsFromWindows(qw.windows, qw.n, W, qw.times, 'test');
+      assert.deepEqual(Array.from(trRows.segments[0]!), Array.from(train), 'rows rebuilt from the windows');
+      const rawV = multiscaleRaw(trRows, vRows);
+      const rawT = multiscaleRaw(trRows, tRows);
+      const got = multiscaleCombine(rawV, rawT);
 
-    const dir = await mkdtemp(join(tmpdir(), 'fl-ms-'));
-    try {
-      const input = join(dir, 'in.json');
-      await writeFile(
-        input,
-        JSON.stringify({ F, W, train: Array.from(train), val: Array.from(val), test: Array.from(test) }),
-      );
-      const code = [
-        'import sys, json, numpy as np',
-        `sys.path.insert(0, ${JSON.stringify(usadPackageDir())})`,
-        'from usad import msl',
-        `d = json.load(open(${JSON.stringify(input)}))`,
-        "F, W = d['F'], d['W']",
-        "s = {k: np.array(d[k], dtype=np.float32).astype(np.float64).reshape(-1, F) for k in ('train', 'val', 'test')}",
-        "raw = msl.multiscale_raw(s['train'], len(s['train']) - 1, {q: (s[q], np.arange(W - 1, len(s[q]))) for q in ('val', 'test')})",
-        "c = msl.multiscale_combine(raw['val'], raw['test'])",
-        "print(json.dumps({'val': c['val'].tolist(), 'test': c['test'].tolist(), 'raw_test': {f'{r}:{w}': v.tolist() for (r, w), v in raw['test'].items()}}))",
-      ].join('\n');
-      const want = JSON.parse(py.run(['-c', code])) as {
-        val: number[];
-        test: number[];
-        raw_test: Record<string, number[]>;
-      };
-      assert.deepEqual([...rawT.keys()], Object.keys(want.raw_test), 'the same scales in the same order');
-      for (const [k, v] of Object.entries(want.raw_test)) {
-        const g = rawT.get(k)!;
-        assert.equal(g.length, v.length, k);
-        for (let i = 0; i < v.length; i++)
-          assert.ok(Math.abs(g[i]! - v[i]!) <= 1e-6 * Math.max(1, v[i]!), `${k} window ${i}: ${g[i]} vs ${v[i]}`);
+      const dir = await mkdtemp(join(tmpdir(), 'fl-ms-'));
+      try {
+        const input = join(dir, 'in.json');
+        await writeFile(
+          input,
+          JSON.stringify({ F, W, train: Array.from(train), val: Array.from(val), test: Array.from(test) }),
+        );
+        const code = [
+          'import sys, json, numpy as np',
+          `sys.path.insert(0, ${JSON.stringify(usadPackageDir())})`,
+          'from usad import msl',
+          `d = json.load(open(${JSON.stringify(input)}))`,
+          "F, W = d['F'], d['W']",
+          "s = {k: np.array(d[k], dtype=np.float32).astype(np.float64).reshape(-1, F) for k in ('train', 'val', 'test')}",
+          "raw = msl.multiscale_raw(s['train'], len(s['train']) - 1, {q: (s[q], np.arange(W - 1, len(s[q]))) for q in ('val', 'test')})",
+          "c = msl.multiscale_combine(raw['val'], raw['test'])",
+          "print(json.dumps({'val': c['val'].tolist(), 'test': c['test'].tolist(), 'raw_test': {f'{r}:{w}': v.tolist() for (r, w), v in raw['test'].items()}}))",
+        ].join('\n');
+        const want = JSON.parse(py.run(['-c', code])) as {
+          val: number[];
+          test: number[];
+          raw_test: Record<string, number[]>;
+        };
+        assert.deepEqual([...rawT.keys()], Object.keys(want.raw_test), 'the same scales in the same order');
+        for (const [k, v] of Object.entries(want.raw_test)) {
+          const g = rawT.get(k)!;
+          assert.equal(g.length, v.length, k);
+          for (let i = 0; i < v.length; i++)
+            assert.ok(Math.abs(g[i]! - v[i]!) <= 1e-6 * Math.max(1, v[i]!), `${k} window ${i}: ${g[i]} vs ${v[i]}`);
+        }
+        for (const split of ['val', 'test'] as const) {
+          assert.equal(got[split].length, want[split].length, split);
+          for (let i = 0; i < want[split].length; i++)
+            assert.ok(
+              Math.abs(got[split][i]! - want[split][i]!) <= 1e-6 * Math.max(1, Math.abs(want[split][i]!)),
+              `${split} window ${i}: ${got[split][i]} vs ${want[split][i]}`,
+            );
+        }
+        // the level shift at row 70 is what the detector finds: the windows ending after it score above the ones before
+        const before = Math.max(...got.test.subarray(20, 55));
+        assert.ok(got.test[70 - (W - 1)]! > before, 'the shift scores above every earlier window');
+        // most validation windows repeat training (distance 0): the floor keeps the others at a ratio to
+        // the validation mean instead of to ε (which would put them near 1e5)
+        if (repeat) assert.ok(Math.max(...got.val) < 100, `validation max ${Math.max(...got.val)}`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      for (const split of ['val', 'test'] as const) {
-        assert.equal(got[split].length, want[split].length, split);
-        for (let i = 0; i < want[split].length; i++)
-          assert.ok(
-            Math.abs(got[split][i]! - want[split][i]!) <= 1e-6 * Math.max(1, Math.abs(want[split][i]!)),
-            `${split} window ${i}: ${got[split][i]} vs ${want[split][i]}`,
-          );
-      }
-      // the level shift at row 70 is what the detector finds: the windows ending after it score above the ones before
-      const before = Math.max(...got.test.subarray(20, 55));
-      assert.ok(got.test[70 - (W - 1)]! > before, 'the shift scores above every earlier window');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    });
 
   it('rebuilds rows across a gap as two segments and front-pads each', () => {
     const rand = mulberry32(3);

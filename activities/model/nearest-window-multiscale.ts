@@ -11,7 +11,7 @@
  * times (a stride-s windowing of one scaled table, s ≤ the window, so consecutive windows share or
  * touch their points). Where the windows are not such a windowing, the detector says it cannot score.
  */
-import { nearestWindowDistances, seededStreamNormalise } from './nearest-window';
+import { nearestWindowDistances, seededStreamNormalise, validationFloor } from './nearest-window';
 
 export type Representation = 'value' | 'diff';
 
@@ -149,8 +149,9 @@ function median(xs: ArrayLike<number>): number {
 }
 
 /**
- * Each scale stream-normalised, seeded by its normal validation median (the validation stream and the
- * test stream each on their own, as msl.multiscale_combine), then the mean over scales.
+ * Each scale stream-normalised, seeded by its normal validation median, divisor floor validationFloor
+ * (the validation stream and the test stream each on their own, as msl.multiscale_combine), then the
+ * mean over scales.
  */
 export function multiscaleCombine(
   rawVal: Map<string, Float64Array>,
@@ -166,8 +167,9 @@ export function multiscaleCombine(
     const t = rawTest.get(key);
     if (!t) throw new Error(`multi-scale detector: scale ${key} has no test scores`);
     const seed = median(v);
-    const nv = seededStreamNormalise(v, seed);
-    const nt = seededStreamNormalise(t, seed);
+    const floor = validationFloor(v, seed);
+    const nv = seededStreamNormalise(v, seed, floor);
+    const nt = seededStreamNormalise(t, seed, floor);
     for (let i = 0; i < val.length; i++) val[i]! += nv[i]! / keys.length;
     for (let i = 0; i < test.length; i++) test[i]! += nt[i]! / keys.length;
   }

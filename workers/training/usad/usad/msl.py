@@ -348,15 +348,29 @@ def multiscale_raw(train: np.ndarray, train_last: int, queries: Dict[str, tuple]
     return out
 
 
+#: a validation median below this fraction of the validation mean is degenerate (most normal windows score ~0)
+DEGENERATE_MEDIAN = 0.01
+
+
+def validation_floor(val: np.ndarray) -> float:
+    """The stream normaliser's divisor floor from a detector's normal validation scores: their mean where their
+    median is degenerate (below DEGENERATE_MEDIAN of the mean: quantised telemetry repeats training values, so
+    most nearest-window distances are exactly 0 and the divisor would be eps alone, which makes the
+    validation quantile threshold explode), else 0 (no change). Label-free, per channel, on the channel's scale."""
+    val = np.asarray(val, dtype=np.float64)
+    mean = float(np.mean(val)) if len(val) else 0.0
+    return mean if float(np.median(val)) < DEGENERATE_MEDIAN * mean else 0.0
+
+
 def multiscale_combine(raw_val: Dict[tuple, np.ndarray], raw_test: Dict[tuple, np.ndarray],
-                       floor_fraction: float = 0.0) -> Dict[str, np.ndarray]:
+                       floored: bool = True) -> Dict[str, np.ndarray]:
     """Each scale's scores stream-normalised (seeded by its normal validation median, the validation stream
-    normalised the same way for thresholds), then the mean over scales: every scale is a ratio to its own
-    stream's typical score, so they share one scale."""
+    normalised the same way for thresholds; divisor floor validation_floor unless floored is False), then the
+    mean over scales: every scale is a ratio to its own stream's typical score, so they share one scale."""
     val, test = [], []
     for k in raw_val:
         med = float(np.median(raw_val[k]))
-        fl = floor_fraction * float(np.mean(raw_val[k]))
+        fl = validation_floor(raw_val[k]) if floored else 0.0
         val.append(stream_normalise(raw_val[k], med, floor=fl))
         test.append(stream_normalise(raw_test[k], med, floor=fl))
     return {"val": np.mean(val, 0), "test": np.mean(test, 0)}
