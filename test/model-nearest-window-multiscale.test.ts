@@ -70,8 +70,8 @@ describe('multi-scale nearest-window detector', function () {
       const vRows = rowsFromWindows(vw.windows, vw.n, W, vw.times, 'val');
       const tRows = rowsFromWindows(qw.windows, qw.n, W, qw.times, 'test');
       assert.deepEqual(Array.from(trRows.segments[0]!), Array.from(train), 'rows rebuilt from the windows');
-      const rawV = multiscaleRaw(trRows, vRows);
-      const rawT = multiscaleRaw(trRows, tRows);
+      const rawV = await multiscaleRaw(trRows, vRows);
+      const rawT = await multiscaleRaw(trRows, tRows);
       const got = multiscaleCombine(rawV, rawT);
 
       const dir = await mkdtemp(join(tmpdir(), 'fl-ms-'));
@@ -140,7 +140,7 @@ describe('multi-scale nearest-window detector', function () {
     assert.deepEqual(rows.ends[a.n], { segment: 1, row: W - 1 });
   });
 
-  it('says why it cannot score: windows that are not slices of one table, too short a training run', () => {
+  it('says why it cannot score: windows that are not slices of one table, too short a training run', async () => {
     const rand = mulberry32(5);
     const F = 2;
     const W = 4;
@@ -150,8 +150,8 @@ describe('multi-scale nearest-window detector', function () {
     assert.throws(() => rowsFromWindows(windows, n, W, new Float64Array(2 * n), 'val'), /window times do not advance/);
     const short = windowsOf(walk(rand, MULTISCALE_MAX_LENGTH - 1, F), F, W, 0, 1000);
     const rows = rowsFromWindows(short.windows, short.n, W, short.times, 'train');
-    assert.throws(
-      () => multiscaleRaw(rows, rows),
+    await assert.rejects(
+      multiscaleRaw(rows, rows),
       /longest run of consecutive rows has 47, fewer than the longest window \(48\)/,
     );
   });

@@ -410,7 +410,13 @@ export function chooseDetector(detectors: readonly DetectorResult[], valLabelled
  * The multi-scale nearest-window detector as a suite member: the splits' rows rebuilt from their
  * windows, or the reason it cannot score (windows not slices of one table, too short a training run).
  */
-function multiscaleMember(train: Split, val: Split, test: Split, windowSize: number): SuiteMember {
+async function multiscaleMember(
+  train: Split,
+  val: Split,
+  test: Split,
+  windowSize: number,
+  yieldTo: () => Promise<void>,
+): Promise<SuiteMember> {
   const scales = MULTISCALE_SCALES.map((s) => `${s.rep} ${s.lengths.join('/')}`).join(', ');
   const base = {
     name: 'nearest-window-multiscale',
@@ -420,10 +426,9 @@ function multiscaleMember(train: Split, val: Split, test: Split, windowSize: num
   try {
     const rows = (s: Split, name: string) => rowsFromWindows(s.windows, s.n, windowSize, s.times, name);
     const tr = rows(train, 'train');
-    const { val: v, test: t } = multiscaleCombine(
-      multiscaleRaw(tr, rows(val, 'val')),
-      multiscaleRaw(tr, rows(test, 'test')),
-    );
+    const rawVal = await multiscaleRaw(tr, rows(val, 'val'), yieldTo);
+    const rawTest = await multiscaleRaw(tr, rows(test, 'test'), yieldTo);
+    const { val: v, test: t } = multiscaleCombine(rawVal, rawTest);
     return { ...base, val: v, test: t, cannotScore: constantScoresReason(v) };
   } catch (err) {
     return { ...base, val: null, test: null, cannotScore: err instanceof Error ? err.message : String(err) };
@@ -558,7 +563,9 @@ export async function evaluate(input: EvaluateInput, opts: EvaluateOptions = {})
     cannotScore: constantScoresReason(nnsVal),
   });
   await beat('nearest-window-multiscale');
-  members.push(multiscaleMember(train, val, test, input.dataset.windowSize));
+  members.push(
+    await multiscaleMember(train, val, test, input.dataset.windowSize, () => beat('nearest-window-multiscale')),
+  );
   await beat('iforest-fit');
   const forest = IsolationForest.fit(train.windows, train.dim, {
     seed: input.model.seed,

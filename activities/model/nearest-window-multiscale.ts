@@ -114,8 +114,19 @@ function represent(rows: Float64Array, F: number, rep: Representation): Float64A
   return rep === 'value' ? rows : firstDifference(rows, F);
 }
 
-/** Raw distances at every scale: one Float64Array per query window, keyed `${rep}:${length}`. */
-export function multiscaleRaw(train: SplitRows, query: SplitRows): Map<string, Float64Array> {
+/** Queries scored between two calls of the `yieldTo` callback (about a second of work at campaign sizes). */
+const QUERY_CHUNK = 128;
+
+/**
+ * Raw distances at every scale: one Float64Array per query window, keyed `${rep}:${length}`.
+ * CPU-bound (7 scales, up to 48 rows a window): `yieldTo` is awaited between chunks of queries so an
+ * activity can heartbeat.
+ */
+export async function multiscaleRaw(
+  train: SplitRows,
+  query: SplitRows,
+  yieldTo: () => Promise<void> = () => Promise.resolve(),
+): Promise<Map<string, Float64Array>> {
   const F = train.features;
   if (query.features !== F) throw new Error(`training rows have ${F} features, query rows ${query.features}`);
   const longest = Math.max(...train.segments.map((s) => s.length / F));
@@ -136,7 +147,13 @@ export function multiscaleRaw(train: SplitRows, query: SplitRows): Map<string, F
       for (const s of tr) for (let e = L - 1; e < s.length / F; e++) lagged(s, F, e, L, tw, k++ * dim);
       const qw = new Float64Array(query.ends.length * dim);
       query.ends.forEach((e, i) => lagged(qs[e.segment]!, F, e.row, L, qw, i * dim));
-      out.set(`${rep}:${L}`, nearestWindowDistances(tw, qw, dim));
+      const d = new Float64Array(query.ends.length);
+      for (let q0 = 0; q0 < query.ends.length; q0 += QUERY_CHUNK) {
+        const q1 = Math.min(query.ends.length, q0 + QUERY_CHUNK);
+        d.set(nearestWindowDistances(tw, qw.subarray(q0 * dim, q1 * dim), dim), q0);
+        await yieldTo();
+      }
+      out.set(`${rep}:${L}`, d);
     }
   }
   return out;
