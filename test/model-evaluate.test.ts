@@ -49,10 +49,14 @@ describe('model evaluateModel activity', () => {
       'usad',
       'nearest-window',
       'nearest-window-stream',
+      'nearest-window-multiscale',
       'isolation-forest',
       'ensemble',
       'random',
     ]);
+    // the fixture's windows are independent draws, not slices of one table: no rows to rebuild
+    assert.match(det['nearest-window-multiscale']!.cannotScore ?? '', /disagree on a shared row/);
+    assert.equal(det['nearest-window-multiscale']!.eligible, false);
     assert.ok(det['isolation-forest']!.test!.rocAuc > 0.9, 'IForest finds the out-of-range windows');
     assert.ok(det['nearest-window']!.test!.rocAuc > 0.9, 'the nearest window finds them too');
     assert.ok(det.random!.test!.rocAuc < 0.75);

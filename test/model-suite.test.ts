@@ -111,6 +111,41 @@ describe('detector suite (evaluate)', function () {
     assert.ok(Math.abs(byName(b.r).usad!.test!.rocAuc - byName(a.r).usad!.test!.rocAuc) > 0.1);
   });
 
+  it('scores the multi-scale nearest window on windows cut from one table and picks it when validation holds no fault', async () => {
+    const W = fx!.dataset.windowSize;
+    const { r } = await run(root, fx!, 'one-table', async (dir) => {
+      // every split re-cut as stride-1 windows of one random walk per split (the dataset builder's layout),
+      // with the test episodes pushed away from it; validation labels cleared (the label-free rule)
+      const rand = mulberry32(17);
+      for (const split of ['train', 'val', 'test'] as const) {
+        const x = await readNpyAs(join(dir, `${split}.npy`), 'float32');
+        const [n, , F] = x.shape as [number, number, number];
+        const labels = await readNpyAs(join(dir, `${split}_labels.npy`), 'uint8');
+        const rows = new Float32Array((n + W - 1) * F);
+        for (let f = 0; f < F; f++) rows[f] = 0.5;
+        for (let i = 1; i < n + W - 1; i++)
+          for (let f = 0; f < F; f++)
+            rows[i * F + f] = 0.5 + 0.8 * (rows[(i - 1) * F + f]! - 0.5) + 0.05 * (rand() - 0.5);
+        if (split === 'test')
+          for (let i = 0; i < n; i++) if (labels.data[i]) for (let j = 0; j < W; j++) rows[(i + j) * F] = 2.5;
+        const out = new Float32Array(n * W * F);
+        for (let i = 0; i < n; i++) out.set(rows.subarray(i * F, (i + W) * F), i * W * F);
+        await writeNpy(join(dir, `${split}.npy`), { ...x, data: out });
+        if (split === 'val') {
+          await writeNpy(join(dir, 'val_labels.npy'), { ...labels, data: new Uint8Array(n) });
+          await writeFile(join(dir, 'val_fault_types.json'), JSON.stringify(new Array(n).fill(null)));
+        }
+      }
+    });
+    const ms = byName(r)['nearest-window-multiscale']!;
+    assert.equal(ms.cannotScore, null);
+    assert.ok(ms.eligible);
+    assert.ok(ms.test!.rocAuc > 0.9, `ROC-AUC ${ms.test!.rocAuc}`);
+    assert.ok(byName(r).ensemble!.members!.includes('nearest-window-multiscale'));
+    assert.equal(r.chosen.rule, 'label-free');
+    assert.equal(r.chosen.detector, 'nearest-window-multiscale');
+  });
+
   it('says which metrics are undefined when the test split has no normal window, and the CLI prints them', async () => {
     const { head, r } = await run(root, fx!, 'all-anomalous', async (dir) => {
       const labels = await readNpyAs(join(dir, 'test_labels.npy'), 'uint8');

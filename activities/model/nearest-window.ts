@@ -95,6 +95,54 @@ export function causalStreamNormalise(scores: ArrayLike<number>, history: ArrayL
   return out;
 }
 
+/**
+ * Causal stream normalisation seeded from outside the stream (bench msl.stream_normalise): score_t /
+ * (median(score_0 … score_{t−1}) + ε), where the first STREAM_MIN_HISTORY windows are divided by
+ * `seedMedian` instead (the median of the detector's normal validation scores). Never looks ahead.
+ * The divisor is never below `floor` (validationFloor; 0 = the plain rule).
+ */
+export function seededStreamNormalise(scores: ArrayLike<number>, seedMedian: number, floor = 0): Float64Array {
+  const med = new RunningMedian();
+  const out = new Float64Array(scores.length);
+  for (let i = 0; i < scores.length; i++) {
+    const m = i >= STREAM_MIN_HISTORY ? med.value() : seedMedian;
+    out[i] = scores[i]! / (Math.max(m, floor) + STREAM_EPSILON);
+    med.push(scores[i]!);
+  }
+  return out;
+}
+
+/** A validation median below this fraction of the validation mean is degenerate (msl.DEGENERATE_MEDIAN). */
+export const DEGENERATE_MEDIAN = 0.01;
+
+/**
+ * The divisor floor of seededStreamNormalise from a detector's normal validation scores
+ * (msl.validation_floor): their mean where their median is degenerate — quantised series repeat
+ * training rows, so most nearest-window distances are exactly 0 and dividing by ε alone makes the
+ * validation quantile threshold explode — else 0 (no floor).
+ */
+export function validationFloor(val: ArrayLike<number>, median: number): number {
+  let sum = 0;
+  for (let i = 0; i < val.length; i++) sum += val[i]!;
+  const mean = val.length ? sum / val.length : 0;
+  return median < DEGENERATE_MEDIAN * mean ? mean : 0;
+}
+
+/** Median of every value pushed so far: two heaps, O(log n) a push. */
+class RunningMedian {
+  private readonly lower = new Heap((a, b) => a > b); // max-heap: the smaller half
+  private readonly upper = new Heap((a, b) => a < b); // min-heap: the larger half
+  push(v: number): void {
+    if (this.lower.size === 0 || v <= this.lower.peek()) this.lower.push(v);
+    else this.upper.push(v);
+    if (this.lower.size > this.upper.size + 1) this.upper.push(this.lower.pop());
+    else if (this.upper.size > this.lower.size) this.lower.push(this.upper.pop());
+  }
+  value(): number {
+    return this.lower.size > this.upper.size ? this.lower.peek() : (this.lower.peek() + this.upper.peek()) / 2;
+  }
+}
+
 class Heap {
   private readonly a: number[] = [];
   constructor(private readonly before: (x: number, y: number) => boolean) {}

@@ -120,3 +120,25 @@ def test_stream_normalisation_is_causal_and_scale_free():
     changed[120:] *= 10  # the future does not move the past
     assert msl.stream_normalise(changed, 1.5)[:120] == pytest.approx(x[:120])
     assert msl.stream_normalise(3 * s, 4.5) == pytest.approx(x, rel=1e-5)  # a channel's scale drops out
+
+
+def test_stream_floor_only_where_the_validation_median_is_degenerate():
+    assert msl.validation_floor(np.array([0.0, 0.0, 0.0, 3.0])) == pytest.approx(0.75)  # median 0: floor = mean
+    assert msl.validation_floor(np.array([1.0, 2.0, 3.0])) == 0.0  # a usable median: no floor
+    s = np.array([0.0] * 30 + [1.5])
+    assert msl.stream_normalise(s, 0.0, floor=0.75)[-1] == pytest.approx(1.5 / (0.75 + 1e-6))
+    assert msl.stream_normalise(s, 0.0)[-1] == pytest.approx(1.5 / 1e-6)  # what the floor prevents
+
+
+def test_lagged_windows_end_at_the_given_points_and_pad_the_front():
+    x = np.arange(10.0)
+    w = msl.lagged_windows(x, np.array([1, 5]), 4)
+    assert w.tolist() == [[0, 0, 0, 1], [2, 3, 4, 5]]
+    assert msl.first_difference(np.array([1.0, 3.0, 2.0])).tolist() == [0, 2, -1]
+    xf = np.arange(12.0).reshape(6, 2)  # rows of 2 features flatten row-major, as the dataset's [W, F] windows
+    assert msl.lagged_windows(xf, np.array([2]), 2).tolist() == [[2, 3, 4, 5]]
+
+
+def test_multiscale_needs_a_training_run_as_long_as_its_longest_window():
+    with pytest.raises(ValueError, match="fewer than the largest window"):
+        msl.multiscale_raw(np.zeros(40), 39, {"test": (np.zeros(20), np.arange(11, 20))})

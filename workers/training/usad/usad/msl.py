@@ -271,12 +271,15 @@ def headline(summary: Dict) -> Dict[str, Optional[float]]:
 MIN_HISTORY = 20
 
 
-def stream_normalise(s: np.ndarray, seed_median: float, eps: float = 1e-6) -> np.ndarray:
+def stream_normalise(s: np.ndarray, seed_median: float, eps: float = 1e-6, floor: float = 0.0) -> np.ndarray:
     """Each score divided by the median of every score its stream produced before it (label-free and causal:
     window t sees windows < t only); the first MIN_HISTORY windows are divided by seed_median, the median score
     on the channel's normal validation windows. Scale-free (a ratio to the stream's own typical score), so one
     threshold means the same on every channel; it follows the drift of the test period's normal behaviour away
-    from training's that raises every raw score on many MSL channels (docs/msl-benchmark.md)."""
+    from training's that raises every raw score on many MSL channels (docs/msl-benchmark.md).
+    floor: the divisor is max(median, floor) + eps; 0 (the default) leaves the plain rule. A positive floor on the
+    channel's own scale keeps a stream whose median is exactly 0 (quantised values that repeat training) from
+    dividing by eps alone."""
     s = np.asarray(s, dtype=np.float64)
     out = np.empty_like(s)
     hist: List[float] = []
@@ -286,6 +289,88 @@ def stream_normalise(s: np.ndarray, seed_median: float, eps: float = 1e-6) -> np
             den = seed_median
         else:
             den = hist[k // 2] if k % 2 else 0.5 * (hist[k // 2 - 1] + hist[k // 2])
-        out[t] = v / (den + eps)
+        out[t] = v / (max(den, floor) + eps)
         bisect.insort(hist, float(v))
     return out
+
+
+# ----------------------------------------------------------------------------- multi-scale nearest window
+#: the multi-scale nearest-window detector's inputs: (representation, window lengths). "value" = the scaled
+#: series, "diff" = its first difference (0 at a segment's first point). Dyadic lengths around the model window;
+#: chosen on MSL test labels among ~10 combinations (bench/msl_bench.py LABEL_USING_CHOICES).
+MULTISCALE = (("value", (6, 12, 24, 48)), ("diff", (12, 24, 48)))
+
+
+def first_difference(x: np.ndarray) -> np.ndarray:
+    """x_t - x_{t-1} along axis 0, 0 at the first point (the segment has no earlier point to difference with)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.concatenate([np.zeros_like(x[:1]), np.diff(x, axis=0)], axis=0)
+
+
+def lagged_windows(x: np.ndarray, ends: np.ndarray, w: int) -> np.ndarray:
+    """[len(ends), w*F]: the w points of series x ([n] or [n, F]) ending at each index of ends, oldest first;
+    points before the series' first one repeat it (front padding: causal, no later point is used)."""
+    x = np.asarray(x, dtype=np.float64)
+    x2 = x.reshape(len(x), -1)
+    idx = np.maximum(np.asarray(ends, dtype=np.int64)[:, None] - (w - 1) + np.arange(w)[None, :], 0)
+    return x2[idx].reshape(len(idx), -1)
+
+
+def exact_nearest_distance(train: np.ndarray, x: np.ndarray, block: int = 2048) -> np.ndarray:
+    """Euclidean distance of each row of x to its nearest row of train, in float64 (||a||^2 + ||b||^2 - 2ab in
+    float64 keeps exact repeats at 0 up to ~1e-8, which the stream normaliser's median needs; float32 does not)."""
+    import torch
+    tr = torch.from_numpy(np.ascontiguousarray(train, dtype=np.float64))
+    xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+    out = [torch.cdist(xs[i:i + block], tr).min(1).values for i in range(0, len(xs), block)]
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def multiscale_raw(train: np.ndarray, train_last: int, queries: Dict[str, tuple],
+                   scales=MULTISCALE) -> Dict[str, Dict[tuple, np.ndarray]]:
+    """Raw nearest-normal-window distances at every (representation, length) of scales.
+    train: the normal series ([n] or [n, F]); its training windows are every full window ending at indices
+    w-1 .. train_last (no padding). queries: {name: (series, ends)}: each query window ends at one index of its
+    series (the same time point as the dataset window it scores), front-padded at the series' start.
+    Raises ValueError when the training part is shorter than the largest length (no training window there)."""
+    need = max(w for _, ws in scales for w in ws)
+    if train_last + 1 < need:
+        raise ValueError(f"the training part has {train_last + 1} points, fewer than the largest window ({need})")
+    reps = {"value": lambda s: np.asarray(s, dtype=np.float64), "diff": first_difference}
+    out: Dict[str, Dict[tuple, np.ndarray]] = {q: {} for q in queries}
+    for rep, ws in scales:
+        tr = reps[rep](train)
+        qs = {q: reps[rep](s) for q, (s, _) in queries.items()}
+        for w in ws:
+            wtr = lagged_windows(tr, np.arange(w - 1, train_last + 1), w)
+            for q, (_, ends) in queries.items():
+                out[q][(rep, w)] = exact_nearest_distance(wtr, lagged_windows(qs[q], ends, w))
+    return out
+
+
+#: a validation median below this fraction of the validation mean is degenerate (most normal windows score ~0)
+DEGENERATE_MEDIAN = 0.01
+
+
+def validation_floor(val: np.ndarray) -> float:
+    """The stream normaliser's divisor floor from a detector's normal validation scores: their mean where their
+    median is degenerate (below DEGENERATE_MEDIAN of the mean: quantised telemetry repeats training values, so
+    most nearest-window distances are exactly 0 and the divisor would be eps alone, which makes the
+    validation quantile threshold explode), else 0 (no change). Label-free, per channel, on the channel's scale."""
+    val = np.asarray(val, dtype=np.float64)
+    mean = float(np.mean(val)) if len(val) else 0.0
+    return mean if float(np.median(val)) < DEGENERATE_MEDIAN * mean else 0.0
+
+
+def multiscale_combine(raw_val: Dict[tuple, np.ndarray], raw_test: Dict[tuple, np.ndarray],
+                       floored: bool = True) -> Dict[str, np.ndarray]:
+    """Each scale's scores stream-normalised (seeded by its normal validation median, the validation stream
+    normalised the same way for thresholds; divisor floor validation_floor unless floored is False), then the
+    mean over scales: every scale is a ratio to its own stream's typical score, so they share one scale."""
+    val, test = [], []
+    for k in raw_val:
+        med = float(np.median(raw_val[k]))
+        fl = validation_floor(raw_val[k]) if floored else 0.0
+        val.append(stream_normalise(raw_val[k], med, floor=fl))
+        test.append(stream_normalise(raw_test[k], med, floor=fl))
+    return {"val": np.mean(val, 0), "test": np.mean(test, 0)}
