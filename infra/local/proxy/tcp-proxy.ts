@@ -78,13 +78,21 @@ export class TcpProxy {
     client.on('close', () => gate.close());
 
     // client → pod. The pod's network counters (cAdvisor-named in the supervisor's metrics): bytes to it, from it.
-    client.on('data', (chunk: Buffer) => {
-      this.metrics.podBytes(pod, chunk.length, 0);
-      gate.pass(0, chunk, () => {
-        if (!upstream.write(chunk)) client.pause();
+    if (this.caller === undefined) {
+      // a Service port is never partitioned: pipe() as before the per-caller routes (it also forwards the
+      // client's half-close, and a hand-written copy of it left a connection stalled now and then under load)
+      client.pipe(upstream);
+      client.on('data', (chunk: Buffer) => this.metrics.podBytes(pod, chunk.length, 0));
+    } else {
+      client.on('data', (chunk: Buffer) => {
+        this.metrics.podBytes(pod, chunk.length, 0);
+        gate.pass(0, chunk, () => {
+          if (!upstream.write(chunk)) client.pause();
+        });
       });
-    });
-    upstream.on('drain', () => gate.resumeIfOpen(client));
+      upstream.on('drain', () => gate.resumeIfOpen(client));
+      client.on('end', () => gate.pass(0, Buffer.alloc(0), () => upstream.end()));
+    }
 
     // pod → client, through the fault model. `due` keeps chunk order when delays vary per chunk.
     let due = 0;
