@@ -75,6 +75,9 @@ MULTISCALE_NOTE = (
     "else none), then the mean. One rule for all channels, no parameter fitted per channel; the lengths and the "
     "value + difference pair were chosen on MSL test labels (label_using_choices).")
 DEFAULT_DETECTOR = "knn_multiscale"
+#: the product's LABEL_FREE_ORDER (activities/model/evaluate.ts) in the bench's names: the default is the first of
+#: these this run scored (a run without the multi-scale scores falls back as a campaign would)
+DEFAULT_PREFERENCE = (DEFAULT_DETECTOR, "knn+stream", "usad+stream", "ensemble", "knn")
 DEFAULT_RULE = (
     "Label-using. MSL has no labelled validation windows and its normal validation windows cannot rank detectors "
     "(every detector scores them low), so no criterion on MSL's own training/validation data picks one. The "
@@ -584,7 +587,7 @@ def phase_summary(a) -> Dict:
                             "shared 2-core machine (other developers' jobs ran at the same time: timings are noisy, "
                             "both sides measured in the same run); no GPU in this run (bench/results/msl-cuda.json "
                             "holds the earlier H100 measurement)")}}
-    default = DEFAULT_DETECTOR if DEFAULT_DETECTOR in dets else None
+    default = next((d for d in DEFAULT_PREFERENCE if d in dets), None)
     out["default_detector"] = {"name": default, "rule": DEFAULT_RULE}
     out["headline"] = {d: {**dets[d]["headline"], "goals_met": dets[d]["goals_met"]} for d in DISPLAY_ORDER if d in dets}
     if "reference" in dets:
