@@ -19,11 +19,10 @@ import { rootCauseOf } from '../activities/chaos/kinds/registry';
 import { faultEpisodes } from '../activities/dataset/episodes';
 import { SupervisorHttp } from '../activities/chaos/supervisor-http';
 import type { AppSpec, SupervisorConfigInput } from '../infra/local/supervisor/config';
+import { fixtureApp } from './helpers/fixture-app';
 import { supervisorMainPath } from '../infra/local/paths';
 import { freePort, freePortRange, waitUntil } from './helpers/ports';
 import { restoreEnv } from './helpers/env';
-
-const FIXTURE = path.join(__dirname, 'fixtures', 'supervisor-app.js');
 
 describe('network-bandwidth and dependency-failure: params, Chaos Mesh objects, ground truth', () => {
   it('converts rates as Chaos Mesh does (powers of 1024) and refuses what its webhook refuses, naming the field', () => {
@@ -157,18 +156,8 @@ describe('network-bandwidth and dependency-failure on the local target, through 
   let base: number;
   let n = 0;
 
-  const fixture = (app: string, mode: 'grpc' | 'http', offset: number, extra: Partial<AppSpec> = {}): AppSpec => ({
-    app,
-    replicas: 1,
-    protocol: mode,
-    publicPort: base + offset,
-    podPorts: [0, 1].map((s) => ({ port: base + offset + 1 + 2 * s, metricsPort: base + offset + 2 + 2 * s })),
-    metricsOn: mode === 'http' ? 'port' : 'metricsPort',
-    command: process.execPath,
-    args: [FIXTURE],
-    env: { FIXTURE_MODE: mode },
-    ...extra,
-  });
+  const fixture = (app: string, mode: 'grpc' | 'http', offset: number, extra: Partial<AppSpec> = {}): AppSpec =>
+    fixtureApp(base, app, mode, offset, extra);
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'faultline-netkinds-'));

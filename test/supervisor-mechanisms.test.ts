@@ -7,12 +7,12 @@ import { once } from 'node:events';
 import { freePort, freePortRange, waitUntil } from './helpers/ports';
 import { SupervisorClient } from '../infra/local/supervisor/client';
 import type { SupervisorConfigInput, AppSpec } from '../infra/local/supervisor/config';
+import { fixtureApp } from './helpers/fixture-app';
 import { GrpcHealthProbe } from '../infra/local/supervisor/health';
 import * as grpc from '@grpc/grpc-js';
 import type { PodInfo } from '../activities/deploy/types';
 import { boutiqueMainPath, supervisorMainPath } from '../infra/local/paths';
 
-const FIXTURE = path.join(__dirname, 'fixtures', 'supervisor-app.js');
 const MiB = 1024 * 1024;
 
 /** The process's resident memory (Linux /proc), in bytes. */
@@ -74,18 +74,7 @@ describe('supervisor mechanisms (restart in place, bandwidth, per-caller partiti
   let base: number;
 
   function fixture(name: string, mode: 'grpc' | 'http', offset: number, extra: Partial<AppSpec> = {}): AppSpec {
-    return {
-      app: name,
-      replicas: 1,
-      protocol: mode,
-      publicPort: base + offset,
-      podPorts: [0, 1].map((s) => ({ port: base + offset + 1 + 2 * s, metricsPort: base + offset + 2 + 2 * s })),
-      metricsOn: mode === 'http' ? 'port' : 'metricsPort',
-      command: process.execPath,
-      args: [FIXTURE],
-      env: { FIXTURE_MODE: mode },
-      ...extra,
-    };
+    return fixtureApp(base, name, mode, offset, extra);
   }
 
   before(async () => {
