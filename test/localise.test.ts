@@ -32,8 +32,10 @@ import {
   symptomWalk,
   SYMPTOMS,
   DEFAULT_SYMPTOM_WALK,
+  trainSpreads,
 } from '../activities/localise/symptom-walk';
 import type { EpisodesFile } from '../activities/dataset/episodes';
+import { removeCommonMode } from '../activities/localise/common-mode';
 
 const cliMain = () => join(__dirname, '..', 'cli', 'main.js');
 
@@ -219,6 +221,56 @@ describe('localisation: faultline (own symptoms, directed, then the call-graph w
     assert.deepEqual(symptomWalk(stress, 0, 30, 40, cands, graph, { ...DEFAULT_SYMPTOM_WALK, walk: 'strict' }).roots, [
       'currencyservice',
     ]);
+  });
+  it("removes the host's common part of the client-side latencies: a delay stands out of a host-wide squeeze", () => {
+    const n = 60;
+    const svcs = ['adservice', 'cartservice', 'currencyservice', 'paymentservice', 'shippingservice'];
+    // every caller waits for the same busy cores: from t = 20 to 40 the whole host adds 0–0.9 s to every
+    // service's client-side p95 (a noisy squeeze, the same for all), and from 50 a 0.3 s delay hits currency
+    const host = (t: number) => (t >= 20 && t < 40 ? 0.9 * (((t * 7) % 10) / 10) : 0);
+    const cols = new Map<string, Float64Array>(
+      svcs.map((s, i) => [
+        `svc_${s}_client_p95`,
+        Float64Array.from({ length: n }, (_, t) =>
+          // paymentservice is called rarely: no completed call (p95 0) on most points
+          s === 'paymentservice' && t % 4 !== 0
+            ? 0
+            : 0.01 + 0.002 * i + host(t) + (s === 'currencyservice' && t >= 50 ? 0.3 : 0) + 0.001 * ((t * 3) % 4),
+        ),
+      ]),
+    );
+    const cm = removeCommonMode(cols, ['client_p95']);
+    const cur = cm.get('svc_currencyservice_client_p95')!;
+    // the squeeze is gone (each point minus the services' median), the delay is not
+    assert.ok(Math.abs((cur[30] as number) - (cur[10] as number)) < 0.01);
+    assert.ok((cur[55] as number) - (cur[10] as number) > 0.25);
+    // unmeasured points stay missing and do not enter the median
+    assert.ok(Number.isNaN(cm.get('svc_paymentservice_client_p95')![1]));
+    assert.ok(Number.isFinite(cm.get('svc_paymentservice_client_p95')![4]));
+    // other metrics are left as they are; one service alone has no common part
+    const one = new Map([['svc_frontend_client_p95', Float64Array.of(0.2, 0.3)]]);
+    assert.equal(
+      removeCommonMode(one, ['client_p95']).get('svc_frontend_client_p95'),
+      one.get('svc_frontend_client_p95'),
+    );
+
+    // scored against the training spread the squeeze made (t < 40 is the training split), the delay is lost
+    // in the raw series and found in the common-mode-removed one
+    const walk = (c: ReadonlyMap<string, ArrayLike<number>>, o = DEFAULT_SYMPTOM_WALK) =>
+      symptomWalk(
+        c,
+        40,
+        50,
+        60,
+        svcs,
+        {},
+        o,
+        trainSpreads(c, (i) => i < 40, n, o),
+      );
+    assert.deepEqual(walk(cols, { ...DEFAULT_SYMPTOM_WALK, commonMode: [] }).anomalous, []);
+    const r = walk(cm);
+    assert.deepEqual(r.roots, ['currencyservice']);
+    assert.equal(r.drivers[0], 'svc_currencyservice_client_p95');
   });
 });
 

@@ -13,6 +13,7 @@ import { randomRanking } from './random-ranker';
 import { candidateServices, seriesOwner, serviceKey } from './series';
 import { nearestWindowAttribution, usadAttribution } from './attribution';
 import { scoreCases, type LocalisationCase, type LocalisationScore } from './metrics';
+import { removeCommonMode } from './common-mode';
 import { callGraphFromManifest, BOUTIQUE_MANIFEST, type CallGraph } from './call-graph';
 import {
   DEFAULT_SYMPTOM_WALK,
@@ -160,7 +161,9 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   const candidates = candidateServices([...svcCols.keys()]);
   // faultline scales each series by at least its spread over the training split (normal by construction)
   const split = points.strings.get('split');
-  const spreads = split ? trainSpreads(svcCols, (i) => split[i] === 'train', ts.length, walkOpts) : new Map();
+  // faultline scores the client-side latencies without the host's common part (common-mode.ts)
+  const walkCols = removeCommonMode(svcCols, walkOpts.commonMode);
+  const spreads = split ? trainSpreads(walkCols, (i) => split[i] === 'train', ts.length, walkOpts) : new Map();
   const features = JSON.parse(await readFile(need('features.json'), 'utf8')) as string[];
   const test = await readNpyAs(need('test.npy'), 'float32');
   const train = await readNpyAs(need('train.npy'), 'float32');
@@ -222,7 +225,7 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
       put(
         'faultline',
         symptomWalk(
-          svcCols,
+          walkCols,
           normalBefore(evidenceMs),
           evidence,
           Math.min(ts.length, end),

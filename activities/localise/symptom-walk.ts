@@ -61,6 +61,11 @@ export interface SymptomWalkOptions {
   walk: 'strict' | 'explain';
   /** latency series scored on log(seconds) (a fault multiplies latency; a slow service's noise is wider) */
   logLatency: boolean;
+  /**
+   * Metrics whose host-wide common part the caller removed before scoring (`removeCommonMode`): their values
+   * are differences from the services' median, so 0 and below are values, and only NaN is "not measured".
+   */
+  commonMode: readonly string[];
 }
 
 /** Chosen on the development campaigns (docs/localisation.md), not on the campaign being scored. */
@@ -70,7 +75,14 @@ export const DEFAULT_SYMPTOM_WALK: SymptomWalkOptions = {
   sustain: 3,
   walk: 'explain',
   logLatency: false,
+  commonMode: ['client_p95'],
 };
+
+/** The symptom of `metric` as scored under `opts` (a common-mode-removed series has no "0 = missing"). */
+export function symptomOf(metric: string, opts: SymptomWalkOptions): Symptom | undefined {
+  const s = SYMPTOMS[metric];
+  return s && s.zeroIsMissing && opts.commonMode.includes(metric) ? { ...s, zeroIsMissing: false } : s;
+}
 
 /** One series' directed robust score: (extreme in the fault's direction − median) / max(IQR, floor). */
 export function directedScore(
@@ -141,7 +153,7 @@ export function symptomWalk(
   const prop = new Map<string, Best>(candidates.map((c) => [c, none()]));
   for (const [column, x] of cols) {
     const o = seriesOwner(column);
-    const symptom = o ? SYMPTOMS[o.metric] : undefined;
+    const symptom = o ? symptomOf(o.metric, opts) : undefined;
     if (!o || !symptom || !own.has(o.service)) continue;
     const v = directedScore(x, normalFrom, onset, end, symptom, opts, spreads.get(column) ?? 0, normalIdx);
     const m = symptom.propagates ? prop : own;
@@ -184,7 +196,7 @@ export function trainSpreads(
   const out = new Map<string, number>();
   for (const [column, x] of cols) {
     const o = seriesOwner(column);
-    const symptom = o ? SYMPTOMS[o.metric] : undefined;
+    const symptom = o ? symptomOf(o.metric, opts) : undefined;
     if (!symptom) continue;
     const v: number[] = [];
     for (let i = 0; i < n; i++) {
