@@ -50,13 +50,16 @@ describe('model evaluateModel activity', () => {
       'nearest-window',
       'nearest-window-stream',
       'nearest-window-multiscale',
+      'trailing-robust-z',
       'isolation-forest',
       'ensemble',
       'random',
     ]);
     // the fixture's windows are independent draws, not slices of one table: no rows to rebuild
-    assert.match(det['nearest-window-multiscale']!.cannotScore ?? '', /disagree on a shared row/);
-    assert.equal(det['nearest-window-multiscale']!.eligible, false);
+    for (const rowWise of ['nearest-window-multiscale', 'trailing-robust-z']) {
+      assert.match(det[rowWise]!.cannotScore ?? '', /disagree on a shared row/);
+      assert.equal(det[rowWise]!.eligible, false);
+    }
     assert.ok(det['isolation-forest']!.test!.rocAuc > 0.9, 'IForest finds the out-of-range windows');
     assert.ok(det['nearest-window']!.test!.rocAuc > 0.9, 'the nearest window finds them too');
     assert.ok(det.random!.test!.rocAuc < 0.75);

@@ -1,0 +1,131 @@
+import { removeCommonMode } from '../localise/common-mode';
+import { seriesOwner } from '../localise/series';
+import { DEFAULT_SYMPTOM_WALK, SYMPTOMS, symptomOf } from '../localise/symptom-walk';
+
+/**
+ * The trailing robust z detector: each series' deviation from the median of its OWN previous minutes, in
+ * IQRs of those minutes, in the direction a fault pushes it; a row's score is its largest series'.
+ *
+ * Why a detector that forgets: on a shared host the baseline is not the chaos phase's normal (load drifts,
+ * so every detector that measures distance to the training data scores the drift, ROC-AUC ≈ 0.6 on the
+ * localisation campaigns), while a fault is a change against the last few minutes. It is the per-episode
+ * score faultline's localiser uses (`localise/symptom-walk.ts`: directions, metric floors, the client-side
+ * latencies' common part removed), made causal and continuous: no onset, no labels, nothing fitted.
+ */
+export interface TrailingZOptions {
+  /** rows of history a row is compared with (5 min of 1 s rows) */
+  horizon: number;
+  /** fewer measured history rows than this: the series does not score yet */
+  minHistory: number;
+  /** scores are capped (a flat series' change is otherwise unbounded) */
+  cap: number;
+}
+
+export const DEFAULT_TRAILING_Z: TrailingZOptions = { horizon: 300, minHistory: 20, cap: 1000 };
+
+/** One series as the detector reads it: values in their unit, direction (0 = both ways), least spread. */
+export interface ZSeries {
+  x: ArrayLike<number>;
+  dir: 1 | -1 | 0;
+  floor: number;
+}
+
+/**
+ * Per row: max over series of dir · (x_t − median(H_t)) / max(IQR(H_t), floor), H_t = the series' last
+ * `horizon` measured values before t (NaN is "not measured": neither scored nor remembered). A sorted copy
+ * of each series' history is kept (binary insert and delete), so a row costs O(horizon) moves per series,
+ * not a sort.
+ */
+export function trailingRobustZ(series: readonly ZSeries[], n: number, opts = DEFAULT_TRAILING_Z): Float64Array {
+  const out = new Float64Array(n).fill(0);
+  const H = opts.horizon;
+  for (const s of series) {
+    const ring = new Float64Array(H);
+    let head = 0;
+    let size = 0;
+    const sorted: number[] = [];
+    for (let t = 0; t < n; t++) {
+      const v = s.x[t] as number;
+      if (!Number.isFinite(v)) continue;
+      if (size >= opts.minHistory) {
+        const med = quantileSorted(sorted, 0.5);
+        const iqr = quantileSorted(sorted, 0.75) - quantileSorted(sorted, 0.25);
+        const d = v - med;
+        const z = Math.min(opts.cap, (s.dir === 0 ? Math.abs(d) : s.dir * d) / Math.max(iqr, s.floor));
+        if (z > out[t]!) out[t] = z;
+      }
+      if (size === H) {
+        const old = ring[head]!;
+        sorted.splice(lowerBoundOf(sorted, old), 1);
+      } else size++;
+      ring[head] = v;
+      head = (head + 1) % H;
+      sorted.splice(lowerBoundOf(sorted, v), 0, v);
+    }
+  }
+  return out;
+}
+
+function lowerBoundOf(a: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Linear-interpolated quantile of a sorted array (the localiser's and BARO's definition). */
+function quantileSorted(a: readonly number[], q: number): number {
+  const pos = (a.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(a.length - 1, lo + 1);
+  return a[lo]! + (a[hi]! - a[lo]!) * (pos - lo);
+}
+
+/** A dataset scaler's affine map (scaled = (raw − offset) / scale), to read floors in the series' unit. */
+export interface Affine {
+  features: readonly string[];
+  offset: readonly number[];
+  scale: readonly number[];
+}
+
+/** Least spread of a series faultline does not know (an imported column): 1 % of its training range. */
+const UNKNOWN_FLOOR_SCALED = 0.01;
+
+/**
+ * The series of a split stream (rows × features, scaled as the model reads them) as the detector reads
+ * them: back in their unit where a scaler is known, faultline's own series with the localiser's symptom
+ * directions and floors (client-side p95s without the services' common part; a p95 of 0, no completed
+ * call, not measured), every other column two-sided with a floor of 1 % of its training range.
+ */
+export function zSeries(rows: Float64Array, n: number, features: readonly string[], scaler: Affine | null): ZSeries[] {
+  const F = features.length;
+  const cols = new Map<string, Float64Array>();
+  const scaleOf: number[] = [];
+  features.forEach((name, j) => {
+    const k = scaler ? scaler.features.indexOf(name) : -1;
+    const scale = k >= 0 ? scaler!.scale[k]! || 1 : 1;
+    const offset = k >= 0 ? scaler!.offset[k]! : 0;
+    scaleOf.push(scale);
+    const x = new Float64Array(n);
+    for (let t = 0; t < n; t++) x[t] = rows[t * F + j]! * scale + offset;
+    cols.set(name, x);
+  });
+  const opts = DEFAULT_SYMPTOM_WALK;
+  // a p95 of 0 is no completed call: missing, before the common part is taken out (which keeps NaN)
+  for (const [name, x] of cols) {
+    const o = seriesOwner(name);
+    if (o && SYMPTOMS[o.metric]?.zeroIsMissing) for (let t = 0; t < n; t++) if (!(x[t]! > 0)) x[t] = Number.NaN;
+  }
+  const cm = removeCommonMode(cols, opts.commonMode);
+  return features.map((name, j) => {
+    const o = seriesOwner(name);
+    const sym = o ? symptomOf(o.metric, opts) : undefined;
+    const x = cm.get(name)!;
+    if (sym) return { x, dir: sym.dir, floor: sym.floor };
+    return { x, dir: 0 as const, floor: UNKNOWN_FLOOR_SCALED * scaleOf[j]! };
+  });
+}
