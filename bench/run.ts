@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ALL = ['traffic', 'boutique', 'dataset', 'scoring', 'chaos', 'msl'] as const;
+const ALL = ['traffic', 'boutique', 'dataset', 'scoring', 'multiscale', 'chaos', 'msl'] as const;
 const ROOT = join(__dirname, '..', '..');
 const OUT = join(ROOT, 'bench', 'results');
 
