@@ -11,7 +11,8 @@
  * are in test/model-nearest-window-multiscale.test.ts; here the noise makes every distance positive.) Reported: seconds of each (the new one ROUNDS times: best and median; the
  * reference once unless FAULTLINE_BENCH_MULTISCALE_REF_ROUNDS says more, it takes minutes), the ratio
  * reference / new, the load average around every run, and the largest relative difference of any score
- * (exact zeros must stay exact).
+ * (exact zeros must stay exact). For scale, the single-scale nearest window (the dataset's 12-row windows)
+ * on the same windows beside every run of the new one.
  *
  * Run alone: `node lib/bench/multiscale.js` (the table on stderr, a JSON summary on stdout).
  * FAULTLINE_BENCH_MULTISCALE_FEATURES / _TRAIN / _TEST override the sizes.
@@ -19,6 +20,7 @@
 import { cpus, loadavg } from 'node:os';
 import { mulberry32 } from '../activities/random';
 import { multiscaleRaw, rowsFromWindows, type SplitRows } from '../activities/model/nearest-window-multiscale';
+import { nearestWindowDistances } from '../activities/model/nearest-window';
 import { multiscaleRawReference } from '../test/fixtures/multiscale-reference';
 
 const F = Number(process.env.FAULTLINE_BENCH_MULTISCALE_FEATURES ?? 40);
@@ -58,7 +60,7 @@ function telemetry(rand: () => number, n: number, anomalies: boolean): Float32Ar
 }
 
 /** Stride-1 windows [n, W, F] of consecutive runs of rows (a gap of an hour between runs) → rows rebuilt as evaluate does. */
-function split(runs: Float32Array[], name: string): SplitRows {
+function split(runs: Float32Array[], name: string): { rows: SplitRows; windows: Float32Array } {
   const n = runs.reduce((a, r) => a + r.length / F - W + 1, 0);
   const windows = new Float32Array(n * W * F);
   const times = new Float64Array(2 * n);
@@ -73,22 +75,26 @@ function split(runs: Float32Array[], name: string): SplitRows {
     }
     t0 += (rows.length / F) * STEP_MS + 3_600_000;
   }
-  return rowsFromWindows(windows, n, W, times, name);
+  return { rows: rowsFromWindows(windows, n, W, times, name), windows };
 }
 
 const load1 = (): number => Math.round((loadavg()[0] ?? 0) * 100) / 100;
 
 interface Timed {
   seconds: number;
+  /** CPU seconds of this process (user + system): less at the mercy of the shared host's load than wall time */
+  cpuSeconds: number;
   load: [number, number];
 }
 
 async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T } & Timed> {
   const before = load1();
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const value = await f();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { value, seconds, load: [before, load1()] };
+  const c = process.cpuUsage(c0);
+  return { value, seconds, cpuSeconds: (c.user + c.system) / 1e6, load: [before, load1()] };
 }
 
 const median = (xs: number[]): number => {
@@ -99,14 +105,17 @@ const median = (xs: number[]): number => {
 
 export async function run(): Promise<Record<string, unknown>> {
   const rand = mulberry32(42);
-  const train = split([telemetry(rand, TRAIN + W - 1, false)], 'train');
+  const trainSplit = split([telemetry(rand, TRAIN + W - 1, false)], 'train');
   const half = Math.floor(TEST / 2);
-  const test = split([telemetry(rand, half + W - 1, true), telemetry(rand, TEST - half + W - 1, true)], 'test');
+  const testSplit = split([telemetry(rand, half + W - 1, true), telemetry(rand, TEST - half + W - 1, true)], 'test');
+  const train = trainSplit.rows;
+  const test = testSplit.rows;
   console.error(
     `multi-scale nearest window: ${F} features, ${train.ends.length} training × ${test.ends.length} test windows (window ${W}; test in ${test.segments.length} runs)`,
   );
   const fast: Timed[] = [];
   const ref: Timed[] = [];
+  const single: Timed[] = [];
   let fastScores = new Map<string, Float64Array>();
   let refScores = new Map<string, Float64Array>();
   // interleaved: new, reference, new, … so load drifts hit both
@@ -114,14 +123,23 @@ export async function run(): Promise<Record<string, unknown>> {
     if (r < ROUNDS) {
       const t = await timed(() => multiscaleRaw(train, test));
       fastScores = t.value;
-      fast.push({ seconds: t.seconds, load: t.load });
-      console.error(`  diagonal (product)   ${t.seconds.toFixed(2).padStart(8)} s   load ${t.load.join(' → ')}`);
+      fast.push({ seconds: t.seconds, cpuSeconds: t.cpuSeconds, load: t.load });
+      console.error(
+        `  diagonal (product)   ${t.seconds.toFixed(2).padStart(8)} s (cpu ${t.cpuSeconds.toFixed(2)} s)   load ${t.load.join(' → ')}`,
+      );
+      const u = await timed(() => nearestWindowDistances(trainSplit.windows, testSplit.windows, W * F));
+      single.push({ seconds: u.seconds, cpuSeconds: u.cpuSeconds, load: u.load });
+      console.error(
+        `  single-scale (${W} rows)${u.seconds.toFixed(2).padStart(8)} s (cpu ${u.cpuSeconds.toFixed(2)} s)   load ${u.load.join(' → ')}`,
+      );
     }
     if (r < REF_ROUNDS) {
       const t = await timed(() => multiscaleRawReference(train, test));
       refScores = t.value;
-      ref.push({ seconds: t.seconds, load: t.load });
-      console.error(`  reference (old)      ${t.seconds.toFixed(2).padStart(8)} s   load ${t.load.join(' → ')}`);
+      ref.push({ seconds: t.seconds, cpuSeconds: t.cpuSeconds, load: t.load });
+      console.error(
+        `  reference (old)      ${t.seconds.toFixed(2).padStart(8)} s (cpu ${t.cpuSeconds.toFixed(2)} s)   load ${t.load.join(' → ')}`,
+      );
     }
   }
   let maxRel = 0;
@@ -142,8 +160,9 @@ export async function run(): Promise<Record<string, unknown>> {
   const fastMedian = median(fast.map((t) => t.seconds));
   const refMedian = median(ref.map((t) => t.seconds));
   const ratio = Math.round((refMedian / fastMedian) * 10) / 10;
+  const cpuRatio = Math.round((median(ref.map((t) => t.cpuSeconds)) / median(fast.map((t) => t.cpuSeconds))) * 10) / 10;
   console.error(
-    `  ratio reference / diagonal (medians): ${ratio}×; max relative score difference ${maxRel.toExponential(2)}`,
+    `  ratio reference / diagonal (medians): ${ratio}× wall, ${cpuRatio}× cpu; max relative score difference ${maxRel.toExponential(2)}`,
   );
   return {
     when: new Date().toISOString(),
@@ -158,6 +177,13 @@ export async function run(): Promise<Record<string, unknown>> {
     diagonal: { best: Math.min(...fast.map((t) => t.seconds)), median: fastMedian, runs: fast },
     reference: { best: Math.min(...ref.map((t) => t.seconds)), median: refMedian, runs: ref },
     ratio,
+    cpuRatio,
+    singleScale: {
+      note: `the product's nearest-window detector (one scale, the dataset's ${W}-row windows, pruned brute force) on the same windows, for scale`,
+      median: median(single.map((t) => t.seconds)),
+      runs: single,
+      multiscaleOverSingle: Math.round((fastMedian / median(single.map((t) => t.seconds))) * 100) / 100,
+    },
     scores: { maxRelativeDifference: maxRel, exactZeros: zeros, exactZerosKept: zeros - zeroMismatch },
   };
 }

@@ -122,8 +122,8 @@ function represent(rows: Float64Array, F: number, rep: Representation): Float64A
 /** Ring buffers along a diagonal: a power of two ≥ the longest length. */
 const RING = 64;
 const MASK = RING - 1;
-/** Point distances × features computed between two calls of `yieldTo` (well under a second of work). */
-const YIELD_WORK = 2e8;
+/** Work (diagonal steps × (features + 8), the per-step bookkeeping) between two calls of `yieldTo`: ~0.1 s on an idle core, well under the activity's heartbeat timeout on a loaded one. */
+const YIELD_WORK = 5e7;
 
 for (const { lengths } of MULTISCALE_SCALES)
   lengths.forEach((L, k) => {
@@ -236,7 +236,7 @@ async function nearestAtLengths(
         const len = Math.min(nq - i0, mt - j0);
         if (len < L0) continue; // holds no window of even the shortest length
         walkDiagonal(q, tr, F, i0, j0, len, rings, lengths, best, windows);
-        work += len * F;
+        work += len * (F + 8);
         if (work >= YIELD_WORK) {
           work = 0;
           await yieldTo();
