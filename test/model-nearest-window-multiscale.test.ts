@@ -154,6 +154,7 @@ describe('multi-scale nearest-window detector', function () {
         // from the segment's first row on (front padding at every length), at stride 3 in the first run
         for (let row = 0; row < s.length / F; row += segment === 0 ? 3 : 1) ends.push({ segment, row });
       });
+      ends.push({ segment: 2, row: 5 }); // a second window ending on the same row
       const query = { features: F, segments: querySegs, ends };
       const got = await multiscaleRaw(train, query);
       const want = multiscaleRawReference(train, query);
@@ -207,6 +208,12 @@ describe('multi-scale nearest-window detector', function () {
     await assert.rejects(
       multiscaleRaw(rows, rows),
       /longest run of consecutive rows has 47, fewer than the longest window \(48\)/,
+    );
+    const long = windowsOf(walk(rand, 60, F), F, W, 0, 1000);
+    const trainRows = rowsFromWindows(long.windows, long.n, W, long.times, 'train');
+    await assert.rejects(
+      multiscaleRaw(trainRows, { ...trainRows, ends: [{ segment: 0, row: 60 }] }),
+      /query window 0 ends at segment 0 row 60, outside the query rows/,
     );
   });
 });

@@ -276,14 +276,24 @@ export async function multiscaleRaw(
       rows.set(r, pad * F);
       return { rows, windowAt: new Int32Array(rows.length / F).fill(-1) };
     });
-    query.ends.forEach((e, w) => (qs[e.segment]!.windowAt[pad + e.row] = w));
+    // a window ending on the same row as an earlier one (not from rowsFromWindows, but allowed) copies its score
+    const sameAs = new Int32Array(windows);
+    query.ends.forEach((e, w) => {
+      const q = qs[e.segment];
+      if (!q || !Number.isInteger(e.row) || e.row < 0 || pad + e.row >= q.windowAt.length)
+        throw new Error(`query window ${w} ends at segment ${e.segment} row ${e.row}, outside the query rows`);
+      const first = q.windowAt[pad + e.row]!;
+      if (first < 0) q.windowAt[pad + e.row] = w;
+      sameAs[w] = first < 0 ? w : first;
+    });
     const best = await nearestAtLengths(tr, qs, F, lengths, windows, yieldTo);
-    lengths.forEach((L, k) =>
+    lengths.forEach((L, k) => {
+      const b = best.subarray(k * windows, (k + 1) * windows);
       out.set(
         `${rep}:${L}`,
-        best.subarray(k * windows, (k + 1) * windows).map((v) => Math.sqrt(v)),
-      ),
-    );
+        b.map((_, w) => Math.sqrt(b[sameAs[w]!]!)),
+      );
+    });
   }
   return out;
 }
