@@ -3,14 +3,14 @@
  * benchmark's heap and threads never skew the next). Each compares side by side within its own run
  * (ratios against autocannon, pandas/numpy, the reference USAD port, …) because this machine is shared and
  * noisy. Results: bench/results/<name>.json and a combined bench/results/summary.json.
- * `msl` trains 27 models twice (ours and the reference) and takes ~15–30 min on 2 cores; the others a few
- * minutes together. FAULTLINE_BENCH_QUICK=1 skips msl.
+ * `msl` trains 27 models twice (ours and the reference) and takes ~15–30 min on 2 cores; `multiscale` ~2–6 min
+ * (one run of the old multi-scale algorithm); the others a few minutes together. FAULTLINE_BENCH_QUICK=1 skips msl.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ALL = ['traffic', 'boutique', 'dataset', 'scoring', 'chaos', 'msl'] as const;
+const ALL = ['traffic', 'boutique', 'dataset', 'scoring', 'multiscale', 'chaos', 'msl'] as const;
 const ROOT = join(__dirname, '..', '..');
 const OUT = join(ROOT, 'bench', 'results');
 

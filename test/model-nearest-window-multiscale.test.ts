@@ -11,6 +11,7 @@ import {
 } from '../activities/model/nearest-window-multiscale';
 import { mulberry32 } from '../activities/random';
 import { pythonTorch } from './fixtures/model-helpers';
+import { multiscaleRawReference } from './fixtures/multiscale-reference';
 
 /** The repository's Python package dir (from test/ or lib/test/). */
 function usadPackageDir(): string {
@@ -123,6 +124,60 @@ describe('multi-scale nearest-window detector', function () {
       }
     });
 
+  /** Runs of rows (float32-representable walks, or quantised to 1/20 so windows repeat exactly). */
+  function runs(rand: () => number, lengths: number[], F: number, quantised: boolean): Float64Array[] {
+    return lengths.map((n) => {
+      const x = Float64Array.from(walk(rand, n, F));
+      if (quantised) for (let i = 0; i < x.length; i++) x[i] = Math.round(x[i]! * 20) / 20;
+      return x;
+    });
+  }
+
+  // the diagonal algorithm against the first implementation (every window of every scale materialised,
+  // pruned brute force): |new − old| ≤ 1e-12 · old, and an exact 0 stays exactly 0
+  for (const { F, quantised } of [
+    { F: 1, quantised: false },
+    { F: 5, quantised: false }, // not a multiple of the 4-way unrolled feature loop
+    { F: 8, quantised: true },
+  ])
+    it(`scores as the first implementation within 1e-12 relative: ${F} feature(s)${quantised ? ', quantised, query runs repeating training (exact zeros, degenerate medians)' : ''}, several training and query runs, front padding, windows at a stride`, async () => {
+      const rand = mulberry32(100 + F);
+      // training runs: one long, one exactly the longest window, one shorter (only short lengths fit)
+      const train = { features: F, segments: runs(rand, [90, MULTISCALE_MAX_LENGTH, 20], F, quantised), ends: [] };
+      const querySegs = runs(rand, [70, 9, 60], F, quantised);
+      if (quantised) {
+        querySegs[0]!.set(train.segments[0]!.subarray(10 * F, 80 * F)); // a run that repeats training rows 10..79
+        querySegs[2]!.set(train.segments[1]!.subarray(0, 40 * F), 20 * F); // partly repeats the second run
+      }
+      const ends: { segment: number; row: number }[] = [];
+      querySegs.forEach((s, segment) => {
+        // from the segment's first row on (front padding at every length), at stride 3 in the first run
+        for (let row = 0; row < s.length / F; row += segment === 0 ? 3 : 1) ends.push({ segment, row });
+      });
+      ends.push({ segment: 2, row: 5 }); // a second window ending on the same row
+      const query = { features: F, segments: querySegs, ends };
+      const got = await multiscaleRaw(train, query);
+      const want = multiscaleRawReference(train, query);
+      assert.deepEqual([...got.keys()], [...want.keys()], 'the same scales in the same order');
+      let zeros = 0;
+      for (const [key, w] of want) {
+        const g = got.get(key)!;
+        assert.equal(g.length, ends.length, key);
+        for (let i = 0; i < w.length; i++) {
+          if (w[i] === 0) zeros++;
+          assert.ok(Math.abs(g[i]! - w[i]!) <= 1e-12 * w[i]!, `${key} window ${i}: ${g[i]} vs ${w[i]}`);
+        }
+      }
+      if (quantised) {
+        assert.ok(zeros > 100, `${zeros} exact repeats: the fixture must exercise them`);
+        // validation = the repeating query: degenerate medians take the divisor floor on both sides alike
+        const a = multiscaleCombine(got, got);
+        const b = multiscaleCombine(want, want);
+        for (let i = 0; i < a.test.length; i++)
+          assert.ok(Math.abs(a.test[i]! - b.test[i]!) <= 1e-9 * Math.max(1, Math.abs(b.test[i]!)), `combined ${i}`);
+      }
+    });
+
   it('rebuilds rows across a gap as two segments and front-pads each', () => {
     const rand = mulberry32(3);
     const F = 1;
@@ -153,6 +208,12 @@ describe('multi-scale nearest-window detector', function () {
     await assert.rejects(
       multiscaleRaw(rows, rows),
       /longest run of consecutive rows has 47, fewer than the longest window \(48\)/,
+    );
+    const long = windowsOf(walk(rand, 60, F), F, W, 0, 1000);
+    const trainRows = rowsFromWindows(long.windows, long.n, W, long.times, 'train');
+    await assert.rejects(
+      multiscaleRaw(trainRows, { ...trainRows, ends: [{ segment: 0, row: 60 }] }),
+      /query window 0 ends at segment 0 row 60, outside the query rows/,
     );
   });
 });
