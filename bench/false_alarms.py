@@ -3,7 +3,7 @@
 Every number comes from the campaign's own files; nothing here re-scores or re-thresholds anything:
   <campaign>/report/results.json   the report's copy of the evaluation (per detector metrics, alarm rules, the choice),
                                    the phases' start/end and the fault counts
-  --log    the `campaign start --wait` output: its first and last timestamps give the wall-clock run time
+  --log    the `campaign start --wait` output: its first timestamp is the start; the report's creation time the end
   --load   lines "HH:MM:SS <contents of /proc/loadavg>" sampled during the run: the host's 1-minute load range
 
 The 95 % upper bound on the false-alarm rate is the one-sided Poisson bound for k observed alarms in T quiet hours:
@@ -53,12 +53,13 @@ def rnd(x, digits=4):
     return None if x is None else round(float(x), digits)
 
 
-def log_span(path: Path) -> dict:
+def log_span(path: Path, end_ms: float) -> dict:
     stamps = re.findall(r'^\[(\d{4}-\d\d-\d\dT[\d:.]+Z)\]', path.read_text(), re.M)
     if not stamps:
         sys.exit(f'{path}: no "[<ISO time>]" lines; pass the output of `campaign start --wait`')
     first = datetime.fromisoformat(stamps[0].replace('Z', '+00:00'))
-    last = datetime.fromisoformat(stamps[-1].replace('Z', '+00:00'))
+    # the log's last progress line is the evaluate phase's start; the report's creation ends the run
+    last = datetime.fromtimestamp(end_ms / 1000, tz=timezone.utc)
     secs = (last - first).total_seconds()
     return {
         'started': first.strftime('%Y-%m-%dT%H:%M:%SZ'),
@@ -170,7 +171,7 @@ def main() -> None:
         sys.exit(f'{rep_path}: missing; the campaign has not reached its report phase')
     rep = json.loads(rep_path.read_text())
     ev = rep['evaluation']
-    span = log_span(a.log)
+    span = log_span(a.log, rep['summary']['createdMs'])
     cov = {c['split']: c for c in ev.get('coverage', [])}
     chosen = ev.get('chosen') or {}
     rows = [detector_row(d) for d in ev['detectors']]
@@ -189,6 +190,7 @@ def main() -> None:
             'host': {'cores': 2, **load_range(a.load, span['started'], span['ended'])},
             'faultsInjected': rep['faults']['total'],
             'faultsByType': rep['faults']['byType'],
+            'faultsByStatus': rep['faults']['byStatus'],
             'windows': {
                 s: {'windows': c['windows'], 'normal': c['normal'], 'anomalous': c['anomalous']} for s, c in cov.items()
             },
