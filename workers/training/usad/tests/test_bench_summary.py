@@ -60,4 +60,11 @@ def test_summary_derives_the_suite_and_thresholds_from_validation(tmp_path, benc
     assert res["joined_f1_at_threshold"]["threshold"] == pytest.approx(
         np.quantile(np.concatenate([msl.normalise_by_validation(sc["knn"][c]["val"], sc["knn"][c]["val"])
                                     for c in labels]), 0.99))
+    # every calibration rule of the joined rows is measured for every detector; the headline's is the adopted one
+    cal = out["joined_calibration"]
+    assert set(cal["rules"]) == set(bench.JOINED_CALIBRATIONS) and cal["adopted"] == bench.JOINED_RULE
+    for d in ("usad+stream", "knn", "random"):
+        assert cal["rules"][bench.JOINED_RULE][d]["auc"] == pytest.approx(out["headline"][d]["joined_auc"])
+    with pytest.raises(ValueError, match="unknown joined calibration 'nope'"):
+        bench.joined_scale("knn", np.ones(3), np.ones(3), "nope")
     json.dumps(out)  # the results file is plain JSON
