@@ -60,4 +60,32 @@ def test_summary_derives_the_suite_and_thresholds_from_validation(tmp_path, benc
     assert res["joined_f1_at_threshold"]["threshold"] == pytest.approx(
         np.quantile(np.concatenate([msl.normalise_by_validation(sc["knn"][c]["val"], sc["knn"][c]["val"])
                                     for c in labels]), 0.99))
+    # every calibration rule of the joined rows is measured for every detector; the headline's is the adopted one
+    cal = out["joined_calibration"]
+    assert set(cal["rules"]) == set(bench.JOINED_CALIBRATIONS) and cal["adopted"] == bench.JOINED_RULE
+    for d in ("usad+stream", "knn", "random"):
+        assert cal["rules"][bench.JOINED_RULE][d]["auc"] == pytest.approx(out["headline"][d]["joined_auc"])
+    with pytest.raises(ValueError, match="unknown joined calibration 'nope'"):
+        bench.joined_scale("knn", np.ones(3), np.ones(3), "nope")
     json.dumps(out)  # the results file is plain JSON
+
+
+def test_summary_compares_usad_with_the_measured_reference_three_ways(tmp_path, bench):
+    tiny_msl(tmp_path / "data")
+    a = SimpleNamespace(data=str(tmp_path / "data"), work=str(tmp_path / "work"), channels="", carry="")
+    from usad import msl
+    labels = {r["chan_id"]: msl.load_channel(a.data, r, window=12, clip=None).labels
+              for r in msl.channel_rows(a.data)}
+    rng = np.random.default_rng(2)
+    for det, lift in (("usad", 2.0), ("knn", 2.0), ("reference", 0.5)):
+        for c, y in labels.items():
+            bench.save_scores(a, det, c, rng.random(len(y)) + lift * y, rng.random(40))
+    out = bench.phase_summary(a)
+    raw = out["headline"]["reference"]["joined_raw_concatenation"]
+    assert set(raw) == {"auc", "pr_auc", "vus_pr", "f1", "f1_at_threshold"}
+    cmp = out["comparisons"]
+    # the same summary code scores both: usad (lifted 2.0) is ahead of the reference (lifted 0.5) on every metric
+    assert all(v["at_least"] for k, v in cmp["usad_vs_reference"].items() if k != "note" and "threshold" not in k)
+    assert cmp["usad_vs_reference_raw_concatenation"]["joined_auc"]["other"] == pytest.approx(raw["auc"])
+    assert set(cmp["usad_vs_reference_documented"]) == {"mean_auc", "mean_f1", "joined_auc", "joined_f1"}
+    assert "reference" in out["joined_calibration"]["rules"]["stream_exceedance"]

@@ -142,3 +142,33 @@ def test_lagged_windows_end_at_the_given_points_and_pad_the_front():
 def test_multiscale_needs_a_training_run_as_long_as_its_longest_window():
     with pytest.raises(ValueError, match="fewer than the largest window"):
         msl.multiscale_raw(np.zeros(40), 39, {"test": (np.zeros(20), np.arange(11, 20))})
+
+
+def test_validation_exceedance_empirical_then_exponential_tail():
+    val = np.arange(100.0)  # u = the 0.99 quantile = 98.01, one excess (99 - 98.01) -> sigma 0.99
+    s = np.array([-5.0, 50.0, 200.0])
+    x = msl.validation_exceedance(s, val)
+    assert x[0] == pytest.approx(0.0)  # every validation score >= it
+    assert x[1] == pytest.approx(-math.log(0.5))  # 50 of 100 validation scores >= 50
+    assert x[2] == pytest.approx(-math.log(0.01) + (200 - 98.01) / 0.99)
+    assert np.all(np.diff(msl.validation_exceedance(np.linspace(-1, 300, 500), val)) >= 0)  # monotone
+    # a constant validation set: at it nothing is surprising, above it everything is (sigma = eps)
+    c = msl.validation_exceedance(np.array([1.0, 1.5]), np.ones(50))
+    assert c[0] == pytest.approx(0.0) and c[1] > 1e9
+    with pytest.raises(ValueError, match="validation scores"):
+        msl.validation_exceedance(s, np.array([]))
+
+
+def test_stream_exceedance_is_a_causal_conformal_p_value():
+    val = np.array([1.0, 2.0, 3.0])
+    x = msl.stream_exceedance(np.array([2.0, 10.0, 0.0]), val)
+    # history {1,2,3}: 2 of 3 >= 2 -> (1+2)/4; then {1,2,2,3}: none >= 10 -> 1/5; then 5 of 5 >= 0 -> 6/6
+    assert x == pytest.approx([-math.log(3 / 4), -math.log(1 / 5), 0.0])
+    rng = np.random.default_rng(0)
+    s = rng.random(300)
+    later = s.copy()
+    later[200:] += 5  # the future does not move the past
+    assert msl.stream_exceedance(later, val)[:200] == pytest.approx(msl.stream_exceedance(s, val)[:200])
+    assert msl.stream_exceedance(7 * s, 7 * val) == pytest.approx(msl.stream_exceedance(s, val))  # scale-free
+    # the validation scores against the others: (1 + others >= v) / n
+    assert msl.stream_exceedance_validation(val) == pytest.approx([0.0, -math.log(2 / 3), -math.log(1 / 3)])

@@ -374,3 +374,55 @@ def multiscale_combine(raw_val: Dict[tuple, np.ndarray], raw_test: Dict[tuple, n
         val.append(stream_normalise(raw_val[k], med, floor=fl))
         test.append(stream_normalise(raw_test[k], med, floor=fl))
     return {"val": np.mean(val, 0), "test": np.mean(test, 0)}
+
+
+# ----------------------------------------------------------------------------- joined (cross-channel) calibration
+# The joined rows put every channel's scores under one threshold. These rules map one channel's scores onto a
+# common scale from label-free data only; each is applied the same way to every detector (bench/msl_bench.py
+# JOINED_CALIBRATIONS). Only the joined metrics depend on them: each is monotone within a channel.
+
+#: validation_exceedance's tail starts at this quantile of the normal validation scores
+EXCEEDANCE_TAIL_QUANTILE = 0.99
+
+
+def validation_exceedance(s: np.ndarray, val: np.ndarray, tail_quantile: float = EXCEEDANCE_TAIL_QUANTILE,
+                          eps: float = 1e-12) -> np.ndarray:
+    """-ln P(S >= s) under the channel's normal validation scores: the empirical exceedance fraction (at least
+    1/n) up to their tail_quantile u, beyond it peaks over threshold with an exponential tail (the generalised
+    Pareto tail with shape 0), -ln(1 - tail_quantile) + (s - u) / sigma, sigma = the mean validation excess over u
+    (at least eps). Label-free; uses no test score, so causal. A constant validation set makes sigma = eps: any
+    score above it is as improbable as the tail says."""
+    s, v = np.asarray(s, dtype=np.float64), np.sort(np.asarray(val, dtype=np.float64))
+    if len(v) == 0:
+        raise ValueError("validation_exceedance needs normal validation scores (got none)")
+    n = len(v)
+    u = float(np.quantile(v, tail_quantile))
+    excess = v[v > u] - u
+    sigma = max(float(excess.mean()) if len(excess) else 0.0, eps)
+    frac = (n - np.searchsorted(v, s, side="left")) / n  # validation scores >= s
+    return np.where(s > u, -np.log(1.0 - tail_quantile) + (s - u) / sigma, -np.log(np.maximum(frac, 1.0 / n)))
+
+
+def stream_exceedance(s: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """-ln of the conformal p-value of each score against every score the channel produced before it: the normal
+    validation scores and the earlier test scores, p_t = (1 + #{h >= s_t}) / (n_t + 1) (Vovk et al.'s conformal
+    p-value; at most -ln(1 / (n_t + 1)) for a new maximum). Causal and label-free, like stream_normalise, but
+    rank-based: a scale-free probability instead of a ratio to the median."""
+    s, v = np.asarray(s, dtype=np.float64), np.asarray(val, dtype=np.float64)
+    hist = sorted(v.tolist())
+    out = np.empty(len(s))
+    for t, x in enumerate(s):
+        n = len(hist)
+        out[t] = -np.log((1 + n - bisect.bisect_left(hist, x)) / (n + 1))
+        bisect.insort(hist, float(x))
+    return out
+
+
+def stream_exceedance_validation(val: np.ndarray) -> np.ndarray:
+    """stream_exceedance's scale for the normal validation scores themselves (the joined label-free threshold is
+    a quantile of these): each one's conformal p-value against the n - 1 others, (1 + #{others >= v}) / n."""
+    v = np.sort(np.asarray(val, dtype=np.float64))
+    raw = np.asarray(val, dtype=np.float64)
+    n = len(v)
+    ge = n - np.searchsorted(v, raw, side="left")  # includes itself
+    return -np.log(ge / max(n, 1))
