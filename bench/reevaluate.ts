@@ -1,7 +1,9 @@
 /**
- * `node lib/bench/reevaluate.js <campaignDir> [--localise]`: a finished campaign's evaluate step again with
- * this code, on the campaign's own dataset and trained model (results/results.json and the scores are
- * rewritten; the report is not), then optionally its localisation step. For measurement runs whose code
+ * `node lib/bench/reevaluate.js <campaignDir> [--localise] [--report]`: a finished campaign's evaluate step
+ * again with this code, on the campaign's own dataset and trained model (results/results.json and the scores
+ * are rewritten), then optionally its localisation step, and its report: `--report` takes the report
+ * activity's input from the campaign workflow's history (Temporal at $TEMPORAL_ADDRESS, workflow id = the
+ * campaign id), puts the new evaluation in it and writes report/ again. For measurement runs whose code
  * changed after they were started: the numbers a campaign of this code would have reported on the same data.
  * Prints every detector's test metrics and alarm outcome, and the choice.
  */
@@ -10,6 +12,10 @@ import { basename, join } from 'node:path';
 import { evaluate } from '../activities/model/evaluate';
 import type { EvaluationResults } from '../activities/model/evaluate';
 import { relocalise } from '../activities/localise/relocalise';
+import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { createReportActivities } from '../activities/report';
+import type { ReportInput } from '../activities/report/types';
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
@@ -24,7 +30,7 @@ async function main(): Promise<void> {
   const trained = read<Parameters<typeof evaluate>[0]['trained']>('model', 'result.json');
   const ds = join(dir, 'dataset');
   const t0 = performance.now();
-  await evaluate({
+  const headline = await evaluate({
     campaignId: basename(dir),
     dataDir: dir,
     dataset: {
@@ -50,6 +56,25 @@ async function main(): Promise<void> {
         (d.cannotScore ? `  cannot score: ${d.cannotScore}` : `  false alarms/quiet h ${f(fa)}  ${rec}`),
     );
   }
+  if (process.argv.includes('--report')) {
+    const address = process.env['TEMPORAL_ADDRESS'] ?? '127.0.0.1:7233';
+    const connection = await Connection.connect({ address, connectTimeout: '10s' });
+    try {
+      const client = new Client({ connection, namespace: process.env['TEMPORAL_NAMESPACE'] ?? 'default' });
+      const history = await client.workflow.getHandle(basename(dir)).fetchHistory();
+      const scheduled = (history.events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'writeReport');
+      const payload = scheduled.at(-1)?.input?.payloads?.[0];
+      if (!payload) throw new Error(`${basename(dir)}'s history (at ${address}) has no writeReport activity`);
+      const input = defaultPayloadConverter.fromPayload<ReportInput>(payload);
+      const out = await createReportActivities().writeReport({ ...input, evaluation: headline });
+      console.log(`report: ${out.htmlPath}`);
+    } finally {
+      await connection.close();
+    }
+  }
+  // after the report, which rewrites report/results.json without the localisation entry relocalise adds
   if (process.argv.includes('--localise')) {
     const { results } = await relocalise(dir);
     for (const view of ['injection', 'detected'] as const) {
