@@ -122,9 +122,14 @@ const trainer = proxyActivities<TrainingActivities>({
   retry: { initialInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-/** Localisation reads files and ranks a few hundred episodes: a failure is logged, so two attempts suffice. */
+/**
+ * Localisation reads files and ranks a few hundred episodes: a failure is logged, so two attempts suffice. It
+ * heartbeats on a timer, so a killed worker is retried after 30 s, not after the 30 min start-to-close (the
+ * SIGKILL drill waited that long when its kill landed in this step).
+ */
 const localiser = proxyActivities<Activities>({
   startToCloseTimeout: '30m',
+  heartbeatTimeout: '30s',
   retry: { initialInterval: '2s', maximumAttempts: 2, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 

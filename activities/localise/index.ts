@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { heartbeat } from '@temporalio/activity';
+import { startHeartbeat } from '../metrics/activity-context';
 import { localise, type LocaliseInput, type LocalisationResults } from './localise';
 
 /** The campaign's localisation step: a summary for the workflow; the whole result is localisation.json. */
@@ -20,16 +20,18 @@ export function createLocaliseActivities() {
   return {
     /** Null (with the reason logged by the caller) when the dataset has no fault episodes to localise. */
     localiseFaults: async (input: LocaliseInput): Promise<LocaliseSummary | { skipped: string }> => {
+      // A heartbeat on a timer while the step runs (it awaits between episodes): the workflow's heartbeat
+      // timeout then tells a SIGKILLed worker from a slow step in seconds, not at the 30 min start-to-close.
+      const stop = startHeartbeat(() => ({ stage: 'localise' }));
       try {
-        heartbeat({ stage: 'localise' });
-      } catch {
-        // outside an activity context (tests, CLI)
+        // A dataset imported from files has labels but no fault log: nothing names a target service.
+        if (!existsSync(join(input.datasetDir, 'episodes.json')))
+          return { skipped: `${join(input.datasetDir, 'episodes.json')} is absent (no fault log behind the labels)` };
+        const { path, results } = await localise(input);
+        return summarise(path, results);
+      } finally {
+        stop();
       }
-      // A dataset imported from files has labels but no fault log: nothing names a target service.
-      if (!existsSync(join(input.datasetDir, 'episodes.json')))
-        return { skipped: `${join(input.datasetDir, 'episodes.json')} is absent (no fault log behind the labels)` };
-      const { path, results } = await localise(input);
-      return summarise(path, results);
     },
   };
 }

@@ -188,6 +188,8 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   const testEps = epFile.episodes.filter((e) => e.windows.test);
   const out: EpisodeLocalisation[] = [];
   for (const [i, ep] of testEps.entries()) {
+    // timers (the activity's heartbeat) run between episodes
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const t0 = performance.now();
     const [wFrom, wTo] = ep.windows.test!;
     let detWin: number | null = null;
