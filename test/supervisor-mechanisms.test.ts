@@ -51,9 +51,13 @@ async function grpcThroughput(address: string, n: number): Promise<number> {
           (err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve(res)),
         ),
       );
-    await call(Buffer.from([0, 0, 0, 1]));
+    await call(Buffer.from([0, 0, 0, 1])).catch((e: Error) => {
+      throw new Error(`${address} small call: ${e.message}`);
+    });
     const t = Date.now();
-    const body = await call(req);
+    const body = await call(req).catch((e: Error) => {
+      throw new Error(`${address} ${n}-byte call: ${e.message}`);
+    });
     assert.equal(body.length, n);
     return n / ((Date.now() - t) / 1000);
   } finally {
@@ -185,7 +189,9 @@ describe('supervisor mechanisms (restart in place, bandwidth, per-caller partiti
       expiresAtMs: Date.now() + 30_000,
     });
     for (const address of [`127.0.0.1:${base}`, `127.0.0.1:${base + 40}`]) {
-      const shaped = await grpcThroughput(address, n);
+      const shaped = await grpcThroughput(address, n).catch((e: Error) => {
+        throw new Error(`${address === `127.0.0.1:${base}` ? 'service port' : 'caller route'}: ${e.message}`);
+      });
       assert.ok(shaped <= rate * 1.15 && shaped >= rate * 0.5, `${address}: ${Math.round(shaped)} B/s vs ${rate}`);
     }
     assert.equal(await client.deleteProxyFault('grpcapp', 'f-bw-grpc'), true);

@@ -99,6 +99,44 @@ export class TcpProxy {
     let queued = 0;
     let queuedBytes = 0;
     let shaping = false;
+    let shapingLimit = 0;
+    /**
+     * A bandwidth queue that stopped reading from the pod (`shaping`) starts reading again once it has drained to
+     * half its limit. Checked after each queued write and on the client's 'drain': when the last queued chunk
+     * met a full client socket, no later write comes to check, and only 'drain' can end the shaping (waiting for a
+     * write there left the connection stalled for good, the deadline-exceeded flake of the gRPC bandwidth test).
+     */
+    const endShapingIfDrained = () => {
+      if (shaping && queuedBytes < shapingLimit / 2) shaping = false;
+      if (!shaping) gate.resumeIfOpen(upstream);
+    };
+    /**
+     * The delayed chunks in arrival order, sent by ONE timer that always waits for the head. A timer per chunk
+     * is not enough: each is due at `start + delay` with `start` the event loop's cached clock, while the delay
+     * was computed from Date.now(), so two chunks due within a millisecond could fire in the wrong order, and a
+     * gRPC (HTTP/2) stream whose bytes arrive out of order hangs until its deadline — the rare stall of the
+     * bandwidth tests.
+     */
+    const pending: { chunk: Buffer; at: number }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = () => {
+      timer = setTimeout(flush, Math.max(0, pending[0]!.at - Date.now()));
+    };
+    const flush = () => {
+      timer = undefined;
+      if (client.destroyed) return;
+      let full = false;
+      while (pending.length > 0 && pending[0]!.at <= Date.now()) {
+        const { chunk } = pending.shift()!;
+        queued--;
+        queuedBytes -= chunk.length;
+        full = !client.write(chunk) || full;
+      }
+      if (full) upstream.pause();
+      else if (shaping) endShapingIfDrained();
+      if (pending.length > 0) schedule();
+    };
+    client.on('close', () => clearTimeout(timer));
     const toClient = (chunk: Buffer) => {
       const faults = this.faults.active(this.app, pod);
       if (faults.length === 0 && queued === 0) {
@@ -115,30 +153,17 @@ export class TcpProxy {
       const limit = queueLimitBytes(faults);
       if (limit !== undefined && queuedBytes >= limit) {
         shaping = true;
+        shapingLimit = limit;
         upstream.pause();
       }
-      setTimeout(
-        () => {
-          queued--;
-          queuedBytes -= chunk.length;
-          if (client.destroyed) return;
-          const full = !client.write(chunk);
-          if (full) upstream.pause();
-          else if (shaping && queuedBytes < (limit ?? 0) / 2) {
-            shaping = false;
-            gate.resumeIfOpen(upstream);
-          }
-        },
-        Math.max(0, at - Date.now()),
-      );
+      pending.push({ chunk, at });
+      if (pending.length === 1) schedule();
     };
     upstream.on('data', (chunk: Buffer) => {
       this.metrics.podBytes(pod, 0, chunk.length);
       gate.pass(1, chunk, () => toClient(chunk));
     });
-    client.on('drain', () => {
-      if (!shaping) gate.resumeIfOpen(upstream);
-    });
+    client.on('drain', endShapingIfDrained);
     upstream.on('end', () => {
       // half-close after the delayed (and held) chunks have gone out
       const finish = () => {
@@ -146,7 +171,12 @@ export class TcpProxy {
           setTimeout(finish, PARTITION_POLL_MS);
           return;
         }
-        setTimeout(() => client.end(), Math.max(0, due - Date.now()));
+        // after the queue's last chunk (not at `due` by the clock: the queue's timer may fire a little later)
+        if (pending.length > 0) {
+          setTimeout(finish, Math.max(1, pending[pending.length - 1]!.at - Date.now()));
+          return;
+        }
+        client.end();
       };
       finish();
     });
