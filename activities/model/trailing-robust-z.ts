@@ -1,3 +1,4 @@
+import { quantile } from '../localise/baro';
 import { removeCommonMode } from '../localise/common-mode';
 import { seriesOwner } from '../localise/series';
 import { DEFAULT_SYMPTOM_WALK, SYMPTOMS, symptomOf } from '../localise/symptom-walk';
@@ -48,8 +49,8 @@ export function trailingRobustZ(series: readonly ZSeries[], n: number, opts = DE
       const v = s.x[t] as number;
       if (!Number.isFinite(v)) continue;
       if (size >= opts.minHistory) {
-        const med = quantileSorted(sorted, 0.5);
-        const iqr = quantileSorted(sorted, 0.75) - quantileSorted(sorted, 0.25);
+        const med = quantile(sorted, 0.5);
+        const iqr = quantile(sorted, 0.75) - quantile(sorted, 0.25);
         const d = v - med;
         const z = Math.min(opts.cap, (s.dir === 0 ? Math.abs(d) : s.dir * d) / Math.max(iqr, s.floor));
         if (z > out[t]!) out[t] = z;
@@ -75,14 +76,6 @@ function lowerBoundOf(a: readonly number[], v: number): number {
     else hi = mid;
   }
   return lo;
-}
-
-/** Linear-interpolated quantile of a sorted array (the localiser's and BARO's definition). */
-function quantileSorted(a: readonly number[], q: number): number {
-  const pos = (a.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(a.length - 1, lo + 1);
-  return a[lo]! + (a[hi]! - a[lo]!) * (pos - lo);
 }
 
 /** A dataset scaler's affine map (scaled = (raw − offset) / scale), to read floors in the series' unit. */

@@ -94,9 +94,7 @@ export class TcpProxy {
       client.on('end', () => gate.pass(0, Buffer.alloc(0), () => upstream.end()));
     }
 
-    // pod → client, through the fault model. `due` keeps chunk order when delays vary per chunk.
-    let due = 0;
-    let queued = 0;
+    // pod → client, through the fault model; the queue below keeps chunk order when delays vary per chunk.
     let queuedBytes = 0;
     let shaping = false;
     let shapingLimit = 0;
@@ -128,7 +126,6 @@ export class TcpProxy {
       let full = false;
       while (pending.length > 0 && pending[0]!.at <= Date.now()) {
         const { chunk } = pending.shift()!;
-        queued--;
         queuedBytes -= chunk.length;
         full = !client.write(chunk) || full;
       }
@@ -139,15 +136,13 @@ export class TcpProxy {
     client.on('close', () => clearTimeout(timer));
     const toClient = (chunk: Buffer) => {
       const faults = this.faults.active(this.app, pod);
-      if (faults.length === 0 && queued === 0) {
+      if (faults.length === 0 && pending.length === 0) {
         if (!client.write(chunk)) upstream.pause();
         return;
       }
       const now = Date.now();
       const shaped = this.faults.shapers.delayMs(faults, pod, chunk.length, now);
-      const at = Math.max(now + chunkDelayMs(faults), now + shaped, due);
-      due = at;
-      queued++;
+      const at = now + Math.max(chunkDelayMs(faults), shaped);
       queuedBytes += chunk.length;
       // a bandwidth fault's queue limit: beyond it stop reading from the pod (flow control, not drops)
       const limit = queueLimitBytes(faults);
@@ -171,7 +166,7 @@ export class TcpProxy {
           setTimeout(finish, PARTITION_POLL_MS);
           return;
         }
-        // after the queue's last chunk (not at `due` by the clock: the queue's timer may fire a little later)
+        // after the queue's last chunk (not by the clock: the queue's timer may fire a little later)
         if (pending.length > 0) {
           setTimeout(finish, Math.max(1, pending[pending.length - 1]!.at - Date.now()));
           return;
