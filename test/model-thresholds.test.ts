@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import {
   fitGpd,
   gpdQuantile,
+  nextUp,
   percentileThreshold,
   potThreshold,
   quantile,
@@ -13,7 +14,22 @@ import { mulberry32 } from '../activities/random';
 describe('model thresholds', () => {
   it('takes linear-interpolated percentiles of normal scores only', () => {
     assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
-    assert.equal(percentileThreshold([1, 2, 3, 100], [0, 0, 0, 1], 1), 3);
+    const t = percentileThreshold([1, 2, 3, 100], [0, 0, 0, 1], 1);
+    assert.ok(t > 3 && t === nextUp(3), `just above the normal maximum 3, got ${t}`);
+  });
+
+  it('alarms strictly above the percentile, so normal scores that tie there stay quiet', () => {
+    // a series constant through validation: the 0.99 quantile is the constant itself
+    const val = new Array<number>(300).fill(0.25);
+    const t = percentileThreshold(val, undefined, 0.99);
+    assert.equal(val.filter((v) => v >= t).length, 0, 'at most 1 % of normal validation windows alarm');
+    assert.ok(0.2500001 >= t, 'a score above the constant alarms');
+    for (const x of [0, -0, 1, -1, 1e-300, -1e-300, 123.456, Number.MAX_VALUE / 2]) {
+      const u = nextUp(x);
+      assert.ok(u > x, `nextUp(${x}) = ${u}`);
+      const mid = x + (u - x) / 2;
+      assert.ok(mid === x || mid === u, `nothing between ${x} and ${u}`);
+    }
   });
 
   it('picks the best-F1 threshold on a labelled split', () => {

@@ -323,7 +323,7 @@ export function multiscaleCombine(
     const t = rawTest.get(key);
     if (!t) throw new Error(`multi-scale detector: scale ${key} has no test scores`);
     const seed = median(v);
-    const floor = validationFloor(v, seed);
+    const floor = validationFloor(v);
     const nv = seededStreamNormalise(v, seed, floor);
     const nt = seededStreamNormalise(t, seed, floor);
     for (let i = 0; i < val.length; i++) val[i]! += nv[i]! / keys.length;

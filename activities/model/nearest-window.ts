@@ -112,20 +112,18 @@ export function seededStreamNormalise(scores: ArrayLike<number>, seedMedian: num
   return out;
 }
 
-/** A validation median below this fraction of the validation mean is degenerate (msl.DEGENERATE_MEDIAN). */
-export const DEGENERATE_MEDIAN = 0.01;
-
 /**
  * The divisor floor of seededStreamNormalise from a detector's normal validation scores
- * (msl.validation_floor): their mean where their median is degenerate — quantised series repeat
- * training rows, so most nearest-window distances are exactly 0 and dividing by ε alone makes the
- * validation quantile threshold explode — else 0 (no floor).
+ * (msl.validation_floor): their mean. The divisor is max(the stream's running median, this floor), so a
+ * stream quieter than normal validation keeps the validation scale instead of dividing by a level near 0:
+ * quantised series repeat training rows, their nearest-window distances are exactly 0 for long stretches,
+ * and a ratio to that running median (ε alone) made the validation quantile threshold unreachable. One
+ * rule for every series and scale; chosen on MSL (docs/msl-benchmark.md). 0 for no validation scores.
  */
-export function validationFloor(val: ArrayLike<number>, median: number): number {
+export function validationFloor(val: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < val.length; i++) sum += val[i]!;
-  const mean = val.length ? sum / val.length : 0;
-  return median < DEGENERATE_MEDIAN * mean ? mean : 0;
+  return val.length ? sum / val.length : 0;
 }
 
 /** Median of every value pushed so far: two heaps, O(log n) a push. */

@@ -10,11 +10,27 @@ export function quantile(values: ArrayLike<number>, q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
-/** Threshold at the q-th quantile of the scores of the normal (label 0) validation windows. */
+/** The smallest double above x (x finite): `score >= nextUp(x)` is `score > x`. */
+export function nextUp(x: number): number {
+  if (Number.isNaN(x) || x === Number.POSITIVE_INFINITY) return x;
+  if (x === 0) return Number.MIN_VALUE;
+  const b = new Float64Array([x]);
+  const bits = new BigInt64Array(b.buffer);
+  bits[0] = bits[0]! + (x > 0 ? 1n : -1n);
+  return b[0]!;
+}
+
+/**
+ * Threshold just above the q-th quantile of the scores of the normal (label 0) validation windows, so
+ * that predictions (score ≥ threshold) alarm on scores strictly above the quantile. The quantile
+ * promises that at most 1 − q of normal windows alarm; at the quantile itself that promise breaks when
+ * normal scores tie there — a series constant through validation would alarm on all of its normal
+ * windows, and on every test window equal to them (msl.f1_at, docs/msl-benchmark.md).
+ */
 export function percentileThreshold(scores: Scores, labels: Labels | undefined, q: number): number {
   const normal: number[] = [];
   for (let i = 0; i < scores.length; i++) if (!labels || !(labels[i]! > 0)) normal.push(scores[i]!);
-  return quantile(normal, q);
+  return nextUp(quantile(normal, q));
 }
 
 /**

@@ -20,10 +20,23 @@ def test_average_precision_by_hand():
 
 
 def test_f1_at_a_given_threshold():
-    r = msl.f1_at(Y, S, 0.5)  # predicts 0.9, 0.5, 0.8: tp 2, fp 1
+    r = msl.f1_at(Y, S, 0.45)  # predicts 0.9, 0.5, 0.8: tp 2, fp 1
     assert r["f1"] == pytest.approx(0.8) and r["precision"] == pytest.approx(2 / 3) and r["recall"] == 1.0
     assert r["alarm_fraction"] == pytest.approx(3 / 8)
     assert msl.f1_at(Y, S, 2.0)["f1"] == 0.0
+
+
+def test_a_score_equal_to_the_threshold_does_not_alarm():
+    # 0.5 ties the threshold: not above it, so only 0.9 and 0.8 alarm
+    r = msl.f1_at(Y, S, 0.5)
+    assert r["alarm_fraction"] == pytest.approx(2 / 8) and r["recall"] == 0.5
+    # a constant validation stretch: its 0.99 quantile is the constant, and test windows equal to it are normal
+    val = np.full(300, 0.25)
+    test = np.r_[np.full(90, 0.25), np.full(10, 3.0)]
+    y = np.r_[np.zeros(90), np.ones(10)]
+    th = float(np.quantile(val, 0.99))
+    assert np.mean(val > th) <= 0.01  # the quantile's promise on normal validation windows holds
+    assert msl.f1_at(y, test, th)["f1"] == 1.0
 
 
 def test_vus_pr_by_hand():
@@ -122,9 +135,13 @@ def test_stream_normalisation_is_causal_and_scale_free():
     assert msl.stream_normalise(3 * s, 4.5) == pytest.approx(x, rel=1e-5)  # a channel's scale drops out
 
 
-def test_stream_floor_only_where_the_validation_median_is_degenerate():
-    assert msl.validation_floor(np.array([0.0, 0.0, 0.0, 3.0])) == pytest.approx(0.75)  # median 0: floor = mean
-    assert msl.validation_floor(np.array([1.0, 2.0, 3.0])) == 0.0  # a usable median: no floor
+def test_stream_floor_is_the_validation_mean():
+    assert msl.validation_floor(np.array([0.0, 0.0, 0.0, 3.0])) == pytest.approx(0.75)
+    assert msl.validation_floor(np.array([1.0, 2.0, 6.0])) == pytest.approx(3.0)
+    assert msl.validation_floor(np.array([])) == 0.0
+    # a stream busier than validation is divided by its own running median, the floor does not touch it
+    busy = np.full(40, 10.0)
+    assert msl.stream_normalise(busy, 3.0, floor=3.0)[-1] == pytest.approx(10.0 / (10.0 + 1e-6))
     s = np.array([0.0] * 30 + [1.5])
     assert msl.stream_normalise(s, 0.0, floor=0.75)[-1] == pytest.approx(1.5 / (0.75 + 1e-6))
     assert msl.stream_normalise(s, 0.0)[-1] == pytest.approx(1.5 / 1e-6)  # what the floor prevents
