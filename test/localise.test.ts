@@ -292,7 +292,7 @@ describe('localisation: dataset → evaluate → localise', function () {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it('ranks each injected fault’s target first from its own series (faultline, BARO), scores every ranker, times each; dataset localise redoes it', async () => {
+  it('ranks each injected fault’s target first from its own series (faultline, BARO, the trailing z detector’s attribution), scores every ranker, times each; dataset localise redoes it', async () => {
     root = await mkdtemp(join(tmpdir(), 'fl-localise-'));
     const dir = root;
     await mkdir(join(dir, 'metrics'));
@@ -434,9 +434,10 @@ describe('localisation: dataset → evaluate → localise', function () {
         ['cpu-stress', ['emailservice']],
       ],
     );
-    // From the injection time, faultline and BARO put the target first through the series the fault moved.
+    // From the injection time, faultline, BARO and the trailing z detector's own attribution put the target first
+    // through the series the fault moved.
     for (const e of saved.episodes) {
-      for (const name of ['faultline', 'baro'] as const) {
+      for (const name of ['faultline', 'baro', 'trailing-z-attribution'] as const) {
         const b = e.views.injection.rankers[name]!;
         assert.equal(b.truthRank, 1, `${name} ${e.id}: ${b.top.join(', ')}`);
         assert.ok(b.drivers[0]!.startsWith(`svc_${e.truth[0]}_`));
@@ -460,6 +461,7 @@ describe('localisation: dataset → evaluate → localise', function () {
       'baro-rcaeval',
       'usad-attribution',
       'nearest-window-attribution',
+      'trailing-z-attribution',
       'random',
     ] as const)
       assert.ok(saved.scores.injection.all[r]?.overall, r);

@@ -1,6 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { mulberry32 } from '../activities/random';
-import { trailingRobustZ, zSeries, DEFAULT_TRAILING_Z, type ZSeries } from '../activities/model/trailing-robust-z';
+import {
+  trailingRobustZ,
+  seriesZ,
+  zSeries,
+  zSeriesOfColumns,
+  DEFAULT_TRAILING_Z,
+  type ZSeries,
+} from '../activities/model/trailing-robust-z';
+import { trailingZAttribution } from '../activities/localise/attribution';
 import { chooseDetector } from '../activities/model/evaluate';
 import type { DetectorResult } from '../activities/model/evaluate';
 
@@ -71,6 +79,32 @@ describe('trailing robust z detector', () => {
     assert.equal(both[601], 100, 'one replica fewer over the 0.01 floor: 100, above the CPU step');
     // too short a history scores nothing yet
     assert.equal(z[DEFAULT_TRAILING_Z.minHistory - 1], 0);
+  });
+
+  it("attributes an alarm to the series that raised it: each series' z is the detector's own term", () => {
+    const n = 400;
+    const rnd = mulberry32(11);
+    const cols = new Map<string, Float64Array>([
+      ['svc_cartservice_cpu', Float64Array.from({ length: n }, (_, t) => 0.2 + 0.01 * rnd() + (t >= 300 ? 0.5 : 0))],
+      ['svc_frontend_cpu', Float64Array.from({ length: n }, () => 0.3 + 0.01 * rnd())],
+      ['svc_frontend_ready_replicas', Float64Array.from({ length: n }, () => 1)],
+      ['node_load1', Float64Array.from({ length: n }, (_, t) => 1 + 0.1 * rnd() + (t >= 300 ? 0.2 : 0))],
+    ]);
+    const features = [...cols.keys()];
+    const series = zSeriesOfColumns(cols, features, [0.01, 0.01, 0.01, 0.02]);
+    assert.equal(cols.get('svc_cartservice_cpu')![0]! > 0, true, 'the columns are left as they were');
+    const zs = series.map((s) => {
+      const z = new Float64Array(n);
+      seriesZ(s, n, DEFAULT_TRAILING_Z, z);
+      return z;
+    });
+    // the detector's score is the largest series term at every row
+    const score = trailingRobustZ(series, n);
+    for (let t = 0; t < n; t++) assert.equal(score[t], Math.max(0, ...zs.map((z) => z[t]!)), `row ${t}`);
+    const a = trailingZAttribution(zs, 300, 330);
+    const top = features[a.indexOf(Math.max(...a))];
+    assert.equal(top, 'svc_cartservice_cpu');
+    assert.ok(Number.isNaN(trailingZAttribution(zs, 500, 530)[0]!), 'rows past the stream: no score');
   });
 
   it("reads faultline's series in their unit with the localiser's symptoms; other columns both ways", () => {

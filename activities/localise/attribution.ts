@@ -90,3 +90,19 @@ export async function usadAttribution(
   }
   return out;
 }
+
+/**
+ * trailing-robust-z: each series' directed trailing robust z (`zs`, one per feature over the whole points
+ * stream, as the detector computes them: model/trailing-robust-z.ts `seriesZ`) at rows [from, to); the
+ * feature's score is its maximum there. The detector's score at a row is the largest of these, so the top
+ * feature is the series that raised the alarm.
+ */
+export function trailingZAttribution(zs: readonly ArrayLike<number>[], from: number, to: number): Float64Array {
+  const out = new Float64Array(zs.length).fill(Number.NaN);
+  zs.forEach((z, f) => {
+    let m = Number.NEGATIVE_INFINITY;
+    for (let t = from; t < Math.min(to, z.length); t++) if (z[t]! > m) m = z[t]!;
+    if (m > Number.NEGATIVE_INFINITY) out[f] = m;
+  });
+  return out;
+}

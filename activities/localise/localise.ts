@@ -11,7 +11,8 @@ import { baroScores } from './baro';
 import { rankServices, type ServiceRanking } from './rank';
 import { randomRanking } from './random-ranker';
 import { candidateServices, seriesOwner, serviceKey } from './series';
-import { nearestWindowAttribution, usadAttribution } from './attribution';
+import { nearestWindowAttribution, trailingZAttribution, usadAttribution } from './attribution';
+import { DEFAULT_TRAILING_Z, seriesZ, zSeriesOfColumns } from '../model/trailing-robust-z';
 import { scoreCases, type LocalisationCase, type LocalisationScore } from './metrics';
 import { removeCommonMode } from './common-mode';
 import { callGraphFromManifest, BOUTIQUE_MANIFEST, type CallGraph } from './call-graph';
@@ -32,6 +33,7 @@ export const RANKERS = [
   'baro-rcaeval',
   'usad-attribution',
   'nearest-window-attribution',
+  'trailing-z-attribution',
   'random',
 ] as const;
 export type RankerName = (typeof RANKERS)[number];
@@ -50,6 +52,7 @@ export const DEFAULT_LOCALISER: { name: RankerName; why: string } = {
 export function detectorAttribution(detector: string): RankerName | null {
   if (detector === 'usad') return 'usad-attribution';
   if (detector === 'nearest-window' || detector === 'nearest-window-stream') return 'nearest-window-attribution';
+  if (detector === 'trailing-robust-z') return 'trailing-z-attribution';
   return null;
 }
 
@@ -110,6 +113,8 @@ export interface LocalisationResults {
     totalMs: number;
     /** per ranker, per episode and view (the default localiser's own time is what an operator waits) */
     byRanker: Partial<Record<RankerName, RankerTiming>>;
+    /** trailing-z-attribution's one-off pass over the whole points stream (not in its per-episode time), ms */
+    trailingZStreamMs?: number;
   };
   /** the call graph faultline's walk used, and where it came from */
   callGraph: { source: string; graph: CallGraph };
@@ -184,6 +189,10 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   const onnx = results.onnxPath && existsSync(results.onnxPath) ? results.onnxPath : null;
   if (!onnx) absent['usad-attribution'] = `the USAD model ${results.onnxPath || '(none)'} is not on disk`;
   if (train.shape[0] === 0) absent['nearest-window-attribution'] = 'the training split has no window';
+  const tz = performance.now();
+  const zs = trailingZStream(points.columns, features, split, ts.length);
+  const trailingZStreamMs = performance.now() - tz;
+  if (typeof zs === 'string') absent['trailing-z-attribution'] = zs;
 
   const testEps = epFile.episodes.filter((e) => e.windows.test);
   const out: EpisodeLocalisation[] = [];
@@ -250,6 +259,12 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
           'nearest-window-attribution',
           rankServices(byFeature(nearestWindowAttribution(train.data, slice, W, F)), candidates),
         );
+      if (typeof zs !== 'string') {
+        // the rows the detector's windows cover, from the evidence on: as many as the other attributions' windows
+        const from = lowerBound(ts, evidenceMs);
+        const to = Math.min(end, from + maxWindows);
+        put('trailing-z-attribution', rankServices(byFeature(trailingZAttribution(zs, from, to)), candidates));
+      }
       if (onnx)
         put(
           'usad-attribution',
@@ -290,7 +305,9 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
       why:
         detectorAttribution(detName) === null
           ? `${detName} has no per-feature error to attribute; the USAD and nearest-window attributions are shown instead`
-          : `${detName}'s own per-feature error`,
+          : detectorAttribution(detName) === 'trailing-z-attribution'
+            ? `${detName}'s own per-series z (its score is the largest, so the top series raised the alarm)`
+            : `${detName}'s own per-feature error`,
     },
     absent,
     normalMs,
@@ -302,6 +319,7 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
       maxMs: tm.length ? Math.max(...tm) : 0,
       totalMs: tm.reduce((a, b) => a + b, 0),
       byRanker: rankerTiming(out),
+      trailingZStreamMs,
     },
     callGraph: { source: manifest, graph },
     symptomWalk: walkOpts,
@@ -312,6 +330,37 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
     JSON.stringify(res, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
   );
   return { path, results: res };
+}
+
+/**
+ * Every feature's trailing robust z over the whole points stream (in time order, the detector's own rule:
+ * model/trailing-robust-z.ts), or why it cannot be computed. A column faultline does not know gets the
+ * detector's floor for it: 1 % of its range over the training split.
+ */
+function trailingZStream(
+  columns: ReadonlyMap<string, Float64Array>,
+  features: readonly string[],
+  split: readonly (string | null)[] | undefined,
+  n: number,
+): Float32Array[] | string {
+  const missing = features.filter((f) => !columns.has(f));
+  if (missing.length) return `points.arrow has no column ${missing.slice(0, 3).join(', ')}`;
+  const unknownFloor = features.map((f) => {
+    const x = columns.get(f)!;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (let t = 0; t < n; t++)
+      if ((!split || split[t] === 'train') && Number.isFinite(x[t]!)) {
+        lo = Math.min(lo, x[t]!);
+        hi = Math.max(hi, x[t]!);
+      }
+    return hi > lo ? 0.01 * (hi - lo) : 0.01;
+  });
+  return zSeriesOfColumns(columns, features, unknownFloor).map((s) => {
+    const z = new Float32Array(n);
+    seriesZ(s, n, DEFAULT_TRAILING_Z, z);
+    return z;
+  });
 }
 
 function isWalk(r: ServiceRanking | SymptomWalkRanking | string[]): r is SymptomWalkRanking {

@@ -39,32 +39,43 @@ export interface ZSeries {
  */
 export function trailingRobustZ(series: readonly ZSeries[], n: number, opts = DEFAULT_TRAILING_Z): Float64Array {
   const out = new Float64Array(n).fill(0);
-  const H = opts.horizon;
+  const z = new Float64Array(n);
   for (const s of series) {
-    const ring = new Float64Array(H);
-    let head = 0;
-    let size = 0;
-    const sorted: number[] = [];
-    for (let t = 0; t < n; t++) {
-      const v = s.x[t] as number;
-      if (!Number.isFinite(v)) continue;
-      if (size >= opts.minHistory) {
-        const med = quantile(sorted, 0.5);
-        const iqr = quantile(sorted, 0.75) - quantile(sorted, 0.25);
-        const d = v - med;
-        const z = Math.min(opts.cap, (s.dir === 0 ? Math.abs(d) : s.dir * d) / Math.max(iqr, s.floor));
-        if (z > out[t]!) out[t] = z;
-      }
-      if (size === H) {
-        const old = ring[head]!;
-        sorted.splice(lowerBoundOf(sorted, old), 1);
-      } else size++;
-      ring[head] = v;
-      head = (head + 1) % H;
-      sorted.splice(lowerBoundOf(sorted, v), 0, v);
-    }
+    seriesZ(s, n, opts, z);
+    for (let t = 0; t < n; t++) if (z[t]! > out[t]!) out[t] = z[t]!;
   }
   return out;
+}
+
+/**
+ * One series' directed z per row into `out` (0 where it does not score: not measured, or fewer than
+ * minHistory measured values before it): trailingRobustZ's term for that series, so the detector's score at
+ * a row is the largest of these and the series that reached it is the detector's own attribution.
+ */
+export function seriesZ(s: ZSeries, n: number, opts: TrailingZOptions, out: Float64Array | Float32Array): void {
+  out.fill(0, 0, n);
+  const H = opts.horizon;
+  const ring = new Float64Array(H);
+  let head = 0;
+  let size = 0;
+  const sorted: number[] = [];
+  for (let t = 0; t < n; t++) {
+    const v = s.x[t] as number;
+    if (!Number.isFinite(v)) continue;
+    if (size >= opts.minHistory) {
+      const med = quantile(sorted, 0.5);
+      const iqr = quantile(sorted, 0.75) - quantile(sorted, 0.25);
+      const d = v - med;
+      out[t] = Math.max(0, Math.min(opts.cap, (s.dir === 0 ? Math.abs(d) : s.dir * d) / Math.max(iqr, s.floor)));
+    }
+    if (size === H) {
+      const old = ring[head]!;
+      sorted.splice(lowerBoundOf(sorted, old), 1);
+    } else size++;
+    ring[head] = v;
+    head = (head + 1) % H;
+    sorted.splice(lowerBoundOf(sorted, v), 0, v);
+  }
 }
 
 function lowerBoundOf(a: readonly number[], v: number): number {
@@ -90,35 +101,52 @@ const UNKNOWN_FLOOR_SCALED = 0.01;
 
 /**
  * The series of a split stream (rows × features, scaled as the model reads them) as the detector reads
- * them: back in their unit where a scaler is known, faultline's own series with the localiser's symptom
- * directions and floors (client-side p95s without the services' common part; a p95 of 0, no completed
- * call, not measured), every other column two-sided with a floor of 1 % of its training range.
+ * them: back in their unit where a scaler is known, then zSeriesOfColumns.
  */
 export function zSeries(rows: Float64Array, n: number, features: readonly string[], scaler: Affine | null): ZSeries[] {
   const F = features.length;
   const cols = new Map<string, Float64Array>();
-  const scaleOf: number[] = [];
+  const unknownFloor: number[] = [];
   features.forEach((name, j) => {
     const k = scaler ? scaler.features.indexOf(name) : -1;
     const scale = k >= 0 ? scaler!.scale[k]! || 1 : 1;
     const offset = k >= 0 ? scaler!.offset[k]! : 0;
-    scaleOf.push(scale);
+    unknownFloor.push(UNKNOWN_FLOOR_SCALED * scale);
     const x = new Float64Array(n);
     for (let t = 0; t < n; t++) x[t] = rows[t * F + j]! * scale + offset;
     cols.set(name, x);
   });
+  return zSeriesOfColumns(cols, features, unknownFloor);
+}
+
+/**
+ * Columns in their unit (named by `features`) as the detector reads them: faultline's own series with the
+ * localiser's symptom directions and floors (client-side p95s without the services' common part; a p95 of 0,
+ * no completed call, not measured), every other column two-sided with its `unknownFloor` (1 % of its
+ * training range). The columns of `cols` are not modified.
+ */
+export function zSeriesOfColumns(
+  cols: ReadonlyMap<string, ArrayLike<number>>,
+  features: readonly string[],
+  unknownFloor: readonly number[],
+): ZSeries[] {
   const opts = DEFAULT_SYMPTOM_WALK;
-  // a p95 of 0 is no completed call: missing, before the common part is taken out (which keeps NaN)
-  for (const [name, x] of cols) {
+  const mine = new Map<string, Float64Array>();
+  for (const name of features) {
+    const src = cols.get(name);
+    if (!src) throw new Error(`trailing robust z: no column ${name}`);
+    const x = Float64Array.from(src);
+    // a p95 of 0 is no completed call: missing, before the common part is taken out (which keeps NaN)
     const o = seriesOwner(name);
-    if (o && SYMPTOMS[o.metric]?.zeroIsMissing) for (let t = 0; t < n; t++) if (!(x[t]! > 0)) x[t] = Number.NaN;
+    if (o && SYMPTOMS[o.metric]?.zeroIsMissing) for (let t = 0; t < x.length; t++) if (!(x[t]! > 0)) x[t] = Number.NaN;
+    mine.set(name, x);
   }
-  const cm = removeCommonMode(cols, opts.commonMode);
+  const cm = removeCommonMode(mine, opts.commonMode);
   return features.map((name, j) => {
     const o = seriesOwner(name);
     const sym = o ? symptomOf(o.metric, opts) : undefined;
     const x = cm.get(name)!;
     if (sym) return { x, dir: sym.dir, floor: sym.floor };
-    return { x, dir: 0 as const, floor: UNKNOWN_FLOOR_SCALED * scaleOf[j]! };
+    return { x, dir: 0 as const, floor: unknownFloor[j]! };
   });
 }
