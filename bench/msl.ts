@@ -148,7 +148,7 @@ export async function run(): Promise<unknown> {
       if (res.onnx_channels.length === 0) continue;
       const label =
         phase === 'ours'
-          ? 'faultline MSL USAD models (telemetry value, W=12, z=40)'
+          ? 'faultline MSL USAD models (telemetry value and its first difference, W=12, F=2, z=40)'
           : 'reference shape (W=12, F=55, z=1200)';
       for (const batch of [1024, 8192]) {
         node.push(

