@@ -453,7 +453,10 @@ def phase_reference(a) -> Dict:
             "timing": {"wall_seconds": wall, "msl_epoch_median_s": float(np.median(mat.sum(0))),
                        "epoch_median_per_channel_s": float(np.median(ep_all)),
                        "torch_scoring_windows_per_s": score_n / score_s, "epoch_per_channel_median_s": ep_pc,
-                       "total_wall_s": wall, "threads": torch.get_num_threads()}}
+                       "total_wall_s": wall, "threads": torch.get_num_threads(),
+                       # training and scoring time of every channel, also those an earlier call on this work dir
+                       # finished (wall_seconds is this call's: a resuming call that finds every channel done is ~0)
+                       "train_score_seconds": float(sum(ep_all) + score_s)}}
 
 
 def phase_refscore(a) -> Dict:
@@ -772,7 +775,8 @@ def phase_summary(a) -> Dict:
         timing["ours_wall_s"] = ours["timing"]["wall_seconds"]
         timing["ours"] = ours["timing"]
     if ref:
-        timing["reference_wall_s"] = ref["timing"]["wall_seconds"]
+        timing["reference_wall_s"] = ref["timing"]["wall_seconds"]  # the last call of the phase (it resumes)
+        timing["reference_train_score_s"] = ref["timing"].get("train_score_seconds")
     if ph["baselines"]:
         timing["baselines_seconds"] = ph["baselines"]["seconds"]
     if tim or ref or node or ph["refscore"]:
