@@ -71,6 +71,10 @@ export interface GrpcServerOptions {
 }
 
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
+/** How often an open health Watch re-reads the status: `isServing` is a function to poll, not an event. */
+export const HEALTH_WATCH_POLL_MS = 500;
+
+type HealthStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
 /**
  * A grpc-js server whose unary handlers are async functions. It records go-grpc-prometheus
@@ -81,6 +85,11 @@ export class BoutiqueGrpcServer {
   private readonly metrics: GrpcServerMetrics;
   private readonly services = new Set<string>(['']);
   private shuttingDown = false;
+  /** open health Watch streams, each with its re-check: shutdown sends them NOT_SERVING and ends them */
+  private readonly watches = new Map<
+    grpc.ServerWritableStream<unknown, unknown>,
+    { send: () => void; stop: () => void }
+  >();
 
   constructor(private readonly opts: GrpcServerOptions) {
     this.metrics = createGrpcServerMetrics(opts.registry);
@@ -139,15 +148,36 @@ export class BoutiqueGrpcServer {
     this.server.addService(health.service, {
       Check: this.wrapUnary(checkPath, (req) => {
         const service = (req as { service?: string }).service ?? '';
-        if (!this.services.has(service)) throw new GrpcError(grpc.status.NOT_FOUND, `unknown service ${service}`);
-        const serving = !this.shuttingDown && (this.opts.isServing?.() ?? true);
-        return { status: serving ? 'SERVING' : 'NOT_SERVING' };
+        const status = this.healthOf(service);
+        if (status === 'SERVICE_UNKNOWN') throw new GrpcError(grpc.status.NOT_FOUND, `unknown service ${service}`);
+        return { status };
       }),
-      // Streaming health watches are not needed by any probe here; answer like an old server would.
+      // grpc.health.v1 Watch: the status at once, then each change, until the client cancels or the server stops
+      // (an unknown service is SERVICE_UNKNOWN on the stream, not an error, as the protocol says).
       Watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Watch is not implemented; use Check' });
+        const service = (call.request as { service?: string }).service ?? '';
+        let last: HealthStatus | undefined;
+        const send = () => {
+          const status = this.healthOf(service);
+          if (status !== last && !call.cancelled) call.write({ status });
+          last = status;
+        };
+        const timer = setInterval(send, HEALTH_WATCH_POLL_MS);
+        const stop = () => {
+          clearInterval(timer);
+          this.watches.delete(call);
+        };
+        this.watches.set(call, { send, stop });
+        call.on('cancelled', stop);
+        call.on('close', stop);
+        send();
       },
     });
+  }
+
+  private healthOf(service: string): HealthStatus {
+    if (!this.services.has(service)) return 'SERVICE_UNKNOWN';
+    return !this.shuttingDown && (this.opts.isServing?.() ?? true) ? 'SERVING' : 'NOT_SERVING';
   }
 
   async start(): Promise<void> {
@@ -164,6 +194,12 @@ export class BoutiqueGrpcServer {
   /** Stops taking calls, lets running ones finish for up to graceMs, then cuts the rest. */
   async shutdown(graceMs: number): Promise<void> {
     this.shuttingDown = true;
+    // open watches hear NOT_SERVING and end, so they do not hold the graceful shutdown open
+    for (const [call, { send, stop }] of [...this.watches]) {
+      send();
+      stop();
+      call.end();
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
