@@ -15,6 +15,7 @@ import { arrivalNumber, arrivalOffsetMs } from '../activities/traffic/engine';
 import { trafficSchema, type TrafficConfigInput } from '../schemas/traffic';
 import type { LoadRunInput } from '../activities/traffic/types';
 import { startBoutique, type BoutiqueStack } from './helpers/boutique-procs';
+import { waitUntil } from './helpers/ports';
 
 const activities = createTrafficActivities({ log: () => undefined });
 
@@ -156,12 +157,13 @@ describe('traffic: load run against the local boutique', function () {
     const t0 = Date.now();
     let killedCurrencyAt = 0;
     let killedFrontendAt = 0;
-    // currencyservice down from 7 s to 12 s (frontend answers 500), frontend itself gone from 16 s
+    // currencyservice killed once 50 requests went through and back once the generator has counted errors
+    // (the frontend answers 500 meanwhile), the frontend itself gone from 16 s
     const chaos = (async () => {
-      await new Promise((r) => setTimeout(r, 7000));
+      await waitUntil(() => (beats.at(-1)?.sent ?? 0) >= 50, 10_000, '50 requests before the first kill');
       killedCurrencyAt = Date.now();
       await stack.procs.get('currencyservice')?.kill();
-      await new Promise((r) => setTimeout(r, 5000));
+      await waitUntil(() => (beats.at(-1)?.errors ?? 0) > 0, 8000, 'errors counted while currencyservice is down');
       await stack.restart('currencyservice');
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + 16_000 - Date.now())));
       killedFrontendAt = Date.now();
