@@ -224,18 +224,10 @@ def value_and_difference(data_dir: str, row: Dict[str, str], window: int = 12) -
     ch = row["chan_id"]
     tr = np.load(os.path.join(data_dir, "train", ch + ".npy"))[:, 0].astype(np.float64)
     te = np.load(os.path.join(data_dir, "test", ch + ".npy"))[:, 0].astype(np.float64)
-
-    def scaled(a: np.ndarray, b: np.ndarray):
-        rng = float(a.max() - a.min()) or 1.0  # the MinMaxScaler rule for a constant training series
-        return (a - a.min()) / rng, (b - a.min()) / rng
-
-    v_tr, v_te = scaled(tr, te)
-    d_tr, d_te = scaled(msl.first_difference(v_tr), msl.first_difference(v_te))
-    wn = msl.make_windows(np.stack([v_tr, d_tr], 1), window)
-    wa = msl.make_windows(np.stack([v_te, d_te], 1), window)
-    ntr = int(np.floor(0.8 * wn.shape[0]))
-    flat = lambda x: np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float32)  # noqa: E731
-    return {"train": flat(wn[:ntr]), "val": flat(wn[ntr:]), "test": flat(wa)}
+    v_tr, v_te, _ = msl.minmax_scaled(tr, te)
+    d_tr, d_te, _ = msl.minmax_scaled(msl.first_difference(v_tr), msl.first_difference(v_te))
+    x = msl.split_windows(np.stack([v_tr, d_tr], 1), np.stack([v_te, d_te], 1), window)
+    return dict(zip(("train", "val", "test"), x))
 
 
 def phase_ours(a) -> Dict:

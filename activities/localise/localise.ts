@@ -12,7 +12,7 @@ import { rankServices, type ServiceRanking } from './rank';
 import { randomRanking } from './random-ranker';
 import { candidateServices, seriesOwner, serviceKey } from './series';
 import { nearestWindowAttribution, trailingZAttribution, usadAttribution } from './attribution';
-import { DEFAULT_TRAILING_Z, seriesZ, zSeriesOfColumns } from '../model/trailing-robust-z';
+import { DEFAULT_TRAILING_Z, seriesZ, unknownFloors, zSeriesOfColumns, type Affine } from '../model/trailing-robust-z';
 import { scoreCases, type LocalisationCase, type LocalisationScore } from './metrics';
 import { removeCommonMode } from './common-mode';
 import { callGraphFromManifest, BOUTIQUE_MANIFEST, type CallGraph } from './call-graph';
@@ -190,7 +190,9 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   if (!onnx) absent['usad-attribution'] = `the USAD model ${results.onnxPath || '(none)'} is not on disk`;
   if (train.shape[0] === 0) absent['nearest-window-attribution'] = 'the training split has no window';
   const tz = performance.now();
-  const zs = trailingZStream(points.columns, features, split, ts.length);
+  const scalerPath = join(dir, 'scaler.json');
+  const scaler = existsSync(scalerPath) ? (JSON.parse(await readFile(scalerPath, 'utf8')) as Affine) : null;
+  const zs = trailingZStream(points.columns, features, scaler, ts.length);
   const trailingZStreamMs = performance.now() - tz;
   if (typeof zs === 'string') absent['trailing-z-attribution'] = zs;
 
@@ -295,17 +297,18 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
   }
 
   const scores = scoreAll(out, seed);
+  const ownAttribution = detectorAttribution(detName);
   const tm = out.map((e) => e.timeMs);
   const res: LocalisationResults = {
     candidates,
     default: DEFAULT_LOCALISER,
     detector: {
       name: detName,
-      attribution: detectorAttribution(detName),
+      attribution: ownAttribution,
       why:
-        detectorAttribution(detName) === null
+        ownAttribution === null
           ? `${detName} has no per-feature error to attribute; the USAD and nearest-window attributions are shown instead`
-          : detectorAttribution(detName) === 'trailing-z-attribution'
+          : ownAttribution === 'trailing-z-attribution'
             ? `${detName}'s own per-series z (its score is the largest, so the top series raised the alarm)`
             : `${detName}'s own per-feature error`,
     },
@@ -334,29 +337,18 @@ export async function localise(input: LocaliseInput): Promise<{ path: string; re
 
 /**
  * Every feature's trailing robust z over the whole points stream (in time order, the detector's own rule:
- * model/trailing-robust-z.ts), or why it cannot be computed. A column faultline does not know gets the
- * detector's floor for it: 1 % of its range over the training split.
+ * model/trailing-robust-z.ts, with the dataset scaler's floors for columns faultline does not know), or why
+ * it cannot be computed.
  */
 function trailingZStream(
   columns: ReadonlyMap<string, Float64Array>,
   features: readonly string[],
-  split: readonly (string | null)[] | undefined,
+  scaler: Affine | null,
   n: number,
 ): Float32Array[] | string {
   const missing = features.filter((f) => !columns.has(f));
   if (missing.length) return `points.arrow has no column ${missing.slice(0, 3).join(', ')}`;
-  const unknownFloor = features.map((f) => {
-    const x = columns.get(f)!;
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (let t = 0; t < n; t++)
-      if ((!split || split[t] === 'train') && Number.isFinite(x[t]!)) {
-        lo = Math.min(lo, x[t]!);
-        hi = Math.max(hi, x[t]!);
-      }
-    return hi > lo ? 0.01 * (hi - lo) : 0.01;
-  });
-  return zSeriesOfColumns(columns, features, unknownFloor).map((s) => {
+  return zSeriesOfColumns(columns, features, unknownFloors(features, scaler)).map((s) => {
     const z = new Float32Array(n);
     seriesZ(s, n, DEFAULT_TRAILING_Z, z);
     return z;

@@ -106,17 +106,26 @@ const UNKNOWN_FLOOR_SCALED = 0.01;
 export function zSeries(rows: Float64Array, n: number, features: readonly string[], scaler: Affine | null): ZSeries[] {
   const F = features.length;
   const cols = new Map<string, Float64Array>();
-  const unknownFloor: number[] = [];
   features.forEach((name, j) => {
-    const k = scaler ? scaler.features.indexOf(name) : -1;
-    const scale = k >= 0 ? scaler!.scale[k]! || 1 : 1;
-    const offset = k >= 0 ? scaler!.offset[k]! : 0;
-    unknownFloor.push(UNKNOWN_FLOOR_SCALED * scale);
+    const { scale, offset } = affineOf(name, scaler);
     const x = new Float64Array(n);
     for (let t = 0; t < n; t++) x[t] = rows[t * F + j]! * scale + offset;
     cols.set(name, x);
   });
-  return zSeriesOfColumns(cols, features, unknownFloor);
+  return zSeriesOfColumns(cols, features, unknownFloors(features, scaler));
+}
+
+function affineOf(name: string, scaler: Affine | null): { scale: number; offset: number } {
+  const k = scaler ? scaler.features.indexOf(name) : -1;
+  return k >= 0 ? { scale: scaler!.scale[k]! || 1, offset: scaler!.offset[k]! } : { scale: 1, offset: 0 };
+}
+
+/**
+ * The floor of each column faultline does not know, in its unit: 1 % of its training range, the dataset
+ * scaler's scale (1 % of the scaled range where no scaler is known).
+ */
+export function unknownFloors(features: readonly string[], scaler: Affine | null): number[] {
+  return features.map((name) => UNKNOWN_FLOOR_SCALED * affineOf(name, scaler).scale);
 }
 
 /**
@@ -131,15 +140,17 @@ export function zSeriesOfColumns(
   unknownFloor: readonly number[],
 ): ZSeries[] {
   const opts = DEFAULT_SYMPTOM_WALK;
-  const mine = new Map<string, Float64Array>();
+  const mine = new Map<string, ArrayLike<number>>();
   for (const name of features) {
     const src = cols.get(name);
     if (!src) throw new Error(`trailing robust z: no column ${name}`);
-    const x = Float64Array.from(src);
-    // a p95 of 0 is no completed call: missing, before the common part is taken out (which keeps NaN)
+    // a p95 of 0 is no completed call: missing, before the common part is taken out (which keeps NaN); only
+    // those columns are copied, the others are read as they are
     const o = seriesOwner(name);
-    if (o && SYMPTOMS[o.metric]?.zeroIsMissing) for (let t = 0; t < x.length; t++) if (!(x[t]! > 0)) x[t] = Number.NaN;
-    mine.set(name, x);
+    mine.set(
+      name,
+      o && SYMPTOMS[o.metric]?.zeroIsMissing ? Float64Array.from(src, (v) => (v > 0 ? v : Number.NaN)) : src,
+    );
   }
   const cm = removeCommonMode(mine, opts.commonMode);
   return features.map((name, j) => {

@@ -44,11 +44,7 @@ def load_channel(data_dir: str, row: Dict[str, str], window: int = 12, clip: Opt
     ch = row["chan_id"]
     tr = np.load(os.path.join(data_dir, "train", ch + ".npy")).astype(np.float64)
     te = np.load(os.path.join(data_dir, "test", ch + ".npy")).astype(np.float64)
-    mn, mx = tr.min(0), tr.max(0)
-    rng = mx - mn
-    const = rng == 0.0
-    rng[const] = 1.0  # MinMaxScaler rule (as the reference)
-    trs, tes = (tr - mn) / rng, (te - mn) / rng
+    trs, tes, const = minmax_scaled(tr, te)
     if clip is not None:
         # Test values far outside the training range (P-14 reaches 2,000 after scaling) would otherwise decide
         # every window's score on their own; clipping keeps "left the range" visible without letting one
@@ -61,16 +57,31 @@ def load_channel(data_dir: str, row: Dict[str, str], window: int = 12, clip: Opt
         # Features 1.. are one-hot command flags. One never set in training carries nothing a model can learn;
         # feature 0 (the telemetry value) is always kept, constant or not.
         keep = [0] + [i for i in range(1, tr.shape[1]) if not const[i]]
-    trs, tes = trs[:, keep], tes[:, keep]
-    wn, wa = make_windows(trs, window), make_windows(tes, window)
-    ntr = int(np.floor(0.8 * wn.shape[0]))
-    flat = lambda a: np.ascontiguousarray(a.reshape(a.shape[0], -1), dtype=np.float32)  # noqa: E731
+    train, val, test = split_windows(trs[:, keep], tes[:, keep], window)
     ypt = np.zeros(te.shape[0], dtype=np.int8)
     for a, b in json.loads(row["anomaly_sequences"]):
         ypt[a:b + 1] = 1
     c = np.concatenate([[0], np.cumsum(ypt)])
     labels = ((c[window:len(ypt)] - c[:len(ypt) - window]) > 0).astype(np.int8)  # any point in [i, i+W)
-    return Channel(ch, flat(wn[:ntr]), flat(wn[ntr:]), flat(wa), labels, keep)
+    return Channel(ch, train, val, test, labels, keep)
+
+
+def minmax_scaled(tr: np.ndarray, te: np.ndarray):
+    """(train, test) min-max scaled by the training file's range per feature (axis 0), and which features are
+    constant in training: those keep range 1 (the MinMaxScaler rule, as the reference)."""
+    mn, mx = tr.min(0), tr.max(0)
+    const = (mx - mn) == 0.0
+    rng = np.where(const, 1.0, mx - mn)
+    return (tr - mn) / rng, (te - mn) / rng, const
+
+
+def split_windows(trs: np.ndarray, tes: np.ndarray, window: int):
+    """Flattened float32 windows [n, window * F] (time-major) of a scaled training and test series ([n, F]):
+    the first 80 % of the training windows are train, the rest validation; every test window."""
+    wn, wa = make_windows(trs, window), make_windows(tes, window)
+    ntr = int(np.floor(0.8 * wn.shape[0]))
+    flat = lambda a: np.ascontiguousarray(a.reshape(a.shape[0], -1), dtype=np.float32)  # noqa: E731
+    return flat(wn[:ntr]), flat(wn[ntr:]), flat(wa)
 
 
 # ----------------------------------------------------------------------------- metrics
